@@ -1,0 +1,1 @@
+"""The registry of processing: who processes what, and the recordings themselves."""

@@ -1,0 +1,44 @@
+"""Domain errors. Services raise them; each door (GraphQL, CLI) turns them into its own form."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """An expected failure whose message is safe to show to the caller."""
+
+    code = "DOMAIN_ERROR"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+
+
+class Unauthenticated(DomainError):
+    code = "UNAUTHENTICATED"
+
+
+class InvalidInput(DomainError):
+    code = "INVALID_INPUT"
+
+
+class Conflict(DomainError):
+    code = "CONFLICT"
+
+
+class RuleBroken(DomainError):
+    """A rule of REQUIREMENTS.md would be broken; ``rule_id`` names it (e.g. ``R-INV-3``)."""
+
+    code = "RULE_BROKEN"
+
+    def __init__(self, rule_id: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{rule_id}: {message}", field=field)
+        self.rule_id = rule_id

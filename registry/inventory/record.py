@@ -1,0 +1,353 @@
+"""Reading the record: who processes what, the Art. 30 records, and what they lack."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry import clock
+from registry.access.policy import Action
+from registry.access.service import Actor, authorize
+from registry.errors import InvalidInput, NotFound
+from registry.inventory.models import (
+    Activity,
+    ActivityDataCategory,
+    ActivitySubject,
+    DataCategory,
+    Entity,
+    EntityKind,
+    LegalBasis,
+    Purpose,
+    PurposeBasis,
+    SubjectCategory,
+)
+from registry.transfers.flows import Flow, FlowMap, load_flow_map
+from registry.transfers.safeguards import Safeguard
+
+CROSS_BORDER = frozenset({Safeguard.ADEQUACY, Safeguard.TRANSFER_MECHANISM, Safeguard.GAP})
+
+
+class ProcessingRole(StrEnum):
+    JOINT_CONTROLLER = "joint_controller"
+    PROCESSOR = "processor"
+    SUB_PROCESSOR = "sub_processor"
+
+
+class EntityGapReason(StrEnum):
+    NO_REGISTERED_OFFICE = "no_registered_office"
+    UNVERIFIED_NAME = "unverified_name"
+    NO_CONTACT = "no_contact"
+
+
+@dataclass(frozen=True)
+class Basis:
+    subject_category: SubjectCategory
+    legal_basis: LegalBasis
+    note: str | None
+
+
+@dataclass(frozen=True)
+class PurposeWithBases:
+    purpose: Purpose
+    bases: list[Basis]
+
+
+@dataclass(frozen=True)
+class Retention:
+    data_category: DataCategory
+    days: int | None
+    criterion: str
+
+
+@dataclass
+class ActivityFacts:
+    """An activity with its taxonomy, purposes and retention, loaded once."""
+
+    activity: Activity
+    subjects: list[SubjectCategory] = field(default_factory=list)
+    retention: list[Retention] = field(default_factory=list)
+    purposes: list[PurposeWithBases] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Processing:
+    """One entity processing an activity's data, and the paths by which the data reaches it."""
+
+    entity: Entity
+    role: ProcessingRole
+    facts: ActivityFacts
+    purposes: list[PurposeWithBases]
+    paths: list[list[Flow]]
+
+
+@dataclass(frozen=True)
+class EntityGap:
+    entity: Entity
+    reasons: list[EntityGapReason]
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Gaps:
+    transfers: list[Flow]
+    entities: list[EntityGap]
+
+
+@dataclass(frozen=True)
+class ControllerRecord:
+    """Art. 30(1): the record a controller keeps, fields (a) to (g)."""
+
+    controller: Entity
+    contact: str
+    joint_controllers: list[Entity]
+    activities: list[ActivityFacts]
+    recipients: list[Entity]
+    transfers: list[Flow]
+    gaps: list[EntityGap]
+
+
+@dataclass(frozen=True)
+class ProcessorRecord:
+    """Art. 30(2): the record a processor keeps, fields (a) to (d)."""
+
+    processor: Entity
+    controllers: list[Entity]
+    activities: list[ActivityFacts]
+    sub_processors: list[Entity]
+    transfers: list[Flow]
+    gaps: list[EntityGap]
+
+
+async def load_activity_facts(session: AsyncSession) -> dict[int, ActivityFacts]:
+    facts = {a.id: ActivityFacts(a) for a in (await session.scalars(select(Activity))).all()}
+    subjects = {s.id: s for s in (await session.scalars(select(SubjectCategory))).all()}
+    for link in (await session.scalars(select(ActivitySubject).order_by(ActivitySubject.id))).all():
+        facts[link.activity_id].subjects.append(subjects[link.subject_category_id])
+    retention = await session.execute(
+        select(ActivityDataCategory, DataCategory)
+        .join(DataCategory, DataCategory.id == ActivityDataCategory.data_category_id)
+        .order_by(DataCategory.key)
+    )
+    for link, category in retention.tuples():
+        facts[link.activity_id].retention.append(
+            Retention(category, link.retention_days, link.retention_criterion)
+        )
+    bases: dict[int, list[Basis]] = defaultdict(list)
+    for basis in (await session.scalars(select(PurposeBasis).order_by(PurposeBasis.id))).all():
+        bases[basis.purpose_id].append(
+            Basis(subjects[basis.subject_category_id], basis.legal_basis, basis.note)
+        )
+    for purpose in (await session.scalars(select(Purpose).order_by(Purpose.id))).all():
+        facts[purpose.activity_id].purposes.append(PurposeWithBases(purpose, bases[purpose.id]))
+    return facts
+
+
+def _purposes_for(facts: ActivityFacts, subject_key: str | None) -> list[PurposeWithBases]:
+    if subject_key is None:
+        return facts.purposes
+    return [
+        PurposeWithBases(p.purpose, [b for b in p.bases if b.subject_category.key == subject_key])
+        for p in facts.purposes
+    ]
+
+
+def _matches(facts: ActivityFacts, data_category: str | None, subject: str | None) -> bool:
+    if data_category is not None and not any(
+        r.data_category.key == data_category or r.data_category.key.startswith(data_category + ".")
+        for r in facts.retention
+    ):
+        return False
+    return subject is None or any(s.key == subject for s in facts.subjects)
+
+
+async def who_processes(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    data_category: str | None = None,
+    subject_category: str | None = None,
+    country_code: str | None = None,
+) -> list[Processing]:
+    """Every entity that processes the matching data, in which role, why, and how it got there."""
+    authorize(actor, Action.INVENTORY_READ)
+    authorize(actor, Action.TRANSFERS_READ)
+    all_facts = await load_activity_facts(session)
+    await _check_keys(session, data_category, subject_category)
+    flows = await load_flow_map(session, on=clock.today())
+    country = country_code.upper() if country_code else None
+    found: list[Processing] = []
+    for activity_id, facts in sorted(all_facts.items()):
+        if not _matches(facts, data_category, subject_category):
+            continue
+        purposes = _purposes_for(facts, subject_category)
+        for entity_id, role, paths in _participants(flows, activity_id):
+            entity = flows.entities[entity_id]
+            if country is None or entity.country_code == country:
+                found.append(Processing(entity, role, facts, purposes, paths))
+    return found
+
+
+async def _check_keys(session: AsyncSession, data_category: str | None, subject: str | None) -> None:
+    # An unknown key is a mistake worth saying, not an empty answer that looks like "nobody".
+    if data_category is not None:
+        prefix = data_category + "."
+        known = await session.scalar(
+            select(DataCategory.id).where(
+                (DataCategory.key == data_category) | DataCategory.key.startswith(prefix)
+            )
+        )
+        if known is None:
+            raise InvalidInput(f"unknown data category {data_category!r}", field="data_category")
+    if subject is not None:
+        known = await session.scalar(select(SubjectCategory.id).where(SubjectCategory.key == subject))
+        if known is None:
+            raise InvalidInput(f"unknown subject category {subject!r}", field="subject_category")
+
+
+def _participants(
+    flows: FlowMap, activity_id: int
+) -> list[tuple[int, ProcessingRole, list[list[Flow]]]]:
+    controllers = flows.controllers.get(activity_id, [])
+    processors = flows.processors.get(activity_id, [])
+    result: list[tuple[int, ProcessingRole, list[list[Flow]]]] = []
+    for controller in controllers:
+        # Every joint controller collects data itself; the hops worth showing are those
+        # that bring other controllers' data to it across the EEA's border.
+        inbound = [flows.judge(activity_id, other, controller) for other in controllers]
+        paths = [[f] for f in inbound if f.exporter.id != controller and f.safeguard in CROSS_BORDER]
+        result.append((controller, ProcessingRole.JOINT_CONTROLLER, paths))
+    for processor in processors:
+        paths = [[flows.judge(activity_id, c, processor)] for c in controllers]
+        result.append((processor, ProcessingRole.PROCESSOR, paths))
+    seen: set[int] = set()
+    for processor in processors:
+        for sub in flows.engaged_by.get(processor, []):
+            if sub in seen:
+                continue
+            seen.add(sub)
+            paths = [
+                [flows.judge(activity_id, c, p), flows.judge(activity_id, p, sub)]
+                for p in processors
+                if sub in flows.engaged_by.get(p, [])
+                for c in controllers
+            ]
+            result.append((sub, ProcessingRole.SUB_PROCESSOR, paths))
+    return result
+
+
+def entity_gaps(entities: Sequence[Entity]) -> list[EntityGap]:
+    """Entities whose record lacks what Art. 30 asks (R-INV-5); nothing is filled in."""
+    gaps = []
+    for entity in entities:
+        reasons = []
+        if entity.registered_office is None:
+            reasons.append(EntityGapReason.NO_REGISTERED_OFFICE)
+        if not entity.verified:
+            reasons.append(EntityGapReason.UNVERIFIED_NAME)
+        # Group companies are reached through the group's privacy contact (configuration).
+        if entity.kind is not EntityKind.GROUP_COMPANY and entity.contact is None:
+            reasons.append(EntityGapReason.NO_CONTACT)
+        if reasons:
+            gaps.append(EntityGap(entity, reasons, entity.verification_note))
+    return gaps
+
+
+async def gaps(*, session: AsyncSession, actor: Actor) -> Gaps:
+    authorize(actor, Action.INVENTORY_READ)
+    authorize(actor, Action.TRANSFERS_READ)
+    flows = await load_flow_map(session, on=clock.today())
+    transfer_gaps = [
+        flow
+        for activity_id in sorted(set(flows.controllers) | set(flows.processors))
+        for exporter, importer in flows.implied_flows(activity_id)
+        if (flow := flows.judge(activity_id, exporter, importer)).safeguard is Safeguard.GAP
+    ]
+    entities = sorted(flows.entities.values(), key=lambda e: e.id)
+    return Gaps(transfer_gaps, entity_gaps(entities))
+
+
+async def _entity(session: AsyncSession, slug: str) -> Entity:
+    entity = await session.scalar(select(Entity).where(Entity.slug == slug))
+    if entity is None:
+        raise NotFound(f"no entity {slug!r}")
+    return entity
+
+
+def _outbound(flows: FlowMap, activity_id: int, entity_id: int) -> list[Flow]:
+    return [
+        flow
+        for exporter, importer in flows.implied_flows(activity_id)
+        if exporter == entity_id
+        and (flow := flows.judge(activity_id, exporter, importer)).safeguard in CROSS_BORDER
+    ]
+
+
+async def controller_record(
+    *, session: AsyncSession, actor: Actor, slug: str, contact: str
+) -> ControllerRecord:
+    authorize(actor, Action.INVENTORY_READ)
+    authorize(actor, Action.TRANSFERS_READ)
+    controller = await _entity(session, slug)
+    flows = await load_flow_map(session, on=clock.today())
+    all_facts = await load_activity_facts(session)
+    activity_ids = [a for a, members in flows.controllers.items() if controller.id in members]
+    joint: dict[int, Entity] = {}
+    recipients: dict[int, Entity] = {}
+    transfers: list[Flow] = []
+    for activity_id in activity_ids:
+        for other in flows.controllers[activity_id]:
+            if other != controller.id:
+                joint[other] = flows.entities[other]
+        for processor in flows.processors.get(activity_id, []):
+            recipients[processor] = flows.entities[processor]
+            for sub in flows.engaged_by.get(processor, []):
+                recipients[sub] = flows.entities[sub]
+        transfers += _outbound(flows, activity_id, controller.id)
+    involved = [controller, *joint.values(), *recipients.values()]
+    return ControllerRecord(
+        controller=controller,
+        contact=controller.contact or contact,
+        joint_controllers=sorted(joint.values(), key=lambda e: e.id),
+        activities=[all_facts[a] for a in sorted(activity_ids)],
+        recipients=sorted(recipients.values(), key=lambda e: e.id),
+        transfers=transfers,
+        gaps=entity_gaps(involved),
+    )
+
+
+async def processor_record(*, session: AsyncSession, actor: Actor, slug: str) -> ProcessorRecord:
+    authorize(actor, Action.INVENTORY_READ)
+    authorize(actor, Action.TRANSFERS_READ)
+    processor = await _entity(session, slug)
+    flows = await load_flow_map(session, on=clock.today())
+    all_facts = await load_activity_facts(session)
+    engaged = flows.engaged_by.get(processor.id, [])
+    activity_ids = sorted(
+        activity_id
+        for activity_id, members in flows.processors.items()
+        if processor.id in members
+        or any(processor.id in flows.engaged_by.get(member, []) for member in members)
+    )
+    controllers: dict[int, Entity] = {}
+    transfers: list[Flow] = []
+    for activity_id in activity_ids:
+        for controller in flows.controllers.get(activity_id, []):
+            controllers[controller] = flows.entities[controller]
+            flow = flows.judge(activity_id, controller, processor.id)
+            if flow.safeguard in CROSS_BORDER:
+                transfers.append(flow)
+        transfers += _outbound(flows, activity_id, processor.id)
+    subs = [flows.entities[s] for s in engaged]
+    return ProcessorRecord(
+        processor=processor,
+        controllers=sorted(controllers.values(), key=lambda e: e.id),
+        activities=[all_facts[a] for a in activity_ids],
+        sub_processors=subs,
+        transfers=transfers,
+        gaps=entity_gaps([processor, *subs]),
+    )

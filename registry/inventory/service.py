@@ -1,0 +1,431 @@
+"""Rules of the inventory: entities, their links, and what the activity processes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry import clock
+from registry.access.policy import Action
+from registry.access.service import Actor, authorize
+from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
+from registry.history import service as history
+from registry.history.models import ChangeAction
+from registry.inventory.models import (
+    Activity,
+    ActivityDataCategory,
+    ActivityParty,
+    DataCategory,
+    Engagement,
+    Entity,
+    EntityKind,
+    PartyRole,
+    Purpose,
+)
+from registry.transfers.models import Country
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+TEXT_LIMITS = {"legal_name": 300, "known_as": 200, "slug": 80}
+EDITABLE_FIELDS = frozenset(
+    {
+        "known_as",
+        "legal_name",
+        "registered_office",
+        "country_code",
+        "contact",
+        "dpo",
+        "representative",
+        "verified",
+        "verification_note",
+        "dpf_certified",
+        "active_from",
+    }
+)
+PROCESSOR_KINDS = frozenset({EntityKind.PROCESSOR, EntityKind.SUB_PROCESSOR})
+
+
+@dataclass(frozen=True)
+class EntityDraft:
+    slug: str
+    kind: EntityKind
+    legal_name: str
+    country_code: str
+    known_as: str | None = None
+    registered_office: str | None = None
+    contact: str | None = None
+    dpo: str | None = None
+    representative: str | None = None
+    verified: bool = False
+    verification_note: str | None = None
+    dpf_certified: bool = False
+    notice_number: int | None = None
+    active_from: date | None = None
+
+
+@dataclass(frozen=True)
+class EntityFilter:
+    kinds: frozenset[EntityKind] = frozenset()
+    country_codes: frozenset[str] = frozenset()
+    eea: bool | None = None
+    data_category: str | None = None
+    purpose: str | None = None
+    include_retired: bool = False
+    slugs: frozenset[str] = field(default_factory=frozenset)
+
+
+def _clean_text(name: str, value: str | None, *, required: bool = False) -> str | None:
+    if value is None:
+        if required:
+            raise InvalidInput(f"{name} is required", field=name)
+        return None
+    value = value.strip()
+    if not value:
+        if required:
+            raise InvalidInput(f"{name} may not be blank", field=name)
+        # An empty string is no data: store it as missing, so gaps stay visible (R-INV-5).
+        return None
+    limit = TEXT_LIMITS.get(name, 2000)
+    if len(value) > limit:
+        raise InvalidInput(f"{name} is longer than {limit} characters", field=name)
+    return value
+
+
+async def _check_country(session: AsyncSession, code: str) -> str:
+    code = code.strip().upper()
+    if await session.get(Country, code) is None:
+        raise InvalidInput(f"unknown country {code!r}", field="country_code")
+    return code
+
+
+async def entity_by_slug(session: AsyncSession, slug: str) -> Entity:
+    entity = await session.scalar(select(Entity).where(Entity.slug == slug))
+    if entity is None:
+        raise NotFound(f"no entity {slug!r}")
+    return entity
+
+
+async def activity_by_slug(session: AsyncSession, slug: str) -> Activity:
+    activity = await session.scalar(select(Activity).where(Activity.slug == slug))
+    if activity is None:
+        raise NotFound(f"no activity {slug!r}")
+    return activity
+
+
+def _require_active(entity: Entity, field_name: str) -> None:
+    if entity.retired_on is not None:
+        raise InvalidInput(f"{entity.slug} was retired on {entity.retired_on}", field=field_name)
+
+
+async def create_entity(*, session: AsyncSession, actor: Actor, draft: EntityDraft) -> Entity:
+    authorize(actor, Action.INVENTORY_WRITE)
+    values = asdict(draft)
+    slug = _clean_text("slug", draft.slug, required=True) or ""
+    if not SLUG.match(slug):
+        raise InvalidInput("slug must be lower-case words joined by hyphens", field="slug")
+    if await session.scalar(select(Entity.id).where(Entity.slug == slug)) is not None:
+        raise Conflict(f"an entity {slug!r} exists already", field="slug")
+    for name in ("known_as", "registered_office", "contact", "dpo", "representative"):
+        values[name] = _clean_text(name, values[name])
+    values["verification_note"] = _clean_text("verification_note", draft.verification_note)
+    values["legal_name"] = _clean_text("legal_name", draft.legal_name, required=True)
+    values["country_code"] = await _check_country(session, draft.country_code)
+    values["slug"] = slug
+    entity = Entity(**values)
+    session.add(entity)
+    await session.flush()
+    await history.record_change(
+        session=session,
+        actor=actor,
+        subject_type="entity",
+        subject_slug=slug,
+        action=ChangeAction.CREATED,
+        before=None,
+        after=history.snapshot(entity),
+    )
+    return entity
+
+
+async def update_entity(
+    *, session: AsyncSession, actor: Actor, slug: str, changes: Mapping[str, Any]
+) -> Entity:
+    """Applies the given field changes; a change that alters nothing is not recorded."""
+    authorize(actor, Action.INVENTORY_WRITE)
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise InvalidInput(f"fields not editable: {', '.join(sorted(unknown))}")
+    entity = await entity_by_slug(session, slug)
+    _require_active(entity, "slug")
+    cleaned: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "country_code":
+            cleaned[name] = await _check_country(session, value)
+        elif name == "legal_name":
+            cleaned[name] = _clean_text(name, value, required=True)
+        elif isinstance(value, str) or value is None:
+            cleaned[name] = _clean_text(name, value) if name != "active_from" else value
+        else:
+            cleaned[name] = value
+    before = history.snapshot(entity)
+    for name, value in cleaned.items():
+        setattr(entity, name, value)
+    after = history.snapshot(entity)
+    if after != before:
+        await session.flush()
+        await history.record_change(
+            session=session,
+            actor=actor,
+            subject_type="entity",
+            subject_slug=slug,
+            action=ChangeAction.UPDATED,
+            before=before,
+            after=after,
+        )
+    return entity
+
+
+async def retire_entity(
+    *, session: AsyncSession, actor: Actor, slug: str, reason: str, retired_on: date | None = None
+) -> Entity:
+    """Marks an entity as no longer taking part; its row and history are kept (R-INV-4)."""
+    authorize(actor, Action.INVENTORY_WRITE)
+    entity = await entity_by_slug(session, slug)
+    if entity.retired_on is not None:
+        raise Conflict(f"{slug} was already retired on {entity.retired_on}")
+    before = history.snapshot(entity)
+    entity.retired_on = retired_on or clock.today()
+    entity.retirement_reason = _clean_text("reason", reason, required=True)
+    await session.flush()
+    await history.record_change(
+        session=session,
+        actor=actor,
+        subject_type="entity",
+        subject_slug=slug,
+        action=ChangeAction.RETIRED,
+        before=before,
+        after=history.snapshot(entity),
+    )
+    return entity
+
+
+async def link_sub_processor(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    processor_slug: str,
+    sub_processor_slug: str,
+    since: date | None = None,
+) -> Engagement:
+    authorize(actor, Action.INVENTORY_WRITE)
+    processor = await entity_by_slug(session, processor_slug)
+    sub_processor = await entity_by_slug(session, sub_processor_slug)
+    _require_active(processor, "processor")
+    _require_active(sub_processor, "sub_processor")
+    if processor.kind not in PROCESSOR_KINDS:
+        raise InvalidInput(f"{processor_slug} is not a processor", field="processor")
+    if sub_processor.kind is not EntityKind.SUB_PROCESSOR:
+        raise InvalidInput(f"{sub_processor_slug} is not a sub-processor", field="sub_processor")
+    if processor.id == sub_processor.id:
+        raise InvalidInput("an entity cannot engage itself", field="sub_processor")
+    existing = await session.scalar(
+        select(Engagement).where(
+            Engagement.processor_id == processor.id,
+            Engagement.sub_processor_id == sub_processor.id,
+        )
+    )
+    if existing is not None and existing.ended_on is None:
+        raise Conflict(f"{processor_slug} already engages {sub_processor_slug}")
+    engagement = existing or Engagement(processor_id=processor.id, sub_processor_id=sub_processor.id)
+    engagement.since = since or clock.today()
+    engagement.ended_on = None
+    session.add(engagement)
+    await session.flush()
+    await _record_engagement(session, actor, engagement, processor, sub_processor, linked=True)
+    return engagement
+
+
+async def unlink_sub_processor(
+    *, session: AsyncSession, actor: Actor, processor_slug: str, sub_processor_slug: str
+) -> Engagement:
+    authorize(actor, Action.INVENTORY_WRITE)
+    processor = await entity_by_slug(session, processor_slug)
+    sub_processor = await entity_by_slug(session, sub_processor_slug)
+    engagement = await session.scalar(
+        select(Engagement).where(
+            Engagement.processor_id == processor.id,
+            Engagement.sub_processor_id == sub_processor.id,
+            Engagement.ended_on.is_(None),
+        )
+    )
+    if engagement is None:
+        raise NotFound(f"{processor_slug} does not engage {sub_processor_slug}")
+    engagement.ended_on = clock.today()
+    await session.flush()
+    await _record_engagement(session, actor, engagement, processor, sub_processor, linked=False)
+    return engagement
+
+
+async def _record_engagement(
+    session: AsyncSession,
+    actor: Actor,
+    engagement: Engagement,
+    processor: Entity,
+    sub_processor: Entity,
+    *,
+    linked: bool,
+) -> None:
+    state = {
+        "processor": processor.slug,
+        "sub_processor": sub_processor.slug,
+        "since": engagement.since.isoformat() if engagement.since else None,
+        "ended_on": engagement.ended_on.isoformat() if engagement.ended_on else None,
+    }
+    await history.record_change(
+        session=session,
+        actor=actor,
+        subject_type="engagement",
+        subject_slug=f"{processor.slug}>{sub_processor.slug}",
+        action=ChangeAction.LINKED if linked else ChangeAction.UNLINKED,
+        before=None if linked else {**state, "ended_on": None},
+        after=state,
+    )
+
+
+async def add_party(
+    *, session: AsyncSession, actor: Actor, activity_slug: str, entity_slug: str, role: PartyRole
+) -> ActivityParty:
+    """Makes an entity a joint controller or processor of the activity."""
+    authorize(actor, Action.INVENTORY_WRITE)
+    activity = await activity_by_slug(session, activity_slug)
+    entity = await entity_by_slug(session, entity_slug)
+    _require_active(entity, "entity")
+    fits = (
+        entity.kind is EntityKind.GROUP_COMPANY
+        if role is PartyRole.JOINT_CONTROLLER
+        else entity.kind in PROCESSOR_KINDS
+    )
+    if not fits:
+        raise InvalidInput(f"a {entity.kind.value} cannot be the activity's {role.value}")
+    existing = await session.scalar(
+        select(ActivityParty.id).where(
+            ActivityParty.activity_id == activity.id, ActivityParty.entity_id == entity.id
+        )
+    )
+    if existing is not None:
+        raise Conflict(f"{entity_slug} is already a party to {activity_slug}")
+    party = ActivityParty(activity_id=activity.id, entity_id=entity.id, role=role)
+    session.add(party)
+    await session.flush()
+    await history.record_change(
+        session=session,
+        actor=actor,
+        subject_type="activity_party",
+        subject_slug=f"{activity_slug}>{entity_slug}",
+        action=ChangeAction.LINKED,
+        before=None,
+        after={"activity": activity_slug, "entity": entity_slug, "role": role.value},
+    )
+    return party
+
+
+async def attach_data_category(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    activity_slug: str,
+    category_key: str,
+    retention_criterion: str,
+    retention_days: int | None = None,
+) -> ActivityDataCategory:
+    """Adds a data category to the activity, with how long it is kept."""
+    authorize(actor, Action.INVENTORY_WRITE)
+    activity = await activity_by_slug(session, activity_slug)
+    category = await session.scalar(select(DataCategory).where(DataCategory.key == category_key))
+    if category is None:
+        raise NotFound(f"no data category {category_key!r}")
+    if category.special_category:
+        raise RuleBroken(
+            "R-INV-1",
+            f"{category_key} is a special category (Art. 9), never part of this activity",
+            field="category",
+        )
+    criterion = _clean_text("retention_criterion", retention_criterion)
+    if criterion is None:
+        raise RuleBroken(
+            "R-INV-6", "every data category needs a retention period or criterion on record"
+        )
+    if retention_days is not None and retention_days <= 0:
+        raise InvalidInput("retention_days must be positive", field="retention_days")
+    link = ActivityDataCategory(
+        activity_id=activity.id,
+        data_category_id=category.id,
+        retention_days=retention_days,
+        retention_criterion=criterion,
+    )
+    session.add(link)
+    await session.flush()
+    await history.record_change(
+        session=session,
+        actor=actor,
+        subject_type="activity_data_category",
+        subject_slug=f"{activity_slug}>{category_key}",
+        action=ChangeAction.LINKED,
+        before=None,
+        after={"retention_days": retention_days, "retention_criterion": criterion},
+    )
+    return link
+
+
+def _filtered(query: Select[tuple[Entity]], flt: EntityFilter) -> Select[tuple[Entity]]:
+    if not flt.include_retired:
+        query = query.where(Entity.retired_on.is_(None))
+    if flt.kinds:
+        query = query.where(Entity.kind.in_(flt.kinds))
+    if flt.country_codes:
+        query = query.where(Entity.country_code.in_(flt.country_codes))
+    if flt.slugs:
+        query = query.where(Entity.slug.in_(flt.slugs))
+    if flt.eea is not None:
+        eea_codes = select(Country.code).where(Country.eea.is_(flt.eea))
+        query = query.where(Entity.country_code.in_(eea_codes))
+    if flt.data_category is not None or flt.purpose is not None:
+        activities = select(Activity.id)
+        if flt.data_category is not None:
+            activities = activities.where(
+                Activity.id.in_(
+                    select(ActivityDataCategory.activity_id)
+                    .join(DataCategory, DataCategory.id == ActivityDataCategory.data_category_id)
+                    .where(DataCategory.key == flt.data_category)
+                )
+            )
+        if flt.purpose is not None:
+            activities = activities.where(
+                Activity.id.in_(select(Purpose.activity_id).where(Purpose.key == flt.purpose))
+            )
+        parties = select(ActivityParty.entity_id).where(ActivityParty.activity_id.in_(activities))
+        sub_processors = select(Engagement.sub_processor_id).where(
+            Engagement.ended_on.is_(None), Engagement.processor_id.in_(parties)
+        )
+        query = query.where(Entity.id.in_(parties) | Entity.id.in_(sub_processors))
+    return query
+
+
+async def list_entities(
+    *, session: AsyncSession, actor: Actor, flt: EntityFilter, after_id: int, limit: int
+) -> Sequence[Entity]:
+    """A page of entities in id order, starting after ``after_id``."""
+    authorize(actor, Action.INVENTORY_READ)
+    query = _filtered(select(Entity), flt).where(Entity.id > after_id).order_by(Entity.id)
+    return (await session.scalars(query.limit(limit))).all()
+
+
+async def get_entities(
+    *, session: AsyncSession, actor: Actor, ids: Sequence[int]
+) -> Sequence[Entity]:
+    authorize(actor, Action.INVENTORY_READ)
+    return (await session.scalars(select(Entity).where(Entity.id.in_(ids)))).all()

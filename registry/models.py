@@ -1,0 +1,44 @@
+"""Every table of the main database, imported in one place for Alembic and the tests."""
+
+from registry.access.models import ApiToken, Principal
+from registry.db import Base
+from registry.history.models import Change
+from registry.inventory.models import (
+    Activity,
+    ActivityDataCategory,
+    ActivityParty,
+    ActivitySubject,
+    DataCategory,
+    Engagement,
+    Entity,
+    Purpose,
+    PurposeBasis,
+    SubjectCategory,
+)
+from registry.transfers.models import (
+    AdequacyDecision,
+    Country,
+    Transfer,
+    TransferDataCategory,
+)
+
+__all__ = [
+    "Activity",
+    "ActivityDataCategory",
+    "ActivityParty",
+    "ActivitySubject",
+    "AdequacyDecision",
+    "ApiToken",
+    "Base",
+    "Change",
+    "Country",
+    "DataCategory",
+    "Engagement",
+    "Entity",
+    "Principal",
+    "Purpose",
+    "PurposeBasis",
+    "SubjectCategory",
+    "Transfer",
+    "TransferDataCategory",
+]

@@ -1,0 +1,316 @@
+"""Loading ``seeds/`` into the record. Creates what is missing and never overwrites.
+
+Seeds are the record's starting point: once the privacy team edits an entity,
+its edit stands, so running the seeds again changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.access.service import Actor
+from registry.db import Base
+from registry.inventory import service as inventory
+from registry.inventory.models import (
+    Activity,
+    ActivityDataCategory,
+    ActivityParty,
+    ActivitySubject,
+    DataCategory,
+    Entity,
+    EntityKind,
+    LegalBasis,
+    PartyRole,
+    Purpose,
+    PurposeBasis,
+    SubjectCategory,
+)
+from registry.transfers import service as transfers
+from registry.transfers.models import AdequacyDecision, AdequacyScope, Country, Mechanism, Transfer
+
+SEED_ACTOR = Actor.system("seed")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CountrySeed(_Strict):
+    code: str
+    name: str
+    eea: bool
+
+
+class DecisionSeed(_Strict):
+    slug: str
+    country: str
+    reference: str
+    scope: AdequacyScope
+    scope_note: str | None = None
+    adopted_on: date | None = None
+    valid_until: date | None = None
+    verified: bool = False
+    note: str | None = None
+
+
+class CategorySeed(_Strict):
+    key: str
+    name: str
+    description: str | None = None
+    special_category: bool = False
+
+
+class SubjectSeed(_Strict):
+    key: str
+    name: str
+    description: str | None = None
+
+
+class EntitySeed(_Strict):
+    slug: str
+    kind: EntityKind
+    legal_name: str
+    country: str
+    known_as: str | None = None
+    registered_office: str | None = None
+    contact: str | None = None
+    dpo: str | None = None
+    representative: str | None = None
+    verified: bool = False
+    verification_note: str | None = None
+    dpf_certified: bool = False
+    notice_number: int | None = None
+
+
+class BasisSeed(_Strict):
+    subject: str
+    legal_basis: LegalBasis
+    note: str | None = None
+
+
+class PurposeSeed(_Strict):
+    key: str
+    name: str
+    description: str | None = None
+    bases: list[BasisSeed]
+
+
+class RetentionSeed(_Strict):
+    key: str
+    retention_criterion: str
+    retention_days: int | None = None
+
+
+class EntitySelector(_Strict):
+    """Picks entities by kind and country, or names them."""
+
+    kind: EntityKind | None = None
+    eea: bool | None = None
+    country: str | None = None
+    slugs: list[str] | None = None
+
+    def pick(self, entities: list[Entity], eea: set[str]) -> list[Entity]:
+        return [
+            e
+            for e in entities
+            if (self.kind is None or e.kind is self.kind)
+            and (self.eea is None or (e.country_code in eea) is self.eea)
+            and (self.country is None or e.country_code == self.country)
+            and (self.slugs is None or e.slug in self.slugs)
+        ]
+
+
+class ActivitySeed(_Strict):
+    slug: str
+    name: str
+    description: str
+    source: str
+    automated_decisions: str
+    arrangement_summary: str
+    operations: list[str]
+    recipient_categories: list[str]
+    transfer_summary: str
+    security_measures: list[dict[str, Any]]
+    subject_categories: list[str]
+    data_categories: list[RetentionSeed]
+    purposes: list[PurposeSeed]
+    joint_controllers: EntitySelector
+    processors: list[str]
+
+
+class TransferSetSeed(_Strict):
+    activity: str
+    exporters: EntitySelector
+    importers: EntitySelector
+    mechanism: Mechanism
+    scc_module: int | None = None
+    supplementary_measures: str | None = None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name}: expected a mapping at the top")
+    return data
+
+
+async def _upsert_missing(session: AsyncSession, model: type[Base], key: str, rows: list[dict[str, Any]]) -> int:
+    column = getattr(model, key)
+    existing = set((await session.scalars(select(column))).all())
+    missing = [row for row in rows if row[key] not in existing]
+    session.add_all(model(**row) for row in missing)
+    await session.flush()
+    return len(missing)
+
+
+async def seed(*, session: AsyncSession, seeds_dir: Path) -> Counter[str]:
+    """Creates every seeded record that is missing; returns how many of each were created."""
+    created: Counter[str] = Counter()
+    countries = _read(seeds_dir / "countries.yaml")
+    created["countries"] = await _upsert_missing(
+        session, Country, "code", [CountrySeed(**c).model_dump() for c in countries["countries"]]
+    )
+    decisions = [DecisionSeed(**d) for d in countries["adequacy_decisions"]]
+    created["adequacy_decisions"] = await _upsert_missing(
+        session,
+        AdequacyDecision,
+        "slug",
+        [{**d.model_dump(exclude={"country"}), "country_code": d.country} for d in decisions],
+    )
+    taxonomy = _read(seeds_dir / "taxonomy.yaml")
+    created["data_categories"] = await _upsert_missing(
+        session, DataCategory, "key", [CategorySeed(**c).model_dump() for c in taxonomy["data_categories"]]
+    )
+    created["subject_categories"] = await _upsert_missing(
+        session, SubjectCategory, "key", [SubjectSeed(**s).model_dump() for s in taxonomy["subject_categories"]]
+    )
+    created["entities"] = await _seed_entities(session, _read(seeds_dir / "entities.yaml"))
+    for raw in _read(seeds_dir / "activity.yaml")["activities"]:
+        created["activities"] += await _seed_activity(session, ActivitySeed(**raw))
+    for raw in _read(seeds_dir / "transfers.yaml")["transfer_sets"]:
+        created["transfers"] += await _seed_transfers(session, TransferSetSeed(**raw))
+    return created
+
+
+async def _seed_entities(session: AsyncSession, data: dict[str, Any]) -> int:
+    existing = set((await session.scalars(select(Entity.slug))).all())
+    count = 0
+    for raw in data["entities"]:
+        entry = EntitySeed(**raw)
+        if entry.slug in existing:
+            continue
+        fields = entry.model_dump(exclude={"country"})
+        draft = inventory.EntityDraft(**fields, country_code=entry.country)
+        await inventory.create_entity(session=session, actor=SEED_ACTOR, draft=draft)
+        count += 1
+    return count
+
+
+async def _seed_activity(session: AsyncSession, entry: ActivitySeed) -> int:
+    if await session.scalar(select(Activity.id).where(Activity.slug == entry.slug)) is not None:
+        return 0
+    activity = Activity(
+        **entry.model_dump(
+            include={
+                "slug",
+                "name",
+                "description",
+                "source",
+                "automated_decisions",
+                "arrangement_summary",
+                "operations",
+                "recipient_categories",
+                "transfer_summary",
+                "security_measures",
+            }
+        )
+    )
+    session.add(activity)
+    await session.flush()
+    subjects = {s.key: s for s in (await session.scalars(select(SubjectCategory))).all()}
+    session.add_all(
+        ActivitySubject(activity_id=activity.id, subject_category_id=subjects[key].id)
+        for key in entry.subject_categories
+    )
+    for retention in entry.data_categories:
+        await inventory.attach_data_category(
+            session=session,
+            actor=SEED_ACTOR,
+            activity_slug=entry.slug,
+            category_key=retention.key,
+            retention_criterion=retention.retention_criterion,
+            retention_days=retention.retention_days,
+        )
+    for purpose_entry in entry.purposes:
+        purpose = Purpose(
+            activity_id=activity.id,
+            key=purpose_entry.key,
+            name=purpose_entry.name,
+            description=purpose_entry.description,
+        )
+        session.add(purpose)
+        await session.flush()
+        session.add_all(
+            PurposeBasis(
+                purpose_id=purpose.id,
+                subject_category_id=subjects[basis.subject].id,
+                legal_basis=basis.legal_basis,
+                note=basis.note,
+            )
+            for basis in purpose_entry.bases
+        )
+    entities = list((await session.scalars(select(Entity).order_by(Entity.id))).all())
+    eea = set((await session.scalars(select(Country.code).where(Country.eea))).all())
+    for controller in entry.joint_controllers.pick(entities, eea):
+        await _add_party(session, entry.slug, controller.slug, PartyRole.JOINT_CONTROLLER)
+    for slug in entry.processors:
+        await _add_party(session, entry.slug, slug, PartyRole.PROCESSOR)
+    return 1
+
+
+async def _add_party(session: AsyncSession, activity: str, entity: str, role: PartyRole) -> ActivityParty:
+    return await inventory.add_party(
+        session=session, actor=SEED_ACTOR, activity_slug=activity, entity_slug=entity, role=role
+    )
+
+
+async def _seed_transfers(session: AsyncSession, entry: TransferSetSeed) -> int:
+    entities = list((await session.scalars(select(Entity).order_by(Entity.id))).all())
+    eea = set((await session.scalars(select(Country.code).where(Country.eea))).all())
+    existing = set((await session.scalars(select(Transfer.slug))).all())
+    activity = await inventory.activity_by_slug(session, entry.activity)
+    keys = (
+        await session.scalars(
+            select(DataCategory.key)
+            .join(ActivityDataCategory, ActivityDataCategory.data_category_id == DataCategory.id)
+            .where(ActivityDataCategory.activity_id == activity.id)
+            .order_by(DataCategory.key)
+        )
+    ).all()
+    count = 0
+    for exporter in entry.exporters.pick(entities, eea):
+        for importer in entry.importers.pick(entities, eea):
+            slug = f"{exporter.slug}--{importer.slug}"
+            if slug in existing or exporter.id == importer.id:
+                continue
+            draft = transfers.TransferDraft(
+                slug=slug,
+                activity_slug=entry.activity,
+                exporter_slug=exporter.slug,
+                importer_slug=importer.slug,
+                mechanism=entry.mechanism,
+                scc_module=entry.scc_module,
+                supplementary_measures=entry.supplementary_measures,
+                data_category_keys=tuple(keys),
+            )
+            await transfers.create_transfer(session=session, actor=SEED_ACTOR, draft=draft)
+            count += 1
+    return count

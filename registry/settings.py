@@ -1,0 +1,52 @@
+"""All configuration, read once from ``REGISTRY_*`` environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Configuration of one registry process.
+
+    The embedded default needs nothing: an SQLite file under ``var_dir``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", frozen=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    var_dir: Path = Path("var")
+    # A URL may carry a password: kept secret so it never shows in a repr or a log.
+    database_url: SecretStr | None = None
+    auto_migrate: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    privacy_contact: str = Field(
+        default="privacy mailbox of the group (redacted in the notice; set REGISTRY_PRIVACY_CONTACT)",
+        description="Contact of the joint controllers for Art. 30(1)(a) and rights requests.",
+    )
+    max_page_size: int = 100
+    seeds_dir: Path = Path(__file__).resolve().parent.parent / "seeds"
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite+aiosqlite:///{self.var_dir / 'registry.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def bootstrap_token_file(self) -> Path:
+        return self.var_dir / "bootstrap-token"

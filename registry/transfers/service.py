@@ -1,0 +1,351 @@
+"""Rules of transfer records: who sends the activity's data where, under which safeguard."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry import clock
+from registry.access.policy import Action
+from registry.access.service import Actor, authorize
+from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
+from registry.history import service as history
+from registry.history.models import ChangeAction
+from registry.inventory import service as inventory
+from registry.inventory.models import (
+    Activity,
+    ActivityDataCategory,
+    ActivityParty,
+    DataCategory,
+    Engagement,
+    Entity,
+)
+from registry.transfers import safeguards
+from registry.transfers.models import (
+    AdequacyDecision,
+    Country,
+    Mechanism,
+    Transfer,
+    TransferDataCategory,
+)
+
+MAX_DATA_CATEGORIES = 50
+EDITABLE_FIELDS = frozenset(
+    {
+        "destination_country_code",
+        "mechanism",
+        "scc_module",
+        "adequacy_decision_slug",
+        "derogation",
+        "signed_on",
+        "tia_reference",
+        "tia_date",
+        "supplementary_measures",
+        "note",
+        "ended_on",
+        "data_category_keys",
+    }
+)
+
+
+@dataclass(frozen=True)
+class TransferDraft:
+    activity_slug: str
+    exporter_slug: str
+    importer_slug: str
+    mechanism: Mechanism
+    destination_country_code: str | None = None
+    scc_module: int | None = None
+    adequacy_decision_slug: str | None = None
+    derogation: str | None = None
+    signed_on: date | None = None
+    tia_reference: str | None = None
+    tia_date: date | None = None
+    supplementary_measures: str | None = None
+    note: str | None = None
+    ended_on: date | None = None
+    data_category_keys: tuple[str, ...] = ()
+    slug: str | None = None
+
+
+@dataclass(frozen=True)
+class TransferFilter:
+    activity_slug: str | None = None
+    exporter_slug: str | None = None
+    importer_slug: str | None = None
+    destination_country_code: str | None = None
+    mechanism: Mechanism | None = None
+    include_ended: bool = True
+    exporter_ids: frozenset[int] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    activity: Activity
+    exporter: Entity
+    importer: Entity
+    destination: str
+    decision: AdequacyDecision | None
+    categories: list[DataCategory]
+
+
+async def _takes_part(session: AsyncSession, activity: Activity, entity: Entity) -> bool:
+    """A party of the activity, or a sub-processor engaged by one of its processors."""
+    parties = select(ActivityParty.entity_id).where(ActivityParty.activity_id == activity.id)
+    if await session.scalar(parties.where(ActivityParty.entity_id == entity.id)) is not None:
+        return True
+    engaged = select(Engagement.id).where(
+        Engagement.sub_processor_id == entity.id,
+        Engagement.ended_on.is_(None),
+        Engagement.processor_id.in_(parties),
+    )
+    return await session.scalar(engaged) is not None
+
+
+async def _resolve(session: AsyncSession, draft: TransferDraft) -> _Resolved:
+    """Checks a draft against the record and the rules; raises on the first problem."""
+    activity = await inventory.activity_by_slug(session, draft.activity_slug)
+    exporter = await inventory.entity_by_slug(session, draft.exporter_slug)
+    importer = await inventory.entity_by_slug(session, draft.importer_slug)
+    if exporter.id == importer.id:
+        raise InvalidInput("exporter and importer must differ", field="importer")
+    for entity, name in ((exporter, "exporter"), (importer, "importer")):
+        if entity.retired_on is not None:
+            raise InvalidInput(f"{entity.slug} is retired", field=name)
+        if not await _takes_part(session, activity, entity):
+            raise InvalidInput(f"{entity.slug} takes no part in {activity.slug}", field=name)
+    destination = (draft.destination_country_code or importer.country_code).strip().upper()
+    if await session.get(Country, destination) is None:
+        raise InvalidInput(f"unknown country {destination!r}", field="destination_country_code")
+    decision = None
+    if draft.adequacy_decision_slug is not None:
+        decision = await session.scalar(
+            select(AdequacyDecision).where(AdequacyDecision.slug == draft.adequacy_decision_slug)
+        )
+        if decision is None:
+            raise NotFound(f"no adequacy decision {draft.adequacy_decision_slug!r}")
+    _check_mechanism(draft, exporter, importer, destination, decision)
+    if draft.signed_on is not None and draft.signed_on > clock.today():
+        raise InvalidInput("signed_on lies in the future", field="signed_on")
+    categories = await _categories(session, activity, draft.data_category_keys)
+    return _Resolved(activity, exporter, importer, destination, decision, categories)
+
+
+def _check_mechanism(
+    draft: TransferDraft,
+    exporter: Entity,
+    importer: Entity,
+    destination: str,
+    decision: AdequacyDecision | None,
+) -> None:
+    if draft.mechanism is Mechanism.SCC_2021_914:
+        expected = safeguards.expected_scc_module(exporter.kind, importer.kind)
+        if draft.scc_module != expected:
+            raise RuleBroken(
+                "R-INV-3",
+                f"{exporter.slug} ({safeguards.role_of(exporter.kind).value}) to "
+                f"{importer.slug} ({safeguards.role_of(importer.kind).value}) "
+                f"needs SCC module {expected}, not {draft.scc_module}",
+                field="scc_module",
+            )
+    elif draft.scc_module is not None:
+        raise InvalidInput("an SCC module goes only with SCCs", field="scc_module")
+    if draft.mechanism is Mechanism.ADEQUACY_DECISION:
+        if decision is None or decision.country_code != destination:
+            raise InvalidInput(
+                f"an adequacy decision for {destination} is required",
+                field="adequacy_decision",
+            )
+        if not safeguards.decision_covers(
+            decision, importer_dpf_certified=importer.dpf_certified, on=clock.today()
+        ):
+            raise RuleBroken(
+                "R-INV-2",
+                f"{decision.slug} does not cover {importer.slug} today",
+                field="adequacy_decision",
+            )
+    elif decision is not None:
+        raise InvalidInput("an adequacy decision goes only with that mechanism")
+    if draft.mechanism is Mechanism.ART49_DEROGATION and not (draft.derogation or "").strip():
+        raise InvalidInput("name the Art. 49 derogation relied on", field="derogation")
+
+
+async def _categories(
+    session: AsyncSession, activity: Activity, keys: Sequence[str]
+) -> list[DataCategory]:
+    if len(keys) > MAX_DATA_CATEGORIES:
+        raise InvalidInput(f"at most {MAX_DATA_CATEGORIES} data categories", field="data_categories")
+    if not keys:
+        return []
+    rows = (
+        await session.scalars(
+            select(DataCategory)
+            .join(ActivityDataCategory, ActivityDataCategory.data_category_id == DataCategory.id)
+            .where(ActivityDataCategory.activity_id == activity.id, DataCategory.key.in_(keys))
+        )
+    ).all()
+    missing = set(keys) - {row.key for row in rows}
+    if missing:
+        raise InvalidInput(
+            f"not data of {activity.slug}: {', '.join(sorted(missing))}", field="data_categories"
+        )
+    return list(rows)
+
+
+async def _snapshot(session: AsyncSession, transfer: Transfer) -> dict[str, Any]:
+    keys = (
+        await session.scalars(
+            select(DataCategory.key)
+            .join(TransferDataCategory, TransferDataCategory.data_category_id == DataCategory.id)
+            .where(TransferDataCategory.transfer_id == transfer.id)
+            .order_by(DataCategory.key)
+        )
+    ).all()
+    return {**history.snapshot(transfer), "data_category_keys": list(keys)}
+
+
+def _apply(transfer: Transfer, draft: TransferDraft, resolved: _Resolved) -> None:
+    transfer.destination_country_code = resolved.destination
+    transfer.mechanism = draft.mechanism
+    transfer.scc_module = draft.scc_module
+    transfer.adequacy_decision_id = resolved.decision.id if resolved.decision else None
+    transfer.derogation = draft.derogation
+    transfer.signed_on = draft.signed_on
+    transfer.tia_reference = draft.tia_reference
+    transfer.tia_date = draft.tia_date
+    transfer.supplementary_measures = draft.supplementary_measures
+    transfer.note = draft.note
+    transfer.ended_on = draft.ended_on
+
+
+async def _replace_categories(
+    session: AsyncSession, transfer: Transfer, categories: list[DataCategory]
+) -> None:
+    await session.execute(
+        delete(TransferDataCategory).where(TransferDataCategory.transfer_id == transfer.id)
+    )
+    session.add_all(
+        TransferDataCategory(transfer_id=transfer.id, data_category_id=category.id)
+        for category in categories
+    )
+    await session.flush()
+
+
+async def create_transfer(*, session: AsyncSession, actor: Actor, draft: TransferDraft) -> Transfer:
+    authorize(actor, Action.TRANSFERS_WRITE)
+    resolved = await _resolve(session, draft)
+    slug = draft.slug or f"{resolved.exporter.slug}--{resolved.importer.slug}"
+    if await session.scalar(select(Transfer.id).where(Transfer.slug == slug)) is not None:
+        raise Conflict(f"a transfer {slug!r} exists already", field="slug")
+    transfer = Transfer(
+        slug=slug,
+        activity_id=resolved.activity.id,
+        exporter_id=resolved.exporter.id,
+        importer_id=resolved.importer.id,
+    )
+    _apply(transfer, draft, resolved)
+    session.add(transfer)
+    await session.flush()
+    await _replace_categories(session, transfer, resolved.categories)
+    await history.record_change(
+        session=session,
+        actor=actor,
+        subject_type="transfer",
+        subject_slug=slug,
+        action=ChangeAction.CREATED,
+        before=None,
+        after=await _snapshot(session, transfer),
+    )
+    return transfer
+
+
+async def transfer_by_slug(session: AsyncSession, slug: str) -> Transfer:
+    transfer = await session.scalar(select(Transfer).where(Transfer.slug == slug))
+    if transfer is None:
+        raise NotFound(f"no transfer {slug!r}")
+    return transfer
+
+
+async def update_transfer(
+    *, session: AsyncSession, actor: Actor, slug: str, changes: Mapping[str, Any]
+) -> Transfer:
+    """Applies changes, then checks the whole transfer again as if it were new."""
+    authorize(actor, Action.TRANSFERS_WRITE)
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise InvalidInput(f"fields not editable: {', '.join(sorted(unknown))}")
+    transfer = await transfer_by_slug(session, slug)
+    before = await _snapshot(session, transfer)
+    current = await _draft_of(session, transfer, before["data_category_keys"])
+    draft = replace(current, **{k: tuple(v) if k == "data_category_keys" else v for k, v in changes.items()})
+    resolved = await _resolve(session, draft)
+    _apply(transfer, draft, resolved)
+    await session.flush()
+    await _replace_categories(session, transfer, resolved.categories)
+    after = await _snapshot(session, transfer)
+    if after != before:
+        await history.record_change(
+            session=session,
+            actor=actor,
+            subject_type="transfer",
+            subject_slug=slug,
+            action=ChangeAction.UPDATED,
+            before=before,
+            after=after,
+        )
+    return transfer
+
+
+async def _draft_of(session: AsyncSession, transfer: Transfer, keys: list[str]) -> TransferDraft:
+    activity = await session.get_one(Activity, transfer.activity_id)
+    exporter = await session.get_one(Entity, transfer.exporter_id)
+    importer = await session.get_one(Entity, transfer.importer_id)
+    decision = (
+        await session.get_one(AdequacyDecision, transfer.adequacy_decision_id)
+        if transfer.adequacy_decision_id is not None
+        else None
+    )
+    return TransferDraft(
+        slug=transfer.slug,
+        activity_slug=activity.slug,
+        exporter_slug=exporter.slug,
+        importer_slug=importer.slug,
+        destination_country_code=transfer.destination_country_code,
+        mechanism=transfer.mechanism,
+        scc_module=transfer.scc_module,
+        adequacy_decision_slug=decision.slug if decision else None,
+        derogation=transfer.derogation,
+        signed_on=transfer.signed_on,
+        tia_reference=transfer.tia_reference,
+        tia_date=transfer.tia_date,
+        supplementary_measures=transfer.supplementary_measures,
+        note=transfer.note,
+        ended_on=transfer.ended_on,
+        data_category_keys=tuple(keys),
+    )
+
+
+async def list_transfers(
+    *, session: AsyncSession, actor: Actor, flt: TransferFilter, after_id: int, limit: int
+) -> Sequence[Transfer]:
+    authorize(actor, Action.TRANSFERS_READ)
+    query = select(Transfer).where(Transfer.id > after_id).order_by(Transfer.id).limit(limit)
+    if flt.activity_slug is not None:
+        query = query.join(Activity, Activity.id == Transfer.activity_id).where(
+            Activity.slug == flt.activity_slug
+        )
+    for slug, column in ((flt.exporter_slug, Transfer.exporter_id), (flt.importer_slug, Transfer.importer_id)):
+        if slug is not None:
+            query = query.where(column.in_(select(Entity.id).where(Entity.slug == slug)))
+    if flt.destination_country_code is not None:
+        query = query.where(Transfer.destination_country_code == flt.destination_country_code.upper())
+    if flt.mechanism is not None:
+        query = query.where(Transfer.mechanism == flt.mechanism)
+    if not flt.include_ended:
+        query = query.where(Transfer.ended_on.is_(None))
+    return (await session.scalars(query)).all()
