@@ -13,6 +13,11 @@ class DomainError(Exception):
         self.message = message
         self.field = field
 
+    @property
+    def extensions(self) -> dict[str, str]:
+        # graphql-core copies an original error's ``extensions`` into the error it reports.
+        return error_extensions(self)
+
 
 class NotFound(DomainError):
     code = "NOT_FOUND"
@@ -42,3 +47,11 @@ class RuleBroken(DomainError):
     def __init__(self, rule_id: str, message: str, *, field: str | None = None) -> None:
         super().__init__(f"{rule_id}: {message}", field=field)
         self.rule_id = rule_id
+
+
+def error_extensions(error: DomainError) -> dict[str, str]:
+    """The machine-readable part of an error, for the doors that report it."""
+    extensions = {"code": error.code}
+    if isinstance(error, RuleBroken):
+        extensions["ruleId"] = error.rule_id
+    return extensions

@@ -18,6 +18,7 @@ from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthe
 
 TOKEN_PREFIX = "rgt_"
 DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,9 @@ async def authenticate(*, session: AsyncSession, token: str) -> Actor:
     record, principal = row.tuple()
     if record.revoked_at is not None or record.expires_at <= now or not principal.active:
         raise Unauthenticated("token expired or revoked")
-    record.last_used_at = now
+    # Written at most once a minute, so that reads do not each cost a write.
+    if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
+        record.last_used_at = now
     return Actor.of(principal)
 
 

@@ -1,0 +1,14 @@
+"""The schema as SDL, as committed in schema.graphql."""
+
+from __future__ import annotations
+
+from registry.graphql.schema import schema
+
+HEADER = (
+    "# Generated from the code by `registry export-schema`: do not edit.\n"
+    "# A test fails when this file and the code differ.\n\n"
+)
+
+
+def schema_sdl() -> str:
+    return HEADER + schema.as_str() + "\n"

@@ -1,0 +1,77 @@
+"""GraphQL feed of changes to the record, for people and integrations to follow (R-INV-4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from registry.graphql.context import Info
+from registry.graphql.loading import id_maker
+from registry.graphql.relay import Connection, Node, connection, page
+from registry.graphql.selection import selection_of
+from registry.history import service
+from registry.history.models import Change, ChangeAction
+
+
+@strawberry.type(name="Change", description="One change to the record: who, when, before and after.")
+class ChangeType(Node):
+    sequence: int = strawberry.field(description="Orders changes; follow with `after`.")
+    at: datetime
+    actor: str
+    subject_type: str
+    subject_slug: str
+    action: ChangeAction
+    before: JSON | None
+    after: JSON | None
+
+
+def change_objects(rows: list[Change], want_id: bool) -> list[ChangeType]:
+    make_id = id_maker("Change", want_id)
+    return [
+        ChangeType(
+            id=make_id(row.id),
+            sequence=row.id,
+            at=row.at,
+            actor=row.actor,
+            subject_type=row.subject_type,
+            subject_slug=row.subject_slug,
+            action=row.action,
+            before=row.before,
+            after=row.after,
+        )
+        for row in rows
+    ]
+
+
+@strawberry.type
+class HistoryQuery:
+    @strawberry.field(description="Changes in the order they happened; retired entities keep theirs.")
+    async def changes(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        subject_type: str | None = None,
+        subject_slug: str | None = None,
+    ) -> Connection[ChangeType]:
+        ctx = info.context
+        window = page(first, after, limit=ctx.settings.max_page_size)
+        rows = list(
+            await service.list_changes(
+                session=ctx.session,
+                actor=ctx.actor,
+                after_id=window.after,
+                limit=window.size + 1,
+                subject_type=subject_type,
+                subject_slug=subject_slug,
+            )
+        )
+        shown = rows[: window.size]
+        want_id = "id" in selection_of(info.selected_fields).connection_nodes()
+        return connection(
+            change_objects(shown, want_id),
+            [r.id for r in shown],
+            has_next_page=len(rows) > window.size,
+        )

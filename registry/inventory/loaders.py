@@ -1,0 +1,276 @@
+"""Builds entity, activity and record objects for exactly what a query selects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import select
+
+from registry.access.policy import Action
+from registry.graphql.context import Context
+from registry.graphql.loading import UNLOADED, chunks, grouped, id_maker
+from registry.graphql.selection import Selection
+from registry.inventory.models import ActivityParty, DataCategory, Engagement, Entity, PartyRole
+from registry.inventory.record import (
+    ActivityFacts,
+    ControllerRecord,
+    EntityGap,
+    Processing,
+    ProcessorRecord,
+    PurposeWithBases,
+    SubjectCategory,
+    entity_gaps,
+    load_activity_facts,
+)
+from registry.inventory.types import (
+    ActivityType,
+    ControllerRecordType,
+    DataCategoryType,
+    EntityGapType,
+    EntityType,
+    LegalBasisForType,
+    ProcessingType,
+    ProcessorRecordType,
+    PurposeType,
+    RetentionType,
+    SecurityMeasureType,
+    SubjectCategoryType,
+)
+from registry.transfers import loaders as transfers
+from registry.transfers.flows import Flow
+from registry.transfers.models import Transfer
+from registry.transfers.types import FlowType
+
+
+async def entities(ctx: Context, rows: Sequence[Entity], sel: Selection) -> list[EntityType]:
+    ctx.require(Action.INVENTORY_READ)
+    ids = [row.id for row in rows]
+    country_map = await transfers.countries(ctx, sel.get("country"))
+    out = await transfers.transfers_grouped_by(ctx, Transfer.exporter_id, ids, sel.get("transfersOut"))
+    into = await transfers.transfers_grouped_by(ctx, Transfer.importer_id, ids, sel.get("transfersIn"))
+    subs = await _engaged(ctx, ids, sel.get("subProcessors"), by_processor=True)
+    engagers = await _engaged(ctx, ids, sel.get("engagedBy"), by_processor=False)
+    gaps = {gap.entity.id: gap.reasons for gap in entity_gaps(rows)} if "gaps" in sel else {}
+    make_id = id_maker("Entity", "id" in sel)
+    return [
+        EntityType(
+            id=make_id(row.id),
+            slug=row.slug,
+            kind=row.kind,
+            known_as=row.known_as,
+            legal_name=row.legal_name,
+            registered_office=row.registered_office,
+            country_code=row.country_code,
+            country=country_map.get(row.country_code, UNLOADED),
+            contact=row.contact,
+            dpo=row.dpo,
+            representative=row.representative,
+            verified=row.verified,
+            verification_note=row.verification_note,
+            dpf_certified=row.dpf_certified,
+            notice_number=row.notice_number,
+            active_from=row.active_from,
+            retired_on=row.retired_on,
+            retirement_reason=row.retirement_reason,
+            gaps=gaps.get(row.id, []),
+            transfers_out=out.get(row.id, []),
+            transfers_in=into.get(row.id, []),
+            sub_processors=subs.get(row.id, []),
+            engaged_by=engagers.get(row.id, []),
+        )
+        for row in rows
+    ]
+
+
+async def entity_rows(ctx: Context, ids: Iterable[int]) -> list[Entity]:
+    id_list = sorted(set(ids))
+    rows: list[Entity] = []
+    for part in chunks(id_list):
+        rows += (await ctx.session.scalars(select(Entity).where(Entity.id.in_(part)))).all()
+    return rows
+
+
+async def entities_by_id(ctx: Context, ids: Iterable[int], sel: Selection) -> dict[int, EntityType]:
+    rows = await entity_rows(ctx, ids)
+    return {row.id: obj for row, obj in zip(rows, await entities(ctx, rows, sel), strict=True)}
+
+
+async def _engaged(
+    ctx: Context, ids: Sequence[int], sel: Selection | None, *, by_processor: bool
+) -> dict[int, list[EntityType]]:
+    if sel is None or not ids:
+        return {}
+    mine, theirs = (
+        (Engagement.processor_id, Engagement.sub_processor_id)
+        if by_processor
+        else (Engagement.sub_processor_id, Engagement.processor_id)
+    )
+    pairs: list[tuple[int, int]] = []
+    for part in chunks(ids):
+        query = select(mine, theirs).where(mine.in_(part), Engagement.ended_on.is_(None))
+        pairs += (await ctx.session.execute(query.order_by(Engagement.id))).tuples().all()
+    others = await entities_by_id(ctx, {other for _, other in pairs}, sel)
+    return grouped((own, others[other]) for own, other in pairs)
+
+
+def data_category_object(row: DataCategory) -> DataCategoryType:
+    return DataCategoryType(
+        key=row.key,
+        name=row.name,
+        description=row.description,
+        special_category=row.special_category,
+    )
+
+
+def _subject(row: SubjectCategory) -> SubjectCategoryType:
+    return SubjectCategoryType(key=row.key, name=row.name, description=row.description)
+
+
+def purpose_objects(purposes: Sequence[PurposeWithBases]) -> list[PurposeType]:
+    return [
+        PurposeType(
+            key=p.purpose.key,
+            name=p.purpose.name,
+            description=p.purpose.description,
+            legal_bases=[
+                LegalBasisForType(
+                    subject_category=_subject(b.subject_category),
+                    legal_basis=b.legal_basis,
+                    note=b.note,
+                )
+                for b in p.bases
+            ],
+        )
+        for p in purposes
+    ]
+
+
+async def activities(
+    ctx: Context, facts: Sequence[ActivityFacts], sel: Selection
+) -> list[ActivityType]:
+    ctx.require(Action.INVENTORY_READ)
+    ids = [f.activity.id for f in facts]
+    parties: list[tuple[int, int, PartyRole]] = []
+    if "jointControllers" in sel or "processors" in sel:
+        query = select(ActivityParty.activity_id, ActivityParty.entity_id, ActivityParty.role)
+        parties = list((await ctx.session.execute(
+            query.where(ActivityParty.activity_id.in_(ids)).order_by(ActivityParty.id)
+        )).tuples())
+    party_objects = await entities_by_id(
+        ctx, {entity for _, entity, _ in parties}, sel.merged("jointControllers", "processors")
+    )
+    by_role = grouped(((activity, role), party_objects[entity]) for activity, entity, role in parties)
+    make_id = id_maker("Activity", "id" in sel)
+    return [
+        ActivityType(
+            id=make_id(f.activity.id),
+            slug=f.activity.slug,
+            name=f.activity.name,
+            description=f.activity.description,
+            source=f.activity.source,
+            automated_decisions=f.activity.automated_decisions,
+            arrangement_summary=f.activity.arrangement_summary,
+            operations=f.activity.operations,
+            recipient_categories=f.activity.recipient_categories,
+            transfer_summary=f.activity.transfer_summary,
+            security_measures=[
+                SecurityMeasureType(
+                    key=m["key"],
+                    description=m["description"],
+                    enforced_by_software=bool(m.get("enforced_by_software")),
+                )
+                for m in f.activity.security_measures
+            ],
+            subject_categories=[_subject(s) for s in f.subjects],
+            data_categories=[
+                RetentionType(
+                    data_category=data_category_object(r.data_category),
+                    days=r.days,
+                    criterion=r.criterion,
+                )
+                for r in f.retention
+            ],
+            purposes=purpose_objects(f.purposes),
+            joint_controllers=by_role.get((f.activity.id, PartyRole.JOINT_CONTROLLER), []),
+            processors=by_role.get((f.activity.id, PartyRole.PROCESSOR), []),
+        )
+        for f in facts
+    ]
+
+
+async def activities_by_id(ctx: Context, ids: Iterable[int], sel: Selection) -> dict[int, ActivityType]:
+    all_facts = await load_activity_facts(ctx.session)
+    wanted = [all_facts[i] for i in sorted(set(ids)) if i in all_facts]
+    return {f.activity.id: obj for f, obj in zip(wanted, await activities(ctx, wanted, sel), strict=True)}
+
+
+async def processings(ctx: Context, items: Sequence[Processing], sel: Selection) -> list[ProcessingType]:
+    entity_map = await _entity_map(ctx, [p.entity for p in items], sel.get("entity"))
+    activity_map = (
+        await activities_by_id(ctx, {p.facts.activity.id for p in items}, activity_sel)
+        if (activity_sel := sel.get("activity")) is not None
+        else {}
+    )
+    path_sel = sel.get("paths")
+    hops = [flow for p in items for path in p.paths for flow in path] if path_sel else []
+    built = iter(await transfers.flows(ctx, hops, path_sel) if path_sel else [])
+    return [
+        ProcessingType(
+            entity=entity_map.get(p.entity.id, UNLOADED),
+            role=p.role,
+            activity=activity_map.get(p.facts.activity.id, UNLOADED),
+            purposes=purpose_objects(p.purposes),
+            paths=[[next(built) for _ in path] for path in p.paths] if path_sel else [],
+        )
+        for p in items
+    ]
+
+
+async def _entity_map(ctx: Context, rows: Sequence[Entity], sel: Selection | None) -> dict[int, EntityType]:
+    if sel is None:
+        return {}
+    unique = list({row.id: row for row in rows}.values())
+    return {row.id: obj for row, obj in zip(unique, await entities(ctx, unique, sel), strict=True)}
+
+
+async def gap_objects(ctx: Context, gaps: Sequence[EntityGap], sel: Selection) -> list[EntityGapType]:
+    entity_map = await _entity_map(ctx, [g.entity for g in gaps], sel.get("entity"))
+    return [
+        EntityGapType(entity=entity_map.get(g.entity.id, UNLOADED), reasons=g.reasons, note=g.note)
+        for g in gaps
+    ]
+
+
+async def _activity_list(ctx: Context, facts: Sequence[ActivityFacts], sel: Selection | None) -> list[ActivityType]:
+    return await activities(ctx, facts, sel) if sel is not None else []
+
+
+async def _flows(ctx: Context, items: Sequence[Flow], sel: Selection | None) -> list[FlowType]:
+    return await transfers.flows(ctx, items, sel) if sel is not None else []
+
+
+async def controller_record(ctx: Context, record: ControllerRecord, sel: Selection) -> ControllerRecordType:
+    people = [record.controller, *record.joint_controllers, *record.recipients]
+    entity_map = await _entity_map(ctx, people, sel.merged("controller", "jointControllers", "recipients"))
+    return ControllerRecordType(
+        controller=entity_map.get(record.controller.id, UNLOADED),
+        contact=record.contact,
+        joint_controllers=[entity_map[e.id] for e in record.joint_controllers] if entity_map else [],
+        activities=await _activity_list(ctx, record.activities, sel.get("activities")),
+        recipients=[entity_map[e.id] for e in record.recipients] if entity_map else [],
+        transfers=await _flows(ctx, record.transfers, sel.get("transfers")),
+        gaps=await gap_objects(ctx, record.gaps, sel.get("gaps") or Selection()),
+    )
+
+
+async def processor_record(ctx: Context, record: ProcessorRecord, sel: Selection) -> ProcessorRecordType:
+    people = [record.processor, *record.controllers, *record.sub_processors]
+    entity_map = await _entity_map(ctx, people, sel.merged("processor", "controllers", "subProcessors"))
+    return ProcessorRecordType(
+        processor=entity_map.get(record.processor.id, UNLOADED),
+        controllers=[entity_map[e.id] for e in record.controllers] if entity_map else [],
+        activities=await _activity_list(ctx, record.activities, sel.get("activities")),
+        sub_processors=[entity_map[e.id] for e in record.sub_processors] if entity_map else [],
+        transfers=await _flows(ctx, record.transfers, sel.get("transfers")),
+        gaps=await gap_objects(ctx, record.gaps, sel.get("gaps") or Selection()),
+    )

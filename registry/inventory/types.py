@@ -1,0 +1,155 @@
+"""GraphQL types of the inventory and of the Art. 30 records."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+import registry.graphql.enums  # noqa: F401  (registers the enums)
+from registry.graphql.relay import Node
+from registry.inventory.models import EntityKind, LegalBasis
+from registry.inventory.record import EntityGapReason, ProcessingRole
+from registry.transfers.types import CountryType, FlowType, TransferType
+
+
+@strawberry.type(name="Entity", description="A group company, processor, sub-processor or authority.")
+class EntityType(Node):
+    slug: str
+    kind: EntityKind
+    known_as: str | None
+    legal_name: str
+    registered_office: str | None
+    country_code: str
+    country: CountryType
+    contact: str | None
+    dpo: str | None
+    representative: str | None
+    verified: bool
+    verification_note: str | None
+    dpf_certified: bool
+    notice_number: int | None
+    active_from: date | None
+    retired_on: date | None
+    retirement_reason: str | None
+    gaps: list[EntityGapReason] = strawberry.field(
+        description="What the record lacks for this entity (R-INV-5)."
+    )
+    transfers_out: list[TransferType] = strawberry.field(description="Transfers it exports.")
+    transfers_in: list[TransferType] = strawberry.field(description="Transfers it imports.")
+    sub_processors: list[EntityType] = strawberry.field(description="Sub-processors it engages.")
+    engaged_by: list[EntityType] = strawberry.field(description="Processors that engage it.")
+
+
+@strawberry.type(name="DataCategory")
+class DataCategoryType:
+    key: str
+    name: str
+    description: str | None
+    special_category: bool
+
+
+@strawberry.type(name="SubjectCategory")
+class SubjectCategoryType:
+    key: str
+    name: str
+    description: str | None
+
+
+@strawberry.type(name="LegalBasisFor")
+class LegalBasisForType:
+    subject_category: SubjectCategoryType
+    legal_basis: LegalBasis
+    note: str | None
+
+
+@strawberry.type(name="Purpose")
+class PurposeType:
+    key: str
+    name: str
+    description: str | None
+    legal_bases: list[LegalBasisForType]
+
+
+@strawberry.type(name="Retention")
+class RetentionType:
+    data_category: DataCategoryType
+    days: int | None
+    criterion: str
+
+
+@strawberry.type(name="SecurityMeasure")
+class SecurityMeasureType:
+    key: str
+    description: str
+    enforced_by_software: bool
+
+
+@strawberry.type(name="Activity", description="A processing activity and its Art. 30 facts.")
+class ActivityType(Node):
+    slug: str
+    name: str
+    description: str
+    source: str
+    automated_decisions: str
+    arrangement_summary: str = strawberry.field(
+        description="The essence of the Art. 26 joint-controller arrangement."
+    )
+    operations: list[str]
+    recipient_categories: list[str]
+    transfer_summary: str
+    security_measures: list[SecurityMeasureType]
+    subject_categories: list[SubjectCategoryType]
+    data_categories: list[RetentionType]
+    purposes: list[PurposeType]
+    joint_controllers: list[EntityType]
+    processors: list[EntityType]
+
+
+@strawberry.type(name="Processing", description="An entity processing an activity's data.")
+class ProcessingType:
+    entity: EntityType
+    role: ProcessingRole
+    activity: ActivityType
+    purposes: list[PurposeType]
+    paths: list[list[FlowType]] = strawberry.field(
+        description="Each route by which the data reaches the entity, hop by hop."
+    )
+
+
+@strawberry.type(name="EntityGap")
+class EntityGapType:
+    entity: EntityType
+    reasons: list[EntityGapReason]
+    note: str | None
+
+
+@strawberry.type(name="RecordGaps")
+class RecordGapsType:
+    transfers: list[FlowType] = strawberry.field(
+        description="Flows out of the EEA with no valid safeguard (R-INV-2, R-INV-3)."
+    )
+    entities: list[EntityGapType] = strawberry.field(
+        description="Entities missing Art. 30 data (R-INV-5)."
+    )
+
+
+@strawberry.type(name="ControllerRecord", description="Art. 30(1), fields (a) to (g).")
+class ControllerRecordType:
+    controller: EntityType
+    contact: str
+    joint_controllers: list[EntityType]
+    activities: list[ActivityType]
+    recipients: list[EntityType]
+    transfers: list[FlowType]
+    gaps: list[EntityGapType]
+
+
+@strawberry.type(name="ProcessorRecord", description="Art. 30(2), fields (a) to (d).")
+class ProcessorRecordType:
+    processor: EntityType
+    controllers: list[EntityType]
+    activities: list[ActivityType]
+    sub_processors: list[EntityType]
+    transfers: list[FlowType]
+    gaps: list[EntityGapType]

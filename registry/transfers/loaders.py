@@ -1,0 +1,176 @@
+"""Builds transfer, country and flow objects for exactly what a query selects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from registry.access.policy import Action
+from registry.graphql.context import Context
+from registry.graphql.loading import UNLOADED, chunks, grouped, id_maker, unique_by_id
+from registry.graphql.selection import Selection
+from registry.inventory.models import DataCategory
+from registry.transfers.flows import Flow
+from registry.transfers.models import AdequacyDecision, Transfer, TransferDataCategory
+from registry.transfers.types import AdequacyDecisionType, CountryType, FlowType, TransferType
+
+
+async def countries(ctx: Context, sel: Selection | None) -> dict[str, CountryType]:
+    if sel is None:
+        return {}
+    rows = await ctx.countries()
+    decisions: dict[str, list[AdequacyDecisionType]] = {}
+    if (decision_sel := sel.get("adequacyDecisions")) is not None:
+        decision_rows = (await ctx.session.scalars(select(AdequacyDecision))).all()
+        built = decision_objects(decision_rows, decision_sel)
+        decisions = grouped((row.country_code, obj) for row, obj in zip(decision_rows, built, strict=True))
+    return {
+        code: CountryType(
+            code=row.code, name=row.name, eea=row.eea, adequacy_decisions=decisions.get(code, [])
+        )
+        for code, row in rows.items()
+    }
+
+
+def decision_objects(rows: Sequence[AdequacyDecision], sel: Selection) -> list[AdequacyDecisionType]:
+    make_id = id_maker("AdequacyDecision", "id" in sel)
+    return [
+        AdequacyDecisionType(
+            id=make_id(row.id),
+            slug=row.slug,
+            country_code=row.country_code,
+            reference=row.reference,
+            scope=row.scope,
+            scope_note=row.scope_note,
+            adopted_on=row.adopted_on,
+            valid_until=row.valid_until,
+            verified=row.verified,
+            note=row.note,
+        )
+        for row in rows
+    ]
+
+
+async def _decisions_by_id(ctx: Context, ids: set[int], sel: Selection | None) -> dict[int, AdequacyDecisionType]:
+    if sel is None or not ids:
+        return {}
+    rows = (await ctx.session.scalars(select(AdequacyDecision).where(AdequacyDecision.id.in_(ids)))).all()
+    return {row.id: obj for row, obj in zip(rows, decision_objects(rows, sel), strict=True)}
+
+
+async def transfers(ctx: Context, rows: Sequence[Transfer], sel: Selection) -> list[TransferType]:
+    from registry.inventory import loaders as inventory
+
+    ctx.require(Action.TRANSFERS_READ)
+    ids = [row.id for row in rows]
+    country_map = await countries(ctx, sel.get("destination"))
+    party_sel = sel.merged("exporter", "importer")
+    parties = (
+        await inventory.entities_by_id(
+            ctx, {r.exporter_id for r in rows} | {r.importer_id for r in rows}, party_sel
+        )
+        if "exporter" in sel or "importer" in sel
+        else {}
+    )
+    activities = (
+        await inventory.activities_by_id(ctx, {r.activity_id for r in rows}, activity_sel)
+        if (activity_sel := sel.get("activity")) is not None
+        else {}
+    )
+    categories = (
+        await _categories(ctx, ids, category_sel)
+        if (category_sel := sel.get("dataCategories")) is not None
+        else {}
+    )
+    decisions = await _decisions_by_id(
+        ctx, {r.adequacy_decision_id for r in rows if r.adequacy_decision_id}, sel.get("adequacyDecision")
+    )
+    make_id = id_maker("Transfer", "id" in sel)
+    return [
+        TransferType(
+            id=make_id(row.id),
+            slug=row.slug,
+            mechanism=row.mechanism,
+            scc_module=row.scc_module,
+            signed_on=row.signed_on,
+            tia_reference=row.tia_reference,
+            tia_date=row.tia_date,
+            supplementary_measures=row.supplementary_measures,
+            note=row.note,
+            ended_on=row.ended_on,
+            destination_country_code=row.destination_country_code,
+            destination=country_map.get(row.destination_country_code, UNLOADED),
+            exporter=parties.get(row.exporter_id, UNLOADED),
+            importer=parties.get(row.importer_id, UNLOADED),
+            activity=activities.get(row.activity_id, UNLOADED),
+            data_categories=categories.get(row.id, []),
+            adequacy_decision=decisions.get(row.adequacy_decision_id or 0),
+        )
+        for row in rows
+    ]
+
+
+async def transfers_grouped_by(
+    ctx: Context, column: InstrumentedAttribute[int], ids: Sequence[int], sel: Selection | None
+) -> dict[int, list[TransferType]]:
+    """The transfers whose ``column`` (exporter or importer) is one of ``ids``, by that id."""
+    if sel is None or not ids:
+        return {}
+    rows: list[Transfer] = []
+    for part in chunks(ids):
+        query = select(Transfer).where(column.in_(part)).order_by(Transfer.id)
+        rows += (await ctx.session.scalars(query)).all()
+    objects = await transfers(ctx, rows, sel)
+    return grouped((getattr(row, column.key), obj) for row, obj in zip(rows, objects, strict=True))
+
+
+async def _categories(ctx: Context, ids: Sequence[int], sel: Selection) -> dict[int, list[object]]:
+    from registry.inventory.loaders import data_category_object
+
+    pairs = []
+    for part in chunks(ids):
+        pairs += (
+            await ctx.session.execute(
+                select(TransferDataCategory.transfer_id, DataCategory)
+                .join(DataCategory, DataCategory.id == TransferDataCategory.data_category_id)
+                .where(TransferDataCategory.transfer_id.in_(part))
+                .order_by(DataCategory.key)
+            )
+        ).tuples().all()
+    return grouped((transfer_id, data_category_object(row)) for transfer_id, row in pairs)
+
+
+async def flows(ctx: Context, items: Sequence[Flow], sel: Selection) -> list[FlowType]:
+    from registry.inventory import loaders as inventory
+
+    party_sel = sel.merged("exporter", "importer")
+    rows = unique_by_id((e for f in items for e in (f.exporter, f.importer)), lambda e: e.id)
+    parties = (
+        dict(zip([r.id for r in rows], await inventory.entities(ctx, rows, party_sel), strict=True))
+        if "exporter" in sel or "importer" in sel
+        else {}
+    )
+    transfer_rows = unique_by_id((f.transfer for f in items if f.transfer), lambda t: t.id)
+    transfer_map = (
+        dict(zip([t.id for t in transfer_rows], await transfers(ctx, transfer_rows, transfer_sel), strict=True))
+        if (transfer_sel := sel.get("transfer")) is not None
+        else {}
+    )
+    decisions = await _decisions_by_id(
+        ctx, {f.adequacy_decision.id for f in items if f.adequacy_decision}, sel.get("adequacyDecision")
+    )
+    return [
+        FlowType(
+            exporter=parties.get(f.exporter.id, UNLOADED),
+            importer=parties.get(f.importer.id, UNLOADED),
+            destination_country_code=f.destination_code,
+            safeguard=f.safeguard,
+            transfer=transfer_map.get(f.transfer.id) if f.transfer else None,
+            adequacy_decision=decisions.get(f.adequacy_decision.id) if f.adequacy_decision else None,
+            rule_id=f.rule_id,
+            reason=f.reason,
+        )
+        for f in items
+    ]

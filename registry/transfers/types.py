@@ -1,0 +1,73 @@
+"""GraphQL types of countries, adequacy decisions, transfers and flows."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+import registry.graphql.enums  # noqa: F401  (registers the enums)
+from registry.graphql.relay import Node
+from registry.transfers.models import AdequacyScope, Mechanism
+from registry.transfers.safeguards import Safeguard
+
+if TYPE_CHECKING:
+    from registry.inventory.types import ActivityType, DataCategoryType, EntityType
+
+EntityRef = Annotated["EntityType", strawberry.lazy("registry.inventory.types")]
+ActivityRef = Annotated["ActivityType", strawberry.lazy("registry.inventory.types")]
+DataCategoryRef = Annotated["DataCategoryType", strawberry.lazy("registry.inventory.types")]
+
+
+@strawberry.type(name="Country")
+class CountryType:
+    code: str
+    name: str
+    eea: bool = strawberry.field(description="Member of the European Economic Area.")
+    adequacy_decisions: list[AdequacyDecisionType]
+
+
+@strawberry.type(name="AdequacyDecision")
+class AdequacyDecisionType(Node):
+    slug: str
+    country_code: str
+    reference: str
+    scope: AdequacyScope
+    scope_note: str | None
+    adopted_on: date | None
+    valid_until: date | None
+    verified: bool
+    note: str | None
+
+
+@strawberry.type(name="Transfer", description="A transfer of an activity's data and its safeguard.")
+class TransferType(Node):
+    slug: str
+    mechanism: Mechanism
+    scc_module: int | None
+    signed_on: date | None
+    tia_reference: str | None
+    tia_date: date | None
+    supplementary_measures: str | None
+    note: str | None
+    ended_on: date | None
+    destination_country_code: str
+    destination: CountryType
+    exporter: EntityRef
+    importer: EntityRef
+    activity: ActivityRef
+    data_categories: list[DataCategoryRef]
+    adequacy_decision: AdequacyDecisionType | None
+
+
+@strawberry.type(name="Flow", description="One hop of the activity's data, judged for its safeguard.")
+class FlowType:
+    exporter: EntityRef
+    importer: EntityRef
+    destination_country_code: str
+    safeguard: Safeguard
+    transfer: TransferType | None
+    adequacy_decision: AdequacyDecisionType | None
+    rule_id: str | None = strawberry.field(description="The rule a gap breaks.")
+    reason: str | None
