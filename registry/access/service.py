@@ -125,7 +125,7 @@ async def authenticate(*, session: AsyncSession, token: str) -> Actor:
     ).one_or_none()
     if row is None:
         raise Unauthenticated("unknown token")
-    record, principal = row.tuple()
+    record, principal = row
     if record.revoked_at is not None or record.expires_at <= now or not principal.active:
         raise Unauthenticated("token expired or revoked")
     # Written at most once a minute, so that reads do not each cost a write.

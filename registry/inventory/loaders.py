@@ -108,7 +108,7 @@ async def _engaged(
     pairs: list[tuple[int, int]] = []
     for part in chunks(ids):
         query = select(mine, theirs).where(mine.in_(part), Engagement.ended_on.is_(None))
-        pairs += (await ctx.session.execute(query.order_by(Engagement.id))).tuples().all()
+        pairs += (await ctx.session.execute(query.order_by(Engagement.id))).all()
     others = await entities_by_id(ctx, {other for _, other in pairs}, sel)
     return grouped((own, others[other]) for own, other in pairs)
 
@@ -155,7 +155,7 @@ async def activities(
         query = select(ActivityParty.activity_id, ActivityParty.entity_id, ActivityParty.role)
         parties = list((await ctx.session.execute(
             query.where(ActivityParty.activity_id.in_(ids)).order_by(ActivityParty.id)
-        )).tuples())
+        )))
     party_objects = await entities_by_id(
         ctx, {entity for _, entity, _ in parties}, sel.merged("jointControllers", "processors")
     )

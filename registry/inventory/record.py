@@ -133,7 +133,7 @@ async def load_activity_facts(session: AsyncSession) -> dict[int, ActivityFacts]
         .join(DataCategory, DataCategory.id == ActivityDataCategory.data_category_id)
         .order_by(DataCategory.key)
     )
-    for link, category in retention.tuples():
+    for link, category in retention:
         facts[link.activity_id].retention.append(
             Retention(category, link.retention_days, link.retention_criterion)
         )

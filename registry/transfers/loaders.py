@@ -138,7 +138,7 @@ async def _categories(ctx: Context, ids: Sequence[int], sel: Selection) -> dict[
                 .where(TransferDataCategory.transfer_id.in_(part))
                 .order_by(DataCategory.key)
             )
-        ).tuples().all()
+        ).all()
     return grouped((transfer_id, data_category_object(row)) for transfer_id, row in pairs)
 
 
