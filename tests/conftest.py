@@ -24,7 +24,7 @@ from registry.access import service as access
 from registry.access.policy import Role
 from registry.access.service import Actor
 from registry.app import build_app
-from registry.db import Base, create_engine, session_factory, transaction
+from registry.db import create_engine, session_factory, transaction
 from registry.seeding import seed
 from registry.settings import Settings
 
@@ -53,44 +53,83 @@ async def _admin(url: str, *statements: str) -> None:
         await engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "registry.db"
-    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
-    return path
+async def _seed_database(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            await seed(session=session, seeds_dir=SEEDS)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str | None]:
+def sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A migrated database file, and one seeded as well: copied for each test."""
+    folder = tmp_path_factory.mktemp("templates")
+    empty, seeded = folder / "empty.db", folder / "seeded.db"
+    migrate.upgrade(f"sqlite+aiosqlite:///{empty}")
+    shutil.copy(empty, seeded)
+    asyncio.run(_seed_database(f"sqlite+aiosqlite:///{seeded}"))
+    return {"empty": empty, "seeded": seeded}
+
+
+@dataclass(frozen=True)
+class PostgresTemplates:
+    admin_url: str
+    names: dict[str, str]
+
+    def url(self, name: str) -> str:
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_templates() -> Iterator[PostgresTemplates | None]:
+    """Template databases (migrated; migrated and seeded) that each test's database copies."""
     admin_url = _postgres_admin_url()
     if admin_url is None:
         yield None
         return
-    name = f"registry_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    migrate.upgrade(url)
-    yield url
-    asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    prefix = f"registry_test_{uuid.uuid4().hex[:8]}"
+    templates = PostgresTemplates(admin_url, {"empty": f"{prefix}_empty", "seeded": f"{prefix}_seeded"})
+    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{templates.names["empty"]}"'))
+    try:
+        migrate.upgrade(templates.url(templates.names["empty"]))
+        asyncio.run(
+            _admin(
+                admin_url,
+                f'CREATE DATABASE "{templates.names["seeded"]}" TEMPLATE "{templates.names["empty"]}"',
+            )
+        )
+        asyncio.run(_seed_database(templates.url(templates.names["seeded"])))
+        yield templates
+    finally:
+        for name in templates.names.values():
+            asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(
     request: pytest.FixtureRequest,
-    sqlite_template: Path,
-    postgres_database: str | None,
+    sqlite_templates: dict[str, Path],
+    postgres_templates: PostgresTemplates | None,
     tmp_path: Path,
-) -> str:
-    """A migrated, empty database of each backend."""
+) -> Iterator[str]:
+    """A database of each backend for one test: seeded when the test asks for ``seeded``."""
+    kind = "seeded" if {"seeded", "api"} & set(request.fixturenames) else "empty"
     if request.param == "sqlite":
         path = tmp_path / "registry.db"
-        shutil.copy(sqlite_template, path)
-        return f"sqlite+aiosqlite:///{path}"
-    if postgres_database is None:
+        shutil.copy(sqlite_templates[kind], path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    if postgres_templates is None:
         pytest.skip("no PostgreSQL: set REGISTRY_TEST_POSTGRES_URL or run `make test`")
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    asyncio.run(_admin(postgres_database, f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    return postgres_database
+    name = f"registry_test_{uuid.uuid4().hex[:12]}"
+    admin_url = postgres_templates.admin_url
+    asyncio.run(
+        _admin(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{postgres_templates.names[kind]}"')
+    )
+    yield postgres_templates.url(name)
+    asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(autouse=True)
@@ -114,10 +153,9 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return session_factory(engine)
 
 
-@pytest_asyncio.fixture
-async def seeded(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
-    async with transaction(sessions) as session:
-        await seed(session=session, seeds_dir=SEEDS)
+@pytest.fixture
+def seeded(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """Sessions on a database holding the seeds (see ``database_url``)."""
     return sessions
 
 

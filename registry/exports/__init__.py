@@ -1,0 +1,1 @@
+"""Exports of the record for people outside the registry: privacy teams, authorities."""

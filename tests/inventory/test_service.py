@@ -1,0 +1,234 @@
+"""Rules of the inventory, through the services, on both backends."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry.access.policy import Role
+from registry.access.service import Actor
+from registry.db import transaction
+from registry.errors import Conflict, Forbidden, InvalidInput, RuleBroken
+from registry.history import service as history
+from registry.history.models import Change, ChangeAction
+from registry.inventory import record, service
+from registry.inventory.models import ActivityDataCategory, DataCategory, Entity, EntityKind
+from registry.inventory.record import EntityGapReason
+from registry.seeding import seed
+from tests.conftest import OFFICER, SEEDS
+
+Sessions = async_sessionmaker[AsyncSession]
+ACTIVITY = "call-recording-and-monitoring"
+
+
+def draft(slug: str = "acme-hosting", **overrides: object) -> service.EntityDraft:
+    values: dict[str, object] = {
+        "slug": slug,
+        "kind": EntityKind.SUB_PROCESSOR,
+        "legal_name": "Acme Hosting Ltd",
+        "country_code": "IE",
+        "registered_office": "1 Dock Road, Dublin",
+        "contact": "dpo@acme.example",
+        "verified": True,
+    }
+    values.update(overrides)
+    return service.EntityDraft(**values)  # type: ignore[arg-type]
+
+
+async def count(sessions: Sessions, model: type) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_seeding_twice_changes_nothing(seeded: Sessions) -> None:
+    before = (await count(seeded, Entity), await count(seeded, Change))
+    async with transaction(seeded) as session:
+        created = await seed(session=session, seeds_dir=SEEDS)
+    assert sum(created.values()) == 0
+    assert (await count(seeded, Entity), await count(seeded, Change)) == before
+
+
+async def test_seeds_hold_every_entity_of_the_notice(seeded: Sessions) -> None:
+    async with seeded() as session:
+        entities = (await session.scalars(select(Entity))).all()
+    group = [e for e in entities if e.kind is EntityKind.GROUP_COMPANY]
+    assert len(group) == 28
+    assert {e.notice_number for e in group} == set(range(1, 23))
+    assert any(e.slug == "talkdesk" and e.country_code == "US" for e in entities)
+
+
+async def test_r_inv_1_a_special_category_is_refused(seeded: Sessions) -> None:
+    async with transaction(seeded) as session:
+        with pytest.raises(RuleBroken) as raised:
+            await service.attach_data_category(
+                session=session,
+                actor=OFFICER,
+                activity_slug=ACTIVITY,
+                category_key="user.special.health",
+                retention_criterion="30 days",
+                retention_days=30,
+            )
+    assert raised.value.rule_id == "R-INV-1"
+    async with seeded() as session:
+        special = await session.scalar(
+            select(func.count())
+            .select_from(ActivityDataCategory)
+            .join(DataCategory, DataCategory.id == ActivityDataCategory.data_category_id)
+            .where(DataCategory.special_category)
+        )
+    assert special == 0
+
+
+async def test_r_inv_6_a_data_category_needs_a_retention_criterion(seeded: Sessions) -> None:
+    async with transaction(seeded) as session:
+        with pytest.raises(RuleBroken) as raised:
+            await service.attach_data_category(
+                session=session,
+                actor=OFFICER,
+                activity_slug=ACTIVITY,
+                category_key="user.special.health".replace("special.health", "name"),
+                retention_criterion="   ",
+            )
+    assert raised.value.rule_id == "R-INV-6"
+
+
+async def test_r_inv_6_every_seeded_category_has_retention_and_recordings_30_days(
+    seeded: Sessions,
+) -> None:
+    async with seeded() as session:
+        facts = await record.load_activity_facts(session)
+    (activity,) = facts.values()
+    assert len(activity.retention) == 8
+    assert all(r.criterion for r in activity.retention)
+    voice = next(r for r in activity.retention if r.data_category.key == "user.voice.recording")
+    assert voice.days == 30
+
+
+async def test_r_inv_4_every_change_is_kept_with_who_when_before_after(seeded: Sessions) -> None:
+    async with transaction(seeded) as session:
+        await service.create_entity(session=session, actor=OFFICER, draft=draft())
+        await service.update_entity(
+            session=session, actor=OFFICER, slug="acme-hosting", changes={"contact": "privacy@acme.example"}
+        )
+        await service.retire_entity(
+            session=session, actor=OFFICER, slug="acme-hosting", reason="contract ended"
+        )
+    async with seeded() as session:
+        changes = await history.list_changes(
+            session=session, actor=OFFICER, limit=10, subject_slug="acme-hosting"
+        )
+    assert [c.action for c in changes] == [
+        ChangeAction.CREATED,
+        ChangeAction.UPDATED,
+        ChangeAction.RETIRED,
+    ]
+    assert all(c.actor == OFFICER.handle and c.at is not None for c in changes)
+    update = changes[1]
+    assert update.before is not None and update.after is not None
+    assert update.before["contact"] == "dpo@acme.example"
+    assert update.after["contact"] == "privacy@acme.example"
+    assert changes[2].after is not None and changes[2].after["retired_on"] == "2026-11-30"
+
+
+async def test_r_inv_4_retiring_keeps_the_entity_and_its_history(seeded: Sessions) -> None:
+    async with transaction(seeded) as session:
+        await service.retire_entity(
+            session=session, actor=OFFICER, slug="muzak-us", reason="merged", retired_on=date(2026, 1, 1)
+        )
+    async with seeded() as session:
+        entity = await service.entity_by_slug(session, "muzak-us")
+        changes = await history.list_changes(
+            session=session, actor=OFFICER, limit=10, subject_slug="muzak-us"
+        )
+    assert entity.retired_on == date(2026, 1, 1)
+    assert [c.action for c in changes] == [ChangeAction.CREATED, ChangeAction.RETIRED]
+
+
+async def test_an_update_that_changes_nothing_is_not_recorded(seeded: Sessions) -> None:
+    async with transaction(seeded) as session:
+        await service.update_entity(
+            session=session, actor=OFFICER, slug="talkdesk", changes={"legal_name": "Talkdesk Inc."}
+        )
+    async with seeded() as session:
+        changes = await history.list_changes(
+            session=session, actor=OFFICER, limit=10, subject_slug="talkdesk"
+        )
+    assert [c.action for c in changes] == [ChangeAction.CREATED]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"slug": "Not A Slug"}, InvalidInput),
+        ({"country_code": "XX"}, InvalidInput),
+        ({"legal_name": "  "}, InvalidInput),
+        ({"slug": "talkdesk"}, Conflict),
+        ({"legal_name": "x" * 301}, InvalidInput),
+    ],
+)
+async def test_bad_entities_are_refused_and_nothing_is_written(
+    seeded: Sessions, overrides: dict[str, object], error: type[Exception]
+) -> None:
+    before = (await count(seeded, Entity), await count(seeded, Change))
+    with pytest.raises(error):
+        async with transaction(seeded) as session:
+            await service.create_entity(session=session, actor=OFFICER, draft=draft(**overrides))
+    assert (await count(seeded, Entity), await count(seeded, Change)) == before
+
+
+async def test_only_the_privacy_officer_edits_the_inventory(seeded: Sessions) -> None:
+    integration = Actor(handle="feed", roles=frozenset({Role.INTEGRATION}))
+    async with transaction(seeded) as session:
+        with pytest.raises(Forbidden):
+            await service.create_entity(session=session, actor=integration, draft=draft())
+
+
+async def test_r_inv_5_gaps_are_listed_and_nothing_is_invented(seeded: Sessions) -> None:
+    async with seeded() as session:
+        gaps = await record.gaps(session=session, actor=OFFICER)
+        europe = await service.entity_by_slug(session, "mood-media-europe")
+    by_slug = {gap.entity.slug: gap.reasons for gap in gaps.entities}
+    assert by_slug["mood-media-europe"] == [
+        EntityGapReason.NO_REGISTERED_OFFICE,
+        EntityGapReason.UNVERIFIED_NAME,
+    ]
+    assert by_slug["mood-media-spain"] == [EntityGapReason.UNVERIFIED_NAME]
+    assert EntityGapReason.NO_CONTACT in by_slug["talkdesk"]
+    assert "mood-media-austria" not in by_slug
+    assert europe.registered_office is None
+
+
+async def test_r_inv_5_filling_a_gap_removes_it(seeded: Sessions) -> None:
+    async with transaction(seeded) as session:
+        await service.update_entity(
+            session=session, actor=OFFICER, slug="dmx-us", changes={"registered_office": "1 Main St"}
+        )
+    async with seeded() as session:
+        gaps = await record.gaps(session=session, actor=OFFICER)
+    assert "dmx-us" not in {gap.entity.slug for gap in gaps.entities}
+
+
+async def test_sub_processors_are_linked_to_the_processor_that_engages_them(seeded: Sessions) -> None:
+    async with transaction(seeded) as session:
+        await service.create_entity(session=session, actor=OFFICER, draft=draft())
+        await service.link_sub_processor(
+            session=session, actor=OFFICER, processor_slug="talkdesk", sub_processor_slug="acme-hosting"
+        )
+        with pytest.raises(Conflict):
+            await service.link_sub_processor(
+                session=session,
+                actor=OFFICER,
+                processor_slug="talkdesk",
+                sub_processor_slug="acme-hosting",
+            )
+    async with seeded() as session:
+        found = await record.who_processes(session=session, actor=OFFICER, country_code="IE")
+    sub = next(p for p in found if p.entity.slug == "acme-hosting")
+    assert sub.role is record.ProcessingRole.SUB_PROCESSOR
+    # Each route runs controller -> Talkdesk -> the sub-processor.
+    assert {len(path) for path in sub.paths} == {2}
+    assert {path[1].exporter.slug for path in sub.paths} == {"talkdesk"}
+    assert len(sub.paths) == 28
