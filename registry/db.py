@@ -7,7 +7,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import MetaData, event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names, so that Alembic migrations read the same on both backends.

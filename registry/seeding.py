@@ -162,7 +162,9 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-async def _upsert_missing(session: AsyncSession, model: type[Base], key: str, rows: list[dict[str, Any]]) -> int:
+async def _upsert_missing(
+    session: AsyncSession, model: type[Base], key: str, rows: list[dict[str, Any]]
+) -> int:
     column = getattr(model, key)
     existing = set((await session.scalars(select(column))).all())
     missing = [row for row in rows if row[key] not in existing]
@@ -187,10 +189,16 @@ async def seed(*, session: AsyncSession, seeds_dir: Path) -> Counter[str]:
     )
     taxonomy = _read(seeds_dir / "taxonomy.yaml")
     created["data_categories"] = await _upsert_missing(
-        session, DataCategory, "key", [CategorySeed(**c).model_dump() for c in taxonomy["data_categories"]]
+        session,
+        DataCategory,
+        "key",
+        [CategorySeed(**c).model_dump() for c in taxonomy["data_categories"]],
     )
     created["subject_categories"] = await _upsert_missing(
-        session, SubjectCategory, "key", [SubjectSeed(**s).model_dump() for s in taxonomy["subject_categories"]]
+        session,
+        SubjectCategory,
+        "key",
+        [SubjectSeed(**s).model_dump() for s in taxonomy["subject_categories"]],
     )
     created["entities"] = await _seed_entities(session, _read(seeds_dir / "entities.yaml"))
     for raw in _read(seeds_dir / "activity.yaml")["activities"]:
@@ -276,7 +284,9 @@ async def _seed_activity(session: AsyncSession, entry: ActivitySeed) -> int:
     return 1
 
 
-async def _add_party(session: AsyncSession, activity: str, entity: str, role: PartyRole) -> ActivityParty:
+async def _add_party(
+    session: AsyncSession, activity: str, entity: str, role: PartyRole
+) -> ActivityParty:
     return await inventory.add_party(
         session=session, actor=SEED_ACTOR, activity_slug=activity, entity_slug=entity, role=role
     )

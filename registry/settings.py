@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     privacy_contact: str = Field(
-        default="privacy mailbox of the group (redacted in the notice; set REGISTRY_PRIVACY_CONTACT)",
+        default="the group privacy mailbox (redacted in the notice: set REGISTRY_PRIVACY_CONTACT)",
         description="Contact of the joint controllers for Art. 30(1)(a) and rights requests.",
     )
     max_page_size: int = 100

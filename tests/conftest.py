@@ -90,7 +90,9 @@ def postgres_templates() -> Iterator[PostgresTemplates | None]:
         yield None
         return
     prefix = f"registry_test_{uuid.uuid4().hex[:8]}"
-    templates = PostgresTemplates(admin_url, {"empty": f"{prefix}_empty", "seeded": f"{prefix}_seeded"})
+    templates = PostgresTemplates(
+        admin_url, {"empty": f"{prefix}_empty", "seeded": f"{prefix}_seeded"}
+    )
     asyncio.run(_admin(admin_url, f'CREATE DATABASE "{templates.names["empty"]}"'))
     try:
         migrate.upgrade(templates.url(templates.names["empty"]))
@@ -170,7 +172,11 @@ class Api:
     tokens: dict[Role, str]
 
     async def query(
-        self, query: str, variables: dict[str, Any] | None = None, *, role: Role = Role.PRIVACY_OFFICER
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        role: Role = Role.PRIVACY_OFFICER,
     ) -> dict[str, Any]:
         response = await self.client.post(
             "/graphql",
@@ -182,7 +188,11 @@ class Api:
         return body
 
     async def data(
-        self, query: str, variables: dict[str, Any] | None = None, *, role: Role = Role.PRIVACY_OFFICER
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        role: Role = Role.PRIVACY_OFFICER,
     ) -> dict[str, Any]:
         body = await self.query(query, variables, role=role)
         assert "errors" not in body, body["errors"]

@@ -13,7 +13,9 @@ async def test_health_and_readiness(api: Api) -> None:
     assert (await api.client.get("/readyz")).json() == {"status": "ready"}
 
 
-async def test_an_unexpected_failure_is_masked_with_a_request_id(api: Api, engine: AsyncEngine) -> None:
+async def test_an_unexpected_failure_is_masked_with_a_request_id(
+    api: Api, engine: AsyncEngine
+) -> None:
     async with engine.begin() as connection:
         await connection.execute(text("DROP TABLE engagement"))
     body = await api.query("{ entities(first: 5) { nodes { subProcessors { slug } } } }")
@@ -27,6 +29,9 @@ async def test_the_request_id_is_echoed(api: Api) -> None:
     response = await api.client.post(
         "/graphql",
         json={"query": "{ me { handle } }"},
-        headers={"Authorization": f"Bearer {next(iter(api.tokens.values()))}", "X-Request-ID": "abc12345-test"},
+        headers={
+            "Authorization": f"Bearer {next(iter(api.tokens.values()))}",
+            "X-Request-ID": "abc12345-test",
+        },
     )
     assert response.headers["X-Request-ID"] == "abc12345-test"

@@ -32,7 +32,9 @@ def core_modules() -> list[Path]:
         folder = PACKAGE / domain
         if folder.is_dir():
             modules += [p for p in folder.glob("*.py") if p.name not in GRAPHQL_LAYER]
-    modules += [PACKAGE / name for name in ("db.py", "clock.py", "errors.py", "settings.py", "seeding.py")]
+    modules += [
+        PACKAGE / name for name in ("db.py", "clock.py", "errors.py", "settings.py", "seeding.py")
+    ]
     return modules
 
 
@@ -47,6 +49,7 @@ def test_the_core_never_imports_the_graphql_layer(module: Path) -> None:
     offending = {
         name
         for name in imports_of(module)
-        if name.startswith("registry.graphql") or name.rsplit(".", 1)[-1] in {"graphql", "types", "loaders"}
+        if name.startswith("registry.graphql")
+        or name.rsplit(".", 1)[-1] in {"graphql", "types", "loaders"}
     }
     assert not offending, f"{module.name} imports {offending}"

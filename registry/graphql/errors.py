@@ -14,7 +14,9 @@ from registry.errors import (
 )
 
 
-@strawberry.interface(name="Error", description="Something the request could not do; nothing was changed.")
+@strawberry.interface(
+    name="Error", description="Something the request could not do; nothing was changed."
+)
 class ErrorType:
     message: str
     field: str | None

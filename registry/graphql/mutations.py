@@ -21,7 +21,7 @@ MAX_LIST_INPUT = 50
 async def run(
     info: Info, work: Callable[[AsyncSession], Awaitable[Result]]
 ) -> tuple[Result | None, list[ErrorType]]:
-    """Runs ``work`` in a savepoint: a domain error undoes all it wrote and becomes a typed error."""
+    """Runs ``work`` in a savepoint: a domain error undoes its writes and becomes a typed error."""
     try:
         async with info.context.savepoint() as session:
             return await work(session), []

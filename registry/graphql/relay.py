@@ -43,7 +43,9 @@ class Edge(Generic[NodeType]):
     node: NodeType
 
 
-@strawberry.type(description="A page of results; ask for the next with `after: pageInfo.endCursor`.")
+@strawberry.type(
+    description="A page of results; ask for the next with `after: pageInfo.endCursor`."
+)
 class Connection(Generic[NodeType]):
     edges: list[Edge[NodeType]]
     nodes: list[NodeType]

@@ -15,8 +15,7 @@ from registry.access.graphql import AccessQuery
 from registry.errors import DomainError
 from registry.graphql.errors import ERROR_TYPES
 from registry.graphql.node import NodeQuery
-from registry.history.graphql import ChangeType
-from registry.history.graphql import HistoryQuery
+from registry.history.graphql import ChangeType, HistoryQuery
 from registry.inventory.graphql import InventoryMutation, InventoryQuery
 from registry.inventory.types import ActivityType, EntityType
 from registry.transfers.graphql import TransfersMutation, TransfersQuery
@@ -55,7 +54,14 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[*ERROR_TYPES, EntityType, ActivityType, TransferType, AdequacyDecisionType, ChangeType],
+        types=[
+            *ERROR_TYPES,
+            EntityType,
+            ActivityType,
+            TransferType,
+            AdequacyDecisionType,
+            ChangeType,
+        ],
         # Factories, so each request gets its own extension instances.
         extensions=[
             MaskUnexpectedErrors,

@@ -57,9 +57,10 @@ class Selection:
                 self._add(node.selections)
 
 
-def selection_of(selected_fields: list[SelectedField]) -> Selection:
+def selection_of(selected_fields: list[NodeSelection]) -> Selection:
     """The selection below the field being resolved (``info.selected_fields``)."""
     result = Selection()
     for selected in selected_fields:
-        result._add(selected.selections)
+        if isinstance(selected, SelectedField):
+            result._add(selected.selections)
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -15,7 +16,9 @@ from registry.history import service
 from registry.history.models import Change, ChangeAction
 
 
-@strawberry.type(name="Change", description="One change to the record: who, when, before and after.")
+@strawberry.type(
+    name="Change", description="One change to the record: who, when, before and after."
+)
 class ChangeType(Node):
     sequence: int = strawberry.field(description="Orders changes; follow with `after`.")
     at: datetime
@@ -23,8 +26,8 @@ class ChangeType(Node):
     subject_type: str
     subject_slug: str
     action: ChangeAction
-    before: JSON | None
-    after: JSON | None
+    before: dict[str, Any] | None = strawberry.field(graphql_type=JSON | None)
+    after: dict[str, Any] | None = strawberry.field(graphql_type=JSON | None)
 
 
 def change_objects(rows: list[Change], want_id: bool) -> list[ChangeType]:
@@ -47,7 +50,9 @@ def change_objects(rows: list[Change], want_id: bool) -> list[ChangeType]:
 
 @strawberry.type
 class HistoryQuery:
-    @strawberry.field(description="Changes in the order they happened; retired entities keep theirs.")
+    @strawberry.field(
+        description="Changes in the order they happened; retired entities keep theirs."
+    )
     async def changes(
         self,
         info: Info,

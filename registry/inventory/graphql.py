@@ -194,7 +194,9 @@ class InventoryQuery:
         return await loaders.processor_record(ctx, found, selection_of(info.selected_fields))
 
 
-async def _entity_payload(info: Info, entity: Entity | None, errors: list[ErrorType]) -> EntityPayload:
+async def _entity_payload(
+    info: Info, entity: Entity | None, errors: list[ErrorType]
+) -> EntityPayload:
     if entity is None:
         return EntityPayload(entity=None, errors=errors)
     sel = selection_of(info.selected_fields).at("entity")
@@ -248,7 +250,9 @@ class InventoryMutation:
     ) -> EngagementPayload:
         return await _engagement(info, processor, sub_processor, None, link=False)
 
-    @strawberry.mutation(description="Makes an entity a joint controller or processor of an activity.")
+    @strawberry.mutation(
+        description="Makes an entity a joint controller or processor of an activity."
+    )
     async def add_activity_party(
         self, info: Info, activity: str, entity: str, role: PartyRole
     ) -> ActivityPayload:

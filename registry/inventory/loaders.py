@@ -10,7 +10,14 @@ from registry.access.policy import Action
 from registry.graphql.context import Context
 from registry.graphql.loading import UNLOADED, chunks, grouped, id_maker
 from registry.graphql.selection import Selection
-from registry.inventory.models import ActivityParty, DataCategory, Engagement, Entity, PartyRole
+from registry.inventory.models import (
+    ActivityParty,
+    DataCategory,
+    Engagement,
+    Entity,
+    PartyRole,
+    SubjectCategory,
+)
 from registry.inventory.record import (
     ActivityFacts,
     ControllerRecord,
@@ -18,7 +25,6 @@ from registry.inventory.record import (
     Processing,
     ProcessorRecord,
     PurposeWithBases,
-    SubjectCategory,
     entity_gaps,
     load_activity_facts,
 )
@@ -46,8 +52,12 @@ async def entities(ctx: Context, rows: Sequence[Entity], sel: Selection) -> list
     ctx.require(Action.INVENTORY_READ)
     ids = [row.id for row in rows]
     country_map = await transfers.countries(ctx, sel.get("country"))
-    out = await transfers.transfers_grouped_by(ctx, Transfer.exporter_id, ids, sel.get("transfersOut"))
-    into = await transfers.transfers_grouped_by(ctx, Transfer.importer_id, ids, sel.get("transfersIn"))
+    out = await transfers.transfers_grouped_by(
+        ctx, Transfer.exporter_id, ids, sel.get("transfersOut")
+    )
+    into = await transfers.transfers_grouped_by(
+        ctx, Transfer.importer_id, ids, sel.get("transfersIn")
+    )
     subs = await _engaged(ctx, ids, sel.get("subProcessors"), by_processor=True)
     engagers = await _engaged(ctx, ids, sel.get("engagedBy"), by_processor=False)
     gaps = {gap.entity.id: gap.reasons for gap in entity_gaps(rows)} if "gaps" in sel else {}
@@ -153,13 +163,17 @@ async def activities(
     parties: list[tuple[int, int, PartyRole]] = []
     if "jointControllers" in sel or "processors" in sel:
         query = select(ActivityParty.activity_id, ActivityParty.entity_id, ActivityParty.role)
-        parties = list((await ctx.session.execute(
-            query.where(ActivityParty.activity_id.in_(ids)).order_by(ActivityParty.id)
-        )))
+        parties = list(
+            await ctx.session.execute(
+                query.where(ActivityParty.activity_id.in_(ids)).order_by(ActivityParty.id)
+            )
+        )
     party_objects = await entities_by_id(
         ctx, {entity for _, entity, _ in parties}, sel.merged("jointControllers", "processors")
     )
-    by_role = grouped(((activity, role), party_objects[entity]) for activity, entity, role in parties)
+    by_role = grouped(
+        ((activity, role), party_objects[entity]) for activity, entity, role in parties
+    )
     make_id = id_maker("Activity", "id" in sel)
     return [
         ActivityType(
@@ -198,13 +212,20 @@ async def activities(
     ]
 
 
-async def activities_by_id(ctx: Context, ids: Iterable[int], sel: Selection) -> dict[int, ActivityType]:
+async def activities_by_id(
+    ctx: Context, ids: Iterable[int], sel: Selection
+) -> dict[int, ActivityType]:
     all_facts = await load_activity_facts(ctx.session)
     wanted = [all_facts[i] for i in sorted(set(ids)) if i in all_facts]
-    return {f.activity.id: obj for f, obj in zip(wanted, await activities(ctx, wanted, sel), strict=True)}
+    return {
+        f.activity.id: obj
+        for f, obj in zip(wanted, await activities(ctx, wanted, sel), strict=True)
+    }
 
 
-async def processings(ctx: Context, items: Sequence[Processing], sel: Selection) -> list[ProcessingType]:
+async def processings(
+    ctx: Context, items: Sequence[Processing], sel: Selection
+) -> list[ProcessingType]:
     entity_map = await _entity_map(ctx, [p.entity for p in items], sel.get("entity"))
     activity_map = (
         await activities_by_id(ctx, {p.facts.activity.id for p in items}, activity_sel)
@@ -226,14 +247,18 @@ async def processings(ctx: Context, items: Sequence[Processing], sel: Selection)
     ]
 
 
-async def _entity_map(ctx: Context, rows: Sequence[Entity], sel: Selection | None) -> dict[int, EntityType]:
+async def _entity_map(
+    ctx: Context, rows: Sequence[Entity], sel: Selection | None
+) -> dict[int, EntityType]:
     if sel is None:
         return {}
     unique = list({row.id: row for row in rows}.values())
     return {row.id: obj for row, obj in zip(unique, await entities(ctx, unique, sel), strict=True)}
 
 
-async def gap_objects(ctx: Context, gaps: Sequence[EntityGap], sel: Selection) -> list[EntityGapType]:
+async def gap_objects(
+    ctx: Context, gaps: Sequence[EntityGap], sel: Selection
+) -> list[EntityGapType]:
     entity_map = await _entity_map(ctx, [g.entity for g in gaps], sel.get("entity"))
     return [
         EntityGapType(entity=entity_map.get(g.entity.id, UNLOADED), reasons=g.reasons, note=g.note)
@@ -241,7 +266,9 @@ async def gap_objects(ctx: Context, gaps: Sequence[EntityGap], sel: Selection) -
     ]
 
 
-async def _activity_list(ctx: Context, facts: Sequence[ActivityFacts], sel: Selection | None) -> list[ActivityType]:
+async def _activity_list(
+    ctx: Context, facts: Sequence[ActivityFacts], sel: Selection | None
+) -> list[ActivityType]:
     return await activities(ctx, facts, sel) if sel is not None else []
 
 
@@ -249,13 +276,19 @@ async def _flows(ctx: Context, items: Sequence[Flow], sel: Selection | None) -> 
     return await transfers.flows(ctx, items, sel) if sel is not None else []
 
 
-async def controller_record(ctx: Context, record: ControllerRecord, sel: Selection) -> ControllerRecordType:
+async def controller_record(
+    ctx: Context, record: ControllerRecord, sel: Selection
+) -> ControllerRecordType:
     people = [record.controller, *record.joint_controllers, *record.recipients]
-    entity_map = await _entity_map(ctx, people, sel.merged("controller", "jointControllers", "recipients"))
+    entity_map = await _entity_map(
+        ctx, people, sel.merged("controller", "jointControllers", "recipients")
+    )
     return ControllerRecordType(
         controller=entity_map.get(record.controller.id, UNLOADED),
         contact=record.contact,
-        joint_controllers=[entity_map[e.id] for e in record.joint_controllers] if entity_map else [],
+        joint_controllers=[entity_map[e.id] for e in record.joint_controllers]
+        if entity_map
+        else [],
         activities=await _activity_list(ctx, record.activities, sel.get("activities")),
         recipients=[entity_map[e.id] for e in record.recipients] if entity_map else [],
         transfers=await _flows(ctx, record.transfers, sel.get("transfers")),
@@ -263,9 +296,13 @@ async def controller_record(ctx: Context, record: ControllerRecord, sel: Selecti
     )
 
 
-async def processor_record(ctx: Context, record: ProcessorRecord, sel: Selection) -> ProcessorRecordType:
+async def processor_record(
+    ctx: Context, record: ProcessorRecord, sel: Selection
+) -> ProcessorRecordType:
     people = [record.processor, *record.controllers, *record.sub_processors]
-    entity_map = await _entity_map(ctx, people, sel.merged("processor", "controllers", "subProcessors"))
+    entity_map = await _entity_map(
+        ctx, people, sel.merged("processor", "controllers", "subProcessors")
+    )
     return ProcessorRecordType(
         processor=entity_map.get(record.processor.id, UNLOADED),
         controllers=[entity_map[e.id] for e in record.controllers] if entity_map else [],

@@ -126,8 +126,9 @@ class ProcessorRecord:
 async def load_activity_facts(session: AsyncSession) -> dict[int, ActivityFacts]:
     facts = {a.id: ActivityFacts(a) for a in (await session.scalars(select(Activity))).all()}
     subjects = {s.id: s for s in (await session.scalars(select(SubjectCategory))).all()}
-    for link in (await session.scalars(select(ActivitySubject).order_by(ActivitySubject.id))).all():
-        facts[link.activity_id].subjects.append(subjects[link.subject_category_id])
+    subject_links = await session.scalars(select(ActivitySubject).order_by(ActivitySubject.id))
+    for subject_link in subject_links.all():
+        facts[subject_link.activity_id].subjects.append(subjects[subject_link.subject_category_id])
     retention = await session.execute(
         select(ActivityDataCategory, DataCategory)
         .join(DataCategory, DataCategory.id == ActivityDataCategory.data_category_id)
@@ -192,7 +193,9 @@ async def who_processes(
     return found
 
 
-async def _check_keys(session: AsyncSession, data_category: str | None, subject: str | None) -> None:
+async def _check_keys(
+    session: AsyncSession, data_category: str | None, subject: str | None
+) -> None:
     # An unknown key is a mistake worth saying, not an empty answer that looks like "nobody".
     if data_category is not None:
         prefix = data_category + "."
@@ -204,7 +207,9 @@ async def _check_keys(session: AsyncSession, data_category: str | None, subject:
         if known is None:
             raise InvalidInput(f"unknown data category {data_category!r}", field="data_category")
     if subject is not None:
-        known = await session.scalar(select(SubjectCategory.id).where(SubjectCategory.key == subject))
+        known = await session.scalar(
+            select(SubjectCategory.id).where(SubjectCategory.key == subject)
+        )
         if known is None:
             raise InvalidInput(f"unknown subject category {subject!r}", field="subject_category")
 
@@ -219,7 +224,9 @@ def _participants(
         # Every joint controller collects data itself; the hops worth showing are those
         # that bring other controllers' data to it across the EEA's border.
         inbound = [flows.judge(activity_id, other, controller) for other in controllers]
-        paths = [[f] for f in inbound if f.exporter.id != controller and f.safeguard in CROSS_BORDER]
+        paths = [
+            [f] for f in inbound if f.exporter.id != controller and f.safeguard in CROSS_BORDER
+        ]
         result.append((controller, ProcessingRole.JOINT_CONTROLLER, paths))
     for processor in processors:
         paths = [[flows.judge(activity_id, c, processor)] for c in controllers]

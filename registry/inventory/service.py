@@ -240,7 +240,9 @@ async def link_sub_processor(
     )
     if existing is not None and existing.ended_on is None:
         raise Conflict(f"{processor_slug} already engages {sub_processor_slug}")
-    engagement = existing or Engagement(processor_id=processor.id, sub_processor_id=sub_processor.id)
+    engagement = existing or Engagement(
+        processor_id=processor.id, sub_processor_id=sub_processor.id
+    )
     engagement.since = since or clock.today()
     engagement.ended_on = None
     session.add(engagement)
@@ -381,7 +383,7 @@ async def attach_data_category(
     return link
 
 
-def _filtered(query: Select[tuple[Entity]], flt: EntityFilter) -> Select[tuple[Entity]]:
+def _filtered(query: Select[Entity], flt: EntityFilter) -> Select[Entity]:
     if not flt.include_retired:
         query = query.where(Entity.retired_on.is_(None))
     if flt.kinds:

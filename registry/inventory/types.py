@@ -13,7 +13,9 @@ from registry.inventory.record import EntityGapReason, ProcessingRole
 from registry.transfers.types import CountryType, FlowType, TransferType
 
 
-@strawberry.type(name="Entity", description="A group company, processor, sub-processor or authority.")
+@strawberry.type(
+    name="Entity", description="A group company, processor, sub-processor or authority."
+)
 class EntityType(Node):
     slug: str
     kind: EntityKind

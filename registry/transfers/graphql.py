@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import strawberry
 from sqlalchemy import select
@@ -75,10 +76,11 @@ class TransferPayload:
 _RENAMED = {"adequacy_decision": "adequacy_decision_slug", "data_categories": "data_category_keys"}
 
 
-def _service_fields(data: object) -> dict[str, object]:
+def _service_fields(data: object) -> dict[str, Any]:
     fields = {_RENAMED.get(k, k): v for k, v in given_fields(data).items()}
     if "data_category_keys" in fields:
-        fields["data_category_keys"] = tuple(capped(fields["data_category_keys"], "data_categories"))  # type: ignore[arg-type]
+        keys = capped(fields["data_category_keys"], "data_categories")
+        fields["data_category_keys"] = tuple(keys)
     return fields
 
 
@@ -131,7 +133,9 @@ class TransfersQuery:
         return built[0] if built else None
 
 
-async def _payload(info: Info, transfer: Transfer | None, errors: list[ErrorType]) -> TransferPayload:
+async def _payload(
+    info: Info, transfer: Transfer | None, errors: list[ErrorType]
+) -> TransferPayload:
     if transfer is None:
         return TransferPayload(transfer=None, errors=errors)
     sel = selection_of(info.selected_fields).at("transfer")
@@ -141,7 +145,9 @@ async def _payload(info: Info, transfer: Transfer | None, errors: list[ErrorType
 
 @strawberry.type
 class TransfersMutation:
-    @strawberry.mutation(description="Records a transfer; its safeguard is checked (R-INV-2, R-INV-3).")
+    @strawberry.mutation(
+        description="Records a transfer; its safeguard is checked (R-INV-2, R-INV-3)."
+    )
     async def create_transfer(self, info: Info, input: CreateTransferInput) -> TransferPayload:
         fields = _service_fields(input)
         fields["activity_slug"] = fields.pop("activity")
@@ -150,7 +156,9 @@ class TransfersMutation:
         transfer, errors = await run(
             info,
             lambda s: service.create_transfer(
-                session=s, actor=info.context.actor, draft=service.TransferDraft(**fields)  # type: ignore[arg-type]
+                session=s,
+                actor=info.context.actor,
+                draft=service.TransferDraft(**fields),
             ),
         )
         return await _payload(info, transfer, errors)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute
@@ -16,6 +17,9 @@ from registry.transfers.flows import Flow
 from registry.transfers.models import AdequacyDecision, Transfer, TransferDataCategory
 from registry.transfers.types import AdequacyDecisionType, CountryType, FlowType, TransferType
 
+if TYPE_CHECKING:
+    from registry.inventory.types import DataCategoryType
+
 
 async def countries(ctx: Context, sel: Selection | None) -> dict[str, CountryType]:
     if sel is None:
@@ -25,7 +29,9 @@ async def countries(ctx: Context, sel: Selection | None) -> dict[str, CountryTyp
     if (decision_sel := sel.get("adequacyDecisions")) is not None:
         decision_rows = (await ctx.session.scalars(select(AdequacyDecision))).all()
         built = decision_objects(decision_rows, decision_sel)
-        decisions = grouped((row.country_code, obj) for row, obj in zip(decision_rows, built, strict=True))
+        decisions = grouped(
+            (row.country_code, obj) for row, obj in zip(decision_rows, built, strict=True)
+        )
     return {
         code: CountryType(
             code=row.code, name=row.name, eea=row.eea, adequacy_decisions=decisions.get(code, [])
@@ -34,7 +40,9 @@ async def countries(ctx: Context, sel: Selection | None) -> dict[str, CountryTyp
     }
 
 
-def decision_objects(rows: Sequence[AdequacyDecision], sel: Selection) -> list[AdequacyDecisionType]:
+def decision_objects(
+    rows: Sequence[AdequacyDecision], sel: Selection
+) -> list[AdequacyDecisionType]:
     make_id = id_maker("AdequacyDecision", "id" in sel)
     return [
         AdequacyDecisionType(
@@ -53,10 +61,14 @@ def decision_objects(rows: Sequence[AdequacyDecision], sel: Selection) -> list[A
     ]
 
 
-async def _decisions_by_id(ctx: Context, ids: set[int], sel: Selection | None) -> dict[int, AdequacyDecisionType]:
+async def _decisions_by_id(
+    ctx: Context, ids: set[int], sel: Selection | None
+) -> dict[int, AdequacyDecisionType]:
     if sel is None or not ids:
         return {}
-    rows = (await ctx.session.scalars(select(AdequacyDecision).where(AdequacyDecision.id.in_(ids)))).all()
+    rows = (
+        await ctx.session.scalars(select(AdequacyDecision).where(AdequacyDecision.id.in_(ids)))
+    ).all()
     return {row.id: obj for row, obj in zip(rows, decision_objects(rows, sel), strict=True)}
 
 
@@ -85,7 +97,9 @@ async def transfers(ctx: Context, rows: Sequence[Transfer], sel: Selection) -> l
         else {}
     )
     decisions = await _decisions_by_id(
-        ctx, {r.adequacy_decision_id for r in rows if r.adequacy_decision_id}, sel.get("adequacyDecision")
+        ctx,
+        {r.adequacy_decision_id for r in rows if r.adequacy_decision_id},
+        sel.get("adequacyDecision"),
     )
     make_id = id_maker("Transfer", "id" in sel)
     return [
@@ -126,10 +140,12 @@ async def transfers_grouped_by(
     return grouped((getattr(row, column.key), obj) for row, obj in zip(rows, objects, strict=True))
 
 
-async def _categories(ctx: Context, ids: Sequence[int], sel: Selection) -> dict[int, list[object]]:
+async def _categories(
+    ctx: Context, ids: Sequence[int], sel: Selection
+) -> dict[int, list[DataCategoryType]]:
     from registry.inventory.loaders import data_category_object
 
-    pairs = []
+    pairs: list[tuple[int, DataCategory]] = []
     for part in chunks(ids):
         pairs += (
             await ctx.session.execute(
@@ -154,12 +170,20 @@ async def flows(ctx: Context, items: Sequence[Flow], sel: Selection) -> list[Flo
     )
     transfer_rows = unique_by_id((f.transfer for f in items if f.transfer), lambda t: t.id)
     transfer_map = (
-        dict(zip([t.id for t in transfer_rows], await transfers(ctx, transfer_rows, transfer_sel), strict=True))
+        dict(
+            zip(
+                [t.id for t in transfer_rows],
+                await transfers(ctx, transfer_rows, transfer_sel),
+                strict=True,
+            )
+        )
         if (transfer_sel := sel.get("transfer")) is not None
         else {}
     )
     decisions = await _decisions_by_id(
-        ctx, {f.adequacy_decision.id for f in items if f.adequacy_decision}, sel.get("adequacyDecision")
+        ctx,
+        {f.adequacy_decision.id for f in items if f.adequacy_decision},
+        sel.get("adequacyDecision"),
     )
     return [
         FlowType(
@@ -168,7 +192,9 @@ async def flows(ctx: Context, items: Sequence[Flow], sel: Selection) -> list[Flo
             destination_country_code=f.destination_code,
             safeguard=f.safeguard,
             transfer=transfer_map.get(f.transfer.id) if f.transfer else None,
-            adequacy_decision=decisions.get(f.adequacy_decision.id) if f.adequacy_decision else None,
+            adequacy_decision=decisions.get(f.adequacy_decision.id)
+            if f.adequacy_decision
+            else None,
             rule_id=f.rule_id,
             reason=f.reason,
         )

@@ -47,9 +47,7 @@ def expected_scc_module(exporter_kind: EntityKind, importer_kind: EntityKind) ->
     return SCC_MODULES[(role_of(exporter_kind), role_of(importer_kind))]
 
 
-def decision_covers(
-    decision: AdequacyDecision, *, importer_dpf_certified: bool, on: date
-) -> bool:
+def decision_covers(decision: AdequacyDecision, *, importer_dpf_certified: bool, on: date) -> bool:
     if decision.valid_until is not None and decision.valid_until < on:
         return False
     if decision.adopted_on is not None and decision.adopted_on > on:

@@ -179,7 +179,9 @@ async def _categories(
     session: AsyncSession, activity: Activity, keys: Sequence[str]
 ) -> list[DataCategory]:
     if len(keys) > MAX_DATA_CATEGORIES:
-        raise InvalidInput(f"at most {MAX_DATA_CATEGORIES} data categories", field="data_categories")
+        raise InvalidInput(
+            f"at most {MAX_DATA_CATEGORIES} data categories", field="data_categories"
+        )
     if not keys:
         return []
     rows = (
@@ -282,7 +284,10 @@ async def update_transfer(
     transfer = await transfer_by_slug(session, slug)
     before = await _snapshot(session, transfer)
     current = await _draft_of(session, transfer, before["data_category_keys"])
-    draft = replace(current, **{k: tuple(v) if k == "data_category_keys" else v for k, v in changes.items()})
+    updates: dict[str, Any] = {
+        k: tuple(v) if k == "data_category_keys" else v for k, v in changes.items()
+    }
+    draft = replace(current, **updates)
     resolved = await _resolve(session, draft)
     _apply(transfer, draft, resolved)
     await session.flush()
@@ -339,11 +344,16 @@ async def list_transfers(
         query = query.join(Activity, Activity.id == Transfer.activity_id).where(
             Activity.slug == flt.activity_slug
         )
-    for slug, column in ((flt.exporter_slug, Transfer.exporter_id), (flt.importer_slug, Transfer.importer_id)):
+    for slug, column in (
+        (flt.exporter_slug, Transfer.exporter_id),
+        (flt.importer_slug, Transfer.importer_id),
+    ):
         if slug is not None:
             query = query.where(column.in_(select(Entity.id).where(Entity.slug == slug)))
     if flt.destination_country_code is not None:
-        query = query.where(Transfer.destination_country_code == flt.destination_country_code.upper())
+        query = query.where(
+            Transfer.destination_country_code == flt.destination_country_code.upper()
+        )
     if flt.mechanism is not None:
         query = query.where(Transfer.mechanism == flt.mechanism)
     if not flt.include_ended:

@@ -61,7 +61,9 @@ class TransferType(Node):
     adequacy_decision: AdequacyDecisionType | None
 
 
-@strawberry.type(name="Flow", description="One hop of the activity's data, judged for its safeguard.")
+@strawberry.type(
+    name="Flow", description="One hop of the activity's data, judged for its safeguard."
+)
 class FlowType:
     exporter: EntityRef
     importer: EntityRef

@@ -70,9 +70,7 @@ async def test_who_processes_gives_the_legal_basis_per_subject_category(api: Api
     }
     employees = await api.data(WHO, {"subject": "employee.agent", "country": "AT"})
     assert {
-        b["legalBasis"]
-        for p in employees["whoProcesses"][0]["purposes"]
-        for b in p["legalBases"]
+        b["legalBasis"] for p in employees["whoProcesses"][0]["purposes"] for b in p["legalBases"]
     } == {"LEGITIMATE_INTERESTS"}
 
 
@@ -93,7 +91,9 @@ async def test_entities_filter_and_page(api: Api) -> None:
     seen: list[str] = []
     after = None
     while True:
-        data = await api.data(query, {"filter": {"eea": False, "kinds": ["GROUP_COMPANY"]}, "after": after})
+        data = await api.data(
+            query, {"filter": {"eea": False, "kinds": ["GROUP_COMPANY"]}, "after": after}
+        )
         page = data["entities"]
         seen += [edge["node"]["slug"] for edge in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
@@ -157,7 +157,11 @@ async def test_controller_record_has_art_30_1_fields(api: Api) -> None:
     assert rec["contact"] == "privacy@example.test"
     assert len(rec["jointControllers"]) == 27
     (activity,) = rec["activities"]
-    assert {p["key"] for p in activity["purposes"]} == {"quality-control", "employee-evaluation", "training"}
+    assert {p["key"] for p in activity["purposes"]} == {
+        "quality-control",
+        "employee-evaluation",
+        "training",
+    }
     assert [r["slug"] for r in rec["recipients"]] == ["talkdesk"]
     importers = {t["importer"]["slug"]: t for t in rec["transfers"]}
     assert importers["talkdesk"]["transfer"]["sccModule"] == 2
@@ -201,7 +205,11 @@ def new_entity(**overrides: Any) -> dict[str, Any]:
 async def test_the_privacy_officer_creates_and_the_feed_shows_it(api: Api) -> None:
     data = await api.data(CREATE, {"input": new_entity()})
     assert data["createEntity"]["errors"] == []
-    assert data["createEntity"]["entity"]["gaps"] == ["NO_REGISTERED_OFFICE", "UNVERIFIED_NAME", "NO_CONTACT"]
+    assert data["createEntity"]["entity"]["gaps"] == [
+        "NO_REGISTERED_OFFICE",
+        "UNVERIFIED_NAME",
+        "NO_CONTACT",
+    ]
     feed = await api.data(
         '{ changes(subjectType: "entity", subjectSlug: "acme-hosting") '
         "{ nodes { actor action before after } } }",
@@ -227,7 +235,9 @@ async def test_r_inv_1_attaching_a_special_category_is_a_typed_error(api: Api) -
              category: "user.special.health", retentionCriterion: "30 days", retentionDays: 30) {
              activity { slug } errors { __typename ... on RuleBrokenError { ruleId } } } }"""
     )
-    assert data["attachDataCategory"]["errors"] == [{"__typename": "RuleBrokenError", "ruleId": "R-INV-1"}]
+    assert data["attachDataCategory"]["errors"] == [
+        {"__typename": "RuleBrokenError", "ruleId": "R-INV-1"}
+    ]
 
 
 async def test_r_inv_3_a_wrong_module_is_a_typed_error(api: Api) -> None:
@@ -253,8 +263,12 @@ async def test_a_failed_mutation_does_not_undo_an_earlier_one_in_the_request(api
 
 
 async def test_update_clears_a_field_with_null_and_leaves_the_rest(api: Api) -> None:
-    await api.data('mutation { updateEntity(slug: "talkdesk", input: {contact: "dpo@talkdesk.example"}) { errors { message } } }')
-    await api.data('mutation { updateEntity(slug: "talkdesk", input: {contact: null}) { errors { message } } }')
+    await api.data(
+        'mutation { updateEntity(slug: "talkdesk", input: {contact: "dpo@talkdesk.example"}) { errors { message } } }'
+    )
+    await api.data(
+        'mutation { updateEntity(slug: "talkdesk", input: {contact: null}) { errors { message } } }'
+    )
     after = await api.data('{ entity(slug: "talkdesk") { contact legalName } }')
     assert after["entity"] == {"contact": None, "legalName": "Talkdesk Inc."}
 
@@ -267,7 +281,9 @@ async def test_only_the_privacy_officer_may_change_the_inventory(api: Api, role:
 
 async def test_unauthenticated_requests_see_nothing(api: Api) -> None:
     for headers in ({}, {"Authorization": "Bearer rgt_wrong"}, {"Authorization": "Basic x"}):
-        response = await api.client.post("/graphql", json={"query": "{ entities { nodes { slug } } }"}, headers=headers)
+        response = await api.client.post(
+            "/graphql", json={"query": "{ entities { nodes { slug } } }"}, headers=headers
+        )
         assert response.status_code == 401
         assert "data" not in response.json()
         assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
@@ -275,7 +291,9 @@ async def test_unauthenticated_requests_see_nothing(api: Api) -> None:
 
 def count_statements(engine: AsyncEngine) -> list[str]:
     statements: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    event.listen(
+        engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2])
+    )
     return statements
 
 

@@ -111,7 +111,10 @@ async def test_r_inv_4_every_change_is_kept_with_who_when_before_after(seeded: S
     async with transaction(seeded) as session:
         await service.create_entity(session=session, actor=OFFICER, draft=draft())
         await service.update_entity(
-            session=session, actor=OFFICER, slug="acme-hosting", changes={"contact": "privacy@acme.example"}
+            session=session,
+            actor=OFFICER,
+            slug="acme-hosting",
+            changes={"contact": "privacy@acme.example"},
         )
         await service.retire_entity(
             session=session, actor=OFFICER, slug="acme-hosting", reason="contract ended"
@@ -136,7 +139,11 @@ async def test_r_inv_4_every_change_is_kept_with_who_when_before_after(seeded: S
 async def test_r_inv_4_retiring_keeps_the_entity_and_its_history(seeded: Sessions) -> None:
     async with transaction(seeded) as session:
         await service.retire_entity(
-            session=session, actor=OFFICER, slug="muzak-us", reason="merged", retired_on=date(2026, 1, 1)
+            session=session,
+            actor=OFFICER,
+            slug="muzak-us",
+            reason="merged",
+            retired_on=date(2026, 1, 1),
         )
     async with seeded() as session:
         entity = await service.entity_by_slug(session, "muzak-us")
@@ -204,18 +211,26 @@ async def test_r_inv_5_gaps_are_listed_and_nothing_is_invented(seeded: Sessions)
 async def test_r_inv_5_filling_a_gap_removes_it(seeded: Sessions) -> None:
     async with transaction(seeded) as session:
         await service.update_entity(
-            session=session, actor=OFFICER, slug="dmx-us", changes={"registered_office": "1 Main St"}
+            session=session,
+            actor=OFFICER,
+            slug="dmx-us",
+            changes={"registered_office": "1 Main St"},
         )
     async with seeded() as session:
         gaps = await record.gaps(session=session, actor=OFFICER)
     assert "dmx-us" not in {gap.entity.slug for gap in gaps.entities}
 
 
-async def test_sub_processors_are_linked_to_the_processor_that_engages_them(seeded: Sessions) -> None:
+async def test_sub_processors_are_linked_to_the_processor_that_engages_them(
+    seeded: Sessions,
+) -> None:
     async with transaction(seeded) as session:
         await service.create_entity(session=session, actor=OFFICER, draft=draft())
         await service.link_sub_processor(
-            session=session, actor=OFFICER, processor_slug="talkdesk", sub_processor_slug="acme-hosting"
+            session=session,
+            actor=OFFICER,
+            processor_slug="talkdesk",
+            sub_processor_slug="acme-hosting",
         )
         with pytest.raises(Conflict):
             await service.link_sub_processor(

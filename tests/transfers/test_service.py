@@ -107,7 +107,10 @@ async def test_r_inv_2_the_dpf_covers_only_certified_us_importers(seeded: Sessio
     assert ("mood-media-austria", "voice-analytics-us") in await gap_pairs(seeded)
     async with transaction(seeded) as session:
         await inventory.update_entity(
-            session=session, actor=OFFICER, slug="voice-analytics-us", changes={"dpf_certified": True}
+            session=session,
+            actor=OFFICER,
+            slug="voice-analytics-us",
+            changes={"dpf_certified": True},
         )
     assert ("mood-media-austria", "voice-analytics-us") not in await gap_pairs(seeded)
 
@@ -131,7 +134,11 @@ async def test_r_inv_3_the_scc_module_must_match_the_roles(
     async with transaction(seeded) as session:
         for slug, kind, country in ((exporter, kinds[0], "FR"), (importer, kinds[1], "US")):
             await add_entity(session, slug, kind, country)
-            role = PartyRole.JOINT_CONTROLLER if kind is EntityKind.GROUP_COMPANY else PartyRole.PROCESSOR
+            role = (
+                PartyRole.JOINT_CONTROLLER
+                if kind is EntityKind.GROUP_COMPANY
+                else PartyRole.PROCESSOR
+            )
             await inventory.add_party(
                 session=session, actor=OFFICER, activity_slug=ACTIVITY, entity_slug=slug, role=role
             )
@@ -172,8 +179,14 @@ async def test_r_inv_3_changing_a_transfer_to_the_wrong_module_is_refused(seeded
     [
         (scc("mood-media-austria", "mood-media-austria", 1), "importer"),
         (scc("mood-media-austria", "nobody", 1), None),
-        (scc("mood-media-austria", "muzak-us", 1, destination_country_code="ZZ"), "destination_country_code"),
-        (scc("mood-media-austria", "muzak-us", 1, data_category_keys=("user.special.health",)), "data_categories"),
+        (
+            scc("mood-media-austria", "muzak-us", 1, destination_country_code="ZZ"),
+            "destination_country_code",
+        ),
+        (
+            scc("mood-media-austria", "muzak-us", 1, data_category_keys=("user.special.health",)),
+            "data_categories",
+        ),
         (scc("mood-media-austria", "muzak-us", 1, signed_on=date(2027, 1, 1)), "signed_on"),
         (
             service.TransferDraft(
@@ -204,7 +217,9 @@ async def test_bad_transfers_are_refused_and_nothing_is_written(
     with pytest.raises((InvalidInput, RuleBroken, NotFound)) as raised:
         async with transaction(seeded) as session:
             await service.create_transfer(
-                session=session, actor=OFFICER, draft=draft.__class__(**{**draft.__dict__, "slug": "new"})
+                session=session,
+                actor=OFFICER,
+                draft=draft.__class__(**{**draft.__dict__, "slug": "new"}),
             )
     if field is not None:
         assert getattr(raised.value, "field", None) == field
