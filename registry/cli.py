@@ -11,11 +11,17 @@ import typer
 
 from registry import migrate
 from registry.access import service as access
+from registry.access.service import Actor
 from registry.db import create_engine, session_factory, transaction
+from registry.errors import DomainError
+from registry.exports import ropa
+from registry.exports.writers import Format, render
 from registry.seeding import seed as load_seeds
 from registry.settings import Settings
 
-app = typer.Typer(help="The registry of processing for call-centre recordings.", no_args_is_help=True)
+app = typer.Typer(
+    help="The registry of processing for call-centre recordings.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 export_app = typer.Typer(help="Exports of the record.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -41,6 +47,27 @@ async def _bootstrap(settings: Settings) -> str | None:
     try:
         async with transaction(session_factory(engine)) as session:
             return await access.ensure_bootstrap_admin(session=session)
+    finally:
+        await engine.dispose()
+
+
+async def _ropa(settings: Settings, controller: str | None) -> ropa.RopaExport:
+    engine = create_engine(settings.resolved_database_url)
+    # The export reads one record after another; on PostgreSQL they must still describe
+    # one moment, not straddle an edit. (SQLite's one transaction is a snapshot already.)
+    reading = (
+        engine
+        if settings.is_sqlite
+        else engine.execution_options(isolation_level="REPEATABLE READ")
+    )
+    try:
+        async with transaction(session_factory(reading)) as session:
+            return await ropa.build(
+                session=session,
+                actor=Actor.system("export"),
+                contact=settings.privacy_contact,
+                controller=controller,
+            )
     finally:
         await engine.dispose()
 
@@ -74,10 +101,10 @@ def serve(
     listen_port = port or settings.port
     typer.echo(f"registry: serving on http://{listen_host}:{listen_port}/graphql")
     if settings.bootstrap_token_file.exists():
+        token_file = settings.bootstrap_token_file
         typer.echo(
-            f"registry: the bootstrap admin/privacy-officer token is in {settings.bootstrap_token_file}"
-            " (mode 0600); send it as\n"
-            f"  Authorization: Bearer $(cat {settings.bootstrap_token_file})"
+            f"registry: the bootstrap admin/privacy-officer token is in {token_file} (mode 0600);"
+            f" send it as\n  Authorization: Bearer $(cat {token_file})"
         )
     uvicorn.run(build_app(settings), host=listen_host, port=listen_port, log_level="info")
 
@@ -107,4 +134,33 @@ def export_schema(
     from registry.graphql.sdl import schema_sdl
 
     output.write_text(schema_sdl(), encoding="utf-8")
+    typer.echo(f"registry: wrote {output}")
+
+
+@export_app.command("ropa")
+def export_ropa(
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.MD,
+    controller: Annotated[
+        str | None, typer.Option(help="Only this joint controller (its slug).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="File to write; standard output if omitted (not for xlsx).", dir_okay=False
+        ),
+    ] = None,
+) -> None:
+    """Write the records of processing (Art. 30(1) and (2)) with what they lack."""
+    if fmt is Format.XLSX and output is None:
+        raise typer.BadParameter("xlsx is a binary format: give a file", param_hint="--output")
+    try:
+        export = asyncio.run(_ropa(Settings(), controller))
+    except DomainError as error:
+        typer.echo(f"registry: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    data = render(export, fmt)
+    if output is None:
+        typer.echo(data, nl=False)
+        return
+    output.write_bytes(data)
     typer.echo(f"registry: wrote {output}")

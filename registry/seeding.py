@@ -128,6 +128,12 @@ class EntitySelector(_Strict):
         ]
 
 
+class SecurityMeasureSeed(_Strict):
+    key: str
+    description: str
+    enforced_by_software: bool
+
+
 class ActivitySeed(_Strict):
     slug: str
     name: str
@@ -138,7 +144,7 @@ class ActivitySeed(_Strict):
     operations: list[str]
     recipient_categories: list[str]
     transfer_summary: str
-    security_measures: list[dict[str, Any]]
+    security_measures: list[SecurityMeasureSeed]
     subject_categories: list[str]
     data_categories: list[RetentionSeed]
     purposes: list[PurposeSeed]

@@ -278,18 +278,21 @@ async def gaps(*, session: AsyncSession, actor: Actor) -> Gaps:
     return Gaps(transfer_gaps, entity_gaps(entities))
 
 
-async def _entity(session: AsyncSession, slug: str) -> Entity:
+async def _entity(session: AsyncSession, slug: str, kinds: set[EntityKind]) -> Entity:
     entity = await session.scalar(select(Entity).where(Entity.slug == slug))
     if entity is None:
         raise NotFound(f"no entity {slug!r}")
+    if entity.kind not in kinds:
+        raise InvalidInput(f"{slug} is a {entity.kind.value}", field="slug")
     return entity
 
 
-def _outbound(flows: FlowMap, activity_id: int, entity_id: int) -> list[Flow]:
+def _cross_border(flows: FlowMap, activity_id: int, entity_id: int) -> list[Flow]:
+    """The activity's flows into or out of the entity that cross the EEA's border."""
     return [
         flow
         for exporter, importer in flows.implied_flows(activity_id)
-        if exporter == entity_id
+        if entity_id in (exporter, importer)
         and (flow := flows.judge(activity_id, exporter, importer)).safeguard in CROSS_BORDER
     ]
 
@@ -299,10 +302,10 @@ async def controller_record(
 ) -> ControllerRecord:
     authorize(actor, Action.INVENTORY_READ)
     authorize(actor, Action.TRANSFERS_READ)
-    controller = await _entity(session, slug)
+    controller = await _entity(session, slug, {EntityKind.GROUP_COMPANY})
     flows = await load_flow_map(session, on=clock.today())
     all_facts = await load_activity_facts(session)
-    activity_ids = [a for a, members in flows.controllers.items() if controller.id in members]
+    activity_ids = sorted(a for a, members in flows.controllers.items() if controller.id in members)
     joint: dict[int, Entity] = {}
     recipients: dict[int, Entity] = {}
     transfers: list[Flow] = []
@@ -314,13 +317,13 @@ async def controller_record(
             recipients[processor] = flows.entities[processor]
             for sub in flows.engaged_by.get(processor, []):
                 recipients[sub] = flows.entities[sub]
-        transfers += _outbound(flows, activity_id, controller.id)
+        transfers += _cross_border(flows, activity_id, controller.id)
     involved = [controller, *joint.values(), *recipients.values()]
     return ControllerRecord(
         controller=controller,
         contact=controller.contact or contact,
         joint_controllers=sorted(joint.values(), key=lambda e: e.id),
-        activities=[all_facts[a] for a in sorted(activity_ids)],
+        activities=[all_facts[a] for a in activity_ids],
         recipients=sorted(recipients.values(), key=lambda e: e.id),
         transfers=transfers,
         gaps=entity_gaps(involved),
@@ -330,10 +333,9 @@ async def controller_record(
 async def processor_record(*, session: AsyncSession, actor: Actor, slug: str) -> ProcessorRecord:
     authorize(actor, Action.INVENTORY_READ)
     authorize(actor, Action.TRANSFERS_READ)
-    processor = await _entity(session, slug)
+    processor = await _entity(session, slug, {EntityKind.PROCESSOR, EntityKind.SUB_PROCESSOR})
     flows = await load_flow_map(session, on=clock.today())
     all_facts = await load_activity_facts(session)
-    engaged = flows.engaged_by.get(processor.id, [])
     activity_ids = sorted(
         activity_id
         for activity_id, members in flows.processors.items()
@@ -345,11 +347,8 @@ async def processor_record(*, session: AsyncSession, actor: Actor, slug: str) ->
     for activity_id in activity_ids:
         for controller in flows.controllers.get(activity_id, []):
             controllers[controller] = flows.entities[controller]
-            flow = flows.judge(activity_id, controller, processor.id)
-            if flow.safeguard in CROSS_BORDER:
-                transfers.append(flow)
-        transfers += _outbound(flows, activity_id, processor.id)
-    subs = [flows.entities[s] for s in engaged]
+        transfers += _cross_border(flows, activity_id, processor.id)
+    subs = [flows.entities[s] for s in flows.engaged_by.get(processor.id, [])]
     return ProcessorRecord(
         processor=processor,
         controllers=sorted(controllers.values(), key=lambda e: e.id),

@@ -247,3 +247,41 @@ async def test_sub_processors_are_linked_to_the_processor_that_engages_them(
     assert {len(path) for path in sub.paths} == {2}
     assert {path[1].exporter.slug for path in sub.paths} == {"talkdesk"}
     assert len(sub.paths) == 28
+
+
+async def test_a_sub_processors_record_shows_the_hop_from_its_processor(seeded: Sessions) -> None:
+    async with transaction(seeded) as session:
+        await service.create_entity(
+            session=session, actor=OFFICER, draft=draft("speech-us", country_code="US")
+        )
+        await service.link_sub_processor(
+            session=session,
+            actor=OFFICER,
+            processor_slug="talkdesk",
+            sub_processor_slug="speech-us",
+        )
+    async with seeded() as session:
+        sub = await record.processor_record(session=session, actor=OFFICER, slug="speech-us")
+        gaps = await record.gaps(session=session, actor=OFFICER)
+    # Talkdesk's onward transfer inside the US is not an export from the EEA: no gap anywhere.
+    assert sub.transfers == [] and gaps.transfers == []
+    assert len(sub.controllers) == 28
+
+
+async def test_a_us_controllers_record_lists_the_transfers_it_receives(seeded: Sessions) -> None:
+    async with seeded() as session:
+        muzak = await record.controller_record(
+            session=session, actor=OFFICER, slug="muzak-us", contact="privacy@example.test"
+        )
+    assert len(muzak.transfers) == 19
+    assert {flow.transfer.scc_module for flow in muzak.transfers if flow.transfer} == {1}
+
+
+async def test_records_are_refused_for_entities_of_the_wrong_kind(seeded: Sessions) -> None:
+    async with seeded() as session:
+        with pytest.raises(InvalidInput):
+            await record.controller_record(
+                session=session, actor=OFFICER, slug="talkdesk", contact="privacy@example.test"
+            )
+        with pytest.raises(InvalidInput):
+            await record.processor_record(session=session, actor=OFFICER, slug="muzak-us")

@@ -1,0 +1,335 @@
+"""The records of processing (Art. 30), flattened into rows of text for export.
+
+One row per activity and controller (Art. 30(1)), and one per activity and processor
+(Art. 30(2)). The rows are built from the inventory's services, as every other door
+is, so an export says what GraphQL says. What the record lacks stays empty and is
+named in ``gaps`` (R-INV-5): an export is evidence, so nothing is filled in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry import clock
+from registry.access.service import Actor
+from registry.errors import InvalidInput
+from registry.inventory import record
+from registry.inventory.models import Activity, DataCategory, Entity, LegalBasis
+from registry.inventory.record import (
+    ActivityFacts,
+    ControllerRecord,
+    EntityGap,
+    EntityGapReason,
+    Processing,
+    ProcessingRole,
+    ProcessorRecord,
+)
+from registry.transfers.flows import Flow
+from registry.transfers.models import Mechanism, Transfer
+from registry.transfers.safeguards import Safeguard
+
+Cell = str | tuple[str, ...]
+
+CONTROLLER_ROLES = frozenset({ProcessingRole.JOINT_CONTROLLER})
+PROCESSOR_ROLES = frozenset({ProcessingRole.PROCESSOR, ProcessingRole.SUB_PROCESSOR})
+
+LEGAL_BASES = {
+    LegalBasis.CONSENT: "Art. 6(1)(a) consent",
+    LegalBasis.CONTRACT: "Art. 6(1)(b) contract",
+    LegalBasis.LEGAL_OBLIGATION: "Art. 6(1)(c) legal obligation",
+    LegalBasis.VITAL_INTERESTS: "Art. 6(1)(d) vital interests",
+    LegalBasis.PUBLIC_TASK: "Art. 6(1)(e) public task",
+    LegalBasis.LEGITIMATE_INTERESTS: "Art. 6(1)(f) legitimate interests",
+}
+GAP_REASONS = {
+    EntityGapReason.NO_REGISTERED_OFFICE: "no registered office",
+    EntityGapReason.UNVERIFIED_NAME: "name not verified",
+    EntityGapReason.NO_CONTACT: "no contact",
+}
+ROLES = {
+    ProcessingRole.JOINT_CONTROLLER: "joint controller",
+    ProcessingRole.PROCESSOR: "processor",
+    ProcessingRole.SUB_PROCESSOR: "sub-processor",
+}
+MECHANISMS = {
+    Mechanism.SCC_2021_914: "standard contractual clauses (EU) 2021/914",
+    Mechanism.ADEQUACY_DECISION: "adequacy decision (Art. 45)",
+    Mechanism.BCR: "binding corporate rules (Art. 47)",
+    Mechanism.ART49_DEROGATION: "derogation (Art. 49)",
+}
+SAFEGUARDS = {
+    Safeguard.WITHIN_EEA: "within the EEA",
+    Safeguard.NOT_A_TRANSFER_FROM_THE_EEA: "not a transfer from the EEA",
+    Safeguard.ADEQUACY: "adequacy decision",
+    Safeguard.TRANSFER_MECHANISM: "transfer mechanism",
+    Safeguard.GAP: "no valid safeguard",
+}
+
+
+@dataclass(frozen=True)
+class ControllerRow:
+    """Art. 30(1), fields (a) to (g), of one controller for one activity."""
+
+    activity: str = field(metadata={"label": "Activity"})
+    activity_name: str = field(metadata={"label": "Processing activity"})
+    controller: str = field(metadata={"label": "Controller"})
+    legal_name: str = field(metadata={"label": "(a) Name of the controller"})
+    known_as: str = field(metadata={"label": "(a) Known as"})
+    country_code: str = field(metadata={"label": "(a) Country"})
+    registered_office: str = field(metadata={"label": "(a) Registered office"})
+    contact: str = field(metadata={"label": "(a) Contact"})
+    dpo: str = field(metadata={"label": "(a) Data protection officer"})
+    representative: str = field(metadata={"label": "(a) Representative"})
+    joint_controllers: tuple[str, ...] = field(metadata={"label": "(a) Joint controllers"})
+    purposes: tuple[str, ...] = field(metadata={"label": "(b) Purposes and legal bases"})
+    subject_categories: tuple[str, ...] = field(metadata={"label": "(c) Data subjects"})
+    data_categories: tuple[str, ...] = field(metadata={"label": "(c) Personal data"})
+    recipient_categories: tuple[str, ...] = field(metadata={"label": "(d) Recipients"})
+    recipients: tuple[str, ...] = field(metadata={"label": "(d) Processors"})
+    transfers: tuple[str, ...] = field(metadata={"label": "(e) Transfers out"})
+    transfers_in: tuple[str, ...] = field(metadata={"label": "(e) Transfers in"})
+    retention: tuple[str, ...] = field(metadata={"label": "(f) Time limits for erasure"})
+    security_measures: tuple[str, ...] = field(metadata={"label": "(g) Security measures"})
+    gaps: tuple[str, ...] = field(metadata={"label": "Gaps in the record"})
+
+
+@dataclass(frozen=True)
+class ProcessorRow:
+    """Art. 30(2), fields (a) to (d), of one processor or sub-processor for one activity."""
+
+    activity: str = field(metadata={"label": "Activity"})
+    activity_name: str = field(metadata={"label": "Processing activity"})
+    processor: str = field(metadata={"label": "Processor"})
+    role: str = field(metadata={"label": "Role"})
+    legal_name: str = field(metadata={"label": "(a) Name of the processor"})
+    known_as: str = field(metadata={"label": "(a) Known as"})
+    country_code: str = field(metadata={"label": "(a) Country"})
+    registered_office: str = field(metadata={"label": "(a) Registered office"})
+    contact: str = field(metadata={"label": "(a) Contact"})
+    dpo: str = field(metadata={"label": "(a) Data protection officer"})
+    representative: str = field(metadata={"label": "(a) Representative"})
+    controllers: tuple[str, ...] = field(metadata={"label": "(a) Controllers"})
+    controllers_contact: tuple[str, ...] = field(metadata={"label": "(a) Controllers' contact"})
+    sub_processors: tuple[str, ...] = field(metadata={"label": "(a) Sub-processors"})
+    operations: tuple[str, ...] = field(metadata={"label": "(b) Processing carried out"})
+    transfers: tuple[str, ...] = field(metadata={"label": "(c) Transfers"})
+    security_measures: tuple[str, ...] = field(metadata={"label": "(d) Security measures"})
+    gaps: tuple[str, ...] = field(metadata={"label": "Gaps in the record"})
+
+
+@dataclass(frozen=True)
+class RopaExport:
+    """The records as of one day: safeguards are judged on that day."""
+
+    as_of: date
+    controllers: list[ControllerRow]
+    processors: list[ProcessorRow]
+
+
+async def build(
+    *, session: AsyncSession, actor: Actor, contact: str, controller: str | None = None
+) -> RopaExport:
+    """The joint controllers' records (or one's), and those of the processors acting for them.
+
+    ``contact`` is the group's privacy contact, shown for controllers without their own.
+    """
+    found = await record.who_processes(session=session, actor=actor)
+    parties = _parties_by_activity(found)
+    slugs = [controller] if controller is not None else _slugs(found, CONTROLLER_ROLES)
+    records = [
+        await record.controller_record(session=session, actor=actor, slug=slug, contact=contact)
+        for slug in slugs
+    ]
+    if controller is not None and not records[0].activities:
+        raise InvalidInput(
+            f"{controller!r} is not a joint controller of any activity", field="controller"
+        )
+    processor_slugs = _slugs(found, PROCESSOR_ROLES)
+    activity_ids = {facts.activity.id for rec in records for facts in rec.activities}
+    if controller is not None:
+        # One controller's export shows the processors acting for it, in its activities.
+        acting_for_it = {e.slug for e in records[0].recipients}
+        processor_slugs = [slug for slug in processor_slugs if slug in acting_for_it]
+    processor_records = [
+        await record.processor_record(session=session, actor=actor, slug=slug)
+        for slug in processor_slugs
+    ]
+    return RopaExport(
+        as_of=clock.today(),
+        controllers=[
+            _controller_row(rec, facts, parties[facts.activity.id])
+            for rec in records
+            for facts in rec.activities
+        ],
+        processors=[
+            _processor_row(rec, facts, parties[facts.activity.id], contact)
+            for rec in processor_records
+            for facts in rec.activities
+            if controller is None or facts.activity.id in activity_ids
+        ],
+    )
+
+
+def _parties_by_activity(found: Sequence[Processing]) -> dict[int, dict[int, Processing]]:
+    # A record spans all its entity's activities; a row keeps the parties of its own one.
+    parties: dict[int, dict[int, Processing]] = {}
+    for processing in found:
+        in_activity = parties.setdefault(processing.facts.activity.id, {})
+        in_activity.setdefault(processing.entity.id, processing)
+    return parties
+
+
+def _slugs(found: Sequence[Processing], roles: frozenset[ProcessingRole]) -> list[str]:
+    return list(dict.fromkeys(p.entity.slug for p in found if p.role in roles))
+
+
+def _controller_row(
+    rec: ControllerRecord, facts: ActivityFacts, parties: dict[int, Processing]
+) -> ControllerRow:
+    entity = rec.controller
+    activity = facts.activity
+    flows = [flow for flow in rec.transfers if flow.activity_id == activity.id]
+    sent = [flow for flow in flows if flow.exporter.id == entity.id]
+    received = [flow for flow in flows if flow.importer.id == entity.id]
+    return ControllerRow(
+        activity=activity.slug,
+        activity_name=activity.name,
+        controller=entity.slug,
+        legal_name=entity.legal_name,
+        known_as=entity.known_as or "",
+        country_code=entity.country_code,
+        registered_office=entity.registered_office or "",
+        contact=rec.contact,
+        dpo=entity.dpo or "",
+        representative=entity.representative or "",
+        joint_controllers=_names(e for e in rec.joint_controllers if e.id in parties),
+        purposes=_purposes(facts),
+        subject_categories=tuple(subject.name for subject in facts.subjects),
+        data_categories=tuple(_data_category(item.data_category) for item in facts.retention),
+        recipient_categories=tuple(activity.recipient_categories),
+        recipients=tuple(
+            f"{_name(e)}, {ROLES[parties[e.id].role]}" for e in rec.recipients if e.id in parties
+        ),
+        transfers=tuple(_flow(flow) for flow in sent),
+        transfers_in=tuple(_flow(flow) for flow in received),
+        retention=_retention(facts),
+        security_measures=_security_measures(activity),
+        gaps=_gaps([g for g in rec.gaps if g.entity.id in parties], flows),
+    )
+
+
+def _processor_row(
+    rec: ProcessorRecord, facts: ActivityFacts, parties: dict[int, Processing], contact: str
+) -> ProcessorRow:
+    entity = rec.processor
+    activity = facts.activity
+    controllers = [e for e in rec.controllers if e.id in parties]
+    transfers = [flow for flow in rec.transfers if flow.activity_id == activity.id]
+    return ProcessorRow(
+        activity=activity.slug,
+        activity_name=activity.name,
+        processor=entity.slug,
+        role=ROLES[parties[entity.id].role],
+        legal_name=entity.legal_name,
+        known_as=entity.known_as or "",
+        country_code=entity.country_code,
+        registered_office=entity.registered_office or "",
+        contact=entity.contact or "",
+        dpo=entity.dpo or "",
+        representative=entity.representative or "",
+        controllers=_names(controllers),
+        # As controller_record does: a controller without its own contact is reached
+        # through the group's privacy contact.
+        controllers_contact=tuple(dict.fromkeys(e.contact or contact for e in controllers)),
+        sub_processors=_names(e for e in rec.sub_processors if e.id in parties),
+        operations=tuple(activity.operations),
+        transfers=tuple(_flow(flow) for flow in transfers),
+        security_measures=_security_measures(activity),
+        gaps=_gaps(rec.gaps, transfers),
+    )
+
+
+def _name(entity: Entity) -> str:
+    # Legal names repeat across countries (two "Mood Media GmbH"), so the country goes along.
+    return f"{entity.legal_name} ({entity.country_code})"
+
+
+def _names(entities: Iterable[Entity]) -> tuple[str, ...]:
+    return tuple(_name(entity) for entity in entities)
+
+
+def _purposes(facts: ActivityFacts) -> tuple[str, ...]:
+    lines = []
+    for item in facts.purposes:
+        if not item.bases:
+            lines.append(f"{item.purpose.name}: no legal basis on record")
+        for basis in item.bases:
+            note = f" ({basis.note})" if basis.note else ""
+            lines.append(
+                f"{item.purpose.name} — {basis.subject_category.name}: "
+                f"{LEGAL_BASES[basis.legal_basis]}{note}"
+            )
+    return tuple(lines)
+
+
+def _data_category(category: DataCategory) -> str:
+    special = ", special category (Art. 9)" if category.special_category else ""
+    return f"{category.name} ({category.key}){special}"
+
+
+def _retention(facts: ActivityFacts) -> tuple[str, ...]:
+    lines = []
+    for item in facts.retention:
+        if item.days is None:
+            period = "no fixed period"
+        else:
+            period = f"{item.days} day" if item.days == 1 else f"{item.days} days"
+        lines.append(f"{item.data_category.name}: {period} — {item.criterion}")
+    return tuple(lines)
+
+
+def _security_measures(activity: Activity) -> tuple[str, ...]:
+    return tuple(str(measure["description"]) for measure in activity.security_measures)
+
+
+def _flow(flow: Flow) -> str:
+    return f"{_hop(flow)}: {_safeguard(flow)}"
+
+
+def _hop(flow: Flow) -> str:
+    return f"{_name(flow.exporter)} → {_name(flow.importer)}, to {flow.destination_code}"
+
+
+def _safeguard(flow: Flow) -> str:
+    if flow.safeguard is Safeguard.ADEQUACY and flow.adequacy_decision is not None:
+        return f"adequacy decision, {flow.adequacy_decision.reference}"
+    if flow.safeguard is Safeguard.TRANSFER_MECHANISM and flow.transfer is not None:
+        return _mechanism(flow.transfer)
+    if flow.safeguard is Safeguard.GAP:
+        reason = f": {flow.reason}" if flow.reason else ""
+        rule = f" [{flow.rule_id}]" if flow.rule_id else ""
+        return f"{SAFEGUARDS[flow.safeguard]}{reason}{rule}"
+    return SAFEGUARDS[flow.safeguard]
+
+
+def _mechanism(transfer: Transfer) -> str:
+    label = MECHANISMS[transfer.mechanism]
+    if transfer.mechanism is Mechanism.SCC_2021_914:
+        return f"{label}, module {transfer.scc_module}"
+    if transfer.mechanism is Mechanism.ART49_DEROGATION and transfer.derogation:
+        return f"{label}, {transfer.derogation}"
+    return label
+
+
+def _gaps(entities: Sequence[EntityGap], flows: Sequence[Flow]) -> tuple[str, ...]:
+    lines = []
+    for gap in entities:
+        reasons = ", ".join(GAP_REASONS[reason] for reason in gap.reasons)
+        note = f" — {gap.note}" if gap.note else ""
+        lines.append(f"{_name(gap.entity)}: {reasons} [R-INV-5]{note}")
+    lines += [_flow(flow) for flow in flows if flow.safeguard is Safeguard.GAP]
+    return tuple(lines)
