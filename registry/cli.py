@@ -1,16 +1,20 @@
-"""The `registry` command: serve, migrate, seed, export."""
+"""The `registry` command: serve, migrate, seed, principals and tokens, export."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import migrate
 from registry.access import service as access
+from registry.access.policy import Role
 from registry.access.service import Actor
 from registry.db import create_engine, session_factory, transaction
 from registry.errors import DomainError
@@ -24,8 +28,18 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 export_app = typer.Typer(help="Exports of the record.", no_args_is_help=True)
+principals_app = typer.Typer(
+    help="People and integrations that use the registry.", no_args_is_help=True
+)
+tokens_app = typer.Typer(help="Bearer tokens of principals.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(export_app, name="export")
+app.add_typer(principals_app, name="principals")
+app.add_typer(tokens_app, name="tokens")
+
+T = TypeVar("T")
+# Whoever runs the command has the host and its secrets: the CLI acts as the system.
+CLI = Actor.system("cli")
 
 
 def _prepare_var_dir(settings: Settings) -> None:
@@ -33,43 +47,33 @@ def _prepare_var_dir(settings: Settings) -> None:
     os.chmod(settings.var_dir, 0o700)
 
 
-async def _seed(settings: Settings) -> dict[str, int]:
+Work = Callable[[AsyncSession], Awaitable[T]]
+
+
+async def _in_transaction(settings: Settings, work: Work[T], *, snapshot: bool = False) -> T:
+    """Runs ``work`` as one transaction on a fresh engine, which is disposed afterwards."""
     engine = create_engine(settings.resolved_database_url)
-    try:
-        async with transaction(session_factory(engine)) as session:
-            return dict(await load_seeds(session=session, seeds_dir=settings.seeds_dir))
-    finally:
-        await engine.dispose()
-
-
-async def _bootstrap(settings: Settings) -> str | None:
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        async with transaction(session_factory(engine)) as session:
-            return await access.ensure_bootstrap_admin(session=session)
-    finally:
-        await engine.dispose()
-
-
-async def _ropa(settings: Settings, controller: str | None) -> ropa.RopaExport:
-    engine = create_engine(settings.resolved_database_url)
-    # The export reads one record after another; on PostgreSQL they must still describe
-    # one moment, not straddle an edit. (SQLite's one transaction is a snapshot already.)
-    reading = (
-        engine
-        if settings.is_sqlite
-        else engine.execution_options(isolation_level="REPEATABLE READ")
+    # A snapshot keeps several reads describing one moment on PostgreSQL; SQLite's one
+    # transaction is a snapshot already.
+    bound = (
+        engine.execution_options(isolation_level="REPEATABLE READ")
+        if snapshot and not settings.is_sqlite
+        else engine
     )
     try:
-        async with transaction(session_factory(reading)) as session:
-            return await ropa.build(
-                session=session,
-                actor=Actor.system("export"),
-                contact=settings.privacy_contact,
-                controller=controller,
-            )
+        async with transaction(session_factory(bound)) as session:
+            return await work(session)
     finally:
         await engine.dispose()
+
+
+def _run(settings: Settings, work: Work[T], *, snapshot: bool = False) -> T:
+    """Runs ``work``; an expected failure is told in a line, with exit code 1."""
+    try:
+        return asyncio.run(_in_transaction(settings, work, snapshot=snapshot))
+    except DomainError as error:
+        typer.echo(f"registry: {error.message}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _write_secret(path: Path, content: str) -> None:
@@ -93,8 +97,8 @@ def serve(
     _prepare_var_dir(settings)
     if settings.is_sqlite and settings.auto_migrate:
         migrate.upgrade(settings.resolved_database_url)
-        asyncio.run(_seed(settings))
-    token = asyncio.run(_bootstrap(settings))
+        _run(settings, lambda s: load_seeds(session=s, seeds_dir=settings.seeds_dir))
+    token = _run(settings, lambda s: access.ensure_bootstrap_admin(session=s))
     if token is not None:
         _write_secret(settings.bootstrap_token_file, token)
     listen_host = host or settings.host
@@ -122,7 +126,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 @app.command()
 def seed() -> None:
     """Load seeds/ into the record: creates what is missing, never overwrites edits."""
-    created = asyncio.run(_seed(Settings()))
+    settings = Settings()
+    created = _run(settings, lambda s: load_seeds(session=s, seeds_dir=settings.seeds_dir))
     typer.echo("registry: seeded " + ", ".join(f"{k}={v}" for k, v in sorted(created.items())))
 
 
@@ -153,14 +158,68 @@ def export_ropa(
     """Write the records of processing (Art. 30(1) and (2)) with what they lack."""
     if fmt is Format.XLSX and output is None:
         raise typer.BadParameter("xlsx is a binary format: give a file", param_hint="--output")
-    try:
-        export = asyncio.run(_ropa(Settings(), controller))
-    except DomainError as error:
-        typer.echo(f"registry: {error.message}", err=True)
-        raise typer.Exit(1) from None
+    settings = Settings()
+    export = _run(
+        settings,
+        lambda s: ropa.build(
+            session=s, actor=CLI, contact=settings.privacy_contact, controller=controller
+        ),
+        snapshot=True,
+    )
     data = render(export, fmt)
     if output is None:
         typer.echo(data, nl=False)
         return
     output.write_bytes(data)
     typer.echo(f"registry: wrote {output}")
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter("expected a date as YYYY-MM-DD", param_hint=option) from None
+
+
+@principals_app.command("create")
+def principals_create(
+    handle: Annotated[str, typer.Argument(help="Personal ID; never reassigned.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    role: Annotated[list[Role], typer.Option(help="A role; repeat for several.")],
+    confidentiality_committed_on: Annotated[str | None, typer.Option()] = None,
+    trained_on: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a principal with its roles."""
+    committed = _date(confidentiality_committed_on, "--confidentiality-committed-on")
+    trained = _date(trained_on, "--trained-on")
+    _run(
+        Settings(),
+        lambda s: access.create_principal(
+            session=s,
+            actor=CLI,
+            handle=handle,
+            display_name=name,
+            roles=role,
+            confidentiality_committed_on=committed,
+            trained_on=trained,
+        ),
+    )
+    typer.echo(f"registry: created {handle}")
+
+
+@tokens_app.command("issue")
+def tokens_issue(
+    handle: Annotated[str, typer.Argument(help="The principal's ID.")],
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    days: Annotated[int, typer.Option(min=1, max=365, help="Lifetime in days.")] = 90,
+) -> None:
+    """Issue a token for a principal. It is printed once and never stored."""
+    token, _ = _run(
+        Settings(),
+        lambda s: access.issue_token(
+            session=s, actor=CLI, handle=handle, label=label, lifetime=timedelta(days=days)
+        ),
+    )
+    typer.echo(token)
