@@ -12,6 +12,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import clock
+from registry._edits import refuse_unknown_fields
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
@@ -139,15 +140,7 @@ async def create_entity(*, session: AsyncSession, actor: Actor, draft: EntityDra
     entity = Entity(**values)
     session.add(entity)
     await session.flush()
-    await history.record_change(
-        session=session,
-        actor=actor,
-        subject_type="entity",
-        subject_slug=slug,
-        action=ChangeAction.CREATED,
-        before=None,
-        after=history.snapshot(entity),
-    )
+    await _record_entity(session, actor, entity, ChangeAction.CREATED, before=None)
     return entity
 
 
@@ -156,9 +149,7 @@ async def update_entity(
 ) -> Entity:
     """Applies the given field changes; a change that alters nothing is not recorded."""
     authorize(actor, Action.INVENTORY_WRITE)
-    unknown = set(changes) - EDITABLE_FIELDS
-    if unknown:
-        raise InvalidInput(f"fields not editable: {', '.join(sorted(unknown))}")
+    refuse_unknown_fields(changes, EDITABLE_FIELDS)
     entity = await entity_by_slug(session, slug)
     _require_active(entity, "slug")
     cleaned: dict[str, Any] = {}
@@ -174,19 +165,29 @@ async def update_entity(
     before = history.snapshot(entity)
     for name, value in cleaned.items():
         setattr(entity, name, value)
-    after = history.snapshot(entity)
-    if after != before:
+    if history.snapshot(entity) != before:
         await session.flush()
-        await history.record_change(
-            session=session,
-            actor=actor,
-            subject_type="entity",
-            subject_slug=slug,
-            action=ChangeAction.UPDATED,
-            before=before,
-            after=after,
-        )
+        await _record_entity(session, actor, entity, ChangeAction.UPDATED, before=before)
     return entity
+
+
+async def _record_entity(
+    session: AsyncSession,
+    actor: Actor,
+    entity: Entity,
+    action: ChangeAction,
+    *,
+    before: dict[str, Any] | None,
+) -> None:
+    await history.record_change(
+        session=session,
+        actor=actor,
+        subject_type="entity",
+        subject_slug=entity.slug,
+        action=action,
+        before=before,
+        after=history.snapshot(entity),
+    )
 
 
 async def retire_entity(
@@ -201,15 +202,7 @@ async def retire_entity(
     entity.retired_on = retired_on or clock.today()
     entity.retirement_reason = _clean_text("reason", reason, required=True)
     await session.flush()
-    await history.record_change(
-        session=session,
-        actor=actor,
-        subject_type="entity",
-        subject_slug=slug,
-        action=ChangeAction.RETIRED,
-        before=before,
-        after=history.snapshot(entity),
-    )
+    await _record_entity(session, actor, entity, ChangeAction.RETIRED, before=before)
     return entity
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import clock
+from registry._edits import refuse_unknown_fields
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
@@ -278,9 +279,7 @@ async def update_transfer(
 ) -> Transfer:
     """Applies changes, then checks the whole transfer again as if it were new."""
     authorize(actor, Action.TRANSFERS_WRITE)
-    unknown = set(changes) - EDITABLE_FIELDS
-    if unknown:
-        raise InvalidInput(f"fields not editable: {', '.join(sorted(unknown))}")
+    refuse_unknown_fields(changes, EDITABLE_FIELDS)
     transfer = await transfer_by_slug(session, slug)
     before = await _snapshot(session, transfer)
     current = await _draft_of(session, transfer, before["data_category_keys"])
