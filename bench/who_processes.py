@@ -1,0 +1,652 @@
+"""Who processes what: the nested entities → transfers → importer read, against two baselines.
+
+Builds a large inventory on PostgreSQL, serves it with the real registry server (uvicorn,
+HTTP) and times one GraphQL query at two sizes (a page of 100 entities, and all of them)
+against (1) the same rows fetched with hand-written SQL and serialised with the stdlib json,
+and (2) PostGraphile v4 serving the same logical query over the same database.
+
+    .venv/bin/python bench/who_processes.py [--entities 2000] [--transfers 20000] [--repeat 15]
+
+Server logs go to bench/.out/; PostGraphile is installed into bench/.node/ (both git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import hashlib
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from registry import migrate
+from registry.access import service as access
+from registry.access.policy import Role
+from registry.access.service import Actor
+from registry.app import build_app
+from registry.db import create_engine, session_factory, transaction
+from registry.inventory.models import EntityKind
+from registry.seeding import seed
+from registry.settings import Settings
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+NODE_DIR = BENCH / ".node"
+POSTGRAPHILE = NODE_DIR / "node_modules" / ".bin" / "postgraphile"
+OUT_DIR = BENCH / ".out"
+
+DB_NAME = "registry_bench"
+DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+PAGE = 100
+WARMUP = 3
+SEED = 20260101
+STARTUP_TIMEOUT = 60.0
+HTTP_TIMEOUT = 120.0
+
+REGISTRY, SQL_JSON, POSTGRAPHILE_NAME = "registry", "SQL+JSON", "PostGraphile"
+
+REGISTRY_QUERY = """
+query WhoProcesses($first: Int!) {
+  entities(first: $first) {
+    nodes { slug legalName transfersOut { slug mechanism importer { slug legalName countryCode } } }
+  }
+}
+"""
+
+# PostGraphile's names for the same thing (checked by introspection before use).
+PG_ROOT, PG_OUT, PG_IMPORTER = "allEntities", "transfersByExporterId", "entityByImporterId"
+POSTGRAPHILE_QUERY = f"""
+query WhoProcesses($first: Int!) {{
+  {PG_ROOT}(first: $first) {{
+    nodes {{
+      slug legalName
+      {PG_OUT} {{ nodes {{ slug mechanism {PG_IMPORTER} {{ slug legalName countryCode }} }} }}
+    }}
+  }}
+}}
+"""
+
+SQL_ENTITIES = """
+SELECT id, slug, legal_name FROM entity WHERE retired_on IS NULL ORDER BY id LIMIT $1
+"""
+SQL_TRANSFERS = """
+SELECT t.exporter_id, t.slug, t.mechanism, i.slug, i.legal_name, i.country_code
+FROM transfer t JOIN entity i ON i.id = t.importer_id
+WHERE t.exporter_id = ANY($1::int[])
+ORDER BY t.id
+"""
+
+
+# ---------------------------------------------------------------- database
+
+
+def database_url(admin_url: str, name: str, driver: str = "postgresql+asyncpg") -> str:
+    url = make_url(admin_url).set(database=name, drivername=driver)
+    return url.render_as_string(hide_password=False)
+
+
+def for_asyncpg(url: str) -> str:
+    """The same URL as asyncpg itself takes it (no SQLAlchemy driver suffix)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def recreate_database(admin_url: str, name: str, *, create: bool = True) -> None:
+    connection = await asyncpg.connect(for_asyncpg(admin_url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def seed_registry(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            await seed(session=session, seeds_dir=Settings().seeds_dir)
+    finally:
+        await engine.dispose()
+
+
+async def insert_synthetic(url: str, entities: int, transfers: int) -> None:
+    """Bulk rows with COPY: going through the services would take minutes and test nothing here."""
+    rng = random.Random(SEED)
+    connection = await asyncpg.connect(for_asyncpg(url))
+    try:
+        countries = [r["code"] for r in await connection.fetch("SELECT code FROM country")]
+        activity_id = await connection.fetchval("SELECT min(id) FROM activity")
+        await connection.copy_records_to_table(
+            "entity",
+            columns=["slug", "kind", "legal_name", "country_code", "verified", "dpf_certified"],
+            records=_entity_records(rng, entities, countries),
+        )
+        rows = await connection.fetch("SELECT id, country_code FROM entity ORDER BY id")
+        country_of = {r["id"]: r["country_code"] for r in rows}
+        await connection.copy_records_to_table(
+            "transfer",
+            columns=[
+                "slug",
+                "activity_id",
+                "exporter_id",
+                "importer_id",
+                "destination_country_code",
+                "mechanism",
+                "scc_module",
+            ],
+            records=_transfer_records(rng, transfers, activity_id, country_of),
+        )
+        # Fresh tables have no statistics: plan as a long-lived database would.
+        await connection.execute("ANALYZE")
+    finally:
+        await connection.close()
+
+
+def _entity_records(rng: random.Random, count: int, countries: list[str]) -> list[tuple[Any, ...]]:
+    kinds = [kind.value for kind in EntityKind]
+    return [
+        (
+            f"bench-entity-{i:05d}",
+            rng.choice(kinds),
+            f"Bench Entity {i} Ltd",
+            rng.choice(countries),
+            False,
+            False,
+        )
+        for i in range(count)
+    ]
+
+
+def _transfer_records(
+    rng: random.Random, count: int, activity_id: int, country_of: dict[int, str]
+) -> list[tuple[Any, ...]]:
+    ids = list(country_of)
+    records = []
+    for i in range(count):
+        exporter, importer = rng.sample(ids, 2)
+        slug = f"bench-transfer-{i:06d}"
+        destination = country_of[importer]
+        module = rng.randint(1, 4)
+        records.append((slug, activity_id, exporter, importer, destination, "scc_2021_914", module))
+    return records
+
+
+async def issue_bench_token(url: str) -> str:
+    engine = create_engine(url)
+    system = Actor.system("bench")
+    try:
+        async with transaction(session_factory(engine)) as session:
+            await access.create_principal(
+                session=session,
+                actor=system,
+                handle="bench-privacy-officer",
+                display_name="Benchmark reader",
+                roles=[Role.PRIVACY_OFFICER],
+            )
+            token, _ = await access.issue_token(
+                session=session, actor=system, handle="bench-privacy-officer", label="bench"
+            )
+            return token
+    finally:
+        await engine.dispose()
+
+
+async def count_entities(url: str) -> int:
+    connection = await asyncpg.connect(for_asyncpg(url))
+    try:
+        return int(
+            await connection.fetchval("SELECT count(*) FROM entity WHERE retired_on IS NULL")
+        )
+    finally:
+        await connection.close()
+
+
+# ---------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running(
+    name: str, command: list[str], env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server subprocess that is stopped however the bench ends; its output goes to a log."""
+    OUT_DIR.mkdir(exist_ok=True)
+    with (OUT_DIR / f"{name}.log").open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def wait_until_up(
+    probe: Callable[[], Awaitable[httpx.Response]], process: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}; see {OUT_DIR}")
+        with contextlib.suppress(httpx.TransportError):
+            if (await probe()).status_code == 200:
+                return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"server not up after {STARTUP_TIMEOUT:.0f} s; see {OUT_DIR}")
+
+
+def registry_command(port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-c",
+        "from registry.cli import app; app()",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+def registry_env(url: str, max_page_size: int, var_dir: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": url,
+        "REGISTRY_ENV": "production",
+        "REGISTRY_AUTO_MIGRATE": "false",
+        "REGISTRY_MAX_PAGE_SIZE": str(max_page_size),
+        "REGISTRY_VAR_DIR": var_dir,
+    }
+
+
+def postgraphile_command(pg_url: str, port: int) -> list[str]:
+    return [
+        str(POSTGRAPHILE),
+        *("-c", pg_url, "-s", "public", "-p", str(port), "-n", "127.0.0.1"),
+        *("--disable-query-log", "--disable-graphiql"),
+    ]
+
+
+def ensure_postgraphile() -> str | None:
+    """Installs PostGraphile v4 into bench/.node; returns why it is skipped, if it is."""
+    if POSTGRAPHILE.exists():
+        return None
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return "node or npm not found"
+    print("installing postgraphile@4 into bench/.node ...", flush=True)
+    done = subprocess.run(
+        ["npm", "install", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund", "postgraphile@4"],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0 or not POSTGRAPHILE.exists():
+        return "npm install postgraphile@4 failed: " + done.stderr.decode()[-300:]
+    return None
+
+
+async def check_postgraphile_names(client: httpx.AsyncClient) -> None:
+    """The query uses PostGraphile's inflected names: fail clearly if they differ."""
+    query = """{
+      q: __type(name: "Query") { fields { name } }
+      e: __type(name: "Entity") { fields { name } }
+      t: __type(name: "Transfer") { fields { name } }
+    }"""
+    data = (await client.post("/graphql", json={"query": query})).json()["data"]
+    expected = {"q": PG_ROOT, "e": PG_OUT, "t": PG_IMPORTER}
+    for key, name in expected.items():
+        names = {f["name"] for f in (data[key] or {"fields": []})["fields"]}
+        if name not in names:
+            raise RuntimeError(f"PostGraphile has no field {name!r}; it has {sorted(names)}")
+
+
+# ---------------------------------------------------------------- measuring
+
+
+@dataclass
+class Timing:
+    samples: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def p90(self) -> float:
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+
+
+Call = Callable[[], Awaitable[bytes]]
+
+
+@dataclass
+class Contender:
+    """One way to answer: ``call(size)`` makes a request, ``nodes`` reads its answer."""
+
+    name: str
+    call: Callable[[int], Call]
+    nodes: Callable[[bytes], list[Any]]
+
+
+def graphql_call(client: httpx.AsyncClient, query: str) -> Callable[[int], Call]:
+    def at(first: int) -> Call:
+        body = {"query": query, "variables": {"first": first}}
+
+        async def call() -> bytes:
+            # The whole body is read: a server is done when the client has its answer.
+            response = await client.post("/graphql", json=body)
+            response.raise_for_status()
+            return response.content
+
+        return call
+
+    return at
+
+
+def data_of(body: bytes) -> dict[str, Any]:
+    payload = json.loads(body)
+    if payload.get("errors"):
+        raise RuntimeError(f"GraphQL errors: {payload['errors'][:2]}")
+    return payload["data"]
+
+
+def registry_nodes(body: bytes) -> list[Any]:
+    return normalised(data_of(body)["entities"]["nodes"], lambda e: e["transfersOut"], "importer")
+
+
+def postgraphile_nodes(body: bytes) -> list[Any]:
+    nodes = data_of(body)[PG_ROOT]["nodes"]
+    return normalised(nodes, lambda e: e[PG_OUT]["nodes"], PG_IMPORTER)
+
+
+def normalised(
+    nodes: list[dict[str, Any]], transfers: Callable[[dict[str, Any]], Any], importer: str
+) -> list[Any]:
+    """A server-neutral form of the answer, to check that all return the same rows."""
+    return [
+        (
+            e["slug"],
+            e["legalName"],
+            [
+                (t["slug"], t["mechanism"].lower(), tuple(t[importer].values()))
+                for t in transfers(e)
+            ],
+        )
+        for e in nodes
+    ]
+
+
+def sql_json_call(pool: asyncpg.Pool) -> Callable[[int], Call]:
+    """Baseline 1: two queries, rows grouped in Python, json.dumps of the GraphQL-shaped answer."""
+
+    def at(first: int) -> Call:
+        async def call() -> bytes:
+            async with pool.acquire() as connection:
+                entities = await connection.fetch(SQL_ENTITIES, first)
+                rows = await connection.fetch(SQL_TRANSFERS, [e["id"] for e in entities])
+            return json.dumps(_shaped(entities, rows), separators=(",", ":")).encode()
+
+        return call
+
+    return at
+
+
+def _shaped(entities: list[asyncpg.Record], rows: list[asyncpg.Record]) -> dict[str, Any]:
+    out: dict[int, list[dict[str, Any]]] = {e["id"]: [] for e in entities}
+    for exporter_id, slug, mechanism, i_slug, i_name, i_country in rows:
+        out[exporter_id].append(
+            {
+                "slug": slug,
+                # GraphQL serialises an enum by its name, as the registry does.
+                "mechanism": mechanism.upper(),
+                "importer": {"slug": i_slug, "legalName": i_name, "countryCode": i_country},
+            }
+        )
+    nodes = [
+        {"slug": e["slug"], "legalName": e["legal_name"], "transfersOut": out[e["id"]]}
+        for e in entities
+    ]
+    return {"data": {"entities": {"nodes": nodes}}}
+
+
+@dataclass
+class Row:
+    label: str
+    size: int
+    objects: int = 0
+    statements: int | None = None
+    timings: dict[str, Timing] = field(default_factory=dict)
+
+
+async def measure(row: Row, contenders: list[Contender], repeat: int) -> None:
+    """Runs the contenders in turn, round after round, so that drift hits them all alike."""
+    calls = {c.name: c.call(row.size) for c in contenders}
+    fingerprints = {}
+    for c in contenders:
+        for _ in range(WARMUP):
+            body = await calls[c.name]()
+        nodes = c.nodes(body)
+        row.objects = sum(1 + 2 * len(transfers) for _, _, transfers in nodes)
+        # A digest, not the answer: a large live heap would slow this process's own collections.
+        fingerprints[c.name] = hashlib.sha256(repr(nodes).encode()).hexdigest()
+        row.timings[c.name] = Timing()
+    if len(set(fingerprints.values())) > 1:
+        raise RuntimeError(f"the answers differ at {row.label}: {fingerprints}")
+    del body, nodes
+    gc.collect()
+    for _ in range(repeat):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            await call()
+            row.timings[name].samples.append((time.perf_counter() - start) * 1000)
+    summary = ", ".join(f"{name} {t.median:.1f} ms" for name, t in row.timings.items())
+    print(f"{row.label}: {summary}", flush=True)
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *_args: Any) -> None:
+        self.count += 1
+
+
+async def statements_per_request(url: str, token: str, sizes: list[int]) -> dict[int, int]:
+    """SQL statements one request sends (its authentication included), counted in-process."""
+    engine = create_engine(url)
+    counter = StatementCounter()
+    event.listen(engine.sync_engine, "before_cursor_execute", counter)
+    settings = Settings(
+        database_url=url, env="production", auto_migrate=False, max_page_size=max(sizes)
+    )
+    transport = httpx.ASGITransport(app=build_app(settings, engine))
+    counts = {}
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", headers=auth(token), timeout=HTTP_TIMEOUT
+        ) as client:
+            at = graphql_call(client, REGISTRY_QUERY)
+            # Warm-up: a token's last use is written at most once a minute, not on every read.
+            registry_nodes(await at(sizes[0])())
+            for size in sizes:
+                counter.count = 0
+                registry_nodes(await at(size)())
+                counts[size] = counter.count
+    finally:
+        await engine.dispose()
+    return counts
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# ---------------------------------------------------------------- the contenders
+
+
+async def start_registry(
+    stack: contextlib.AsyncExitStack, url: str, token: str, max_page_size: int
+) -> Contender:
+    port = free_port()
+    var_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="registry-bench-"))
+    env = registry_env(url, max_page_size, var_dir)
+    process = stack.enter_context(running("registry", registry_command(port), env))
+    client = await stack.enter_async_context(
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers=auth(token), timeout=HTTP_TIMEOUT
+        )
+    )
+    await wait_until_up(lambda: client.get("/healthz"), process)
+    return Contender(REGISTRY, graphql_call(client, REGISTRY_QUERY), registry_nodes)
+
+
+async def start_sql(stack: contextlib.AsyncExitStack, url: str) -> Contender:
+    pool = await stack.enter_async_context(
+        asyncpg.create_pool(for_asyncpg(url), min_size=1, max_size=2)
+    )
+    return Contender(SQL_JSON, sql_json_call(pool), registry_nodes)
+
+
+async def start_postgraphile(stack: contextlib.AsyncExitStack, admin_url: str) -> Contender | None:
+    skipped = ensure_postgraphile()
+    if skipped:
+        print(f"PostGraphile skipped: {skipped}", flush=True)
+        return None
+    port = free_port()
+    pg_url = database_url(admin_url, DB_NAME, "postgres")
+    process = stack.enter_context(running("postgraphile", postgraphile_command(pg_url, port)))
+    client = await stack.enter_async_context(
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=HTTP_TIMEOUT)
+    )
+    probe = {"query": "{ __typename }"}
+    await wait_until_up(lambda: client.post("/graphql", json=probe), process)
+    await check_postgraphile_names(client)
+    return Contender(
+        POSTGRAPHILE_NAME, graphql_call(client, POSTGRAPHILE_QUERY), postgraphile_nodes
+    )
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def ms(timing: Timing | None) -> str:
+    return "-" if timing is None else f"{timing.median:.1f} (p90 {timing.p90:.1f})"
+
+
+def ratio(a: Timing | None, b: Timing | None) -> str:
+    return "-" if a is None or b is None else f"{a.median / b.median:.2f}x"
+
+
+def print_table(rows: list[Row]) -> None:
+    columns = [
+        ("size", 12),
+        ("objects", 8),
+        ("registry ms", 22),
+        ("stmts", 6),
+        ("SQL+JSON ms", 22),
+        ("PostGraphile ms", 22),
+        ("reg/SQL", 8),
+        ("reg/PG", 8),
+    ]
+    print()
+    print(" ".join(f"{name:>{width}}" for name, width in columns))
+    for r in rows:
+        registry, sql, pg = (r.timings.get(n) for n in (REGISTRY, SQL_JSON, POSTGRAPHILE_NAME))
+        cells = [
+            r.label,
+            r.objects,
+            ms(registry),
+            "-" if r.statements is None else r.statements,
+            ms(sql),
+            ms(pg),
+            ratio(registry, sql),
+            ratio(registry, pg),
+        ]
+        print(" ".join(f"{cell:>{width}}" for cell, (_, width) in zip(cells, columns, strict=True)))
+    print(
+        "\nmedian (p90) in ms; objects = entities + transfers + importers in the answer;"
+        "\nstmts = SQL statements per registry request, its authentication included"
+    )
+
+
+# ---------------------------------------------------------------- the run
+
+
+async def build_database(args: argparse.Namespace, url: str) -> int:
+    start = time.perf_counter()
+    await recreate_database(args.admin_url, DB_NAME)
+    await asyncio.to_thread(migrate.upgrade, url)
+    await seed_registry(url)
+    await insert_synthetic(url, args.entities, args.transfers)
+    total = await count_entities(url)
+    took = time.perf_counter() - start
+    print(f"database {DB_NAME}: {total} entities, built in {took:.1f} s", flush=True)
+    return total
+
+
+async def run(args: argparse.Namespace) -> None:
+    url = database_url(args.admin_url, DB_NAME)
+    try:
+        total = await build_database(args, url)
+        token = await issue_bench_token(url)
+        rows = [Row(f"{PAGE}", PAGE), Row(f"all {total}", total)]
+        async with contextlib.AsyncExitStack() as stack:
+            contenders = [
+                await start_registry(stack, url, token, max(5000, total)),
+                await start_sql(stack, url),
+            ]
+            if (postgraphile := await start_postgraphile(stack, args.admin_url)) is not None:
+                contenders.append(postgraphile)
+            for row in rows:
+                await measure(row, contenders, args.repeat)
+        counts = await statements_per_request(url, token, [r.size for r in rows])
+        for row in rows:
+            row.statements = counts[row.size]
+        print_table(rows)
+        names = ", ".join(c.name for c in contenders)
+        print(f"checked: {names} returned the same rows at both sizes")
+    finally:
+        if not args.keep:
+            await recreate_database(args.admin_url, DB_NAME, create=False)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL, help="a database to connect to")
+    parser.add_argument("--entities", type=int, default=2000, help="synthetic entities to add")
+    parser.add_argument("--transfers", type=int, default=20000, help="synthetic transfers to add")
+    parser.add_argument("--repeat", type=int, default=15, help="timed runs per size and contender")
+    parser.add_argument("--keep", action="store_true", help=f"keep the {DB_NAME} database")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(run(parse_args()))
