@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
+from strawberry.utils.str_converters import to_snake_case
 
 from registry.access.policy import Action
 from registry.graphql.context import Context
 from registry.graphql.loading import UNLOADED, chunks, grouped, id_maker
 from registry.graphql.selection import Selection
+from registry.graphql.shape import Shape
 from registry.inventory.models import (
     ActivityParty,
     DataCategory,
@@ -47,61 +50,57 @@ from registry.transfers.flows import Flow
 from registry.transfers.models import Transfer
 from registry.transfers.types import FlowType
 
+ENTITY = Shape(EntityType, Entity)
+GAP_COLUMNS = ("kind", "registered_office", "verified", "contact", "verification_note")
 
-async def entities(ctx: Context, rows: Sequence[Entity], sel: Selection) -> list[EntityType]:
+
+def entity_columns(sel: Selection) -> list[ColumnElement[Any]]:
+    extra = [*GAP_COLUMNS] if "gaps" in sel else []
+    if "country" in sel:
+        extra.append("country_code")
+    return ENTITY.select_list(sel, extra)
+
+
+async def entities(ctx: Context, rows: Sequence[Any], sel: Selection) -> list[EntityType]:
+    """Entity objects from ORM rows or column rows holding what ``entity_columns`` names."""
     ctx.require(Action.INVENTORY_READ)
     ids = [row.id for row in rows]
-    country_map = await transfers.countries(ctx, sel.get("country"))
-    out = await transfers.transfers_grouped_by(
-        ctx, Transfer.exporter_id, ids, sel.get("transfersOut")
-    )
-    into = await transfers.transfers_grouped_by(
-        ctx, Transfer.importer_id, ids, sel.get("transfersIn")
-    )
-    subs = await _engaged(ctx, ids, sel.get("subProcessors"), by_processor=True)
-    engagers = await _engaged(ctx, ids, sel.get("engagedBy"), by_processor=False)
-    gaps = {gap.entity.id: gap.reasons for gap in entity_gaps(rows)} if "gaps" in sel else {}
-    make_id = id_maker("Entity", "id" in sel)
-    return [
-        EntityType(
-            id=make_id(row.id),
-            slug=row.slug,
-            kind=row.kind,
-            known_as=row.known_as,
-            legal_name=row.legal_name,
-            registered_office=row.registered_office,
-            country_code=row.country_code,
-            country=country_map.get(row.country_code, UNLOADED),
-            contact=row.contact,
-            dpo=row.dpo,
-            representative=row.representative,
-            verified=row.verified,
-            verification_note=row.verification_note,
-            dpf_certified=row.dpf_certified,
-            notice_number=row.notice_number,
-            active_from=row.active_from,
-            retired_on=row.retired_on,
-            retirement_reason=row.retirement_reason,
-            gaps=gaps.get(row.id, []),
-            transfers_out=out.get(row.id, []),
-            transfers_in=into.get(row.id, []),
-            sub_processors=subs.get(row.id, []),
-            engaged_by=engagers.get(row.id, []),
-        )
-        for row in rows
-    ]
+    relations: dict[str, Callable[[Any], Any]] = {}
+    if (country_sel := sel.get("country")) is not None:
+        country_map = await transfers.countries(ctx, country_sel)
+        relations["country"] = lambda row: country_map[row.country_code]
+    for field, column in (
+        ("transfersOut", Transfer.exporter_id),
+        ("transfersIn", Transfer.importer_id),
+    ):
+        if (transfer_sel := sel.get(field)) is not None:
+            found = await transfers.transfers_grouped_by(ctx, column, ids, transfer_sel)
+            relations[to_snake_case(field)] = _by_id(found)
+    for field, by_processor in (("subProcessors", True), ("engagedBy", False)):
+        if (engaged_sel := sel.get(field)) is not None:
+            engaged = await _engaged(ctx, ids, engaged_sel, by_processor=by_processor)
+            relations[to_snake_case(field)] = _by_id(engaged)
+    if "gaps" in sel:
+        gaps = {gap.entity.id: gap.reasons for gap in entity_gaps(rows)}
+        relations["gaps"] = _by_id(gaps)
+    return ENTITY.build(rows, sel, relations)
 
 
-async def entity_rows(ctx: Context, ids: Iterable[int]) -> list[Entity]:
+def _by_id(found: Mapping[int, list[Any]]) -> Callable[[Any], list[Any]]:
+    return lambda row: found.get(row.id, [])
+
+
+async def entity_rows(ctx: Context, ids: Iterable[int], sel: Selection) -> list[Any]:
     id_list = sorted(set(ids))
-    rows: list[Entity] = []
+    columns = entity_columns(sel)
+    rows: list[Any] = []
     for part in chunks(id_list):
-        rows += (await ctx.session.scalars(select(Entity).where(Entity.id.in_(part)))).all()
+        rows += (await ctx.session.execute(select(*columns).where(Entity.id.in_(part)))).all()
     return rows
 
 
 async def entities_by_id(ctx: Context, ids: Iterable[int], sel: Selection) -> dict[int, EntityType]:
-    rows = await entity_rows(ctx, ids)
+    rows = await entity_rows(ctx, ids, sel)
     return {row.id: obj for row, obj in zip(rows, await entities(ctx, rows, sel), strict=True)}
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from registry.access.policy import Action
 from registry.graphql.context import Context
 from registry.graphql.loading import UNLOADED, chunks, grouped, id_maker, unique_by_id
 from registry.graphql.selection import Selection
+from registry.graphql.shape import Shape
 from registry.inventory.models import DataCategory
 from registry.transfers.flows import Flow
 from registry.transfers.models import AdequacyDecision, Transfer, TransferDataCategory
@@ -72,58 +73,57 @@ async def _decisions_by_id(
     return {row.id: obj for row, obj in zip(rows, decision_objects(rows, sel), strict=True)}
 
 
-async def transfers(ctx: Context, rows: Sequence[Transfer], sel: Selection) -> list[TransferType]:
+TRANSFER = Shape(TransferType, Transfer)
+
+# The key a relation of a transfer needs, loaded when the relation is selected.
+_RELATION_KEYS = {
+    "exporter": "exporter_id",
+    "importer": "importer_id",
+    "activity": "activity_id",
+    "adequacyDecision": "adequacy_decision_id",
+    "destination": "destination_country_code",
+}
+
+
+def transfer_columns(sel: Selection, *extra: str) -> list[ColumnElement[Any]]:
+    keys = [key for field, key in _RELATION_KEYS.items() if field in sel]
+    return TRANSFER.select_list(sel, [*keys, *extra])
+
+
+async def transfers(ctx: Context, rows: Sequence[Any], sel: Selection) -> list[TransferType]:
+    """Transfer objects from ORM rows or column rows holding what ``transfer_columns`` names."""
     from registry.inventory import loaders as inventory
 
     ctx.require(Action.TRANSFERS_READ)
-    ids = [row.id for row in rows]
-    country_map = await countries(ctx, sel.get("destination"))
-    party_sel = sel.merged("exporter", "importer")
-    parties = (
-        await inventory.entities_by_id(
-            ctx, {r.exporter_id for r in rows} | {r.importer_id for r in rows}, party_sel
+    relations: dict[str, Callable[[Any], Any]] = {}
+    if (destination_sel := sel.get("destination")) is not None:
+        country_map = await countries(ctx, destination_sel)
+        relations["destination"] = lambda row: country_map[row.destination_country_code]
+    for field in ("exporter", "importer"):
+        if (party_sel := sel.get(field)) is not None:
+            key = _RELATION_KEYS[field]
+            parties = await inventory.entities_by_id(
+                ctx, {getattr(r, key) for r in rows}, party_sel
+            )
+            relations[field] = _lookup(parties, key)
+    if (activity_sel := sel.get("activity")) is not None:
+        activities = await inventory.activities_by_id(
+            ctx, {r.activity_id for r in rows}, activity_sel
         )
-        if "exporter" in sel or "importer" in sel
-        else {}
-    )
-    activities = (
-        await inventory.activities_by_id(ctx, {r.activity_id for r in rows}, activity_sel)
-        if (activity_sel := sel.get("activity")) is not None
-        else {}
-    )
-    categories = (
-        await _categories(ctx, ids, category_sel)
-        if (category_sel := sel.get("dataCategories")) is not None
-        else {}
-    )
-    decisions = await _decisions_by_id(
-        ctx,
-        {r.adequacy_decision_id for r in rows if r.adequacy_decision_id},
-        sel.get("adequacyDecision"),
-    )
-    make_id = id_maker("Transfer", "id" in sel)
-    return [
-        TransferType(
-            id=make_id(row.id),
-            slug=row.slug,
-            mechanism=row.mechanism,
-            scc_module=row.scc_module,
-            signed_on=row.signed_on,
-            tia_reference=row.tia_reference,
-            tia_date=row.tia_date,
-            supplementary_measures=row.supplementary_measures,
-            note=row.note,
-            ended_on=row.ended_on,
-            destination_country_code=row.destination_country_code,
-            destination=country_map.get(row.destination_country_code, UNLOADED),
-            exporter=parties.get(row.exporter_id, UNLOADED),
-            importer=parties.get(row.importer_id, UNLOADED),
-            activity=activities.get(row.activity_id, UNLOADED),
-            data_categories=categories.get(row.id, []),
-            adequacy_decision=decisions.get(row.adequacy_decision_id or 0),
+        relations["activity"] = _lookup(activities, "activity_id")
+    if (category_sel := sel.get("dataCategories")) is not None:
+        categories = await _categories(ctx, [r.id for r in rows], category_sel)
+        relations["data_categories"] = lambda row: categories.get(row.id, [])
+    if (decision_sel := sel.get("adequacyDecision")) is not None:
+        decisions = await _decisions_by_id(
+            ctx, {r.adequacy_decision_id for r in rows if r.adequacy_decision_id}, decision_sel
         )
-        for row in rows
-    ]
+        relations["adequacy_decision"] = lambda row: decisions.get(row.adequacy_decision_id)
+    return TRANSFER.build(rows, sel, relations)
+
+
+def _lookup(objects: dict[Any, Any], key: str) -> Callable[[Any], Any]:
+    return lambda row: objects[getattr(row, key)]
 
 
 async def transfers_grouped_by(
@@ -132,10 +132,11 @@ async def transfers_grouped_by(
     """The transfers whose ``column`` (exporter or importer) is one of ``ids``, by that id."""
     if sel is None or not ids:
         return {}
-    rows: list[Transfer] = []
+    columns = transfer_columns(sel, column.key)
+    rows: list[Any] = []
     for part in chunks(ids):
-        query = select(Transfer).where(column.in_(part)).order_by(Transfer.id)
-        rows += (await ctx.session.scalars(query)).all()
+        query = select(*columns).where(column.in_(part)).order_by(Transfer.id)
+        rows += (await ctx.session.execute(query)).all()
     objects = await transfers(ctx, rows, sel)
     return grouped((getattr(row, column.key), obj) for row, obj in zip(rows, objects, strict=True))
 

@@ -1,0 +1,74 @@
+"""Strawberry objects holding only the fields a query selected, read from table rows.
+
+graphql-core reads only the fields a query selected, so an object needs no others.
+Filling twenty-odd dataclass fields for each of tens of thousands of objects, and
+loading whole ORM instances for them, was most of the cost of a large nested query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, inspect
+from strawberry.types.base import get_object_definition
+from strawberry.utils.str_converters import to_camel_case
+
+from registry.db import Base
+from registry.graphql.relay import global_id
+from registry.graphql.selection import Selection
+
+T = TypeVar("T")
+
+
+class Shape(Generic[T]):
+    """How a strawberry type maps onto the columns of a table."""
+
+    def __init__(self, cls: type[T], model: type[Base]) -> None:
+        self.cls = cls
+        self.model = model
+        definition = get_object_definition(cls, strict=True)
+        self.type_name = definition.name
+        table_columns = set(inspect(model).columns.keys())
+        # GraphQL field name -> attribute name, for the fields that are plain columns.
+        self.columns = {
+            field.graphql_name or to_camel_case(field.python_name): field.python_name
+            for field in definition.fields
+            if field.python_name in table_columns and field.python_name != "id"
+        }
+
+    def wanted(self, sel: Selection) -> list[str]:
+        """The column-backed fields the selection asks for."""
+        return [name for graphql, name in self.columns.items() if graphql in sel]
+
+    def select_list(self, sel: Selection, extra: Iterable[str]) -> list[ColumnElement[Any]]:
+        """Columns to load: the primary key, what ``sel`` asks for, and ``extra`` keys."""
+        names = dict.fromkeys(["id", *self.wanted(sel), *extra])
+        table = inspect(self.model).columns
+        return [table[name] for name in names]
+
+    def make(self, values: dict[str, Any]) -> T:
+        # No dataclass __init__: unselected fields are never read, so they are never set.
+        instance = self.cls.__new__(self.cls)
+        instance.__dict__.update(values)
+        return instance
+
+    def build(
+        self,
+        rows: Sequence[Any],
+        sel: Selection,
+        relations: Mapping[str, Callable[[Any], Any]],
+    ) -> list[T]:
+        """One object per row: its selected columns, its ID if asked, and each relation."""
+        wanted = self.wanted(sel)
+        want_id = "id" in sel
+        related = list(relations.items())
+        objects = []
+        for row in rows:
+            values = {name: getattr(row, name) for name in wanted}
+            if want_id:
+                values["id"] = global_id(self.type_name, row.id)
+            for name, relation in related:
+                values[name] = relation(row)
+            objects.append(self.make(values))
+        return objects
