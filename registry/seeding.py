@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.access.service import Actor
 from registry.db import Base
+from registry.history import service as history
+from registry.history.models import ChangeAction
 from registry.inventory import service as inventory
 from registry.inventory.models import (
     Activity,
@@ -211,6 +213,18 @@ async def seed(*, session: AsyncSession, seeds_dir: Path) -> Counter[str]:
         created["activities"] += await _seed_activity(session, ActivitySeed(**raw))
     for raw in _read(seeds_dir / "transfers.yaml")["transfer_sets"]:
         created["transfers"] += await _seed_transfers(session, TransferSetSeed(**raw))
+    if created.total():
+        # Reference data (countries, taxonomy) has no history of its own: one change says
+        # the seeds were loaded, and moves the record's version for every reader.
+        await history.record_change(
+            session=session,
+            actor=SEED_ACTOR,
+            subject_type="seeds",
+            subject_slug=seeds_dir.name,
+            action=ChangeAction.CREATED,
+            before=None,
+            after=dict(created),
+        )
     return created
 
 

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
         description="Contact of the joint controllers for Art. 30(1)(a) and rights requests.",
     )
     max_page_size: int = 100
+    # Answers to read-only inventory queries, kept until the record changes (0 turns it off).
+    response_cache_entries: int = 64
+    response_cache_bytes: int = 64 * 1024 * 1024
     seeds_dir: Path = Path(__file__).resolve().parent.parent / "seeds"
 
     @cached_property

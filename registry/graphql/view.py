@@ -12,12 +12,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
+from registry import clock
 from registry.access import service as access
 from registry.access.service import Actor
 from registry.db import transaction
 from registry.errors import Unauthenticated
+from registry.graphql.cache import CacheKey, ResponseCache, cacheable_request, read_scope
 from registry.graphql.context import Context
+from registry.history.service import record_version
 from registry.settings import Environment, Settings
 
 logger = logging.getLogger(__name__)
@@ -42,6 +47,9 @@ class RegistryGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
         self.sessions = sessions
+        self.cache = ResponseCache(
+            max_entries=settings.response_cache_entries, max_bytes=settings.response_cache_bytes
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +75,18 @@ class RegistryGraphQL(GraphQL[Context, None]):
         )
         succeeded = False
         try:
-            response = await self.run(request, context=context)
+            key = await self._cache_key(request, context)
+            cached = self.cache.get(key) if key is not None else None
+            if cached is not None:
+                response = Response(cached, media_type="application/json")
+            else:
+                response = await self.run(request, context=context)
+                if (
+                    key is not None
+                    and response.status_code == 200
+                    and getattr(request.state, "clean", False)
+                ):
+                    self.cache.put(key, bytes(response.body))
             succeeded = response.status_code == 200
             await context.finish(succeeded=succeeded)
         except Exception:
@@ -76,6 +95,26 @@ class RegistryGraphQL(GraphQL[Context, None]):
                 await context.finish(succeeded=False)
             return _error(500, "INTERNAL", "Unexpected error.", request_id)
         return response
+
+    async def _cache_key(self, request: Request, context: Context) -> CacheKey | None:
+        if self.cache.max_entries == 0 or request.method != "POST":
+            return None
+        canonical = cacheable_request(await request.body())
+        if canonical is None:
+            return None
+        return CacheKey(
+            version=await record_version(context.session),
+            day=clock.today(),
+            scope=read_scope(context.actor),
+            request=canonical,
+        )
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # Only an answer without errors may be kept for others.
+        request.state.clean = not result.errors
+        return await super().process_result(request, result)
 
     async def _authenticate(self, request: Request) -> Actor:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import clock
@@ -71,3 +71,12 @@ async def list_changes(
     if subject_slug is not None:
         query = query.where(Change.subject_slug == subject_slug)
     return (await session.scalars(query)).all()
+
+
+async def record_version(session: AsyncSession) -> int:
+    """A number that grows with every change to the record: the newest change's id.
+
+    Every write to the record leaves a change (R-INV-4), so an answer computed at one
+    version stays true until the version moves.
+    """
+    return int(await session.scalar(select(func.max(Change.id))) or 0)

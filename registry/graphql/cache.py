@@ -1,0 +1,103 @@
+"""Answers to read-only inventory queries, kept until the record changes.
+
+The record changes rarely and is read often; the cost of a large answer is almost all
+GraphQL execution. An answer is kept under the record's version (see
+``history.record_version``), the day (safeguards are judged on a date), what the caller
+may read, and the request itself. Every request reads the version from the database,
+so replicas never serve an answer older than the last change any of them made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+
+from registry.access.policy import Action
+from registry.access.service import Actor
+
+# Root fields whose answers depend only on the record, the day and the caller's read rights.
+CACHEABLE_FIELDS = frozenset(
+    {
+        "entities",
+        "entity",
+        "activities",
+        "whoProcesses",
+        "transferGaps",
+        "controllerRecord",
+        "processorRecord",
+        "transfers",
+        "transfer",
+        "countries",
+        "__typename",
+    }
+)
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    version: int
+    day: date
+    scope: tuple[str, ...]
+    request: str
+
+
+def cacheable_request(body: bytes) -> str | None:
+    """The request in canonical form if it is a read of the record alone, else ``None``."""
+    try:
+        data = json.loads(body)
+        document = parse(data["query"])
+    except (ValueError, KeyError, TypeError, GraphQLError):
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    # Fragments at the root, directives or several operations: rare, so simply not kept.
+    if len(operations) != 1 or len(document.definitions) != 1:
+        return None
+    operation = operations[0]
+    if operation.operation is not OperationType.QUERY:
+        return None
+    roots = operation.selection_set.selections
+    if not all(
+        isinstance(node, FieldNode) and node.name.value in CACHEABLE_FIELDS and not node.directives
+        for node in roots
+    ):
+        return None
+    return json.dumps(
+        [data["query"], data.get("variables") or {}, data.get("operationName")], sort_keys=True
+    )
+
+
+def read_scope(actor: Actor) -> tuple[str, ...]:
+    return tuple(sorted(action.value for action in Action if actor.may(action)))
+
+
+class ResponseCache:
+    """A bounded least-recently-used store of answer bodies."""
+
+    def __init__(self, *, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[CacheKey, bytes] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: CacheKey) -> bytes | None:
+        body = self._entries.get(key)
+        if body is not None:
+            self._entries.move_to_end(key)
+        return body
+
+    def put(self, key: CacheKey, body: bytes) -> None:
+        if len(body) > self.max_bytes or key in self._entries:
+            return
+        self._entries[key] = body
+        self._bytes += len(body)
+        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+            _, dropped = self._entries.popitem(last=False)
+            self._bytes -= len(dropped)
+
+    def stats(self) -> dict[str, Any]:
+        return {"entries": len(self._entries), "bytes": self._bytes}

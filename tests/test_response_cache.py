@@ -1,0 +1,66 @@
+"""Kept answers never outlive the record, the day or the caller's rights."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from registry import clock
+from registry.access import service as access
+from registry.access.policy import Role
+from registry.app import build_app
+from registry.db import transaction
+from registry.settings import Settings
+from tests.conftest import OFFICER, Api
+
+OFFICE = '{ entity(slug: "dmx-us") { registeredOffice } }'
+UPDATE = 'mutation { updateEntity(slug: "dmx-us", input: {registeredOffice: "%s"}) { errors { message } } }'
+
+
+async def test_a_change_is_seen_by_the_next_read(api: Api) -> None:
+    assert (await api.data(OFFICE))["entity"]["registeredOffice"] is None
+    assert (await api.data(OFFICE))["entity"]["registeredOffice"] is None
+    await api.data(UPDATE % "1 Main St")
+    assert (await api.data(OFFICE))["entity"]["registeredOffice"] == "1 Main St"
+
+
+async def test_a_change_made_through_another_replica_is_seen(
+    api: Api, database_url: str, engine: AsyncEngine
+) -> None:
+    assert (await api.data(OFFICE))["entity"]["registeredOffice"] is None
+    other = build_app(Settings(database_url=database_url), engine=engine)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=other), base_url="http://replica.test"
+    ) as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": UPDATE % "2 Side St"},
+            headers={"Authorization": f"Bearer {api.tokens[Role.PRIVACY_OFFICER]}"},
+        )
+        assert response.json()["data"]["updateEntity"]["errors"] == []
+    assert (await api.data(OFFICE))["entity"]["registeredOffice"] == "2 Side St"
+
+
+async def test_safeguards_are_judged_again_on_a_new_day(
+    api: Api, frozen_clock: clock.FrozenClock, seeded: async_sessionmaker[AsyncSession]
+) -> None:
+    query = "{ transferGaps { transfers { importer { slug } } } }"
+    assert (await api.data(query))["transferGaps"]["transfers"] == []
+    # The UK decision as entered runs to 27 December 2031; the old token has expired by then.
+    frozen_clock.advance(timedelta(days=365 * 6))
+    async with transaction(seeded) as session:
+        api.tokens[Role.PRIVACY_OFFICER], _ = await access.issue_token(
+            session=session, actor=OFFICER, handle="test-privacy-officer", label="later"
+        )
+    gaps = (await api.data(query))["transferGaps"]["transfers"]
+    assert {g["importer"]["slug"] for g in gaps} == {"mood-media-uk", "playnetwork-uk"}
+
+
+async def test_an_answer_with_errors_is_not_kept(api: Api) -> None:
+    query = '{ entities(first: 1000) { nodes { slug } } }'
+    first = await api.query(query)
+    await api.data(UPDATE % "3 Other St")
+    second = await api.query(query)
+    assert first["errors"] and second["errors"]
