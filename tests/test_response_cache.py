@@ -59,7 +59,7 @@ async def test_safeguards_are_judged_again_on_a_new_day(
 
 
 async def test_an_answer_with_errors_is_not_kept(api: Api) -> None:
-    query = '{ entities(first: 1000) { nodes { slug } } }'
+    query = "{ entities(first: 1000) { nodes { slug } } }"
     first = await api.query(query)
     await api.data(UPDATE % "3 Other St")
     second = await api.query(query)
