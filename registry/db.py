@@ -29,11 +29,14 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, serial_writes: bool = False) -> AsyncEngine:
+    """An engine for ``url``. ``serial_writes``: on SQLite each transaction takes the write
+    lock when it begins, so that read-then-append sequences never interleave."""
     engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        begin = _sqlite_begin_immediate if serial_writes else _sqlite_begin
+        event.listen(engine.sync_engine, "begin", begin)
     return engine
 
 
@@ -50,6 +53,10 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

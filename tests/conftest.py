@@ -64,13 +64,14 @@ async def _seed_database(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A migrated database file, and one seeded as well: copied for each test."""
+    """Migrated database files (the record, empty and seeded; the audit log): copied per test."""
     folder = tmp_path_factory.mktemp("templates")
-    empty, seeded = folder / "empty.db", folder / "seeded.db"
-    migrate.upgrade(f"sqlite+aiosqlite:///{empty}")
-    shutil.copy(empty, seeded)
-    asyncio.run(_seed_database(f"sqlite+aiosqlite:///{seeded}"))
-    return {"empty": empty, "seeded": seeded}
+    files = {kind: folder / f"{kind}.db" for kind in ("empty", "seeded", "audit")}
+    migrate.upgrade(f"sqlite+aiosqlite:///{files['empty']}")
+    shutil.copy(files["empty"], files["seeded"])
+    asyncio.run(_seed_database(f"sqlite+aiosqlite:///{files['seeded']}"))
+    migrate.upgrade_audit(f"sqlite+aiosqlite:///{files['audit']}")
+    return files
 
 
 @dataclass(frozen=True)
@@ -84,54 +85,87 @@ class PostgresTemplates:
 
 @pytest.fixture(scope="session")
 def postgres_templates() -> Iterator[PostgresTemplates | None]:
-    """Template databases (migrated; migrated and seeded) that each test's database copies."""
+    """Template databases, as for SQLite, that each test's databases copy."""
     admin_url = _postgres_admin_url()
     if admin_url is None:
         yield None
         return
     prefix = f"registry_test_{uuid.uuid4().hex[:8]}"
     templates = PostgresTemplates(
-        admin_url, {"empty": f"{prefix}_empty", "seeded": f"{prefix}_seeded"}
+        admin_url, {kind: f"{prefix}_{kind}" for kind in ("empty", "seeded", "audit")}
     )
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{templates.names["empty"]}"'))
+    names = templates.names
     try:
-        migrate.upgrade(templates.url(templates.names["empty"]))
+        asyncio.run(_admin(admin_url, f'CREATE DATABASE "{names["empty"]}"'))
+        migrate.upgrade(templates.url(names["empty"]))
         asyncio.run(
-            _admin(
-                admin_url,
-                f'CREATE DATABASE "{templates.names["seeded"]}" TEMPLATE "{templates.names["empty"]}"',
-            )
+            _admin(admin_url, f'CREATE DATABASE "{names["seeded"]}" TEMPLATE "{names["empty"]}"')
         )
-        asyncio.run(_seed_database(templates.url(templates.names["seeded"])))
+        asyncio.run(_seed_database(templates.url(names["seeded"])))
+        asyncio.run(_admin(admin_url, f'CREATE DATABASE "{names["audit"]}"'))
+        migrate.upgrade_audit(templates.url(names["audit"]))
         yield templates
     finally:
-        for name in templates.names.values():
+        for name in names.values():
             asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@dataclass
+class Databases:
+    """Makes fresh copies of the template databases of one backend for one test."""
+
+    backend: str
+    sqlite: dict[str, Path]
+    postgres: PostgresTemplates | None
+    folder: Path
+    made: list[str]
+
+    def fresh(self, kind: str) -> str:
+        if self.backend == "sqlite":
+            path = self.folder / f"{kind}-{uuid.uuid4().hex[:6]}.db"
+            shutil.copy(self.sqlite[kind], path)
+            return f"sqlite+aiosqlite:///{path}"
+        if self.postgres is None:
+            pytest.skip("no PostgreSQL: set REGISTRY_TEST_POSTGRES_URL or run `make test`")
+        name = f"registry_test_{uuid.uuid4().hex[:12]}"
+        template = self.postgres.names[kind]
+        asyncio.run(
+            _admin(self.postgres.admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        )
+        self.made.append(name)
+        return self.postgres.url(name)
+
+    def drop(self) -> None:
+        if self.postgres is not None:
+            for name in self.made:
+                statement = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+                asyncio.run(_admin(self.postgres.admin_url, statement))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(
+def databases(
     request: pytest.FixtureRequest,
     sqlite_templates: dict[str, Path],
     postgres_templates: PostgresTemplates | None,
     tmp_path: Path,
-) -> Iterator[str]:
-    """A database of each backend for one test: seeded when the test asks for ``seeded``."""
-    kind = "seeded" if {"seeded", "api"} & set(request.fixturenames) else "empty"
-    if request.param == "sqlite":
-        path = tmp_path / "registry.db"
-        shutil.copy(sqlite_templates[kind], path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    if postgres_templates is None:
-        pytest.skip("no PostgreSQL: set REGISTRY_TEST_POSTGRES_URL or run `make test`")
-    name = f"registry_test_{uuid.uuid4().hex[:12]}"
-    admin_url = postgres_templates.admin_url
-    asyncio.run(
-        _admin(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{postgres_templates.names[kind]}"')
-    )
-    yield postgres_templates.url(name)
-    asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+) -> Iterator[Databases]:
+    """Every database test runs once on each backend."""
+    made = Databases(request.param, sqlite_templates, postgres_templates, tmp_path, [])
+    yield made
+    made.drop()
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, databases: Databases) -> str:
+    """The record's database for one test: seeded when the test asks for ``seeded``."""
+    wants_seeds = {"seeded", "api"} & set(request.fixturenames)
+    return databases.fresh("seeded" if wants_seeds else "empty")
+
+
+@pytest.fixture
+def audit_url(databases: Databases) -> str:
+    """The audit log's own database for one test, on the same backend as the record's."""
+    return databases.fresh("audit")
 
 
 @pytest.fixture(autouse=True)

@@ -24,6 +24,7 @@ class Action(StrEnum):
     TRANSFERS_WRITE = "transfers.write"
     HISTORY_READ = "history.read"
     PRINCIPALS_MANAGE = "principals.manage"
+    AUDIT_READ = "audit.read"
 
 
 EVERY_ROLE = frozenset(Role)
@@ -36,6 +37,8 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.INVENTORY_WRITE: frozenset({Role.PRIVACY_OFFICER}),
     Action.TRANSFERS_WRITE: frozenset({Role.PRIVACY_OFFICER}),
     Action.PRINCIPALS_MANAGE: frozenset({Role.ADMIN}),
+    # The security team reads the log; nobody else does, not even admin (R-ACC-6).
+    Action.AUDIT_READ: frozenset({Role.SECURITY_AUDITOR}),
 }
 
 

@@ -1,0 +1,169 @@
+"""The audit log keeps its promises (R-ACC-6): append-only, chained, every break named."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from registry import clock
+from registry.access.policy import Role
+from registry.access.service import Actor
+from registry.audit import checkpoints
+from registry.audit.models import Outcome
+from registry.audit.service import AuditLog, AuditUnavailable, Entry
+from registry.errors import Forbidden
+
+
+@pytest_asyncio.fixture
+async def log(audit_url: str) -> AsyncIterator[AuditLog]:
+    opened = AuditLog.open(audit_url)
+    yield opened
+    await opened.close()
+
+
+def entry(n: int) -> Entry:
+    return Entry(
+        principal=f"user-{n}",
+        action="entity.update",
+        outcome=Outcome.ALLOWED,
+        target=f"entity:{n}",
+        request_id=f"req-{n}",
+        detail={"n": n},
+    )
+
+
+async def fill(log: AuditLog, count: int = 6) -> None:
+    for n in range(1, count + 1):
+        await log.append([entry(n)])
+
+
+async def as_attacker(log: AuditLog, *statements: str) -> None:
+    """Someone with the owner's rights: switches the append-only guard off, then writes."""
+    async with log.engine.begin() as connection:
+        if log.engine.dialect.name == "postgresql":
+            await connection.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+        else:
+            await connection.execute(text("DROP TRIGGER audit_event_no_update"))
+            await connection.execute(text("DROP TRIGGER audit_event_no_delete"))
+        for statement in statements:
+            await connection.execute(text(statement))
+
+
+async def test_an_untouched_chain_verifies(log: AuditLog) -> None:
+    await fill(log)
+    result = await log.verify()
+    assert result.intact and result.checked == 6
+
+
+async def test_r_acc_6_the_log_refuses_update_and_delete(log: AuditLog) -> None:
+    await fill(log, 2)
+    for statement in ("UPDATE audit_event SET principal = 'x'", "DELETE FROM audit_event"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with log.engine.begin() as connection:
+                await connection.execute(text(statement))
+    assert (await log.verify()).checked == 2
+
+
+async def test_r_acc_6_an_edited_event_is_named(log: AuditLog) -> None:
+    await fill(log)
+    await as_attacker(log, "UPDATE audit_event SET principal = 'someone-else' WHERE seq = 4")
+    result = await log.verify()
+    assert (result.first_broken, result.reason) == (4, "event 4 was altered")
+
+
+async def test_r_acc_6_a_deleted_event_is_named(log: AuditLog) -> None:
+    await fill(log)
+    await as_attacker(log, "DELETE FROM audit_event WHERE seq = 3")
+    result = await log.verify()
+    assert (result.first_broken, result.reason) == (3, "event 3 is missing")
+
+
+async def test_r_acc_6_an_inserted_event_is_named(log: AuditLog) -> None:
+    await fill(log)
+    # Make room after event 2 and slip in a copy of event 2 as event 3.
+    await as_attacker(
+        log,
+        "UPDATE audit_event SET seq = seq + 100 WHERE seq > 2",
+        "UPDATE audit_event SET seq = seq - 99 WHERE seq > 100",
+        "INSERT INTO audit_event (seq, at, principal, action, target, purpose, outcome,"
+        " request_id, detail, prev_hash, hash) SELECT 3, at, 'intruder', action, target,"
+        " purpose, outcome, request_id, detail, hash, hash FROM audit_event WHERE seq = 2",
+    )
+    result = await log.verify()
+    assert result.first_broken == 3 and result.reason == "event 3 was altered"
+
+
+async def test_r_acc_6_reordered_events_are_named(log: AuditLog) -> None:
+    await fill(log)
+    await as_attacker(
+        log,
+        "UPDATE audit_event SET seq = 100 WHERE seq = 2",
+        "UPDATE audit_event SET seq = 2 WHERE seq = 5",
+        "UPDATE audit_event SET seq = 5 WHERE seq = 100",
+    )
+    result = await log.verify()
+    assert (result.first_broken, result.reason) == (2, "event 2 does not link to event 1")
+
+
+async def test_r_acc_6_a_rewritten_tail_is_caught_by_a_signed_checkpoint(
+    log: AuditLog, tmp_path: Path
+) -> None:
+    await fill(log)
+    key = checkpoints.load_or_create_key(tmp_path / "signing.key")
+    await checkpoints.make_checkpoint(log, key)
+    assert (await checkpoints.verify_checkpoints(log, key.public_key())).intact
+    # Cutting the last events leaves a chain that is whole but shorter than was signed.
+    await as_attacker(log, "DELETE FROM audit_event WHERE seq > 4")
+    assert (await log.verify()).intact
+    result = await checkpoints.verify_checkpoints(log, key.public_key())
+    assert result.first_broken == 6
+    other = checkpoints.load_or_create_key(tmp_path / "other.key")
+    forged = await checkpoints.verify_checkpoints(log, other.public_key())
+    assert forged.reason == "a checkpoint's signature is false"
+
+
+async def test_the_signing_key_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "signing.key"
+    key = checkpoints.load_or_create_key(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert checkpoints.key_id(checkpoints.load_or_create_key(path).public_key()) == (
+        checkpoints.key_id(key.public_key())
+    )
+
+
+async def test_concurrent_appends_make_one_unbroken_chain(log: AuditLog) -> None:
+    await asyncio.gather(*(log.append([entry(n), entry(n + 100)]) for n in range(12)))
+    result = await log.verify()
+    assert result.intact and result.checked == 24
+
+
+async def test_time_and_order_are_kept(log: AuditLog, frozen_clock: clock.FrozenClock) -> None:
+    await log.append([entry(1)])
+    frozen_clock.advance(timedelta(minutes=5))
+    await log.append([entry(2)])
+    auditor = Actor(handle="sec", roles=frozenset({Role.SECURITY_AUDITOR}))
+    events = await log.events(actor=auditor, after_seq=0, limit=10)
+    assert [e.principal for e in events] == ["user-1", "user-2"]
+    assert events[1].at - events[0].at == timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("role", [r for r in Role if r is not Role.SECURITY_AUDITOR])
+async def test_r_acc_6_only_the_security_team_reads_the_log(log: AuditLog, role: Role) -> None:
+    with pytest.raises(Forbidden):
+        await log.events(actor=Actor(handle="x", roles=frozenset({role})), after_seq=0, limit=1)
+
+
+async def test_an_unwritable_log_fails_loudly(tmp_path: Path) -> None:
+    broken = AuditLog.open(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'audit.db'}")
+    try:
+        with pytest.raises(AuditUnavailable):
+            await broken.append([entry(1)])
+    finally:
+        await broken.close()
