@@ -12,15 +12,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from registry.audit.service import AuditLog
 from registry.db import create_engine, session_factory
-from registry.graphql.schema import schema
+from registry.graphql.schema import build_schema
 from registry.graphql.view import RegistryGraphQL
-from registry.settings import Settings
+from registry.settings import Environment, Settings
 
 
-def build_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlette:
+def build_app(
+    settings: Settings, engine: AsyncEngine | None = None, audit_log: AuditLog | None = None
+) -> Starlette:
     engine = engine or create_engine(settings.resolved_database_url)
-    graphql = RegistryGraphQL(schema, settings=settings, sessions=session_factory(engine))
+    audit_log = audit_log or AuditLog.open(settings.resolved_audit_database_url)
+    schema = build_schema(development=settings.env is Environment.DEVELOPMENT)
+    graphql = RegistryGraphQL(
+        schema, settings=settings, sessions=session_factory(engine), audit_log=audit_log
+    )
 
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -37,6 +44,7 @@ def build_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlett
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         await engine.dispose()
+        await audit_log.close()
 
     app = Starlette(
         routes=[

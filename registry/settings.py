@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     # A URL may carry a password: kept secret so it never shows in a repr or a log.
     database_url: SecretStr | None = None
+    # The audit log lives apart from the data it watches (R-ACC-6): never the same database.
+    audit_database_url: SecretStr | None = None
+    audit_signing_key_file: Path | None = None
     auto_migrate: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
@@ -38,6 +41,11 @@ class Settings(BaseSettings):
     # Answers to read-only inventory queries, kept until the record changes (0 turns it off).
     response_cache_entries: int = 64
     response_cache_bytes: int = 64 * 1024 * 1024
+    # Execution past this is cancelled and rolled back: one slow query must not hold a worker.
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Per principal and process: a steady rate, and how many may come at once (0 turns it off).
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
     seeds_dir: Path = Path(__file__).resolve().parent.parent / "seeds"
 
     @cached_property
@@ -45,6 +53,22 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite+aiosqlite:///{self.var_dir / 'registry.db'}"
+
+    @cached_property
+    def resolved_audit_database_url(self) -> str:
+        if self.audit_database_url is not None:
+            return self.audit_database_url.get_secret_value()
+        return f"sqlite+aiosqlite:///{self.var_dir / 'audit.db'}"
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.audit_signing_key_file or self.var_dir / "audit-signing.key"
+
+    @model_validator(mode="after")
+    def _audit_apart(self) -> Settings:
+        if self.resolved_audit_database_url == self.resolved_database_url:
+            raise ValueError("the audit log needs a database of its own (R-ACC-6)")
+        return self
 
     @property
     def is_sqlite(self) -> bool:

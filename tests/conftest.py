@@ -6,7 +6,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,12 +18,14 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
 
 from registry import clock, migrate
 from registry.access import service as access
 from registry.access.policy import Role
 from registry.access.service import Actor
 from registry.app import build_app
+from registry.audit.service import AuditLog
 from registry.db import create_engine, session_factory, transaction
 from registry.seeding import seed
 from registry.settings import Settings
@@ -249,12 +251,39 @@ async def issue_role_tokens(sessions: async_sessionmaker[AsyncSession]) -> dict[
 
 
 @pytest_asyncio.fixture
-async def api(
-    database_url: str, engine: AsyncEngine, seeded: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[Api]:
-    settings = Settings(database_url=database_url, privacy_contact="privacy@example.test")
-    app = build_app(settings, engine=engine)
+async def audit_log(audit_url: str) -> AsyncIterator[AuditLog]:
+    log = AuditLog.open(audit_url)
+    yield log
+    await log.close()
+
+
+AppFactory = Callable[..., Starlette]
+
+
+@pytest.fixture
+def make_app(
+    database_url: str, audit_url: str, engine: AsyncEngine, audit_log: AuditLog
+) -> AppFactory:
+    """Builds the real app on the test's databases; keyword arguments override settings."""
+
+    def make(**overrides: Any) -> Starlette:
+        settings = Settings(
+            database_url=database_url,
+            audit_database_url=audit_url,
+            privacy_contact="privacy@example.test",
+            **overrides,
+        )
+        return build_app(settings, engine=engine, audit_log=audit_log)
+
+    return make
+
+
+def client_of(app: Starlette, base_url: str = "http://registry.test") -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+
+
+@pytest_asyncio.fixture
+async def api(make_app: AppFactory, seeded: async_sessionmaker[AsyncSession]) -> AsyncIterator[Api]:
     tokens = await issue_role_tokens(seeded)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as client:
+    async with client_of(make_app()) as client:
         yield Api(client, tokens)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry import clock
 from registry.access import service as access
 from registry.access.policy import Role
-from registry.app import build_app
 from registry.db import transaction
-from registry.settings import Settings
-from tests.conftest import OFFICER, Api
+from tests.conftest import OFFICER, Api, AppFactory, client_of
 
 OFFICE = '{ entity(slug: "dmx-us") { registeredOffice } }'
 UPDATE = 'mutation { updateEntity(slug: "dmx-us", input: {registeredOffice: "%s"}) { errors { message } } }'
@@ -27,13 +24,10 @@ async def test_a_change_is_seen_by_the_next_read(api: Api) -> None:
 
 
 async def test_a_change_made_through_another_replica_is_seen(
-    api: Api, database_url: str, engine: AsyncEngine
+    api: Api, make_app: AppFactory
 ) -> None:
     assert (await api.data(OFFICE))["entity"]["registeredOffice"] is None
-    other = build_app(Settings(database_url=database_url), engine=engine)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=other), base_url="http://replica.test"
-    ) as client:
+    async with client_of(make_app(), "http://replica.test") as client:
         response = await client.post(
             "/graphql",
             json={"query": UPDATE % "2 Side St"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import strawberry
 from sqlalchemy import select
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
+from registry.audit.models import Outcome
+from registry.audit.service import AuditLog, Entry
 from registry.settings import Settings
 from registry.transfers.models import Country
 
@@ -22,9 +25,33 @@ class Context:
     sessions: async_sessionmaker[AsyncSession]
     actor: Actor
     request_id: str
+    audit_log: AuditLog
     _session: AsyncSession | None = None
     _countries: dict[str, Country] | None = None
     wrote: bool = field(default=False)
+    # What this request must leave in the audit log before its answer leaves (R-ACC-6).
+    audit_trail: list[Entry] = field(default_factory=list)
+
+    def audit(
+        self,
+        action: str,
+        outcome: Outcome,
+        *,
+        target: str | None = None,
+        purpose: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self.audit_trail.append(
+            Entry(
+                principal=self.actor.handle,
+                action=action,
+                outcome=outcome,
+                target=target,
+                purpose=purpose,
+                request_id=self.request_id,
+                detail=detail,
+            )
+        )
 
     @property
     def session(self) -> AsyncSession:

@@ -8,8 +8,10 @@ from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.types.nodes import SelectedField
 
-from registry.errors import DomainError, InvalidInput
+from registry.audit.models import Outcome
+from registry.errors import DomainError, Forbidden, InvalidInput, error_extensions
 from registry.graphql.context import Info
 from registry.graphql.errors import ErrorType, error_from
 
@@ -18,15 +20,37 @@ Result = TypeVar("Result")
 MAX_LIST_INPUT = 50
 
 
+# Arguments that name what a mutation acts on, for the audit log's ``target``.
+IDENTIFYING = ("slug", "processor", "subProcessor", "activity", "entity", "exporter", "importer")
+
+
 async def run(
     info: Info, work: Callable[[AsyncSession], Awaitable[Result]]
 ) -> tuple[Result | None, list[ErrorType]]:
-    """Runs ``work`` in a savepoint: a domain error undoes its writes and becomes a typed error."""
+    """Runs ``work`` in a savepoint: a domain error undoes its writes and becomes a typed error.
+
+    Either way the attempt is audited, under the mutation's name.
+    """
+    context = info.context
+    target = _target(info)
     try:
-        async with info.context.savepoint() as session:
-            return await work(session), []
+        async with context.savepoint() as session:
+            result = await work(session)
     except DomainError as error:
+        outcome = Outcome.DENIED if isinstance(error, Forbidden) else Outcome.FAILED
+        context.audit(info.field_name, outcome, target=target, detail=error_extensions(error))
         return None, [error_from(error)]
+    context.audit(info.field_name, Outcome.ALLOWED, target=target)
+    return result, []
+
+
+def _target(info: Info) -> str | None:
+    selected = info.selected_fields[0] if info.selected_fields else None
+    arguments = selected.arguments if isinstance(selected, SelectedField) else {}
+    given = arguments.get("input")
+    values = {**arguments, **(given if isinstance(given, dict) else {})}
+    named = [f"{key}={values[key]}" for key in IDENTIFYING if isinstance(values.get(key), str)]
+    return ", ".join(named)[:300] or None
 
 
 def given_fields(data: Any) -> dict[str, Any]:

@@ -15,9 +15,14 @@ from registry.inventory import loaders as inventory
 from registry.transfers import loaders as transfers
 from registry.transfers.models import AdequacyDecision, Transfer
 
+# Keys are PostgreSQL ``integer`` columns: a forged key past them would fail in the driver.
+KEYS = range(1, 2**31)
+
 
 async def _load(info: Info, type_name: str, key: int, sel: Selection) -> Node | None:
     ctx = info.context
+    if key not in KEYS:
+        return None
     if type_name == "Entity":
         return (await inventory.entities_by_id(ctx, [key], sel)).get(key)
     if type_name == "Activity":

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
+from collections.abc import Callable, Iterator
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from graphql import ExecutionResult, GraphQLError
+from graphql.execution import ExperimentalIncrementalExecutionResults
+from graphql.pyutils import AwaitableOrValue
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 
 from registry.access.graphql import AccessQuery
+from registry.audit.graphql import AuditQuery
 from registry.errors import DomainError
+from registry.graphql.audit import AuditDenials
 from registry.graphql.errors import ERROR_TYPES
 from registry.graphql.node import NodeQuery
 from registry.history.graphql import ChangeType, HistoryQuery
@@ -26,8 +40,11 @@ logger = logging.getLogger(__name__)
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 2000
+SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
-Query = merge_types("Query", (NodeQuery, InventoryQuery, TransfersQuery, HistoryQuery, AccessQuery))
+Query = merge_types(
+    "Query", (NodeQuery, InventoryQuery, TransfersQuery, HistoryQuery, AccessQuery, AuditQuery)
+)
 Mutation = merge_types("Mutation", (InventoryMutation, TransfersMutation))
 
 
@@ -50,7 +67,49 @@ class MaskUnexpectedErrors(MaskErrors):
         return masked
 
 
-def build_schema() -> strawberry.Schema:
+class OneRootFieldAtATime(StrawberryGraphQLCoreExecutionContext):
+    """Resolves a query's root fields one after another, as graphql-core does a mutation's.
+
+    A request's fields share its one database session, and an ``AsyncSession`` serves one
+    operation at a time: resolved together, root fields raced to open its connection
+    ("concurrent operations are not permitted"). Nested fields are plain attributes that
+    their root field loaded, so nothing else touches the session concurrently.
+    """
+
+    def execute_operation(
+        self, serially: bool | None = None
+    ) -> AwaitableOrValue[ExecutionResult | ExperimentalIncrementalExecutionResults]:
+        return super().execute_operation(serially=True)
+
+
+class HideSuggestions(SchemaExtension):
+    """Drops graphql-core's "Did you mean ...?" hints, which spell the schema out to a prober.
+
+    graphql-core 3.3 can leave them out itself (``hide_suggestions``), but strawberry 0.341
+    validates and executes without passing that option on, and its own
+    ``disable_field_suggestions`` covers unknown fields only, not arguments, types, enum
+    values or input fields. So the hint is cut from every error of the answer.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        for error in (result.errors if result else None) or ():
+            error.message = SUGGESTION.sub("", error.message)
+
+
+def build_schema(*, development: bool) -> strawberry.Schema:
+    """The schema; outside development it neither answers introspection nor suggests names."""
+    # Factories, so each request gets its own extension instances.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        MaskUnexpectedErrors,
+        AuditDenials,
+        functools.partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+        functools.partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        functools.partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+    ]
+    if not development:
+        extensions += [DisableIntrospection, HideSuggestions]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -62,15 +121,9 @@ def build_schema() -> strawberry.Schema:
             AdequacyDecisionType,
             ChangeType,
         ],
-        # Factories, so each request gets its own extension instances.
-        extensions=[
-            MaskUnexpectedErrors,
-            functools.partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
-            functools.partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
-            functools.partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-        ],
-        config=StrawberryConfig(auto_camel_case=True),
+        extensions=extensions,
+        execution_context_class=OneRootFieldAtATime,
+        # One operation per request: a JSON array of them is refused with 400, so the limits
+        # above and the rate limit apply to each operation.
+        config=StrawberryConfig(auto_camel_case=True, batching_config=None),
     )
-
-
-schema = build_schema()

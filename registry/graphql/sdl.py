@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.graphql.schema import schema
+from registry.graphql.schema import build_schema
 
 HEADER = (
     "# Generated from the code by `registry export-schema`: do not edit.\n"
@@ -11,4 +11,5 @@ HEADER = (
 
 
 def schema_sdl() -> str:
-    return HEADER + schema.as_str() + "\n"
+    # Introspection and suggestions change answers, not the schema: either build prints the same.
+    return HEADER + build_schema(development=False).as_str() + "\n"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import re
 import uuid
+from http import HTTPStatus
 from typing import Any
 
+from cross_web import HTTPException
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,10 +22,13 @@ from strawberry.types import ExecutionResult
 from registry import clock
 from registry.access import service as access
 from registry.access.service import Actor
+from registry.audit.models import Outcome
+from registry.audit.service import AuditLog, AuditUnavailable, Entry
 from registry.db import transaction
 from registry.errors import Unauthenticated
 from registry.graphql.cache import CacheKey, ResponseCache, cacheable_request, read_scope
 from registry.graphql.context import Context
+from registry.graphql.ratelimit import RateLimiter
 from registry.history.service import record_version
 from registry.settings import Environment, Settings
 
@@ -30,14 +37,23 @@ logger = logging.getLogger(__name__)
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
-def _error(status: int, code: str, message: str, request_id: str) -> JSONResponse:
+def _error(
+    status: int, code: str, message: str, request_id: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = {"errors": [{"message": message, "extensions": {"code": code, "requestId": request_id}}]}
-    return JSONResponse(body, status_code=status, headers={"X-Request-ID": request_id})
+    return JSONResponse(
+        body, status_code=status, headers={"X-Request-ID": request_id, **(headers or {})}
+    )
 
 
 class RegistryGraphQL(GraphQL[Context, None]):
     def __init__(
-        self, schema: Any, *, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+        self,
+        schema: Any,
+        *,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        audit_log: AuditLog,
     ) -> None:
         development = settings.env is Environment.DEVELOPMENT
         super().__init__(
@@ -47,8 +63,12 @@ class RegistryGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
         self.sessions = sessions
+        self.audit_log = audit_log
         self.cache = ResponseCache(
             max_entries=settings.response_cache_entries, max_bytes=settings.response_cache_bytes
+        )
+        self.rate_limiter = RateLimiter(
+            per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -69,32 +89,99 @@ class RegistryGraphQL(GraphQL[Context, None]):
         try:
             actor = await self._authenticate(request)
         except Unauthenticated as error:
+            refusal = Entry(
+                principal="anonymous",
+                action="authenticate",
+                outcome=Outcome.DENIED,
+                request_id=request_id,
+                detail={"reason": error.message},
+            )
+            try:
+                await self.audit_log.append([refusal])
+            except AuditUnavailable:
+                return self._audit_unavailable(request_id)
             return _error(401, error.code, error.message, request_id)
+        if wait := self.rate_limiter.take(actor.handle):
+            seconds = math.ceil(wait)
+            return _error(
+                429,
+                "RATE_LIMITED",
+                f"too many requests: try again in {seconds} s",
+                request_id,
+                headers={"Retry-After": str(seconds)},
+            )
         context = Context(
-            settings=self.settings, sessions=self.sessions, actor=actor, request_id=request_id
+            settings=self.settings,
+            sessions=self.sessions,
+            actor=actor,
+            request_id=request_id,
+            audit_log=self.audit_log,
         )
-        succeeded = False
+        deadline = asyncio.timeout(self.settings.request_timeout_seconds)
         try:
-            key = await self._cache_key(request, context)
-            cached = self.cache.get(key) if key is not None else None
-            if cached is not None:
-                response = Response(cached, media_type="application/json")
-            else:
-                response = await self.run(request, context=context)
-                if (
-                    key is not None
-                    and response.status_code == 200
-                    and getattr(request.state, "clean", False)
-                ):
-                    self.cache.put(key, bytes(response.body))
-            succeeded = response.status_code == 200
-            await context.finish(succeeded=succeeded)
-        except Exception:
-            logger.exception("request %s failed", request_id)
-            if not succeeded:
-                await context.finish(succeeded=False)
-            return _error(500, "INTERNAL", "Unexpected error.", request_id)
+            async with deadline:
+                response = await self._answer(request, context)
+        except Exception as error:
+            await self._abandon(context, request_id)
+            if deadline.expired():
+                return self._timed_out(request_id)
+            return self._failure(error, request_id)
+        if deadline.expired():
+            # Something swallowed the cancellation and answered anyway: that answer may be partial.
+            await self._abandon(context, request_id)
+            return self._timed_out(request_id)
+        try:
+            # Written before the answer leaves; if it cannot be, nothing leaves or stays done.
+            await self.audit_log.append(context.audit_trail)
+        except AuditUnavailable:
+            await self._abandon(context, request_id)
+            return self._audit_unavailable(request_id)
+        try:
+            await context.finish(succeeded=response.status_code == 200)
+        except Exception as error:
+            return self._failure(error, request_id)
         return response
+
+    def _audit_unavailable(self, request_id: str) -> Response:
+        logger.error("request %s refused: the audit log cannot be written", request_id)
+        message = "the audit log cannot be written, so nothing was read or changed"
+        return _error(503, "AUDIT_UNAVAILABLE", message, request_id)
+
+    async def _answer(self, request: Request, context: Context) -> Response:
+        key = await self._cache_key(request, context)
+        cached = self.cache.get(key) if key is not None else None
+        if cached is not None:
+            return Response(cached, media_type="application/json")
+        response = await self.run(request, context=context)
+        if (
+            key is not None
+            and response.status_code == 200
+            and getattr(request.state, "clean", False)
+        ):
+            self.cache.put(key, bytes(response.body))
+        return response
+
+    async def _abandon(self, context: Context, request_id: str) -> None:
+        # Nothing was committed, so a rollback that fails (on a connection that the
+        # cancellation broke) loses nothing; closing hands the connection back to be reset.
+        try:
+            await context.finish(succeeded=False)
+        except Exception:
+            logger.exception("request %s: rollback failed", request_id)
+
+    def _timed_out(self, request_id: str) -> Response:
+        limit = self.settings.request_timeout_seconds
+        logger.warning("request %s cancelled after %g s", request_id, limit)
+        message = f"the request took longer than {limit:g} s and was cancelled; nothing changed"
+        return _error(503, "TIMEOUT", message, request_id)
+
+    def _failure(self, error: Exception, request_id: str) -> Response:
+        if isinstance(error, HTTPException):
+            # Refused before execution: not JSON, no query, a batch of operations, ...
+            code = HTTPStatus(error.status_code).name
+            return _error(error.status_code, code, error.reason, request_id)
+        logger.error("request %s failed", request_id, exc_info=error)
+        return _error(500, "INTERNAL", "Unexpected error.", request_id)
 
     async def _cache_key(self, request: Request, context: Context) -> CacheKey | None:
         if self.cache.max_entries == 0 or request.method != "POST":
@@ -108,6 +195,17 @@ class RegistryGraphQL(GraphQL[Context, None]):
             scope=read_scope(context.actor),
             request=canonical,
         )
+
+    def decode_json(self, data: str | bytes) -> object:
+        # strawberry turns JSON syntax errors into 400 but takes anything else on trust:
+        # bytes that are no text, or a body that is null or a number, would end in a 500.
+        try:
+            decoded = super().decode_json(data)
+        except UnicodeDecodeError as error:
+            raise HTTPException(400, "Unable to parse request body as JSON") from error
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "A GraphQL request is a JSON object")
+        return decoded
 
     async def process_result(
         self, request: Request, result: ExecutionResult
