@@ -8,7 +8,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -241,8 +241,15 @@ async def issue_role_tokens(sessions: async_sessionmaker[AsyncSession]) -> dict[
     async with transaction(sessions) as session:
         for role in Role:
             handle = f"test-{role.value.replace('_', '-')}"
+            # Committed to confidentiality and trained (R-ACC-3), as every real user must be.
             await access.create_principal(
-                session=session, actor=OFFICER, handle=handle, display_name=handle, roles=[role]
+                session=session,
+                actor=OFFICER,
+                handle=handle,
+                display_name=handle,
+                roles=[role],
+                confidentiality_committed_on=NOW.date() - timedelta(days=30),
+                trained_on=NOW.date() - timedelta(days=20),
             )
             tokens[role], _ = await access.issue_token(
                 session=session, actor=OFFICER, handle=handle, label="test"
