@@ -15,7 +15,9 @@ RUN pip install --no-cache-dir -c constraints.txt . \
     && mkdir -p /var/lib/registry \
     && chown registry:registry /var/lib/registry
 
-ENV REGISTRY_VAR_DIR=/var/lib/registry
+# The package is installed into site-packages; its seeds stay here.
+ENV REGISTRY_VAR_DIR=/var/lib/registry \
+    REGISTRY_SEEDS_DIR=/app/seeds
 
 USER registry
 
