@@ -1,0 +1,400 @@
+"""Envelope encryption of recordings, and of the short personal values that come with them.
+
+Each recording has a data key of its own. Its audio is sealed under that key with
+Cobblestone-256 (the C2SP chunked-encryption scheme over AES-256-GCM, R-ENC-1), and the
+data key is kept only wrapped by a key encryption key (KEK) of the key ring. Destroying the
+wrapped data key makes every copy of the audio unreadable at once (crypto-shredding, R-ERA-1);
+rotating KEKs re-wraps data keys and never touches the audio.
+
+The key ring also holds two secrets with a purpose each, apart from the KEKs: one keys the
+blind index (find a caller by phone or e-mail without storing either in clear), the other
+seals short personal fields (names, phone numbers, e-mail addresses) in database columns.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fcntl
+import json
+import os
+import re
+import secrets
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from cryptography.cobblestone import Cobblestone256Decryptor, Cobblestone256Encryptor
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+# Cobblestone's update() returns about as much as it is given: a caller's 100 MiB chunk is cut
+# into pieces so that no single ciphertext or plaintext object grows with the stream.
+PIECE_BYTES = 64 * 1024
+_RING_FORMAT = 1
+_FIELD_VERSION = b"\x01"
+
+Kind = Literal["phone", "email"]
+
+
+class CiphertextInvalid(Exception):
+    """Ciphertext failed authentication: tampered, truncated, reordered, moved or wrong key."""
+
+
+class KeyRing:
+    """KEKs by ID (one primary; older ones kept to unwrap) and the index and field secrets.
+
+    Kept in one JSON file of mode 0600. A KEK is never removed: every data key wrapped
+    under it would be shredded by accident.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        primary_id: str,
+        keys: dict[str, bytes],
+        index_secret: bytes,
+        field_secret: bytes,
+    ) -> None:
+        if primary_id not in keys:
+            raise ValueError(f"{path}: the primary key {primary_id!r} is not in the ring")
+        self._path = path
+        self._primary_id = primary_id
+        self._keys = keys
+        self._index_secret = index_secret
+        self._field = AESGCM(field_secret)
+        self._field_secret = field_secret
+        # Building an AESGCM costs about as much as a wrap: keep one per KEK.
+        self._aeads = {key_id: AESGCM(key) for key_id, key in keys.items()}
+
+    def __repr__(self) -> str:
+        # Names only: a key must never reach a log through a repr.
+        return f"KeyRing({str(self._path)!r}, primary={self._primary_id!r}, keys={len(self._keys)})"
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> KeyRing:
+        """The ring in ``path``; a new one, written with mode 0600, if there is none yet."""
+        try:
+            return cls._load(path)
+        except FileNotFoundError:
+            pass
+        key_id = _new_key_id(set())
+        ring = cls(
+            path,
+            primary_id=key_id,
+            keys={key_id: AESGCM.generate_key(bit_length=256)},
+            index_secret=os.urandom(KEY_BYTES),
+            field_secret=os.urandom(KEY_BYTES),
+        )
+        try:
+            _write_private(path, ring._document(), replace=False)
+        except FileExistsError:
+            # Another process made the ring first: theirs is the one every key is wrapped with.
+            return cls._load(path)
+        return ring
+
+    @property
+    def primary_id(self) -> str:
+        return self._primary_id
+
+    def get(self, key_id: str) -> bytes:
+        self._know(key_id)
+        return self._keys[key_id]
+
+    def add_primary(self) -> str:
+        """Make a new KEK the primary (rotation) and return its ID; older KEKs stay to unwrap."""
+        with _locked(self._path):
+            # Re-read under the lock: a rotation made by another process since we loaded
+            # must not be lost by writing our older copy over it.
+            current = type(self)._load(self._path)
+            key_id = _new_key_id(set(current._keys))
+            rotated = type(self)(
+                self._path,
+                primary_id=key_id,
+                keys={**current._keys, key_id: AESGCM.generate_key(bit_length=256)},
+                index_secret=current._index_secret,
+                field_secret=current._field_secret,
+            )
+            _write_private(self._path, rotated._document(), replace=True)
+        self._adopt(rotated)
+        return key_id
+
+    def _aead(self, key_id: str) -> AESGCM:
+        self._know(key_id)
+        return self._aeads[key_id]
+
+    def _know(self, key_id: str) -> None:
+        if key_id not in self._keys:
+            # Another process (a rotation from the CLI) may have added it since we loaded:
+            # without this, a running server could not open what that rotation re-wrapped.
+            self._adopt(type(self)._load(self._path))
+        if key_id not in self._keys:
+            raise KeyError(f"no key {key_id!r} in the key ring")
+
+    def _adopt(self, other: KeyRing) -> None:
+        self._primary_id, self._keys, self._aeads = other._primary_id, other._keys, other._aeads
+
+    def _document(self) -> bytes:
+        document = {
+            "format": _RING_FORMAT,
+            "primary": self._primary_id,
+            "keys": {key_id: _b64(key) for key_id, key in self._keys.items()},
+            "index_secret": _b64(self._index_secret),
+            "field_secret": _b64(self._field_secret),
+        }
+        return json.dumps(document, indent=2).encode()
+
+    @classmethod
+    def _load(cls, path: Path) -> KeyRing:
+        text = path.read_bytes()
+        try:
+            document: dict[str, Any] = json.loads(text)
+            if document["format"] != _RING_FORMAT:
+                raise ValueError("unknown format")
+            return cls(
+                path,
+                primary_id=document["primary"],
+                keys={key_id: _secret(value) for key_id, value in document["keys"].items()},
+                index_secret=_secret(document["index_secret"]),
+                field_secret=_secret(document["field_secret"]),
+            )
+        # These errors name a field or a shape, never a value; ``from None`` drops the JSON
+        # error, which holds the whole document: the file is all secrets.
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"{path} is not a valid key ring: {error!r}") from None
+
+
+def _b64(key: bytes) -> str:
+    return base64.b64encode(key).decode("ascii")
+
+
+def _secret(value: str) -> bytes:
+    try:
+        key = base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise ValueError("a key is not base64") from None
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"a key is not {KEY_BYTES} bytes")
+    return key
+
+
+def _new_key_id(taken: set[str]) -> str:
+    while (key_id := secrets.token_hex(8)) in taken:
+        pass
+    return key_id
+
+
+def _write_private(path: Path, data: bytes, *, replace: bool) -> None:
+    """Write ``path`` whole or not at all: a 0600 temp file, fsynced, then given the name."""
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        if replace:
+            os.replace(temp, path)
+        else:
+            # link() refuses an existing name, as O_EXCL would, yet the file appears complete.
+            os.link(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # A rename is durable only once the folder holding it is.
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    descriptor = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _bound(*parts: str) -> bytes:
+    """``parts`` length-prefixed, so that no two different lists give the same bytes."""
+    out = bytearray()
+    for part in parts:
+        raw = part.encode()
+        out += len(raw).to_bytes(4, "big") + raw
+    return bytes(out)
+
+
+# Data keys and their wrapping
+
+
+@dataclass(frozen=True)
+class WrappedKey:
+    """A data key sealed by the KEK ``key_id``: a 96-bit nonce, then AES-256-GCM output."""
+
+    key_id: str
+    ciphertext: bytes
+
+
+def new_data_key() -> bytes:
+    return Cobblestone256Encryptor.generate_key()
+
+
+def _wrap_aad(recording_id: str, key_id: str) -> bytes:
+    if not recording_id:
+        raise ValueError("a recording ID is required")
+    return _bound("registry recording data key", recording_id, key_id)
+
+
+def wrap(ring: KeyRing, recording_id: str, data_key: bytes) -> WrappedKey:
+    """``data_key`` wrapped under the primary KEK, bound to the recording and the KEK's ID."""
+    if len(data_key) != KEY_BYTES:
+        raise ValueError(f"a data key is {KEY_BYTES} bytes")
+    key_id = ring.primary_id
+    # Random nonces are safe for about 2**32 wraps per KEK: rotate long before that.
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = ring._aead(key_id).encrypt(nonce, data_key, _wrap_aad(recording_id, key_id))
+    return WrappedKey(key_id, nonce + sealed)
+
+
+def unwrap(ring: KeyRing, recording_id: str, wrapped: WrappedKey) -> bytes:
+    """The data key; ``KeyError`` if the ring lacks the KEK, ``CiphertextInvalid`` if false."""
+    aead = ring._aead(wrapped.key_id)
+    aad = _wrap_aad(recording_id, wrapped.key_id)
+    if len(wrapped.ciphertext) != NONCE_BYTES + KEY_BYTES + 16:
+        raise CiphertextInvalid("a wrapped data key of the wrong length")
+    nonce, sealed = wrapped.ciphertext[:NONCE_BYTES], wrapped.ciphertext[NONCE_BYTES:]
+    try:
+        return aead.decrypt(nonce, sealed, aad)
+    except InvalidTag:
+        raise CiphertextInvalid("the wrapped data key fails for this recording and KEK") from None
+
+
+def rewrap(ring: KeyRing, recording_id: str, wrapped: WrappedKey) -> WrappedKey:
+    """The same data key wrapped under the current primary KEK (rotation)."""
+    return wrap(ring, recording_id, unwrap(ring, recording_id, wrapped))
+
+
+# Streaming audio
+#
+# What Cobblestone-256's decryptor does, checked on cryptography 50.0.2 and in its docs:
+# the ciphertext is a 56-byte header, then chunks of 16 KiB of plaintext plus a 16-byte tag
+# (the last one shorter, and always present). update() returns only plaintext of chunks whose
+# tag it has verified, and holds back the latest chunk until more ciphertext shows it is not
+# the last. Another key or context, or a changed header, raises InvalidTag as soon as the
+# header is in, before any plaintext; a flipped byte or a swapped, repeated or dropped chunk
+# raises InvalidTag from update() at the first bad chunk, returning nothing of it. Truncation
+# and appended bytes can only show at the end: finalize() raises InvalidTag, after the
+# authentic chunks before them were returned. After InvalidTag the decryptor is dead.
+# So a reader holds the whole, authentic recording only once open_sealed() ends without
+# error: a download route must abort its response on CiphertextInvalid, never end it cleanly.
+#
+# The crypto runs on the event loop: a 64 KiB piece takes microseconds, less than a hop to
+# a worker thread would.
+
+
+def _context(recording_id: str) -> bytes:
+    if not recording_id:
+        raise ValueError("a recording ID is required")
+    return recording_id.encode()
+
+
+def _pieces(chunk: bytes) -> Iterator[memoryview]:
+    view = memoryview(chunk)
+    for start in range(0, len(view), PIECE_BYTES):
+        yield view[start : start + PIECE_BYTES]
+
+
+async def seal(
+    data_key: bytes, recording_id: str, chunks: AsyncIterable[bytes]
+) -> AsyncIterator[bytes]:
+    """The audio of ``chunks`` sealed under ``data_key`` and bound to ``recording_id``."""
+    encryptor = Cobblestone256Encryptor(data_key, _context(recording_id))
+    async for chunk in chunks:
+        for piece in _pieces(chunk):
+            if sealed := encryptor.update(piece):
+                yield sealed
+    yield encryptor.finalize()
+
+
+async def open_sealed(
+    data_key: bytes, recording_id: str, chunks: AsyncIterable[bytes]
+) -> AsyncIterator[bytes]:
+    """The audio sealed by ``seal``; ``CiphertextInvalid`` where it proves false (see above)."""
+    decryptor = Cobblestone256Decryptor(data_key, _context(recording_id))
+    async for chunk in chunks:
+        for piece in _pieces(chunk):
+            if plain := _authentic(decryptor.update, piece):
+                yield plain
+    if plain := _authentic(decryptor.finalize):
+        yield plain
+
+
+def _authentic(step: Callable[..., bytes], *args: memoryview) -> bytes:
+    try:
+        return step(*args)
+    except InvalidTag:
+        raise CiphertextInvalid("the sealed audio is not authentic for this recording") from None
+
+
+# Blind index and personal fields
+
+
+def _normal_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def _normal_phone(value: str) -> str:
+    value = value.strip()
+    digits = re.sub(r"[^0-9]", "", value)
+    if value.startswith("+"):
+        return "+" + digits
+    if digits.startswith("00"):
+        return "+" + digits[2:]
+    return digits
+
+
+_NORMALISE: dict[str, Callable[[str], str]] = {"email": _normal_email, "phone": _normal_phone}
+
+
+def blind_index(ring: KeyRing, kind: Kind, value: str) -> str:
+    """A keyed HMAC-SHA256 (hex) of the normalised value: equal values match, none is revealed."""
+    if kind not in _NORMALISE:
+        raise ValueError(f"no blind index for {kind!r}")
+    normal = _NORMALISE[kind](value)
+    if not normal.lstrip("+"):
+        raise ValueError(f"an empty {kind} has no blind index")
+    mac = hmac.HMAC(ring._index_secret, hashes.SHA256())
+    # The kind is in the message so that a phone number and an e-mail never share an index.
+    mac.update(_bound(kind, normal))
+    return mac.finalize().hex()
+
+
+def seal_field(ring: KeyRing, value: str, aad: str) -> bytes:
+    """``value`` under AES-256-GCM with the field secret, bound to ``aad`` (its row and column)."""
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = ring._field.encrypt(nonce, value.encode(), _bound("registry field", aad))
+    # A version byte first, so that the field secret can one day be rotated.
+    return _FIELD_VERSION + nonce + sealed
+
+
+def open_field(ring: KeyRing, sealed: bytes, aad: str) -> str:
+    version, nonce, body = sealed[:1], sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
+    if version != _FIELD_VERSION or len(nonce) != NONCE_BYTES:
+        raise CiphertextInvalid("not a sealed field")
+    try:
+        return ring._field.decrypt(nonce, body, _bound("registry field", aad)).decode()
+    except InvalidTag:
+        raise CiphertextInvalid("the sealed field fails for this row and column") from None
