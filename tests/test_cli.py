@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from registry.access import service as access
 from registry.access.service import Actor
+from registry.audit.models import AuditEvent, Outcome
+from registry.audit.service import AuditLog
 from registry.cli import app
 from registry.db import create_engine, session_factory, transaction
+from registry.errors import Unauthenticated
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def env(database_url: str, audit_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
+    monkeypatch.setenv("REGISTRY_AUDIT_DATABASE_URL", audit_url)
     return database_url
 
 
@@ -28,6 +33,20 @@ async def _authenticate(url: str, token: str) -> Actor:
             return await access.authenticate(session=session, token=token)
     finally:
         await engine.dispose()
+
+
+async def _audit_events(url: str) -> list[AuditEvent]:
+    log = AuditLog.open(url)
+    try:
+        return list(await log.events(actor=Actor.system("test"), after_seq=0, limit=100))
+    finally:
+        await log.close()
+
+
+def _ok(*arguments: str) -> str:
+    result = runner.invoke(app, list(arguments))
+    assert result.exit_code == 0, result.output
+    return result.stdout
 
 
 def test_a_principal_gets_a_token_that_works(env: str) -> None:
@@ -63,3 +82,66 @@ def test_seed_is_idempotent(env: str) -> None:
     second = runner.invoke(app, ["seed"])
     assert first.exit_code == second.exit_code == 0
     assert "entities=29" in first.stdout and "entities=0" in second.stdout
+
+
+def test_a_principal_is_updated_listed_and_deactivated_for_good_r_acc_2(env: str) -> None:
+    _ok("principals", "create", "ana", "--name", "Ana", "--role", "agent")
+    token = _ok("tokens", "issue", "ana").strip()
+    _ok(
+        "principals", "update", "ana", "--role", "qa_specialist", "--role", "supervisor",
+        "--trained-on", "2026-10-01", "--confidentiality-committed-on", "2026-09-30",
+    )  # fmt: skip
+    listed = _ok("principals", "list")
+    assert "qa_specialist,supervisor" in listed and "2026-10-01" in listed
+    _ok("principals", "deactivate", "ana")
+    with pytest.raises(Unauthenticated):
+        asyncio.run(_authenticate(env, token))
+    again = runner.invoke(app, ["principals", "create", "ana", "--name", "Ana", "--role", "agent"])
+    assert again.exit_code == 1 and "R-ACC-2" in again.stderr
+    assert "ana" in _ok("principals", "list")
+
+
+def test_an_update_needs_something_to_change(env: str) -> None:
+    _ok("principals", "create", "ana", "--name", "Ana", "--role", "agent")
+    assert runner.invoke(app, ["principals", "update", "ana"]).exit_code == 2
+
+
+def test_tokens_are_listed_without_themselves_and_revoked(env: str) -> None:
+    _ok("principals", "create", "feed-1", "--name", "Feed", "--role", "integration")
+    token = _ok("tokens", "issue", "feed-1", "--label", "nightly").strip()
+    listed = _ok("tokens", "list", "feed-1")
+    assert "nightly" in listed and token not in listed and access.hash_token(token) not in listed
+    token_id = listed.splitlines()[1].split()[0]
+    assert "revoked token" in _ok("tokens", "revoke", token_id)
+    with pytest.raises(Unauthenticated):
+        asyncio.run(_authenticate(env, token))
+    unknown = runner.invoke(app, ["tokens", "revoke", "999"])
+    assert unknown.exit_code == 1 and "no token 999" in unknown.stderr
+
+
+def test_r_acc_6_each_command_is_audited_as_the_cli(env: str, audit_url: str) -> None:
+    _ok("principals", "create", "ana", "--name", "Ana", "--role", "agent")
+    runner.invoke(app, ["principals", "create", "ana", "--name", "Ana", "--role", "agent"])
+    _ok("tokens", "issue", "ana")
+    _ok("tokens", "list")
+    events = asyncio.run(_audit_events(audit_url))
+    assert [(e.principal, e.action, e.outcome, e.target) for e in events] == [
+        ("system:cli", "createPrincipal", Outcome.ALLOWED, "handle=ana"),
+        ("system:cli", "createPrincipal", Outcome.FAILED, "handle=ana"),
+        ("system:cli", "issueToken", Outcome.ALLOWED, "handle=ana"),
+        ("system:cli", "tokens", Outcome.ALLOWED, None),
+    ]
+    assert events[1].detail == {"code": "CONFLICT"}
+
+
+def test_r_acc_6_nothing_is_done_when_the_audit_log_cannot_be_written(
+    env: str, audit_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing" / "audit.db"
+    monkeypatch.setenv("REGISTRY_AUDIT_DATABASE_URL", f"sqlite+aiosqlite:///{missing}")
+    refused = runner.invoke(
+        app, ["principals", "create", "ana", "--name", "Ana", "--role", "agent"]
+    )
+    assert refused.exit_code == 1 and "audit log cannot be written" in refused.stderr
+    monkeypatch.setenv("REGISTRY_AUDIT_DATABASE_URL", audit_url)
+    assert "ana" not in _ok("principals", "list")

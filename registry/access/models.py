@@ -12,7 +12,11 @@ from registry.db import Base
 
 
 class Principal(Base):
-    """A person or integration with a personal, never-reassigned ID (``handle``)."""
+    """A person or integration with a personal, never-reassigned ID (``handle``).
+
+    A deactivated principal keeps its row, so that its handle stays taken for good (R-ACC-2)
+    and what the audit log and history say it did still names someone.
+    """
 
     __tablename__ = "principal"
 
@@ -20,10 +24,14 @@ class Principal(Base):
     handle: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
-    active: Mapped[bool] = mapped_column(default=True)
     confidentiality_committed_on: Mapped[date | None] = mapped_column(Date)
     trained_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    @property
+    def active(self) -> bool:
+        return self.deactivated_at is None
 
 
 class ApiToken(Base):

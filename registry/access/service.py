@@ -3,31 +3,52 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import clock
+from registry._edits import refuse_unknown_fields
 from registry.access.models import ApiToken, Principal
-from registry.access.policy import Action, Role, allowed_roles
-from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from registry.access.policy import PERSONAL, Action, Role, allowed_roles
+from registry.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RuleBroken,
+    Unauthenticated,
+)
 
 TOKEN_PREFIX = "rgt_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for
 DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
+MAX_TOKEN_LIFETIME = timedelta(days=365)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Lower case only, so that "Ana" can never be handed out beside "ana" (R-ACC-2); no ":",
+# which marks the system's own actors ("system:cli"), so nobody can pass for one of them.
+HANDLE = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}")
+EDITABLE_FIELDS = frozenset({"display_name", "roles", "confidentiality_committed_on", "trained_on"})
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Whoever asks: a principal with its roles, or the system itself (seeding, jobs)."""
+    """Whoever asks: a principal with its roles, or the system itself (seeding, jobs, CLI).
+
+    ``cleared``: committed to confidentiality and trained, both on record (R-ACC-3). A
+    principal's comes from its record (``Actor.of``); an actor made by hand is the system
+    or a test, and is trusted as such.
+    """
 
     handle: str
     roles: frozenset[Role]
     principal_id: int | None = None
+    cleared: bool = True
 
     @classmethod
     def system(cls, name: str) -> Actor:
@@ -35,24 +56,104 @@ class Actor:
 
     @classmethod
     def of(cls, principal: Principal) -> Actor:
+        today = clock.today()
+        dates = (principal.confidentiality_committed_on, principal.trained_on)
         return cls(
             handle=principal.handle,
             roles=frozenset(Role(role) for role in principal.roles),
             principal_id=principal.id,
+            # A date still to come is a promise, not a commitment or a training.
+            cleared=all(when is not None and when <= today for when in dates),
         )
 
     def may(self, action: Action) -> bool:
         return not self.roles.isdisjoint(allowed_roles(action))
 
 
+class NotCleared(RuleBroken, Forbidden):
+    """R-ACC-3 refused: a broken rule to the caller, and a denial to the audit log."""
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What may be known about a token once issued: never the token, nor its hash."""
+
+    id: int
+    handle: str
+    label: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, token: ApiToken, handle: str) -> TokenInfo:
+        return cls(
+            id=token.id,
+            handle=handle,
+            label=token.label,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            revoked_at=token.revoked_at,
+            last_used_at=token.last_used_at,
+        )
+
+
+def require_cleared(actor: Actor) -> None:
+    if not actor.cleared:
+        raise NotCleared(
+            "R-ACC-3",
+            f"{actor.handle} has not both committed to confidentiality and been trained"
+            " (dates on record, not to come), so may not see personal data",
+        )
+
+
 def authorize(actor: Actor, action: Action) -> None:
     if not actor.may(action):
         raise Forbidden(f"{actor.handle} may not {action.value}")
+    if action in PERSONAL:
+        require_cleared(actor)
 
 
 def hash_token(token: str) -> str:
     # Tokens carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _text(field: str, value: str | None, limit: int) -> str:
+    cleaned = (value or "").strip()
+    if not cleaned:
+        raise InvalidInput(f"{field} may not be blank", field=field)
+    if len(cleaned) > limit:
+        raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
+    if not cleaned.isprintable():
+        raise InvalidInput(f"{field} may not hold control characters", field=field)
+    return cleaned
+
+
+def _roles(roles: Iterable[Role | str] | None) -> list[str]:
+    try:
+        values = sorted({Role(role).value for role in roles or ()})
+    except ValueError as error:
+        raise InvalidInput(str(error), field="roles") from None
+    if not values:
+        raise InvalidInput("a principal needs at least one role", field="roles")
+    return values
+
+
+async def _principal(session: AsyncSession, handle: str) -> Principal:
+    principal = await session.scalar(select(Principal).where(Principal.handle == handle))
+    if principal is None:
+        raise NotFound(f"no principal {handle!r}", field="handle")
+    return principal
+
+
+def _require_active(principal: Principal) -> None:
+    if not principal.active:
+        raise Conflict(
+            f"{principal.handle!r} is deactivated: its ID stays reserved, unchanged (R-ACC-2)",
+            field="handle",
+        )
 
 
 async def create_principal(
@@ -66,24 +167,76 @@ async def create_principal(
     trained_on: date | None = None,
 ) -> Principal:
     authorize(actor, Action.PRINCIPALS_MANAGE)
-    role_list = sorted({Role(role).value for role in roles})
-    if not role_list:
-        raise InvalidInput("a principal needs at least one role", field="roles")
-    existing = await session.scalar(select(Principal).where(Principal.handle == handle))
-    if existing is not None:
-        # Personal IDs are never reassigned, not even after deactivation (R-ACC-2).
-        raise Conflict(f"the ID {handle!r} is taken and can never be given to anyone else")
+    if not HANDLE.fullmatch(handle):
+        raise InvalidInput(
+            "an ID is 1 to 80 lower-case letters, digits, '.', '_' or '-'", field="handle"
+        )
     principal = Principal(
         handle=handle,
-        display_name=display_name,
-        roles=role_list,
+        display_name=_text("display_name", display_name, 200),
+        roles=_roles(roles),
         confidentiality_committed_on=confidentiality_committed_on,
         trained_on=trained_on,
         created_at=clock.now(),
     )
+    taken = await session.scalar(
+        select(Principal.deactivated_at.is_not(None)).where(func.lower(Principal.handle) == handle)
+    )
+    if taken is not None:
+        # Deactivated or not, the row stays, and so does its claim on the ID.
+        whose = "a deactivated principal's" if taken else "taken"
+        raise Conflict(
+            f"R-ACC-2: the ID {handle!r} is {whose} and can never be given to anyone else",
+            field="handle",
+        )
     session.add(principal)
     await session.flush()
     return principal
+
+
+async def update_principal(
+    *, session: AsyncSession, actor: Actor, handle: str, changes: Mapping[str, Any]
+) -> Principal:
+    """Changes the given fields. The handle is not one of them: a personal ID never changes."""
+    authorize(actor, Action.PRINCIPALS_MANAGE)
+    if "handle" in changes:
+        raise RuleBroken("R-ACC-2", "a personal ID never changes", field="handle")
+    refuse_unknown_fields(changes, EDITABLE_FIELDS)
+    principal = await _principal(session, handle)
+    _require_active(principal)
+    for name, value in changes.items():
+        if name == "display_name":
+            principal.display_name = _text(name, value, 200)
+        elif name == "roles":
+            principal.roles = _roles(value)
+        else:
+            setattr(principal, name, value)
+    await session.flush()
+    return principal
+
+
+async def deactivate_principal(*, session: AsyncSession, actor: Actor, handle: str) -> Principal:
+    """Ends a principal's access for good: its tokens are revoked, its ID stays reserved."""
+    authorize(actor, Action.PRINCIPALS_MANAGE)
+    principal = await _principal(session, handle)
+    _require_active(principal)
+    now = clock.now()
+    principal.deactivated_at = now
+    await session.execute(
+        update(ApiToken)
+        .where(ApiToken.principal_id == principal.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await session.flush()
+    return principal
+
+
+async def list_principals(
+    *, session: AsyncSession, actor: Actor, after_id: int = 0, limit: int | None = None
+) -> Sequence[Principal]:
+    authorize(actor, Action.PRINCIPALS_READ)
+    query = select(Principal).where(Principal.id > after_id).order_by(Principal.id).limit(limit)
+    return (await session.scalars(query)).all()
 
 
 async def issue_token(
@@ -96,21 +249,66 @@ async def issue_token(
 ) -> tuple[str, ApiToken]:
     """Returns the token itself (shown once, never stored) and its stored record."""
     authorize(actor, Action.PRINCIPALS_MANAGE)
-    principal = await session.scalar(select(Principal).where(Principal.handle == handle))
-    if principal is None or not principal.active:
-        raise NotFound(f"no active principal {handle!r}")
+    if not timedelta(0) < lifetime <= MAX_TOKEN_LIFETIME:
+        raise InvalidInput(
+            f"a token lives more than no time and at most {MAX_TOKEN_LIFETIME.days} days",
+            field="lifetime",
+        )
+    principal = await _principal(session, handle)
+    _require_active(principal)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = clock.now()
     record = ApiToken(
         principal_id=principal.id,
         token_hash=hash_token(token),
-        label=label,
+        label=_text("label", label, 200),
         created_at=now,
         expires_at=now + lifetime,
     )
     session.add(record)
     await session.flush()
     return token, record
+
+
+async def revoke_token(*, session: AsyncSession, actor: Actor, token_id: int) -> TokenInfo:
+    """Stops a token at once. Revoking it again changes nothing."""
+    authorize(actor, Action.PRINCIPALS_MANAGE)
+    row = (
+        await session.execute(
+            select(ApiToken, Principal.handle)
+            .join(Principal, Principal.id == ApiToken.principal_id)
+            .where(ApiToken.id == token_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no token {token_id}", field="id")
+    token, handle = row
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        await session.flush()
+    return TokenInfo.of(token, handle)
+
+
+async def list_tokens(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    handle: str | None = None,
+    after_id: int = 0,
+    limit: int | None = None,
+) -> list[TokenInfo]:
+    """Tokens, oldest first: whose, what for, until when and when last used."""
+    authorize(actor, Action.PRINCIPALS_READ)
+    query = (
+        select(ApiToken, Principal.handle)
+        .join(Principal, Principal.id == ApiToken.principal_id)
+        .where(ApiToken.id > after_id)
+    )
+    if handle is not None:
+        owner = await _principal(session, handle)
+        query = query.where(ApiToken.principal_id == owner.id)
+    rows = await session.execute(query.order_by(ApiToken.id).limit(limit))
+    return [TokenInfo.of(token, whose) for token, whose in rows]
 
 
 async def authenticate(*, session: AsyncSession, token: str) -> Actor:

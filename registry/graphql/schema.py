@@ -23,7 +23,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 
-from registry.access.graphql import AccessQuery
+from registry.access.graphql import AccessMutation, AccessQuery
 from registry.audit.graphql import AuditQuery
 from registry.errors import DomainError
 from registry.graphql.audit import AuditDenials
@@ -45,7 +45,7 @@ SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 Query = merge_types(
     "Query", (NodeQuery, InventoryQuery, TransfersQuery, HistoryQuery, AccessQuery, AuditQuery)
 )
-Mutation = merge_types("Mutation", (InventoryMutation, TransfersMutation))
+Mutation = merge_types("Mutation", (InventoryMutation, TransfersMutation, AccessMutation))
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import dataclasses
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -10,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry import clock
 from registry.access import service
-from registry.access.models import ApiToken
-from registry.access.policy import POLICY, Action, Role
+from registry.access.models import ApiToken, Principal
+from registry.access.policy import PERSONAL, POLICY, Action, Role
 from registry.access.service import Actor
 from registry.db import transaction
-from registry.errors import Conflict, Forbidden, Unauthenticated
-from tests.conftest import OFFICER
+from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleBroken, Unauthenticated
+from tests.conftest import NOW, OFFICER
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -94,3 +95,282 @@ async def test_the_bootstrap_admin_is_made_once(sessions: Sessions) -> None:
         assert token is not None
         actor = await service.authenticate(session=session, token=token)
     assert actor.roles == {Role.ADMIN, Role.PRIVACY_OFFICER}
+
+
+TODAY = NOW.date()
+ADMIN = Actor(handle="admin", roles=frozenset({Role.ADMIN}))
+
+
+async def make(sessions: Sessions, handle: str = "ana", **fields: object) -> str:
+    """Creates a cleared agent (unless told otherwise) and returns a token of it."""
+    values: dict[str, object] = {
+        "display_name": handle.title(),
+        "roles": [Role.AGENT],
+        "confidentiality_committed_on": TODAY - timedelta(days=10),
+        "trained_on": TODAY - timedelta(days=5),
+        **fields,
+    }
+    async with transaction(sessions) as session:
+        await service.create_principal(session=session, actor=OFFICER, handle=handle, **values)
+        token, _ = await service.issue_token(
+            session=session, actor=OFFICER, handle=handle, label="laptop"
+        )
+    return token
+
+
+async def authenticate(sessions: Sessions, token: str) -> Actor:
+    async with transaction(sessions) as session:
+        return await service.authenticate(session=session, token=token)
+
+
+# R-ACC-2: personal, unique, never reassigned
+
+
+async def test_r_acc_2_a_deactivated_id_stays_reserved_and_its_tokens_stop(
+    sessions: Sessions,
+) -> None:
+    token = await make(sessions)
+    async with transaction(sessions) as session:
+        gone = await service.deactivate_principal(session=session, actor=ADMIN, handle="ana")
+    assert gone.deactivated_at == NOW and not gone.active
+    with pytest.raises(Unauthenticated):
+        await authenticate(sessions, token)
+    async with transaction(sessions) as session:
+        with pytest.raises(Conflict, match="R-ACC-2"):
+            await service.create_principal(
+                session=session, actor=ADMIN, handle="ana", display_name="Ana 2", roles=[Role.AGENT]
+            )
+        with pytest.raises(Conflict, match="R-ACC-2"):
+            await service.issue_token(session=session, actor=ADMIN, handle="ana", label="again")
+        with pytest.raises(Conflict, match="R-ACC-2"):
+            await service.update_principal(
+                session=session, actor=ADMIN, handle="ana", changes={"roles": [Role.ADMIN]}
+            )
+    async with sessions() as session:
+        kept = await session.scalar(select(Principal).where(Principal.handle == "ana"))
+        revoked = (await session.scalars(select(ApiToken.revoked_at))).all()
+    assert kept is not None and kept.display_name == "Ana"
+    assert revoked == [NOW]
+
+
+async def test_r_acc_2_a_personal_id_never_changes(sessions: Sessions) -> None:
+    await make(sessions)
+    async with transaction(sessions) as session:
+        with pytest.raises(RuleBroken, match="R-ACC-2"):
+            await service.update_principal(
+                session=session, actor=ADMIN, handle="ana", changes={"handle": "bo"}
+            )
+
+
+@pytest.mark.parametrize("handle", ["Ana", "ana bo", "ana\n", "system:cli", "", "a" * 81])
+async def test_r_acc_2_ids_are_plain_so_none_passes_for_another(
+    sessions: Sessions, handle: str
+) -> None:
+    async with transaction(sessions) as session:
+        with pytest.raises(InvalidInput):
+            await service.create_principal(
+                session=session, actor=ADMIN, handle=handle, display_name="X", roles=[Role.AGENT]
+            )
+
+
+async def test_a_principal_is_updated_and_its_roles_apply_at_once(sessions: Sessions) -> None:
+    token = await make(sessions)
+    async with transaction(sessions) as session:
+        updated = await service.update_principal(
+            session=session,
+            actor=ADMIN,
+            handle="ana",
+            changes={"display_name": " Ana B. ", "roles": [Role.QA_SPECIALIST], "trained_on": None},
+        )
+    assert (updated.display_name, updated.roles, updated.trained_on) == (
+        "Ana B.",
+        ["qa_specialist"],
+        None,
+    )
+    actor = await authenticate(sessions, token)
+    assert actor.roles == {Role.QA_SPECIALIST} and not actor.cleared
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"roles": []}, {"display_name": " "}, {"display_name": None}, {"created_at": NOW}],
+)
+async def test_an_update_that_makes_no_sense_is_refused(
+    sessions: Sessions, changes: dict[str, object]
+) -> None:
+    await make(sessions)
+    async with transaction(sessions) as session:
+        with pytest.raises(InvalidInput):
+            await service.update_principal(
+                session=session, actor=ADMIN, handle="ana", changes=changes
+            )
+
+
+# R-ACC-3: committed to confidentiality and trained
+
+
+@pytest.mark.parametrize(
+    ("committed", "trained", "cleared"),
+    [
+        (TODAY, TODAY, True),
+        (None, TODAY, False),
+        (TODAY, None, False),
+        (TODAY + timedelta(days=1), TODAY, False),
+        (TODAY, TODAY + timedelta(days=1), False),
+    ],
+)
+async def test_r_acc_3_an_actor_is_cleared_with_both_dates_on_record(
+    sessions: Sessions, committed: date | None, trained: date | None, cleared: bool
+) -> None:
+    token = await make(sessions, confidentiality_committed_on=committed, trained_on=trained)
+    assert (await authenticate(sessions, token)).cleared is cleared
+
+
+@pytest.mark.parametrize("action", sorted(PERSONAL))
+def test_r_acc_3_personal_data_is_refused_without_clearance(action: Action) -> None:
+    allowed = POLICY[action]
+    service.authorize(Actor(handle="cleared", roles=allowed), action)
+    with pytest.raises(RuleBroken, match="R-ACC-3") as refused:
+        service.authorize(Actor(handle="new", roles=allowed, cleared=False), action)
+    assert refused.value.rule_id == "R-ACC-3"
+    # A refusal all the same: audited as a denial, like one for a missing role.
+    assert isinstance(refused.value, Forbidden)
+
+
+@pytest.mark.parametrize("action", sorted(set(Action) - PERSONAL))
+def test_r_acc_3_actions_on_no_personal_data_need_no_clearance(action: Action) -> None:
+    service.authorize(Actor(handle="new", roles=POLICY[action], cleared=False), action)
+
+
+async def test_r_acc_3_principals_are_read_only_by_a_cleared_admin(sessions: Sessions) -> None:
+    await make(sessions)
+    async with sessions() as session:
+        listed = await service.list_principals(session=session, actor=ADMIN)
+        assert [p.handle for p in listed] == ["ana"]
+        with pytest.raises(RuleBroken, match="R-ACC-3"):
+            await service.list_principals(
+                session=session, actor=dataclasses.replace(ADMIN, cleared=False)
+            )
+        with pytest.raises(RuleBroken, match="R-ACC-3"):
+            await service.list_tokens(
+                session=session, actor=dataclasses.replace(ADMIN, cleared=False)
+            )
+
+
+# Tokens
+
+
+async def test_a_revoked_token_stops_at_once_and_revoking_again_changes_nothing(
+    sessions: Sessions, frozen_clock: clock.FrozenClock
+) -> None:
+    token = await make(sessions)
+    async with sessions() as session:
+        (listed,) = await service.list_tokens(session=session, actor=ADMIN, handle="ana")
+    async with transaction(sessions) as session:
+        revoked = await service.revoke_token(session=session, actor=ADMIN, token_id=listed.id)
+    assert revoked.revoked_at == NOW
+    with pytest.raises(Unauthenticated):
+        await authenticate(sessions, token)
+    frozen_clock.advance(timedelta(hours=1))
+    async with transaction(sessions) as session:
+        again = await service.revoke_token(session=session, actor=ADMIN, token_id=listed.id)
+        with pytest.raises(NotFound):
+            await service.revoke_token(session=session, actor=ADMIN, token_id=listed.id + 1)
+    assert again.revoked_at == NOW
+
+
+async def test_the_last_use_is_kept_to_the_minute(
+    sessions: Sessions, frozen_clock: clock.FrozenClock
+) -> None:
+    token = await make(sessions)
+
+    async def last_used() -> object:
+        async with sessions() as session:
+            (listed,) = await service.list_tokens(session=session, actor=ADMIN)
+        return listed.last_used_at
+
+    assert await last_used() is None
+    await authenticate(sessions, token)
+    assert await last_used() == NOW
+    frozen_clock.advance(timedelta(seconds=30))
+    await authenticate(sessions, token)
+    assert await last_used() == NOW
+    frozen_clock.advance(timedelta(minutes=1))
+    await authenticate(sessions, token)
+    assert await last_used() == NOW + timedelta(minutes=1, seconds=30)
+
+
+async def test_a_token_is_never_shown_again(sessions: Sessions) -> None:
+    token = await make(sessions)
+    async with sessions() as session:
+        listed = await service.list_tokens(session=session, actor=ADMIN)
+    shown = {field.name for field in dataclasses.fields(service.TokenInfo)}
+    assert "token_hash" not in shown
+    values = [str(getattr(info, name)) for info in listed for name in shown]
+    assert not [v for v in values if token in v or service.hash_token(token) in v]
+
+
+async def test_tokens_are_each_for_one_principal(sessions: Sessions) -> None:
+    first, second = await make(sessions, "ana"), await make(sessions, "bo")
+    assert first != second
+    assert (await authenticate(sessions, first)).handle == "ana"
+    assert (await authenticate(sessions, second)).handle == "bo"
+    async with sessions() as session:
+        listed = await service.list_tokens(session=session, actor=ADMIN, handle="bo")
+        with pytest.raises(NotFound):
+            await service.list_tokens(session=session, actor=ADMIN, handle="nobody")
+    assert [t.handle for t in listed] == ["bo"]
+
+
+@pytest.mark.parametrize(
+    ("label", "lifetime"),
+    [(" ", timedelta(days=1)), ("x", timedelta(0)), ("x", timedelta(days=366))],
+)
+async def test_a_token_has_a_label_and_a_bounded_life(
+    sessions: Sessions, label: str, lifetime: timedelta
+) -> None:
+    await make(sessions)
+    async with transaction(sessions) as session:
+        with pytest.raises(InvalidInput):
+            await service.issue_token(
+                session=session, actor=ADMIN, handle="ana", label=label, lifetime=lifetime
+            )
+
+
+# Separation of duties
+
+
+@pytest.mark.parametrize("role", [r for r in Role if r is not Role.ADMIN])
+async def test_only_admin_manages_and_reads_principals_and_tokens(
+    sessions: Sessions, role: Role
+) -> None:
+    await make(sessions)
+    someone = Actor(handle="someone", roles=frozenset({role}))
+    async with transaction(sessions) as session:
+        with pytest.raises(Forbidden):
+            await service.list_principals(session=session, actor=someone)
+        with pytest.raises(Forbidden):
+            await service.list_tokens(session=session, actor=someone)
+        with pytest.raises(Forbidden):
+            await service.update_principal(
+                session=session, actor=someone, handle="ana", changes={"roles": [role]}
+            )
+        with pytest.raises(Forbidden):
+            await service.deactivate_principal(session=session, actor=someone, handle="ana")
+        with pytest.raises(Forbidden):
+            await service.issue_token(session=session, actor=someone, handle="ana", label="x")
+        with pytest.raises(Forbidden):
+            await service.revoke_token(session=session, actor=someone, token_id=1)
+
+
+def test_separation_of_duties_in_the_table() -> None:
+    may = {role: {a for a in Action if role in POLICY[a]} for role in Role}
+    reads = {Action.INVENTORY_READ, Action.TRANSFERS_READ}
+    assert may[Role.ADMIN] == reads | {
+        Action.HISTORY_READ,
+        Action.PRINCIPALS_READ,
+        Action.PRINCIPALS_MANAGE,
+    }
+    assert may[Role.SECURITY_AUDITOR] == reads | {Action.AUDIT_READ}
+    assert may[Role.INTEGRATION] == reads | {Action.HISTORY_READ}
+    assert [role for role in Role if Action.AUDIT_READ in may[role]] == [Role.SECURITY_AUDITOR]
