@@ -120,6 +120,7 @@ async def request_figures(main_url: str, audit_url: str) -> tuple[float, float]:
             session=session, actor=system, handle="bench-feed", label="bench"
         )
     settings = Settings(
+        var_dir=Path(tempfile.mkdtemp(prefix="registry-bench-")),
         database_url=main_url,
         audit_database_url=audit_url,
         env="production",

@@ -492,6 +492,7 @@ async def statements_per_request(url: str, token: str, sizes: list[int]) -> dict
         auto_migrate=False,
         max_page_size=max(sizes),
         response_cache_entries=0,
+        var_dir=Path(tempfile.mkdtemp(prefix="registry-bench-")),
     )
     transport = httpx.ASGITransport(app=build_app(settings, engine))
     counts = {}

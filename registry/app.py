@@ -1,32 +1,64 @@
-"""The ASGI application: /graphql, /healthz and /readyz."""
+"""The ASGI application: /graphql, the audio routes, /healthz and /readyz.
+
+/healthz and /readyz answer anyone and tell nothing personal; every other route asks
+for a bearer token and goes through the policy table.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from registry.audit.service import AuditLog
+from registry.blobs import BlobStore, LocalBlobStore
+from registry.crypto import KeyRing
 from registry.db import create_engine, session_factory
 from registry.graphql.schema import build_schema
 from registry.graphql.view import RegistryGraphQL
+from registry.recordings.http import AudioRoutes
+from registry.recordings.retention import sweep
 from registry.settings import Environment, Settings
+
+logger = logging.getLogger(__name__)
 
 
 def build_app(
-    settings: Settings, engine: AsyncEngine | None = None, audit_log: AuditLog | None = None
+    settings: Settings,
+    engine: AsyncEngine | None = None,
+    audit_log: AuditLog | None = None,
+    ring: KeyRing | None = None,
+    blobs: BlobStore | None = None,
 ) -> Starlette:
     engine = engine or create_engine(settings.resolved_database_url)
     audit_log = audit_log or AuditLog.open(settings.resolved_audit_database_url)
+    ring = ring or KeyRing.load_or_create(settings.resolved_keyring_file)
+    blobs = blobs or LocalBlobStore(settings.resolved_blob_dir)
+    sessions = session_factory(engine)
     schema = build_schema(development=settings.env is Environment.DEVELOPMENT)
     graphql = RegistryGraphQL(
-        schema, settings=settings, sessions=session_factory(engine), audit_log=audit_log
+        schema,
+        settings=settings,
+        sessions=sessions,
+        audit_log=audit_log,
+        ring=ring,
+        blobs=blobs,
+    )
+    audio = AudioRoutes(
+        sessions=sessions,
+        audit_log=audit_log,
+        ring=ring,
+        blobs=blobs,
+        authenticate=graphql.authenticate,
     )
 
     async def healthz(_request: Request) -> JSONResponse:
@@ -42,7 +74,16 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        sweeper = None
+        if settings.sweep_interval_seconds:
+            sweeper = asyncio.create_task(
+                _sweep_every(settings.sweep_interval_seconds, sessions, blobs)
+            )
         yield
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         await engine.dispose()
         await audit_log.close()
 
@@ -51,8 +92,23 @@ def build_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *audio.routes(),
         ],
         lifespan=lifespan,
     )
     app.state.engine = engine
     return app
+
+
+async def _sweep_every(
+    seconds: float, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore
+) -> None:
+    # Safe beside other replicas' sweepers and `registry sweep`: see recordings.retention.
+    while True:
+        try:
+            report = await sweep(sessions=sessions, blobs=blobs)
+            if report.shredded or report.blobs_deleted:
+                logger.info("sweep: %s", report)
+        except Exception:
+            logger.exception("sweep failed; it runs again in %g s", seconds)
+        await asyncio.sleep(seconds)

@@ -16,6 +16,8 @@ from registry.access.commands import principals_app, tokens_app
 from registry.audit.commands import audit_app
 from registry.exports import ropa
 from registry.exports.writers import Format, render
+from registry.recordings.commands import keys_app
+from registry.recordings.commands import sweep as sweep_command
 from registry.seeding import seed as load_seeds
 from registry.settings import Settings
 
@@ -29,6 +31,8 @@ app.add_typer(export_app, name="export")
 app.add_typer(principals_app, name="principals")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+app.command("sweep")(sweep_command)
 
 
 def _prepare_var_dir(settings: Settings) -> None:

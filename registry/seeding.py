@@ -49,6 +49,7 @@ class CountrySeed(_Strict):
     code: str
     name: str
     eea: bool
+    eu: bool = False
 
 
 class DecisionSeed(_Strict):

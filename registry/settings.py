@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     # The audit log lives apart from the data it watches (R-ACC-6): never the same database.
     audit_database_url: SecretStr | None = None
     audit_signing_key_file: Path | None = None
+    # Key encryption keys and the index/field secrets; production supplies a secret file.
+    keyring_file: Path | None = None
+    blob_dir: Path | None = None
+    # The retention sweep run inside the server every so many seconds (0: run `registry sweep`).
+    sweep_interval_seconds: float = Field(default=0, ge=0)
     auto_migrate: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
@@ -59,6 +64,14 @@ class Settings(BaseSettings):
         if self.audit_database_url is not None:
             return self.audit_database_url.get_secret_value()
         return f"sqlite+aiosqlite:///{self.var_dir / 'audit.db'}"
+
+    @property
+    def resolved_keyring_file(self) -> Path:
+        return self.keyring_file or self.var_dir / "keyring.json"
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        return self.blob_dir or self.var_dir / "blobs"
 
     @property
     def signing_key_file(self) -> Path:

@@ -26,6 +26,8 @@ from registry.access.policy import Role
 from registry.access.service import Actor
 from registry.app import build_app
 from registry.audit.service import AuditLog
+from registry.blobs import LocalBlobStore
+from registry.crypto import KeyRing
 from registry.db import create_engine, session_factory, transaction
 from registry.seeding import seed
 from registry.settings import Settings
@@ -268,8 +270,24 @@ AppFactory = Callable[..., Starlette]
 
 
 @pytest.fixture
+def ring(tmp_path: Path) -> KeyRing:
+    return KeyRing.load_or_create(tmp_path / "keyring.json")
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> LocalBlobStore:
+    return LocalBlobStore(tmp_path / "blobs")
+
+
+@pytest.fixture
 def make_app(
-    database_url: str, audit_url: str, engine: AsyncEngine, audit_log: AuditLog
+    database_url: str,
+    audit_url: str,
+    engine: AsyncEngine,
+    audit_log: AuditLog,
+    ring: KeyRing,
+    blobs: LocalBlobStore,
+    tmp_path: Path,
 ) -> AppFactory:
     """Builds the real app on the test's databases; keyword arguments override settings."""
 
@@ -277,10 +295,11 @@ def make_app(
         settings = Settings(
             database_url=database_url,
             audit_database_url=audit_url,
+            var_dir=tmp_path,
             privacy_contact="privacy@example.test",
             **overrides,
         )
-        return build_app(settings, engine=engine, audit_log=audit_log)
+        return build_app(settings, engine=engine, audit_log=audit_log, ring=ring, blobs=blobs)
 
     return make
 

@@ -13,7 +13,7 @@ PACKAGE = ROOT / "registry"
 WEB = ("strawberry", "starlette", "uvicorn", "httpx")
 DOMAINS = ("access", "audit", "history", "inventory", "recordings", "rights", "transfers")
 # Modules that serve GraphQL and may import it.
-GRAPHQL_LAYER = {"graphql.py", "types.py", "loaders.py"}
+GRAPHQL_LAYER = {"graphql.py", "types.py", "loaders.py", "http.py"}
 
 
 def imports_of(path: Path) -> set[str]:

@@ -26,6 +26,19 @@ class Action(StrEnum):
     PRINCIPALS_READ = "principals.read"
     PRINCIPALS_MANAGE = "principals.manage"
     AUDIT_READ = "audit.read"
+    CALL_REGISTER = "calls.register"
+    CONSENT_RECORD = "consent.record"
+    REFUSAL_NOTIFY = "consent.notify_refusal"
+    CONSENT_WITHDRAW = "consent.withdraw"
+    START_AUDIO_DELETE = "recordings.delete_start"
+    DELETIONS_OWED_READ = "recordings.deletions_owed"
+    SUBJECT_MINOR = "subjects.mark_minor"
+    CALLS_READ = "calls.read"
+    RECORDING_UPLOAD = "recordings.upload"
+    RECORDING_LISTEN = "recordings.listen"
+    RECORDING_ERASE = "recordings.erase"
+    HOLD_PLACE = "recordings.hold"
+    MONITOR = "calls.monitor"
 
 
 EVERY_ROLE = frozenset(Role)
@@ -43,13 +56,40 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.PRINCIPALS_MANAGE: frozenset({Role.ADMIN}),
     # The security team reads the log; nobody else does, not even admin (R-ACC-6).
     Action.AUDIT_READ: frozenset({Role.SECURITY_AUDITOR}),
+    # Call-centre tooling (IT) and agents register calls and what the customer answered.
+    Action.CALL_REGISTER: frozenset({Role.AGENT, Role.IT_OPERATOR}),
+    Action.CONSENT_RECORD: frozenset({Role.AGENT, Role.IT_OPERATOR}),
+    Action.RECORDING_UPLOAD: frozenset({Role.AGENT, Role.IT_OPERATOR}),
+    # R-CON-2: the agent tells management and IT; management deletes the start's audio.
+    Action.REFUSAL_NOTIFY: frozenset({Role.AGENT}),
+    Action.START_AUDIO_DELETE: frozenset({Role.MANAGER}),
+    Action.DELETIONS_OWED_READ: frozenset({Role.MANAGER, Role.IT_OPERATOR, Role.PRIVACY_OFFICER}),
+    Action.CONSENT_WITHDRAW: frozenset({Role.AGENT, Role.PRIVACY_OFFICER}),
+    Action.SUBJECT_MINOR: frozenset({Role.PRIVACY_OFFICER}),
+    # R-ACC-1: those who verify and evaluate calls; R-MON-1: QA specialists and supervisors.
+    Action.CALLS_READ: frozenset(
+        {Role.QA_SPECIALIST, Role.SUPERVISOR, Role.MANAGER, Role.PRIVACY_OFFICER}
+    ),
+    Action.RECORDING_LISTEN: frozenset({Role.QA_SPECIALIST, Role.SUPERVISOR}),
+    Action.MONITOR: frozenset({Role.QA_SPECIALIST, Role.SUPERVISOR}),
+    # R-RET-2, R-ERA-1: holds and erasure are the privacy team's.
+    Action.HOLD_PLACE: frozenset({Role.PRIVACY_OFFICER}),
+    Action.RECORDING_ERASE: frozenset({Role.PRIVACY_OFFICER}),
 }
 
 # Actions that show people's data: only an actor who has committed to confidentiality and
 # been trained may do them (R-ACC-3). The audit log names who did what; principals are
 # people, with their dates and their tokens' use. Writing principals is not here, so that
 # the bootstrap admin, who has no dates on record, can create the first people.
-PERSONAL: frozenset[Action] = frozenset({Action.AUDIT_READ, Action.PRINCIPALS_READ})
+PERSONAL: frozenset[Action] = frozenset(
+    {
+        Action.AUDIT_READ,
+        Action.PRINCIPALS_READ,
+        Action.CALLS_READ,
+        Action.RECORDING_LISTEN,
+        Action.MONITOR,
+    }
+)
 
 # The doors to each action. Services check the action whatever the door; these maps name
 # every door, so that a test can prove none is missing from the table.
@@ -68,15 +108,33 @@ MUTATIONS: dict[str, Action] = {
     "deactivatePrincipal": Action.PRINCIPALS_MANAGE,
     "issueToken": Action.PRINCIPALS_MANAGE,
     "revokeToken": Action.PRINCIPALS_MANAGE,
+    "registerSubject": Action.CALL_REGISTER,
+    "registerCall": Action.CALL_REGISTER,
+    "recordIvrChoice": Action.CONSENT_RECORD,
+    "recordAgentAnswer": Action.CONSENT_RECORD,
+    "notifyRefusal": Action.REFUSAL_NOTIFY,
+    "deleteStartAudio": Action.START_AUDIO_DELETE,
+    "withdrawConsent": Action.CONSENT_WITHDRAW,
+    "markUnder16": Action.SUBJECT_MINOR,
+    "startMonitoring": Action.MONITOR,
+    "endMonitoring": Action.MONITOR,
+    "placeLegalHold": Action.HOLD_PLACE,
+    "releaseLegalHold": Action.HOLD_PLACE,
+    "eraseRecording": Action.RECORDING_ERASE,
 }
 PERSONAL_QUERIES: dict[str, Action] = {
     "auditEvents": Action.AUDIT_READ,
     "principals": Action.PRINCIPALS_READ,
     "tokens": Action.PRINCIPALS_READ,
+    "call": Action.CALLS_READ,
+    "deletionsOwed": Action.DELETIONS_OWED_READ,
 }
 # HTTP routes besides /graphql (which authenticates every request, its fields checking
-# their actions as above) that need a token: none yet. Each gets its action here.
-ROUTES: dict[str, Action] = {}
+# their actions as above) that need a token, each with its action.
+ROUTES: dict[str, Action] = {
+    "/calls/{call_id}/audio/{segment}": Action.RECORDING_UPLOAD,
+    "/recordings/{recording_id}/audio": Action.RECORDING_LISTEN,
+}
 # Routes that answer anyone: whether the process and its database are up, nothing more.
 PUBLIC_ROUTES = frozenset({"/healthz", "/readyz"})
 

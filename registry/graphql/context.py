@@ -15,6 +15,8 @@ from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, Entry
+from registry.blobs import BlobStore
+from registry.crypto import KeyRing
 from registry.settings import Settings
 from registry.transfers.models import Country
 
@@ -26,6 +28,8 @@ class Context:
     actor: Actor
     request_id: str
     audit_log: AuditLog
+    ring: KeyRing
+    blobs: BlobStore
     _session: AsyncSession | None = None
     _countries: dict[str, Country] | None = None
     wrote: bool = field(default=False)

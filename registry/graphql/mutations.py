@@ -21,7 +21,21 @@ MAX_LIST_INPUT = 50
 
 
 # Arguments that name what a mutation acts on, for the audit log's ``target``.
-IDENTIFYING = ("slug", "processor", "subProcessor", "activity", "entity", "exporter", "importer")
+IDENTIFYING = (
+    "slug",
+    "processor",
+    "subProcessor",
+    "activity",
+    "entity",
+    "exporter",
+    "importer",
+    "handle",
+    "id",
+    "call",
+    "recording",
+    "subject",
+    "hold",
+)
 
 
 async def run(
@@ -49,7 +63,11 @@ def _target(info: Info) -> str | None:
     arguments = selected.arguments if isinstance(selected, SelectedField) else {}
     given = arguments.get("input")
     values = {**arguments, **(given if isinstance(given, dict) else {})}
-    named = [f"{key}={values[key]}" for key in IDENTIFYING if isinstance(values.get(key), str)]
+    named = [
+        f"{key}={values[key]}"
+        for key in IDENTIFYING
+        if isinstance(values.get(key), str | int) and not isinstance(values.get(key), bool)
+    ]
     return ", ".join(named)[:300] or None
 
 

@@ -32,6 +32,7 @@ from registry.graphql.node import NodeQuery
 from registry.history.graphql import ChangeType, HistoryQuery
 from registry.inventory.graphql import InventoryMutation, InventoryQuery
 from registry.inventory.types import ActivityType, EntityType
+from registry.recordings.graphql import RecordingsMutation, RecordingsQuery
 from registry.transfers.graphql import TransfersMutation, TransfersQuery
 from registry.transfers.types import AdequacyDecisionType, TransferType
 
@@ -43,9 +44,20 @@ MAX_TOKENS = 2000
 SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 Query = merge_types(
-    "Query", (NodeQuery, InventoryQuery, TransfersQuery, HistoryQuery, AccessQuery, AuditQuery)
+    "Query",
+    (
+        NodeQuery,
+        InventoryQuery,
+        TransfersQuery,
+        HistoryQuery,
+        AccessQuery,
+        AuditQuery,
+        RecordingsQuery,
+    ),
 )
-Mutation = merge_types("Mutation", (InventoryMutation, TransfersMutation, AccessMutation))
+Mutation = merge_types(
+    "Mutation", (InventoryMutation, TransfersMutation, AccessMutation, RecordingsMutation)
+)
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

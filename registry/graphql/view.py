@@ -24,6 +24,8 @@ from registry.access import service as access
 from registry.access.service import Actor
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, AuditUnavailable, Entry
+from registry.blobs import BlobStore
+from registry.crypto import KeyRing
 from registry.db import transaction
 from registry.errors import Unauthenticated
 from registry.graphql.cache import CacheKey, ResponseCache, cacheable_request, read_scope
@@ -54,6 +56,8 @@ class RegistryGraphQL(GraphQL[Context, None]):
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
         audit_log: AuditLog,
+        ring: KeyRing,
+        blobs: BlobStore,
     ) -> None:
         development = settings.env is Environment.DEVELOPMENT
         super().__init__(
@@ -64,6 +68,8 @@ class RegistryGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.sessions = sessions
         self.audit_log = audit_log
+        self.ring = ring
+        self.blobs = blobs
         self.cache = ResponseCache(
             max_entries=settings.response_cache_entries, max_bytes=settings.response_cache_bytes
         )
@@ -87,7 +93,7 @@ class RegistryGraphQL(GraphQL[Context, None]):
             # The IDE page holds no data; every query it sends is authenticated.
             return await self.render_graphql_ide(request)
         try:
-            actor = await self._authenticate(request)
+            actor = await self.authenticate(request)
         except Unauthenticated as error:
             refusal = Entry(
                 principal="anonymous",
@@ -116,6 +122,8 @@ class RegistryGraphQL(GraphQL[Context, None]):
             actor=actor,
             request_id=request_id,
             audit_log=self.audit_log,
+            ring=self.ring,
+            blobs=self.blobs,
         )
         deadline = asyncio.timeout(self.settings.request_timeout_seconds)
         try:
@@ -214,7 +222,7 @@ class RegistryGraphQL(GraphQL[Context, None]):
         request.state.clean = not result.errors
         return await super().process_result(request, result)
 
-    async def _authenticate(self, request: Request) -> Actor:
+    async def authenticate(self, request: Request) -> Actor:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("authentication required: send Authorization: Bearer <token>")

@@ -31,6 +31,8 @@ class Country(Base):
     code: Mapped[str] = mapped_column(String(2), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     eea: Mapped[bool] = mapped_column(default=False)
+    # The EU itself, not the EEA: calls from EU customers are never live-monitored (R-MON-3).
+    eu: Mapped[bool] = mapped_column(default=False)
 
 
 class AdequacyDecision(Base):

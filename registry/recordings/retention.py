@@ -1,0 +1,157 @@
+"""How long recordings are kept (R-RET-1), holds that keep them longer (R-RET-2), the sweep.
+
+The sweep is safe on many replicas at once: on PostgreSQL each batch claims its rows
+with FOR UPDATE SKIP LOCKED, so two sweepers never take the same recording; on SQLite
+the sweeper's transactions take the write lock when they begin. It works in two
+steps, each committed: shred the expired (data keys destroyed, tombstones left), then
+delete the shredded ones' blobs. Killed between or within the steps, it finds the rest
+on its next run; nothing is erased twice and nothing kept by a hold is touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import Exists, Select, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry import clock
+from registry.access.policy import Action
+from registry.access.service import Actor, authorize
+from registry.blobs import BlobStore
+from registry.errors import InvalidInput, NotFound, RuleBroken
+from registry.inventory.models import ActivityDataCategory, ActivityParty, DataCategory
+from registry.recordings import erasure
+from registry.recordings.models import (
+    ErasureReason,
+    HoldGround,
+    LegalHold,
+    Recording,
+    RecordingStatus,
+)
+
+VOICE = "user.voice.recording"
+SWEEPER = Actor.system("sweep")
+
+
+async def retention_of_recordings(session: AsyncSession, company_id: int) -> timedelta:
+    """The period the company's activity sets for voice recordings (R-RET-1, R-INV-6)."""
+    days = await session.scalar(
+        select(ActivityDataCategory.retention_days)
+        .join(DataCategory, DataCategory.id == ActivityDataCategory.data_category_id)
+        .join(ActivityParty, ActivityParty.activity_id == ActivityDataCategory.activity_id)
+        .where(DataCategory.key == VOICE, ActivityParty.entity_id == company_id)
+        .order_by(ActivityDataCategory.retention_days)
+        .limit(1)
+    )
+    if days is None:
+        raise RuleBroken("R-RET-1", "no retention period for recordings is on record")
+    return timedelta(days=days)
+
+
+async def place_hold(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    recording_id: str,
+    ground: HoldGround,
+    justification: str,
+    ends_on: date,
+) -> LegalHold:
+    """Keeps a recording past its period, for a recorded legitimate interest, until an end."""
+    authorize(actor, Action.HOLD_PLACE)
+    recording = await session.get(Recording, recording_id)
+    if recording is None:
+        raise NotFound(f"no recording {recording_id!r}")
+    if recording.status is not RecordingStatus.ACTIVE:
+        raise InvalidInput("the recording was erased already", field="recording")
+    if not justification.strip():
+        raise RuleBroken(
+            "R-RET-2", "a hold needs its legitimate interest stated", field="justification"
+        )
+    if ends_on <= clock.today():
+        raise RuleBroken("R-RET-2", "a hold needs an end in the future", field="ends_on")
+    hold = LegalHold(
+        recording_id=recording.id,
+        ground=ground,
+        justification=justification.strip(),
+        ends_on=ends_on,
+        placed_by=actor.handle,
+        placed_at=clock.now(),
+    )
+    session.add(hold)
+    await session.flush()
+    return hold
+
+
+async def release_hold(*, session: AsyncSession, actor: Actor, hold_id: int) -> LegalHold:
+    authorize(actor, Action.HOLD_PLACE)
+    hold = await session.get(LegalHold, hold_id)
+    if hold is None or hold.released_at is not None:
+        raise NotFound(f"no hold {hold_id} in force")
+    hold.released_at = clock.now()
+    await session.flush()
+    return hold
+
+
+@dataclass
+class SweepReport:
+    shredded: int = 0
+    blobs_deleted: int = 0
+
+
+def _held_now(today: date) -> Exists:
+    return exists().where(
+        LegalHold.recording_id == Recording.id,
+        LegalHold.released_at.is_(None),
+        LegalHold.ends_on >= today,
+    )
+
+
+async def _claim(session: AsyncSession, query: Select[Recording], batch: int) -> list[Recording]:
+    claimed = query.order_by(Recording.expires_at).limit(batch)
+    if session.get_bind().dialect.name == "postgresql":
+        claimed = claimed.with_for_update(skip_locked=True)
+    return list((await session.scalars(claimed)).all())
+
+
+async def sweep(
+    *, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore, batch: int = 500
+) -> SweepReport:
+    """Erases every recording past its period and not held, and finishes any shredding."""
+    report = SweepReport()
+    while True:
+        async with sessions() as session, session.begin():
+            now = clock.now()
+            expired = select(Recording).where(
+                Recording.status == RecordingStatus.ACTIVE,
+                Recording.expires_at <= now,
+                ~_held_now(now.date()),
+            )
+            rows = await _claim(session, expired, batch)
+            done = await erasure.shred(
+                session=session, actor=SWEEPER, recordings=rows, reason=ErasureReason.EXPIRED
+            )
+            report.shredded += len(done.done)
+        if len(rows) < batch:
+            break
+    report.blobs_deleted = await finish_shredded(sessions=sessions, blobs=blobs, batch=batch)
+    return report
+
+
+async def finish_shredded(
+    *, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore, batch: int = 500
+) -> int:
+    """Deletes the blobs of shredded recordings; each row is marked erased once its blob is gone."""
+    deleted = 0
+    while True:
+        async with sessions() as session, session.begin():
+            shredded = select(Recording).where(Recording.status == RecordingStatus.SHREDDED)
+            rows = await _claim(session, shredded, batch)
+            for recording in rows:
+                await blobs.delete(recording.blob_key)
+                recording.status = RecordingStatus.ERASED
+            deleted += len(rows)
+        if len(rows) < batch:
+            return deleted

@@ -1,0 +1,120 @@
+"""Storing and reading the audio: sealed on the way in, opened only for a stated purpose.
+
+Upload: consent first (R-CON-3), never a child's (R-MIN-1), a fresh data key per
+recording wrapped by the key ring's primary key, the audio sealed as it streams in, and
+an expiry set from the activity's retention (R-RET-1). Download: only roles the policy
+names, with confidentiality and training on record (R-ACC-1..4), for one of the
+activity's purposes or a purpose the subject separately consented to (R-CON-4).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.access.policy import Action
+from registry.access.service import Actor, authorize
+from registry.blobs import BlobStore
+from registry.crypto import KeyRing, WrappedKey, new_data_key, open_sealed, seal, unwrap, wrap
+from registry.errors import NotFound, RuleBroken
+from registry.inventory.models import ActivityParty, Purpose
+from registry.recordings.calls import call_by_id, require_consent_to_record
+from registry.recordings.models import (
+    Call,
+    Recording,
+    RecordingStatus,
+    Segment,
+    SeparateConsent,
+    Subject,
+)
+from registry.recordings.retention import retention_of_recordings
+
+
+async def store(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    ring: KeyRing,
+    blobs: BlobStore,
+    call_id: str,
+    segment: Segment,
+    audio: AsyncIterable[bytes],
+) -> Recording:
+    authorize(actor, Action.RECORDING_UPLOAD)
+    call = await call_by_id(session, call_id)
+    customer = await session.get_one(Subject, call.customer_id)
+    if customer.under_16:
+        raise RuleBroken("R-MIN-1", "no data of children under 16 is kept")
+    require_consent_to_record(call, segment)
+    # The period is checked before any byte is taken: without one, nothing is stored.
+    period = await retention_of_recordings(session, call.company_id)
+    recording_id = str(uuid.uuid4())
+    data_key = new_data_key()
+    wrapped = wrap(ring, recording_id, data_key)
+    blob_key = f"{recording_id}.sealed"
+    size = await blobs.write(blob_key, seal(data_key, recording_id, audio))
+    recording = Recording(
+        id=recording_id,
+        call_id=call.id,
+        segment=segment,
+        # Retention runs from when the call was recorded, not from a late upload.
+        made_at=call.started_at,
+        expires_at=call.started_at + period,
+        key_id=wrapped.key_id,
+        wrapped_key=wrapped.ciphertext,
+        blob_key=blob_key,
+        size=size,
+    )
+    session.add(recording)
+    await session.flush()
+    return recording
+
+
+async def permitted_purpose(session: AsyncSession, call: Call, purpose: str) -> None:
+    """The purpose is the activity's own, or one the customer separately consented to."""
+    own = await session.scalar(
+        select(Purpose.id)
+        .join(ActivityParty, ActivityParty.activity_id == Purpose.activity_id)
+        .where(ActivityParty.entity_id == call.company_id, Purpose.key == purpose)
+        .limit(1)
+    )
+    if own is not None:
+        return
+    separate = await session.scalar(
+        select(SeparateConsent.id).where(
+            SeparateConsent.subject_id == call.customer_id,
+            SeparateConsent.purpose == purpose,
+            SeparateConsent.withdrawn_at.is_(None),
+        )
+    )
+    if separate is None:
+        raise RuleBroken(
+            "R-CON-4",
+            f"{purpose!r} is no purpose of the activity and has no separate consent on record",
+            field="purpose",
+        )
+
+
+async def open_for_listening(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    ring: KeyRing,
+    blobs: BlobStore,
+    recording_id: str,
+    purpose: str,
+) -> tuple[Recording, AsyncIterator[bytes]]:
+    """Checks every rule, then returns the recording and its audio as a lazy stream."""
+    authorize(actor, Action.RECORDING_LISTEN)
+    recording = await session.get(Recording, recording_id)
+    if recording is None or recording.status is not RecordingStatus.ACTIVE:
+        raise NotFound(f"no recording {recording_id!r}")
+    call = await call_by_id(session, recording.call_id)
+    await permitted_purpose(session, call, purpose)
+    if recording.key_id is None or recording.wrapped_key is None:
+        raise NotFound(f"no recording {recording_id!r}")
+    data_key = unwrap(ring, recording.id, WrappedKey(recording.key_id, recording.wrapped_key))
+    return recording, open_sealed(data_key, recording.id, blobs.read(recording.blob_key))

@@ -1,0 +1,166 @@
+"""GraphQL types of calls, recordings, holds and monitoring. No identifier is ever shown."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+
+from registry.recordings.models import (
+    Call,
+    Consent,
+    ConsentEvent,
+    ConsentStep,
+    Direction,
+    HoldGround,
+    LegalHold,
+    MonitoringReason,
+    MonitoringSession,
+    Recording,
+    RecordingStatus,
+    Segment,
+    Subject,
+    SubjectKind,
+)
+
+for enum in (
+    Consent,
+    ConsentStep,
+    Direction,
+    HoldGround,
+    MonitoringReason,
+    RecordingStatus,
+    Segment,
+    SubjectKind,
+):
+    strawberry.enum(enum)
+
+
+@strawberry.type(name="Subject", description="A data subject; identifiers stay sealed.")
+class SubjectType:
+    id: int
+    kind: SubjectKind
+    country_code: str | None
+    under_16: bool
+
+    @classmethod
+    def of(cls, row: Subject) -> SubjectType:
+        return cls(id=row.id, kind=row.kind, country_code=row.country_code, under_16=row.under_16)
+
+
+@strawberry.type(name="LegalHold")
+class LegalHoldType:
+    id: int
+    recording_id: str
+    ground: HoldGround
+    justification: str
+    ends_on: date
+    placed_by: str
+    placed_at: datetime
+    released_at: datetime | None
+
+    @classmethod
+    def of(cls, row: LegalHold) -> LegalHoldType:
+        return cls(
+            id=row.id,
+            recording_id=row.recording_id,
+            ground=row.ground,
+            justification=row.justification,
+            ends_on=row.ends_on,
+            placed_by=row.placed_by,
+            placed_at=row.placed_at,
+            released_at=row.released_at,
+        )
+
+
+@strawberry.type(name="Recording")
+class RecordingType:
+    id: str
+    call_id: str
+    segment: Segment
+    made_at: datetime
+    expires_at: datetime
+    status: RecordingStatus
+    size: int
+
+    @classmethod
+    def of(cls, row: Recording) -> RecordingType:
+        return cls(
+            id=row.id,
+            call_id=row.call_id,
+            segment=row.segment,
+            made_at=row.made_at,
+            expires_at=row.expires_at,
+            status=row.status,
+            size=row.size,
+        )
+
+
+@strawberry.type(name="ConsentEvent")
+class ConsentEventType:
+    step: ConsentStep
+    at: datetime
+    actor: str
+
+    @classmethod
+    def of(cls, row: ConsentEvent) -> ConsentEventType:
+        return cls(step=row.step, at=row.at, actor=row.actor)
+
+
+@strawberry.type(name="Call")
+class CallType:
+    id: str
+    direction: Direction
+    customer_country_code: str
+    started_at: datetime
+    ended_at: datetime | None
+    consent: Consent
+    monitoring_consent: bool
+    recording_stopped_at: datetime | None
+    steps: list[ConsentEventType]
+    recordings: list[RecordingType]
+
+    @classmethod
+    def of(cls, row: Call, steps: list[ConsentEvent], recordings: list[Recording]) -> CallType:
+        return cls(
+            id=row.id,
+            direction=row.direction,
+            customer_country_code=row.customer_country_code,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            consent=row.consent,
+            monitoring_consent=row.monitoring_consent,
+            recording_stopped_at=row.recording_stopped_at,
+            steps=[ConsentEventType.of(s) for s in steps],
+            recordings=[RecordingType.of(r) for r in recordings],
+        )
+
+
+@strawberry.type(name="MonitoringSession")
+class MonitoringSessionType:
+    id: int
+    call_id: str
+    monitor: str
+    reason: MonitoringReason
+    started_at: datetime
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, row: MonitoringSession) -> MonitoringSessionType:
+        return cls(
+            id=row.id,
+            call_id=row.call_id,
+            monitor=row.monitor,
+            reason=row.reason,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+        )
+
+
+@strawberry.type(name="DeletionOwed", description="Start-of-call audio management must delete.")
+class DeletionOwedType:
+    call: CallType
+    refused_at: datetime
+    age_hours: float
+    management_notified: bool
+    it_notified: bool

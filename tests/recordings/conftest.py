@@ -1,0 +1,65 @@
+"""Fixtures for the recordings: a caller, an agent and a call of each direction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry.access.service import Actor
+from registry.crypto import KeyRing
+from registry.db import transaction
+from registry.recordings import calls
+from registry.recordings.models import Direction, SubjectKind
+
+SYSTEM = Actor.system("test")
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class Scene:
+    sessions: Sessions
+    customer_id: int
+    agent_id: int
+
+    async def call(self, direction: Direction = Direction.INBOUND, country: str = "GB") -> str:
+        async with transaction(self.sessions) as session:
+            call = await calls.register_call(
+                session=session,
+                actor=SYSTEM,
+                direction=direction,
+                company_slug="mood-media-uk",
+                customer_id=self.customer_id,
+                agent_id=self.agent_id,
+                customer_country_code=country,
+            )
+        return call.id
+
+
+async def chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+@pytest_asyncio.fixture
+async def scene(seeded: Sessions, ring: KeyRing) -> Scene:
+    async with transaction(seeded) as session:
+        customer = await calls.register_subject(
+            session=session,
+            actor=SYSTEM,
+            ring=ring,
+            kind=SubjectKind.CUSTOMER,
+            identifiers=calls.Identifiers("Ana Caller", "+44 20 7946 0000", "ana@example.test"),
+            country_code="GB",
+        )
+        agent = await calls.register_subject(
+            session=session,
+            actor=SYSTEM,
+            ring=ring,
+            kind=SubjectKind.AGENT,
+            identifiers=calls.Identifiers("Bo Agent", None, "bo@example.test"),
+            principal_handle="test-agent",
+        )
+    return Scene(seeded, customer.id, agent.id)
