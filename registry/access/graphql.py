@@ -152,15 +152,15 @@ class AccessQuery:
         ctx = info.context
         window = page(first, after, limit=ctx.settings.max_page_size)
         rows = await access.list_principals(
-            session=ctx.session, actor=ctx.actor, after_id=window.after, limit=window.size + 1
+            session=ctx.session, actor=ctx.actor, after_id=window.after, limit=window.fetch
         )
-        shown = rows[: window.size]
+        shown, more = window.split(rows)
         # People's names and dates: their reading is logged like any personal data (R-ACC-6).
         ctx.audit("principals", Outcome.ALLOWED, detail={"principals": len(shown)})
         return connection(
             [PrincipalType.from_row(row) for row in shown],
             [row.id for row in shown],
-            has_next_page=len(rows) > window.size,
+            has_next_page=more,
         )
 
     @strawberry.field(description="Tokens, of one principal or all (admin). Audited.")
@@ -174,9 +174,9 @@ class AccessQuery:
             actor=ctx.actor,
             handle=handle,
             after_id=window.after,
-            limit=window.size + 1,
+            limit=window.fetch,
         )
-        shown = found[: window.size]
+        shown, more = window.split(found)
         ctx.audit(
             "tokens",
             Outcome.ALLOWED,
@@ -186,7 +186,7 @@ class AccessQuery:
         return connection(
             [TokenType.from_info(token) for token in shown],
             [token.id for token in shown],
-            has_next_page=len(found) > window.size,
+            has_next_page=more,
         )
 
 

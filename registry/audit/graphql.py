@@ -69,15 +69,15 @@ class AuditQuery:
             await ctx.audit_log.events(
                 actor=ctx.actor,
                 after_seq=window.after,
-                limit=window.size + 1,
+                limit=window.fetch,
                 action=flt.action,
                 principal=flt.principal,
             )
         )
-        shown = rows[: window.size]
+        shown, more = window.split(rows)
         ctx.audit("auditEvents", Outcome.ALLOWED, detail={"events": len(shown)})
         return connection(
             [AuditEventType.from_row(row) for row in shown],
             [row.seq for row in shown],
-            has_next_page=len(rows) > window.size,
+            has_next_page=more,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -12,6 +13,7 @@ import strawberry
 from registry.errors import InvalidInput
 
 NodeType = TypeVar("NodeType")
+Row = TypeVar("Row")
 
 
 @strawberry.interface(description="An object with a global ID, fetchable with `node(id:)`.")
@@ -73,6 +75,15 @@ def position_after(cursor: str | None) -> int:
 class Page:
     after: int
     size: int
+
+    @property
+    def fetch(self) -> int:
+        """Rows to ask for: one more than the page holds tells that a next page exists."""
+        return self.size + 1
+
+    def split(self, rows: Sequence[Row]) -> tuple[list[Row], bool]:
+        """The page's rows, and whether more follow."""
+        return list(rows[: self.size]), len(rows) > self.size
 
 
 def page(first: int, after: str | None, *, limit: int) -> Page:

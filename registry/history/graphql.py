@@ -68,15 +68,15 @@ class HistoryQuery:
                 session=ctx.session,
                 actor=ctx.actor,
                 after_id=window.after,
-                limit=window.size + 1,
+                limit=window.fetch,
                 subject_type=subject_type,
                 subject_slug=subject_slug,
             )
         )
-        shown = rows[: window.size]
+        shown, more = window.split(rows)
         want_id = "id" in selection_of(info.selected_fields).connection_nodes()
         return connection(
             change_objects(shown, want_id),
             [r.id for r in shown],
-            has_next_page=len(rows) > window.size,
+            has_next_page=more,
         )

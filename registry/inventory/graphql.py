@@ -114,12 +114,12 @@ class InventoryQuery:
                 include_retired=flt.include_retired,
             ),
             after_id=window.after,
-            limit=window.size + 1,
+            limit=window.fetch,
         )
-        shown = rows[: window.size]
+        shown, more = window.split(rows)
         sel = selection_of(info.selected_fields).connection_nodes()
         nodes = await loaders.entities(ctx, shown, sel)
-        return connection(nodes, [r.id for r in shown], has_next_page=len(rows) > window.size)
+        return connection(nodes, [r.id for r in shown], has_next_page=more)
 
     @strawberry.field
     async def entity(self, info: Info, slug: str) -> EntityType | None:

@@ -116,13 +116,13 @@ class TransfersQuery:
                 include_ended=flt.include_ended,
             ),
             after_id=window.after,
-            limit=window.size + 1,
+            limit=window.fetch,
         )
-        shown = rows[: window.size]
+        shown, more = window.split(rows)
         nodes = await loaders.transfers(
             ctx, shown, selection_of(info.selected_fields).connection_nodes()
         )
-        return connection(nodes, [r.id for r in shown], has_next_page=len(rows) > window.size)
+        return connection(nodes, [r.id for r in shown], has_next_page=more)
 
     @strawberry.field
     async def transfer(self, info: Info, slug: str) -> TransferType | None:
