@@ -610,8 +610,8 @@ def print_table(rows: list[Row]) -> None:
         print(" ".join(f"{cell:>{width}}" for cell, (_, width) in zip(cells, columns, strict=True)))
     print(
         "\nmedian (p90) in ms; objects = entities + transfers + importers in the answer;"
-        "\nstmts = SQL statements of a computed registry answer, authentication and the"
-        "\nrecord's version included (a kept answer costs those two alone);"
+        "\nstmts = SQL statements of a computed registry answer, authentication included"
+        "\n(a kept answer costs two: authentication and the record's version);"
         "\nregistry = answers kept until the record changes (repeated reads); uncached ="
         "\nevery answer computed (the first read after a change)"
     )
