@@ -35,6 +35,7 @@ IDENTIFYING = (
     "recording",
     "subject",
     "hold",
+    "session",
 )
 
 

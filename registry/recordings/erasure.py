@@ -72,6 +72,16 @@ async def shred(
     others are shredded all the same. Already shredded recordings are skipped.
     """
     now = clock.now()
+    if recordings:
+        # Locked and read afresh: an erasure under way elsewhere (a sweeper, another
+        # request) is waited for, and what it shredded is not shredded twice.
+        await session.scalars(
+            select(Recording)
+            .where(Recording.id.in_([r.id for r in recordings]))
+            .order_by(Recording.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
     live = [r for r in recordings if r.status is RecordingStatus.ACTIVE]
     holds = await active_holds(session, [r.id for r in live], on=now) if reason in REQUESTED else {}
     refused = [

@@ -36,12 +36,20 @@ SWEEPER = Actor.system("sweep")
 
 
 async def retention_of_recordings(session: AsyncSession, company_id: int) -> timedelta:
-    """The period the company's activity sets for voice recordings (R-RET-1, R-INV-6)."""
+    """The shortest period the company's activities set for voice recordings (R-RET-1, R-INV-6).
+
+    An activity that keeps them by a criterion only sets no period: left out, rather than
+    sorted first on SQLite and last on PostgreSQL.
+    """
     days = await session.scalar(
         select(ActivityDataCategory.retention_days)
         .join(DataCategory, DataCategory.id == ActivityDataCategory.data_category_id)
         .join(ActivityParty, ActivityParty.activity_id == ActivityDataCategory.activity_id)
-        .where(DataCategory.key == VOICE, ActivityParty.entity_id == company_id)
+        .where(
+            DataCategory.key == VOICE,
+            ActivityParty.entity_id == company_id,
+            ActivityDataCategory.retention_days.is_not(None),
+        )
         .order_by(ActivityDataCategory.retention_days)
         .limit(1)
     )
@@ -61,7 +69,11 @@ async def place_hold(
 ) -> LegalHold:
     """Keeps a recording past its period, for a recorded legitimate interest, until an end."""
     authorize(actor, Action.HOLD_PLACE)
-    recording = await session.get(Recording, recording_id)
+    # Locked and read afresh: a sweeper erasing it now must finish first, so that a hold
+    # is never reported on a recording already gone (the sweep skips it once locked here).
+    recording = await session.get(
+        Recording, recording_id, with_for_update=True, populate_existing=True
+    )
     if recording is None:
         raise NotFound(f"no recording {recording_id!r}")
     if recording.status is not RecordingStatus.ACTIVE:
