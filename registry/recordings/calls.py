@@ -23,6 +23,7 @@ from registry.recordings.models import (
     ConsentStep,
     Direction,
     ErasureReason,
+    MonitoringSession,
     Recording,
     Segment,
     Subject,
@@ -170,11 +171,23 @@ async def _refuse(
 ) -> None:
     call.consent, call.monitoring_consent = Consent.REFUSED, False
     call.recording_stopped_at = clock.now()
+    await _end_monitoring(session, call)
     await _step(session, actor, call, step)
     await _step(session, actor, call, ConsentStep.RECORDING_STOPPED)
     await erasure.shred(
         session=session, actor=actor, recordings=await recordings_of(session, call), reason=reason
     )
+
+
+async def _end_monitoring(session: AsyncSession, call: Call) -> None:
+    """Without consent nobody listens live any longer: open sessions end now."""
+    live = await session.scalars(
+        select(MonitoringSession).where(
+            MonitoringSession.call_id == call.id, MonitoringSession.ended_at.is_(None)
+        )
+    )
+    for monitoring in live.all():
+        monitoring.ended_at = clock.now()
 
 
 async def recordings_of(session: AsyncSession, call: Call) -> list[Recording]:
@@ -293,6 +306,7 @@ async def withdraw_consent(*, session: AsyncSession, actor: Actor, call_id: str)
         raise InvalidInput("only given consent can be withdrawn", field="call")
     call.consent, call.monitoring_consent = Consent.WITHDRAWN, False
     call.recording_stopped_at = call.recording_stopped_at or clock.now()
+    await _end_monitoring(session, call)
     await _step(session, actor, call, ConsentStep.WITHDRAWN)
     await erasure.shred(
         session=session,

@@ -12,12 +12,13 @@ from registry.blobs import LocalBlobStore
 from registry.crypto import KeyRing
 from registry.db import transaction
 from registry.errors import InvalidInput, RuleBroken
-from registry.recordings import calls, storage
+from registry.recordings import calls, monitoring, storage
 from registry.recordings.models import (
     Call,
     Consent,
     ConsentStep,
     Direction,
+    MonitoringSession,
     Recording,
     RecordingStatus,
     Segment,
@@ -234,3 +235,17 @@ async def test_r_min_1_a_childs_calls_are_erased_and_no_more_audio_taken(
     with pytest.raises(RuleBroken) as raised:
         await upload(scene, ring, blobs, call_id)
     assert raised.value.rule_id == "R-MIN-1"
+
+
+async def test_r_con_3_withdrawal_ends_live_monitoring_at_once(scene: Scene) -> None:
+    call_id = await scene.call()
+    async with transaction(scene.sessions) as session:
+        await calls.record_ivr_choice(session=session, actor=SYSTEM, call_id=call_id, digit="1")
+        live = await monitoring.start_monitoring(
+            session=session, actor=SYSTEM, call_id=call_id, reason="service_quality"
+        )
+    async with transaction(scene.sessions) as session:
+        await calls.withdraw_consent(session=session, actor=SYSTEM, call_id=call_id)
+    async with scene.sessions() as session:
+        ended = await session.get_one(MonitoringSession, live.id)
+    assert ended.ended_at == clock.now()
