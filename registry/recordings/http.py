@@ -18,7 +18,7 @@ from starlette.routing import Route
 from registry.access.service import Actor
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, AuditUnavailable, Entry
-from registry.blobs import BlobStore
+from registry.blobs import BlobMissing, BlobStore
 from registry.crypto import CiphertextInvalid, KeyRing
 from registry.errors import DomainError, Forbidden, Unauthenticated, error_extensions
 from registry.recordings import storage
@@ -138,7 +138,7 @@ class AudioRoutes:
         purpose = request.query_params.get("purpose", "")
         async with self.sessions() as session:
             try:
-                _, audio = await storage.open_for_listening(
+                recording, audio = await storage.open_for_listening(
                     session=session,
                     actor=actor,
                     ring=self.ring,
@@ -163,9 +163,13 @@ class AudioRoutes:
             return _error(
                 503, "AUDIT_UNAVAILABLE", "the audit log cannot be written; nothing was sent"
             )
+        length = storage.audio_size(recording.size)
+        if length is None:
+            logger.error("recording %s has a size no sealing gives", recording_id)
+            return _error(500, "RECORDING_DAMAGED", "the recording's size is not a sealed size")
         try:
-            # The first piece is opened before the answer starts, so a damaged recording
-            # is an error answer, not a cut-off download.
+            # The first block is opened before the answer starts, so a recording damaged
+            # there is an error answer, not a cut-off download.
             first = await anext(audio)
         except StopAsyncIteration:
             first = b""
@@ -174,7 +178,14 @@ class AudioRoutes:
             return _error(
                 500, "RECORDING_DAMAGED", "the recording's ciphertext does not authenticate"
             )
-        return StreamingResponse(_prepend(first, audio), media_type="application/octet-stream")
+        except BlobMissing:
+            logger.error("recording %s has no blob", recording_id)
+            return _error(500, "RECORDING_DAMAGED", "the recording's audio is missing")
+        return StreamingResponse(
+            _whole_or_cut_off(recording_id, first, audio),
+            media_type="application/octet-stream",
+            headers={"Content-Length": str(length)},
+        )
 
     async def _refused(
         self, actor: Actor, action: str, target: str, error: DomainError
@@ -187,8 +198,23 @@ class AudioRoutes:
         return _domain_error(error)
 
 
-async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _whole_or_cut_off(
+    recording_id: str, first: bytes, rest: AsyncIterator[bytes]
+) -> AsyncIterator[bytes]:
+    """The audio, or an error raised out of the response once a later block proves false.
+
+    Past the first block the answer has begun, and ending it would pass what came so far
+    for the whole recording. Raised, the error makes the server break the answer off:
+    uvicorn closes the connection short of the announced Content-Length, which a client
+    (HTTP/1.0 too, and a proxy) reports as an incomplete body.
+    """
     if first:
         yield first
-    async for piece in rest:
-        yield piece
+    sent = len(first)
+    try:
+        async for piece in rest:
+            yield piece
+            sent += len(piece)
+    except CiphertextInvalid:
+        logger.error("recording %s failed after %d bytes: download cut off", recording_id, sent)
+        raise

@@ -32,6 +32,44 @@ from registry.recordings.models import (
 )
 from registry.recordings.retention import retention_of_recordings
 
+# Audio goes between the network, the crypto and the blob store in blocks of this size. Each
+# read or write of the blob store is a hop to a worker thread, which costs about as much as
+# sealing one of the sealer's 64 KiB pieces: in 256 KiB blocks a 50 MB blob was written about
+# twice as fast, and read two to three times as fast. Memory holds a block per transfer.
+BLOCK_BYTES = 256 * 1024
+
+
+# The framing of Cobblestone-256 (see registry.crypto): a 56-byte header, then each 16 KiB of
+# audio and a last, shorter chunk (empty if the audio fills its chunks), each with a 16-byte tag.
+_HEADER_BYTES, _CHUNK_BYTES, _TAG_BYTES = 56, 16 * 1024, 16
+
+
+def audio_size(sealed_size: int) -> int | None:
+    """The length of the audio sealed in ``sealed_size`` bytes; None if no sealing is that long.
+
+    Known before a byte is opened, so that a download can announce its length: a client,
+    or a proxy in between, then tells a download cut off by damage from a whole one.
+    """
+    full, rest = divmod(sealed_size - _HEADER_BYTES - _TAG_BYTES, _CHUNK_BYTES + _TAG_BYTES)
+    if full < 0 or rest >= _CHUNK_BYTES:
+        return None
+    return full * _CHUNK_BYTES + rest
+
+
+async def in_blocks(chunks: AsyncIterable[bytes], size: int = BLOCK_BYTES) -> AsyncIterator[bytes]:
+    """``chunks`` regrouped into blocks of at least ``size`` bytes; the last may be shorter."""
+    held: list[bytes] = []
+    length = 0
+    async for chunk in chunks:
+        held.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield b"".join(held)
+            held.clear()
+            length = 0
+    if held:
+        yield b"".join(held)
+
 
 async def store(
     *,
@@ -55,7 +93,7 @@ async def store(
     data_key = new_data_key()
     wrapped = wrap(ring, recording_id, data_key)
     blob_key = f"{recording_id}.sealed"
-    size = await blobs.write(blob_key, seal(data_key, recording_id, audio))
+    size = await blobs.write(blob_key, in_blocks(seal(data_key, recording_id, audio)))
     recording = Recording(
         id=recording_id,
         call_id=call.id,
@@ -117,4 +155,5 @@ async def open_for_listening(
     if recording.key_id is None or recording.wrapped_key is None:
         raise NotFound(f"no recording {recording_id!r}")
     data_key = unwrap(ring, recording.id, WrappedKey(recording.key_id, recording.wrapped_key))
-    return recording, open_sealed(data_key, recording.id, blobs.read(recording.blob_key))
+    sealed = blobs.read(recording.blob_key, BLOCK_BYTES)
+    return recording, in_blocks(open_sealed(data_key, recording.id, sealed))
