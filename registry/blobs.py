@@ -20,6 +20,8 @@ from typing import Protocol
 import anyio
 import anyio.to_thread
 
+from registry._files import fsync_dir
+
 CHUNK_BYTES = 64 * 1024
 # Also a safe file name and object key: no separator, no leading dot (temp files start with
 # one, and "." and ".." are folders), short enough for any file system once decorated.
@@ -107,7 +109,7 @@ def _create_private(path: str, flags: int) -> int:
 
 def _publish(temp: Path, path: Path) -> None:
     os.replace(temp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _remove(path: Path) -> bool:
@@ -116,14 +118,5 @@ def _remove(path: Path) -> bool:
     except FileNotFoundError:
         return False
     # Erasure must hold after a crash too.
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return True
-
-
-def _fsync_dir(folder: Path) -> None:
-    # A rename or an unlink is durable only once the folder holding it is.
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

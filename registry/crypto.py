@@ -31,6 +31,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from registry._files import fsync_dir
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 # Cobblestone's update() returns about as much as it is given: a caller's 100 MiB chunk is cut
@@ -206,16 +208,7 @@ def _write_private(path: Path, data: bytes, *, replace: bool) -> None:
             os.link(temp, path)
     finally:
         temp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # A rename is durable only once the folder holding it is.
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    fsync_dir(path.parent)
 
 
 @contextmanager
