@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, Select, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,6 +23,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -63,6 +66,17 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: objects stay readable after commit without lazy loads,
     # which async SQLAlchemy cannot do.
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def claimed(session: AsyncSession, query: Select[T]) -> Select[T]:
+    """``query`` locking the rows it reads, skipping rows another worker holds.
+
+    On PostgreSQL this lets several replicas share a batch job without taking the same
+    rows; SQLite has no row locks, and its writers never overlap in the first place.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
 
 
 @asynccontextmanager

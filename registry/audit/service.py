@@ -42,6 +42,17 @@ class Entry:
     detail: dict[str, Any] | None = None
 
 
+def sign_in_refused(reason: str, request_id: str | None = None) -> Entry:
+    """The audit entry of a request whose token was missing, unknown, expired or revoked."""
+    return Entry(
+        principal="anonymous",
+        action="authenticate",
+        outcome=Outcome.DENIED,
+        request_id=request_id,
+        detail={"reason": reason},
+    )
+
+
 @dataclass(frozen=True)
 class Verification:
     """The outcome of walking the chain: where it first breaks, if it does."""

@@ -22,8 +22,7 @@ from strawberry.types import ExecutionResult
 from registry import clock
 from registry.access import service as access
 from registry.access.service import Actor
-from registry.audit.models import Outcome
-from registry.audit.service import AuditLog, AuditUnavailable, Entry
+from registry.audit.service import AuditLog, AuditUnavailable, sign_in_refused
 from registry.blobs import BlobStore
 from registry.crypto import KeyRing
 from registry.db import transaction
@@ -95,15 +94,8 @@ class RegistryGraphQL(GraphQL[Context, None]):
         try:
             actor = await self.authenticate(request)
         except Unauthenticated as error:
-            refusal = Entry(
-                principal="anonymous",
-                action="authenticate",
-                outcome=Outcome.DENIED,
-                request_id=request_id,
-                detail={"reason": error.message},
-            )
             try:
-                await self.audit_log.append([refusal])
+                await self.audit_log.append([sign_in_refused(error.message, request_id)])
             except AuditUnavailable:
                 return self._audit_unavailable(request_id)
             return _error(401, error.code, error.message, request_id)

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from registry.access.service import Actor
 from registry.audit.models import Outcome
-from registry.audit.service import AuditLog, AuditUnavailable, Entry
+from registry.audit.service import AuditLog, AuditUnavailable, Entry, sign_in_refused
 from registry.blobs import BlobMissing, BlobStore
 from registry.crypto import CiphertextInvalid, KeyRing
 from registry.errors import DomainError, Forbidden, Unauthenticated, error_extensions
@@ -80,9 +80,8 @@ class AudioRoutes:
         try:
             return await self.authenticate(request)
         except Unauthenticated as error:
-            refusal = Entry(principal="anonymous", action="authenticate", outcome=Outcome.DENIED)
             try:
-                await self.audit_log.append([refusal])
+                await self.audit_log.append([sign_in_refused(error.message)])
             except AuditUnavailable:
                 return _error(503, "AUDIT_UNAVAILABLE", "the audit log cannot be written")
             return _domain_error(error)

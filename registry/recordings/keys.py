@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.crypto import KeyRing, WrappedKey, rewrap
+from registry.db import claimed
 from registry.recordings.models import Recording
 
 
@@ -27,9 +28,7 @@ async def rewrap_all(
                 .order_by(Recording.id)
                 .limit(batch)
             )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = (await session.scalars(query)).all()
+            rows = (await session.scalars(claimed(session, query))).all()
             for recording in rows:
                 assert recording.key_id is not None and recording.wrapped_key is not None
                 fresh = rewrap(

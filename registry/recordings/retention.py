@@ -20,6 +20,7 @@ from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.blobs import BlobStore
+from registry.db import claimed
 from registry.errors import InvalidInput, NotFound, RuleBroken
 from registry.inventory.models import ActivityDataCategory, ActivityParty, DataCategory
 from registry.recordings import erasure
@@ -122,10 +123,8 @@ def _held_now(today: date) -> Exists:
 
 
 async def _claim(session: AsyncSession, query: Select[Recording], batch: int) -> list[Recording]:
-    claimed = query.order_by(Recording.expires_at).limit(batch)
-    if session.get_bind().dialect.name == "postgresql":
-        claimed = claimed.with_for_update(skip_locked=True)
-    return list((await session.scalars(claimed)).all())
+    batch_query = claimed(session, query.order_by(Recording.expires_at).limit(batch))
+    return list((await session.scalars(batch_query)).all())
 
 
 async def sweep(
