@@ -1,6 +1,7 @@
 """Every table of the main database, imported in one place for Alembic and the tests."""
 
 from registry.access.models import ApiToken, Principal
+from registry.authorities.models import AuthorityRequest, DisclosureItem
 from registry.db import Base
 from registry.history.models import Change
 from registry.inventory.models import (
@@ -25,6 +26,14 @@ from registry.recordings.models import (
     Subject,
     Tombstone,
 )
+from registry.rights.models import (
+    Objection,
+    Package,
+    RecipientNotice,
+    RequestStep,
+    Restriction,
+    RightsRequest,
+)
 from registry.transfers.models import (
     AdequacyDecision,
     Country,
@@ -39,20 +48,28 @@ __all__ = [
     "ActivitySubject",
     "AdequacyDecision",
     "ApiToken",
+    "AuthorityRequest",
     "Base",
     "Call",
     "Change",
     "ConsentEvent",
     "Country",
     "DataCategory",
+    "DisclosureItem",
     "Engagement",
     "Entity",
     "LegalHold",
     "MonitoringSession",
+    "Objection",
+    "Package",
     "Principal",
     "Purpose",
     "PurposeBasis",
+    "RecipientNotice",
     "Recording",
+    "RequestStep",
+    "Restriction",
+    "RightsRequest",
     "SeparateConsent",
     "Subject",
     "SubjectCategory",

@@ -39,6 +39,12 @@ class Action(StrEnum):
     RECORDING_ERASE = "recordings.erase"
     HOLD_PLACE = "recordings.hold"
     MONITOR = "calls.monitor"
+    RIGHTS_READ = "rights.read"
+    RIGHTS_MANAGE = "rights.manage"
+    PACKAGE_DOWNLOAD = "rights.package_download"
+    AUTHORITY_READ = "authorities.read"
+    AUTHORITY_RECORD = "authorities.record"
+    AUTHORITY_REVIEW = "authorities.review"
 
 
 EVERY_ROLE = frozenset(Role)
@@ -75,6 +81,14 @@ POLICY: dict[Action, frozenset[Role]] = {
     # R-RET-2, R-ERA-1: holds and erasure are the privacy team's.
     Action.HOLD_PLACE: frozenset({Role.PRIVACY_OFFICER}),
     Action.RECORDING_ERASE: frozenset({Role.PRIVACY_OFFICER}),
+    # §7: the privacy team runs data-subject requests and hands out their answers.
+    Action.RIGHTS_READ: frozenset({Role.PRIVACY_OFFICER}),
+    Action.RIGHTS_MANAGE: frozenset({Role.PRIVACY_OFFICER}),
+    Action.PACKAGE_DOWNLOAD: frozenset({Role.PRIVACY_OFFICER}),
+    # R-ACC-5: requests of authorities are recorded, reviewed and released by the privacy team.
+    Action.AUTHORITY_READ: frozenset({Role.PRIVACY_OFFICER}),
+    Action.AUTHORITY_RECORD: frozenset({Role.PRIVACY_OFFICER}),
+    Action.AUTHORITY_REVIEW: frozenset({Role.PRIVACY_OFFICER}),
 }
 
 # Actions that show people's data: only an actor who has committed to confidentiality and
@@ -88,6 +102,11 @@ PERSONAL: frozenset[Action] = frozenset(
         Action.CALLS_READ,
         Action.RECORDING_LISTEN,
         Action.MONITOR,
+        Action.RIGHTS_READ,
+        Action.RIGHTS_MANAGE,
+        Action.PACKAGE_DOWNLOAD,
+        Action.AUTHORITY_READ,
+        Action.AUTHORITY_REVIEW,
     }
 )
 
@@ -121,6 +140,21 @@ MUTATIONS: dict[str, Action] = {
     "placeLegalHold": Action.HOLD_PLACE,
     "releaseLegalHold": Action.HOLD_PLACE,
     "eraseRecording": Action.RECORDING_ERASE,
+    "receiveRightsRequest": Action.RIGHTS_MANAGE,
+    "requestIdentityProof": Action.RIGHTS_MANAGE,
+    "establishIdentity": Action.RIGHTS_MANAGE,
+    "registerRightsRequest": Action.RIGHTS_MANAGE,
+    "startRightsRequest": Action.RIGHTS_MANAGE,
+    "extendRightsRequest": Action.RIGHTS_MANAGE,
+    "chargeFee": Action.RIGHTS_MANAGE,
+    "refuseRightsRequest": Action.RIGHTS_MANAGE,
+    "completeRightsRequest": Action.RIGHTS_MANAGE,
+    "recordCompellingGrounds": Action.RIGHTS_MANAGE,
+    "liftRestriction": Action.RIGHTS_MANAGE,
+    "acknowledgeRecipient": Action.RIGHTS_MANAGE,
+    "recordAuthorityRequest": Action.AUTHORITY_RECORD,
+    "reviewAuthorityRequest": Action.AUTHORITY_REVIEW,
+    "releaseDisclosure": Action.AUTHORITY_REVIEW,
 }
 PERSONAL_QUERIES: dict[str, Action] = {
     "auditEvents": Action.AUDIT_READ,
@@ -128,12 +162,18 @@ PERSONAL_QUERIES: dict[str, Action] = {
     "tokens": Action.PRINCIPALS_READ,
     "call": Action.CALLS_READ,
     "deletionsOwed": Action.DELETIONS_OWED_READ,
+    "rightsRequests": Action.RIGHTS_READ,
+    "rightsRequest": Action.RIGHTS_READ,
+    "findSubjects": Action.RIGHTS_READ,
+    "authorityRequests": Action.AUTHORITY_READ,
+    "authorityRequest": Action.AUTHORITY_READ,
 }
 # HTTP routes besides /graphql (which authenticates every request, its fields checking
 # their actions as above) that need a token, each with its action.
 ROUTES: dict[str, Action] = {
     "/calls/{call_id}/audio/{segment}": Action.RECORDING_UPLOAD,
     "/recordings/{recording_id}/audio": Action.RECORDING_LISTEN,
+    "/packages/{package_id}": Action.PACKAGE_DOWNLOAD,
 }
 # Routes that answer anyone: whether the process and its database are up, nothing more.
 PUBLIC_ROUTES = frozenset({"/healthz", "/readyz"})

@@ -92,6 +92,8 @@ class Subject(Base):
     under_16: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     identifiers_erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The customer withdrew consent as a whole: nothing of theirs is recorded or monitored again.
+    consent_withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Call(Base):
