@@ -18,6 +18,7 @@ from registry.exports import ropa
 from registry.exports.writers import Format, render
 from registry.recordings.commands import keys_app
 from registry.recordings.commands import sweep as sweep_command
+from registry.rights.commands import rights_app
 from registry.seeding import seed as load_seeds
 from registry.settings import Settings
 
@@ -32,6 +33,7 @@ app.add_typer(principals_app, name="principals")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(rights_app, name="rights")
 app.command("sweep")(sweep_command)
 
 

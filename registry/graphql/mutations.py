@@ -36,6 +36,10 @@ IDENTIFYING = (
     "subject",
     "hold",
     "session",
+    "request",
+    "objection",
+    "restriction",
+    "notice",
 )
 
 

@@ -33,6 +33,7 @@ from registry.history.graphql import ChangeType, HistoryQuery
 from registry.inventory.graphql import InventoryMutation, InventoryQuery
 from registry.inventory.types import ActivityType, EntityType
 from registry.recordings.graphql import RecordingsMutation, RecordingsQuery
+from registry.rights.graphql import RightsMutation, RightsQuery
 from registry.transfers.graphql import TransfersMutation, TransfersQuery
 from registry.transfers.types import AdequacyDecisionType, TransferType
 
@@ -53,10 +54,12 @@ Query = merge_types(
         AccessQuery,
         AuditQuery,
         RecordingsQuery,
+        RightsQuery,
     ),
 )
 Mutation = merge_types(
-    "Mutation", (InventoryMutation, TransfersMutation, AccessMutation, RecordingsMutation)
+    "Mutation",
+    (InventoryMutation, TransfersMutation, AccessMutation, RecordingsMutation, RightsMutation),
 )
 
 

@@ -10,6 +10,7 @@ from registry.access.service import Actor, authorize
 from registry.errors import InvalidInput, NotFound, RuleBroken
 from registry.recordings.calls import call_by_id
 from registry.recordings.models import Consent, MonitoringReason, MonitoringSession, Subject
+from registry.rights.guards import require_use_allowed
 from registry.transfers.models import Country
 
 
@@ -18,7 +19,8 @@ async def start_monitoring(
 ) -> MonitoringSession:
     """Only QA specialists and supervisors (R-MON-1, by the policy table), for one of the
     three reasons (R-MON-2), never a call from a customer in the EU (R-MON-3) or from a
-    child (R-MIN-1), and never without the caller's consent to monitoring (R-CON-1)."""
+    child (R-MIN-1), never without the caller's consent to monitoring (R-CON-1, R-CON-3),
+    and never while a restriction or an objection stops it (R-DSR-1)."""
     authorize(actor, Action.MONITOR)
     try:
         why = MonitoringReason(reason)
@@ -34,11 +36,15 @@ async def start_monitoring(
     country = await session.get_one(Country, call.customer_country_code)
     if country.eu:
         raise RuleBroken("R-MON-3", "calls placed by customers in the EU are never live-monitored")
+    customer = await session.get_one(Subject, call.customer_id)
     # Marking a subject under 16 erases their audio but leaves their calls' consent as it was.
-    if (await session.get_one(Subject, call.customer_id)).under_16:
+    if customer.under_16:
         raise RuleBroken("R-MIN-1", "no data of children under 16 is processed")
     if call.consent is not Consent.GIVEN or not call.monitoring_consent:
         raise RuleBroken("R-CON-1", "the caller has not consented to live monitoring")
+    if customer.consent_withdrawn_at is not None:
+        raise RuleBroken("R-CON-3", "the customer withdrew consent: nobody listens live")
+    await require_use_allowed(session, call, purpose=None)
     monitoring = MonitoringSession(
         call_id=call.id, monitor=actor.handle, reason=why, started_at=clock.now()
     )

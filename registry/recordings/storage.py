@@ -4,7 +4,8 @@ Upload: consent first (R-CON-3), never a child's (R-MIN-1), a fresh data key per
 recording wrapped by the key ring's primary key, the audio sealed as it streams in, and
 an expiry set from the activity's retention (R-RET-1). Download: only roles the policy
 names, with confidentiality and training on record (R-ACC-1..4), for one of the
-activity's purposes or a purpose the subject separately consented to (R-CON-4).
+activity's purposes or a purpose the subject separately consented to (R-CON-4), and
+never while a restriction or an objection stops it (R-DSR-1).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from registry.recordings.models import (
     Subject,
 )
 from registry.recordings.retention import retention_of_recordings
+from registry.rights.guards import require_use_allowed
 
 # Audio goes between the network, the crypto and the blob store in blocks of this size. Each
 # read or write of the blob store is a hop to a worker thread, which costs about as much as
@@ -86,6 +88,8 @@ async def store(
     customer = await session.get_one(Subject, call.customer_id)
     if customer.under_16:
         raise RuleBroken("R-MIN-1", "no data of children under 16 is kept")
+    if customer.consent_withdrawn_at is not None:
+        raise RuleBroken("R-CON-3", "the customer withdrew consent: nothing more is recorded")
     require_consent_to_record(call, segment)
     # The period is checked before any byte is taken: without one, nothing is stored.
     period = await retention_of_recordings(session, call.company_id)
@@ -152,6 +156,7 @@ async def open_for_listening(
         raise NotFound(f"no recording {recording_id!r}")
     call = await call_by_id(session, recording.call_id)
     await permitted_purpose(session, call, purpose)
+    await require_use_allowed(session, call, purpose=purpose)
     if recording.key_id is None or recording.wrapped_key is None:
         raise NotFound(f"no recording {recording_id!r}")
     data_key = unwrap(ring, recording.id, WrappedKey(recording.key_id, recording.wrapped_key))

@@ -97,6 +97,11 @@ WALK: dict[Action, Operation] = {
         'mutation { eraseRecording(recording: "x") { errors { __typename message } } }',
         {},
     ),
+    Action.RIGHTS_READ: ("{ rightsRequests(first: 1) { nodes { id } } }", {}),
+    Action.RIGHTS_MANAGE: (
+        'mutation { receiveRightsRequest(input: {kind: ACCESS, controller: "mood-media-uk", email: "walk@example.test"}) { request { id } errors { __typename message } } }',
+        {},
+    ),
 }
 # Actions whose operation above names nothing that exists: an allowed role gets past the
 # policy and then NotFound, which shows it was let through; a refused one gets Forbidden.
@@ -112,10 +117,11 @@ LET_THROUGH_TO_NOT_FOUND = frozenset(
         Action.RECORDING_ERASE,
     }
 )
-# The audio routes, each with a request naming nothing that exists (404 once let through).
+# The routes beside /graphql, each with a request naming nothing that exists (404 once let through).
 ROUTE_WALK: dict[Action, tuple[str, str]] = {
     Action.RECORDING_UPLOAD: ("PUT", "/calls/no-such-call/audio/full"),
     Action.RECORDING_LISTEN: ("GET", "/recordings/no-such-recording/audio?purpose=training"),
+    Action.PACKAGE_DOWNLOAD: ("GET", "/packages/no-such-package"),
 }
 
 # Every door named in the table, with arguments that the schema takes: a refused caller is
@@ -153,6 +159,21 @@ DOORS: dict[str, str] = {
     "placeLegalHold": 'mutation { placeLegalHold(recording: "x", ground: LEGAL_CLAIMS, justification: "j", endsOn: "2027-01-01") { errors { __typename } } }',
     "releaseLegalHold": "mutation { releaseLegalHold(hold: 1) { errors { __typename } } }",
     "eraseRecording": 'mutation { eraseRecording(recording: "x") { errors { __typename } } }',
+    "receiveRightsRequest": 'mutation { receiveRightsRequest(input: {kind: ACCESS, controller: "c", phone: "1"}) { errors { __typename } } }',
+    "requestIdentityProof": "mutation { requestIdentityProof(request: 1) { errors { __typename } } }",
+    "establishIdentity": 'mutation { establishIdentity(request: 1, evidence: "e") { errors { __typename } } }',
+    "registerRightsRequest": "mutation { registerRightsRequest(request: 1) { errors { __typename } } }",
+    "startRightsRequest": "mutation { startRightsRequest(request: 1) { errors { __typename } } }",
+    "extendRightsRequest": 'mutation { extendRightsRequest(request: 1, months: 1, reason: "r") { errors { __typename } } }',
+    "chargeFee": 'mutation { chargeFee(request: 1, amountCents: 100, ground: EXCESSIVE, reason: "r") { errors { __typename } } }',
+    "refuseRightsRequest": 'mutation { refuseRightsRequest(request: 1, ground: EXCESSIVE, reason: "r") { errors { __typename } } }',
+    "completeRightsRequest": "mutation { completeRightsRequest(request: 1) { errors { __typename } } }",
+    "recordCompellingGrounds": 'mutation { recordCompellingGrounds(objection: 1, grounds: "g") { errors { __typename } } }',
+    "liftRestriction": "mutation { liftRestriction(restriction: 1) { errors { __typename } } }",
+    "acknowledgeRecipient": "mutation { acknowledgeRecipient(notice: 1) { errors { __typename } } }",
+    "rightsRequests": "{ rightsRequests { nodes { id } } }",
+    "rightsRequest": "{ rightsRequest(id: 1) { id } }",
+    "findSubjects": '{ findSubjects(phone: "1") { subjectId } }',
 }
 DOOR_ACTIONS = {**MUTATIONS, **PERSONAL_QUERIES}
 SYSTEM = Actor.system("test")

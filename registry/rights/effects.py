@@ -1,0 +1,260 @@
+"""What a completed request does to the subject's data, each rule enforced here.
+
+Erasure crypto-shreds the subject's recordings and identifiers, except what a hold for
+legal claims keeps (R-ERA-1); restriction and objection are recorded and then enforced
+by ``guards`` wherever recordings are used; withdrawal of consent stops all recording
+and monitoring of the customer and erases their consented recordings; rectification
+re-seals and re-indexes the identifiers. Art. 19: rectification, erasure and restriction
+leave a notice owed to every recipient, tracked until acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry import clock
+from registry.access.policy import Action
+from registry.access.service import Actor, authorize
+from registry.crypto import KeyRing, open_field
+from registry.errors import InvalidInput, NotFound
+from registry.inventory.models import ActivityParty, Engagement, Entity, PartyRole
+from registry.recordings import calls, erasure
+from registry.recordings.models import (
+    Call,
+    Consent,
+    ErasureReason,
+    Recording,
+    SeparateConsent,
+    Subject,
+    SubjectKind,
+)
+from registry.rights.models import Objection, RecipientNotice, Restriction, RightsRequest
+from registry.rights.service import details_aad
+
+MAX_TEXT = 4000
+
+
+async def recordings_of_subject(session: AsyncSession, subject_id: int) -> list[Recording]:
+    """Every recording of a call the subject took part in, as customer or as agent."""
+    rows = await session.scalars(
+        select(Recording)
+        .join(Call, Call.id == Recording.call_id)
+        .where(or_(Call.customer_id == subject_id, Call.agent_id == subject_id))
+        .order_by(Recording.id)
+    )
+    return list(rows.all())
+
+
+async def erase_subject(*, session: AsyncSession, actor: Actor, subject: Subject) -> dict[str, Any]:
+    """Crypto-shreds the subject's recordings and identifiers, keeping what legal claims need.
+
+    Recordings under a hold for legal claims are kept, each with its ground (R-ERA-1); the
+    identifiers are kept with them, for the claim needs to know whose they are.
+    """
+    recordings = await recordings_of_subject(session, subject.id)
+    shredded = await erasure.shred(
+        session=session, actor=actor, recordings=recordings, reason=ErasureReason.ERASURE_REQUEST
+    )
+    kept = [
+        {
+            "recording": recording.id,
+            "ground": hold.ground.value,
+            "justification": hold.justification,
+            "hold_ends_on": hold.ends_on.isoformat(),
+        }
+        for recording, hold in shredded.refused
+    ]
+    if not kept:
+        calls.erase_identifiers(subject)
+        await session.flush()
+    return {
+        "recordings_erased": len(shredded.done),
+        "kept_for_legal_claims": kept,
+        "identifiers_erased": not kept,
+    }
+
+
+async def restrict(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    subject: Subject,
+    request: RightsRequest | None,
+    ends_on: date,
+    reason: str,
+) -> Restriction:
+    """Restricts processing of the subject's data until ``ends_on`` (Art. 18)."""
+    authorize(actor, Action.RIGHTS_MANAGE)
+    now = clock.now()
+    if ends_on <= now.date():
+        raise InvalidInput("a restriction lasts for a limited time, ending later", field="ends_on")
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_TEXT:
+        raise InvalidInput("a restriction states why (e.g. accuracy contested)", field="reason")
+    restriction = Restriction(
+        subject_id=subject.id,
+        request_id=request.id if request else None,
+        reason=reason,
+        starts_at=now,
+        ends_on=ends_on,
+    )
+    session.add(restriction)
+    await session.flush()
+    return restriction
+
+
+async def lift_restriction(
+    *, session: AsyncSession, actor: Actor, restriction_id: int
+) -> Restriction:
+    authorize(actor, Action.RIGHTS_MANAGE)
+    restriction = await session.get(Restriction, restriction_id)
+    if restriction is None or restriction.lifted_at is not None:
+        raise NotFound(f"no restriction {restriction_id} in force")
+    restriction.lifted_at, restriction.lifted_by = clock.now(), actor.handle
+    await session.flush()
+    return restriction
+
+
+async def object_to_evaluation(
+    *, session: AsyncSession, subject: Subject, request: RightsRequest | None
+) -> Objection:
+    """An employee objects: evaluation of their calls stops (Art. 21, R-DSR-1)."""
+    if subject.kind is not SubjectKind.AGENT:
+        raise InvalidInput(
+            "customers are recorded on consent: they withdraw it rather than object",
+            field="request",
+        )
+    objection = Objection(
+        subject_id=subject.id, request_id=request.id if request else None, lodged_at=clock.now()
+    )
+    session.add(objection)
+    await session.flush()
+    return objection
+
+
+async def record_compelling_grounds(
+    *, session: AsyncSession, actor: Actor, objection_id: int, grounds: str
+) -> Objection:
+    """Compelling legitimate grounds (or legal claims) that let evaluation go on."""
+    authorize(actor, Action.RIGHTS_MANAGE)
+    objection = await session.get(Objection, objection_id)
+    if objection is None:
+        raise NotFound(f"no objection {objection_id}")
+    if objection.compelling_grounds is not None:
+        raise InvalidInput("grounds are recorded already", field="objection")
+    grounds = grounds.strip()
+    if not grounds or len(grounds) > MAX_TEXT:
+        raise InvalidInput("the compelling grounds are stated", field="grounds")
+    objection.compelling_grounds = grounds
+    objection.grounds_recorded_by, objection.grounds_recorded_at = actor.handle, clock.now()
+    await session.flush()
+    return objection
+
+
+async def withdraw_all_consent(
+    *, session: AsyncSession, actor: Actor, subject: Subject
+) -> dict[str, Any]:
+    """No further recording or monitoring of the customer; their consented audio erased."""
+    if subject.kind is not SubjectKind.CUSTOMER:
+        raise InvalidInput("only customers are recorded on consent", field="request")
+    now = clock.now()
+    subject.consent_withdrawn_at = subject.consent_withdrawn_at or now
+    consented = (
+        await session.scalars(
+            select(Call)
+            .where(Call.customer_id == subject.id, Call.consent == Consent.GIVEN)
+            .order_by(Call.id)
+        )
+    ).all()
+    for call in consented:
+        await calls.withdraw_consent(session=session, actor=actor, call_id=call.id)
+    separate = (
+        await session.scalars(
+            select(SeparateConsent).where(
+                SeparateConsent.subject_id == subject.id, SeparateConsent.withdrawn_at.is_(None)
+            )
+        )
+    ).all()
+    for consent in separate:
+        consent.withdrawn_at = now
+    await session.flush()
+    return {"calls_withdrawn": len(consented), "separate_consents_withdrawn": len(separate)}
+
+
+async def rectify(
+    *, session: AsyncSession, ring: KeyRing, subject: Subject, request: RightsRequest
+) -> dict[str, Any]:
+    """Replaces the identifiers the request corrects: re-sealed and re-indexed."""
+    if subject.identifiers_erased_at is not None:
+        raise InvalidInput("the subject's identifiers were erased", field="request")
+    if request.details_sealed is None:
+        raise InvalidInput("the request says nothing to correct", field="request")
+    corrections = json.loads(open_field(ring, request.details_sealed, details_aad(request.id)))
+    current = {
+        name: open_field(ring, sealed, f"subject:{subject.id}:{name}") if sealed else None
+        for name, sealed in (
+            ("name", subject.name_sealed),
+            ("phone", subject.phone_sealed),
+            ("email", subject.email_sealed),
+        )
+    }
+    merged = {name: corrections.get(name) or current[name] for name in current}
+    calls.seal_identifiers(ring, subject, calls.Identifiers(**merged))
+    await session.flush()
+    return {"corrected": sorted(name for name, value in corrections.items() if value)}
+
+
+async def recipients(session: AsyncSession) -> list[Entity]:
+    """Everyone the data was disclosed to (Art. 19): the joint controllers, the processor
+    and its sub-processors, as the record of processing stands today."""
+    today = clock.now().date()
+    parties = select(ActivityParty.entity_id).where(
+        ActivityParty.role.in_([PartyRole.JOINT_CONTROLLER, PartyRole.PROCESSOR])
+    )
+    processors = select(ActivityParty.entity_id).where(ActivityParty.role == PartyRole.PROCESSOR)
+    sub_processors = select(Engagement.sub_processor_id).where(
+        Engagement.processor_id.in_(processors),
+        or_(Engagement.ended_on.is_(None), Engagement.ended_on >= today),
+    )
+    rows = await session.scalars(
+        select(Entity)
+        .where(
+            or_(Entity.id.in_(parties), Entity.id.in_(sub_processors)),
+            or_(Entity.retired_on.is_(None), Entity.retired_on > today),
+        )
+        .order_by(Entity.kind, Entity.slug)
+    )
+    return list(rows.all())
+
+
+async def owe_notices(session: AsyncSession, request: RightsRequest) -> list[RecipientNotice]:
+    """A notice to every recipient, owed until each acknowledges it (Art. 19)."""
+    now = clock.now()
+    notices = [
+        RecipientNotice(request_id=request.id, entity_id=entity.id, owed_since=now)
+        for entity in await recipients(session)
+    ]
+    session.add_all(notices)
+    await session.flush()
+    return notices
+
+
+async def acknowledge(
+    *, session: AsyncSession, actor: Actor, notice_id: int, note: str | None = None
+) -> RecipientNotice:
+    authorize(actor, Action.RIGHTS_MANAGE)
+    notice = await session.get(RecipientNotice, notice_id)
+    if notice is None:
+        raise NotFound(f"no recipient notice {notice_id}")
+    if notice.acknowledged_at is not None:
+        raise InvalidInput("the recipient acknowledged already", field="notice")
+    if note is not None and len(note) > MAX_TEXT:
+        raise InvalidInput(f"at most {MAX_TEXT} characters", field="note")
+    notice.acknowledged_at, notice.acknowledged_by, notice.note = clock.now(), actor.handle, note
+    await session.flush()
+    return notice

@@ -1,0 +1,86 @@
+"""Finding a data subject from what a requester gives: their phone or e-mail.
+
+Identifiers are stored sealed; only their keyed blind indexes can be searched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.access.policy import Action
+from registry.access.service import Actor, authorize
+from registry.crypto import KeyRing, blind_index
+from registry.errors import InvalidInput
+from registry.recordings.models import Call, Recording, RecordingStatus, Subject
+
+
+def contact_indexes(
+    ring: KeyRing, phone: str | None, email: str | None
+) -> tuple[str | None, str | None]:
+    """The blind indexes of a phone and an e-mail; at least one must be given."""
+    phone, email = (phone or "").strip() or None, (email or "").strip() or None
+    if phone is None and email is None:
+        raise InvalidInput("a phone number or an e-mail address is needed to find the subject")
+    try:
+        return (
+            blind_index(ring, "phone", phone) if phone else None,
+            blind_index(ring, "email", email) if email else None,
+        )
+    except ValueError as error:
+        raise InvalidInput(str(error)) from error
+
+
+async def subjects_by_indexes(
+    session: AsyncSession, phone_index: str | None, email_index: str | None
+) -> list[Subject]:
+    """Every subject, customer or agent, whose phone or e-mail index matches."""
+    matches = [
+        column == value
+        for column, value in (
+            (Subject.phone_index, phone_index),
+            (Subject.email_index, email_index),
+        )
+        if value is not None
+    ]
+    if not matches:
+        return []
+    rows = await session.scalars(select(Subject).where(or_(*matches)).order_by(Subject.id))
+    return list(rows.all())
+
+
+@dataclass(frozen=True)
+class SubjectSummary:
+    subject: Subject
+    calls_as_customer: int
+    calls_as_agent: int
+    recordings: int
+
+
+async def find_subjects(
+    *, session: AsyncSession, actor: Actor, ring: KeyRing, phone: str | None, email: str | None
+) -> list[SubjectSummary]:
+    """The subjects a phone or e-mail belongs to, with how much of their data is held."""
+    authorize(actor, Action.RIGHTS_READ)
+    found = []
+    for subject in await subjects_by_indexes(session, *contact_indexes(ring, phone, email)):
+        as_customer = select(Call.id).where(Call.customer_id == subject.id)
+        as_agent = select(Call.id).where(Call.agent_id == subject.id)
+        counts = (
+            await session.execute(
+                select(
+                    select(func.count()).select_from(as_customer.subquery()).scalar_subquery(),
+                    select(func.count()).select_from(as_agent.subquery()).scalar_subquery(),
+                    select(func.count(Recording.id))
+                    .where(
+                        Recording.call_id.in_(as_customer.union(as_agent)),
+                        Recording.status == RecordingStatus.ACTIVE,
+                    )
+                    .scalar_subquery(),
+                )
+            )
+        ).one()
+        found.append(SubjectSummary(subject, *counts))
+    return found

@@ -1,0 +1,409 @@
+"""The data-subject request workflow: receipt, identity, registration, deadlines, answer.
+
+received → identity_pending → registered (R-DSR-2's confirmation) → in_progress →
+completed | refused, with one extension of the deadline on the way (status ``extended``).
+Every step is kept with who took it and when; a step out of turn is refused and changes
+nothing. Completing a request carries out what it asks (``completion``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry import clock
+from registry.access.policy import Action
+from registry.access.service import Actor, authorize
+from registry.crypto import KeyRing, seal_field
+from registry.errors import InvalidInput, NotFound, RuleBroken
+from registry.inventory.models import Entity, EntityKind
+from registry.recordings.calls import Identifiers
+from registry.recordings.models import Subject
+from registry.rights.deadlines import MAX_EXTENSION_MONTHS, add_months, deadline, first_deadline
+from registry.rights.lookup import contact_indexes, subjects_by_indexes
+from registry.rights.models import (
+    FeeGround,
+    RefusalGround,
+    RequestKind,
+    RequestStatus,
+    RequestStep,
+    RightsRequest,
+)
+
+OPEN = frozenset(
+    {
+        RequestStatus.RECEIVED,
+        RequestStatus.IDENTITY_PENDING,
+        RequestStatus.REGISTERED,
+        RequestStatus.IN_PROGRESS,
+        RequestStatus.EXTENDED,
+    }
+)
+BEFORE_REGISTRATION = frozenset({RequestStatus.RECEIVED, RequestStatus.IDENTITY_PENDING})
+UNDER_WAY = frozenset({RequestStatus.IN_PROGRESS, RequestStatus.EXTENDED})
+# A request like an earlier one of the same subject within this time is shown as a repeat.
+REPEAT_WINDOW = timedelta(days=365)
+MAX_TEXT = 4000
+
+
+@dataclass(frozen=True)
+class Received:
+    kind: RequestKind
+    controller: str
+    phone: str | None = None
+    email: str | None = None
+    by_guardian: bool = False
+    # A rectification's corrected identifiers.
+    corrections: Identifiers | None = None
+
+
+def details_aad(request_id: int) -> str:
+    return f"rights_request:{request_id}:details"
+
+
+async def receive(
+    *, session: AsyncSession, actor: Actor, ring: KeyRing, received: Received
+) -> RightsRequest:
+    """Records a request as it arrives; its deadline runs from now (R-DSR-2)."""
+    authorize(actor, Action.RIGHTS_MANAGE)
+    controller = await session.scalar(select(Entity).where(Entity.slug == received.controller))
+    if controller is None or controller.kind is not EntityKind.GROUP_COMPANY:
+        raise InvalidInput(f"{received.controller!r} is no joint controller", field="controller")
+    if received.by_guardian and received.kind is not RequestKind.CHILD_DELETION:
+        raise InvalidInput(
+            "a parent or guardian requests the deletion of a child's data", field="by_guardian"
+        )
+    corrections = received.corrections
+    if received.kind is RequestKind.RECTIFICATION:
+        if corrections is None or not any((corrections.name, corrections.phone, corrections.email)):
+            raise InvalidInput("a rectification says what to correct", field="corrections")
+    elif corrections is not None:
+        raise InvalidInput("only a rectification carries corrections", field="corrections")
+    phone_index, email_index = contact_indexes(ring, received.phone, received.email)
+    matches = await subjects_by_indexes(session, phone_index, email_index)
+    now = clock.now()
+    request = RightsRequest(
+        kind=received.kind,
+        status=RequestStatus.RECEIVED,
+        controller_id=controller.id,
+        # Only an unambiguous match is linked; otherwise the privacy team picks the subject.
+        subject_id=matches[0].id if len(matches) == 1 else None,
+        phone_index=phone_index,
+        email_index=email_index,
+        by_guardian=received.by_guardian,
+        received_at=now,
+        received_by=actor.handle,
+        due_at=first_deadline(now),
+    )
+    session.add(request)
+    await session.flush()
+    if corrections is not None:
+        document = json.dumps(
+            {"name": corrections.name, "phone": corrections.phone, "email": corrections.email}
+        )
+        request.details_sealed = seal_field(ring, document, details_aad(request.id))
+    await _step(session, actor, request, "received", {"matches": len(matches)})
+    return request
+
+
+async def request_identity_proof(
+    *, session: AsyncSession, actor: Actor, request_id: int
+) -> RightsRequest:
+    """The requester is asked for proof of identity (R-DSR-3)."""
+    request = await guarded(session, actor, request_id, {RequestStatus.RECEIVED}, "ask for proof")
+    request.status = RequestStatus.IDENTITY_PENDING
+    request.identity_requested_at = clock.now()
+    await _step(session, actor, request, "identity_proof_requested")
+    return request
+
+
+async def establish_identity(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    request_id: int,
+    evidence: str,
+    subject_id: int | None = None,
+) -> RightsRequest:
+    """Identity is established, on the evidence named; the subject may be picked here."""
+    request = await guarded(session, actor, request_id, BEFORE_REGISTRATION, "establish identity")
+    evidence = _text(evidence, "evidence", "the evidence of identity is recorded")
+    if subject_id is not None:
+        if await session.get(Subject, subject_id) is None:
+            raise InvalidInput(f"no subject {subject_id}", field="subject")
+        request.subject_id = subject_id
+    request.identity_established_at = clock.now()
+    request.identity_evidence = evidence
+    await _step(session, actor, request, "identity_established", {"subject": request.subject_id})
+    return request
+
+
+async def register(*, session: AsyncSession, actor: Actor, request_id: int) -> RightsRequest:
+    """After review, the requester is told the request is registered (R-DSR-2)."""
+    request = await guarded(session, actor, request_id, BEFORE_REGISTRATION, "register")
+    require_identity(request)
+    request.status = RequestStatus.REGISTERED
+    request.confirmed_at = clock.now()
+    await _step(session, actor, request, "registered_and_confirmed")
+    return request
+
+
+async def start(*, session: AsyncSession, actor: Actor, request_id: int) -> RightsRequest:
+    request = await guarded(session, actor, request_id, {RequestStatus.REGISTERED}, "start")
+    request.status = RequestStatus.IN_PROGRESS
+    await _step(session, actor, request, "started")
+    return request
+
+
+async def extend(
+    *, session: AsyncSession, actor: Actor, request_id: int, months: int, reason: str
+) -> RightsRequest:
+    """Extends the deadline once, by one or two months, before it passes (R-DSR-2).
+
+    The reason is recorded, and so is the requester's notification, which goes with it.
+    """
+    request = await guarded(
+        session,
+        actor,
+        request_id,
+        {RequestStatus.IDENTITY_PENDING, RequestStatus.REGISTERED, *UNDER_WAY},
+        "extend",
+    )
+    reason = _text(reason, "reason", "an extension states its reason")
+    if not 1 <= months <= MAX_EXTENSION_MONTHS:
+        raise RuleBroken("R-DSR-2", "an extension adds one or two months, no more", field="months")
+    now = clock.now()
+    if request.extended_to is not None:
+        raise RuleBroken("R-DSR-2", "the deadline was extended once already")
+    if now > request.due_at:
+        raise RuleBroken("R-DSR-2", "the deadline has passed: it can no longer be extended")
+    request.extended_to = add_months(request.due_at, months)
+    request.extension_reason = reason
+    request.extension_notified_at = now
+    # Identity may still be awaited: the status then keeps saying so.
+    if request.status is not RequestStatus.IDENTITY_PENDING:
+        request.status = RequestStatus.EXTENDED
+    await _step(
+        session,
+        actor,
+        request,
+        "extended_and_requester_notified",
+        {"months": months, "reason": reason, "until": request.extended_to.isoformat()},
+    )
+    return request
+
+
+async def charge_fee(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    request_id: int,
+    amount_cents: int,
+    ground: FeeGround,
+    reason: str,
+) -> RightsRequest:
+    """A reasonable fee, only for a manifestly unfounded, repetitive or excessive request."""
+    request = await guarded(
+        session, actor, request_id, {RequestStatus.REGISTERED, *UNDER_WAY}, "charge a fee"
+    )
+    reason = _text(reason, "reason", "R-DSR-4: a fee states why the request is not free")
+    if amount_cents <= 0:
+        raise InvalidInput("a fee is a positive amount", field="amount_cents")
+    if request.fee_cents is not None:
+        raise InvalidInput("a fee was charged already", field="request")
+    if ground is FeeGround.REPETITIVE:
+        await _require_repeats(session, request)
+    request.fee_cents, request.fee_ground, request.fee_reason = amount_cents, ground, reason
+    await _step(
+        session, actor, request, "fee_charged", {"cents": amount_cents, "ground": ground.value}
+    )
+    return request
+
+
+async def refuse(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    request_id: int,
+    ground: RefusalGround,
+    reason: str,
+) -> RightsRequest:
+    """Refuses the whole request, on one of the grounds the rules allow, with the reason."""
+    request = await guarded(session, actor, request_id, OPEN, "refuse")
+    reason = _text(reason, "reason", "a refusal states its reason")
+    if ground is RefusalGround.IDENTITY_NOT_ESTABLISHED:
+        if request.identity_established_at is not None:
+            raise InvalidInput("the requester's identity is established", field="ground")
+        if request.identity_requested_at is None:
+            raise RuleBroken("R-DSR-3", "ask for proof of identity before refusing for want of it")
+    elif ground is RefusalGround.LEGAL_CLAIMS:
+        if request.kind is not RequestKind.ERASURE:
+            raise InvalidInput("legal claims refuse an erasure only", field="ground")
+    elif request.status in BEFORE_REGISTRATION:
+        # R-DSR-4's grounds are a judgement on the request: made once it has been reviewed.
+        raise InvalidInput("register the request before judging it", field="ground")
+    elif ground is RefusalGround.REPETITIVE:
+        await _require_repeats(session, request)
+    request.status = RequestStatus.REFUSED
+    request.refusal_ground, request.refusal_reason = ground, reason
+    request.closed_at = clock.now()
+    await _step(session, actor, request, "refused", {"ground": ground.value})
+    return request
+
+
+async def finish(
+    session: AsyncSession, actor: Actor, request: RightsRequest, outcome: dict[str, Any]
+) -> RightsRequest:
+    """Marks an answered request completed, with what was done (``completion`` calls it)."""
+    request.status = RequestStatus.COMPLETED
+    request.outcome = outcome
+    request.closed_at = clock.now()
+    await _step(session, actor, request, "completed", outcome)
+    return request
+
+
+def require_identity(request: RightsRequest) -> None:
+    if request.identity_established_at is None:
+        raise RuleBroken(
+            "R-DSR-3", "the requester's identity is not established: the request cannot be answered"
+        )
+
+
+async def get_request(session: AsyncSession, request_id: int) -> RightsRequest:
+    request = await session.get(RightsRequest, request_id)
+    if request is None:
+        raise NotFound(f"no rights request {request_id}")
+    return request
+
+
+async def earlier_requests(session: AsyncSession, request: RightsRequest) -> list[RightsRequest]:
+    """Requests of the same kind by the same person in the year before this one (R-DSR-4)."""
+    same_person = [
+        column == value
+        for column, value in (
+            (RightsRequest.subject_id, request.subject_id),
+            (RightsRequest.phone_index, request.phone_index),
+            (RightsRequest.email_index, request.email_index),
+        )
+        if value is not None
+    ]
+    if not same_person:
+        return []
+    rows = await session.scalars(
+        select(RightsRequest)
+        .where(
+            or_(*same_person),
+            RightsRequest.kind == request.kind,
+            RightsRequest.id != request.id,
+            RightsRequest.received_at <= request.received_at,
+            RightsRequest.received_at >= request.received_at - REPEAT_WINDOW,
+        )
+        .order_by(RightsRequest.received_at)
+    )
+    return list(rows.all())
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Which requests to list."""
+
+    statuses: Collection[RequestStatus] = ()
+    kinds: Collection[RequestKind] = ()
+    controller: str | None = None
+    due_before: datetime | None = None
+    # Only requests still open whose deadline has passed.
+    overdue: bool = False
+
+
+def deadline_before(moment: datetime) -> ColumnElement[bool]:
+    """Requests whose deadline in force falls before ``moment``."""
+    return or_(
+        RightsRequest.extended_to.is_(None) & (RightsRequest.due_at < moment),
+        RightsRequest.extended_to < moment,
+    )
+
+
+def queue_query(actor: Actor, queue: Queue) -> Select[RightsRequest]:
+    """The requests to list (ordering is the caller's)."""
+    authorize(actor, Action.RIGHTS_READ)
+    query = select(RightsRequest)
+    if queue.statuses:
+        query = query.where(RightsRequest.status.in_(list(queue.statuses)))
+    if queue.kinds:
+        query = query.where(RightsRequest.kind.in_(list(queue.kinds)))
+    if queue.controller is not None:
+        query = query.join(Entity, Entity.id == RightsRequest.controller_id).where(
+            Entity.slug == queue.controller
+        )
+    if queue.due_before is not None:
+        query = query.where(deadline_before(queue.due_before))
+    if queue.overdue:
+        query = query.where(RightsRequest.status.in_(list(OPEN)), deadline_before(clock.now()))
+    return query
+
+
+async def overdue(session: AsyncSession, actor: Actor) -> Sequence[RightsRequest]:
+    """Open requests past their deadline, oldest deadline first: the daily check."""
+    query = queue_query(actor, Queue(overdue=True))
+    rows = (await session.scalars(query)).all()
+    return sorted(rows, key=deadline)
+
+
+async def guarded(
+    session: AsyncSession,
+    actor: Actor,
+    request_id: int,
+    allowed: Collection[RequestStatus],
+    doing: str,
+) -> RightsRequest:
+    authorize(actor, Action.RIGHTS_MANAGE)
+    request = await get_request(session, request_id)
+    if request.status not in allowed:
+        raise InvalidInput(
+            f"cannot {doing} a request that is {request.status.value}", field="request"
+        )
+    return request
+
+
+async def _require_repeats(session: AsyncSession, request: RightsRequest) -> None:
+    if not await earlier_requests(session, request):
+        raise RuleBroken(
+            "R-DSR-4",
+            "no earlier request of this kind by this person in the past year: it is no repeat",
+            field="ground",
+        )
+
+
+def _text(value: str, field: str, missing: str) -> str:
+    value = value.strip()
+    if not value:
+        raise InvalidInput(missing, field=field)
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"at most {MAX_TEXT} characters", field=field)
+    return value
+
+
+async def _step(
+    session: AsyncSession,
+    actor: Actor,
+    request: RightsRequest,
+    action: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        RequestStep(
+            request_id=request.id,
+            status=request.status,
+            action=action,
+            at=clock.now(),
+            actor=actor.handle,
+            detail=detail,
+        )
+    )
+    await session.flush()
