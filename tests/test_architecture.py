@@ -11,7 +11,16 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "registry"
 WEB = ("strawberry", "starlette", "uvicorn", "httpx")
-DOMAINS = ("access", "audit", "history", "inventory", "recordings", "rights", "transfers")
+DOMAINS = (
+    "access",
+    "audit",
+    "authorities",
+    "history",
+    "inventory",
+    "recordings",
+    "rights",
+    "transfers",
+)
 # Modules that serve GraphQL and may import it.
 GRAPHQL_LAYER = {"graphql.py", "types.py", "loaders.py", "http.py"}
 

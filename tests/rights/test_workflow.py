@@ -328,3 +328,49 @@ async def test_only_the_privacy_team_works_on_requests(api: Api, scene: Scene, r
     )
     assert body["data"]["receiveRightsRequest"]["errors"][0]["__typename"] == "ForbiddenError"
     assert "errors" in await api.query(QUEUE, {"overdue": False}, role=role)
+
+
+# What each kind needs at receipt and completion, and what its answer shows.
+KINDS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "ACCESS": ({}, {}),
+    "PORTABILITY": ({}, {}),
+    "ARRANGEMENT": ({}, {}),
+    "ERASURE": ({}, {}),
+    "RESTRICTION": ({}, {"until": "2027-03-31", "reason": "the customer contests the address"}),
+    "OBJECTION": ({"email": "bo@example.test", "phone": None}, {}),
+    "CONSENT_WITHDRAWAL": ({}, {}),
+    "RECTIFICATION": ({"corrections": {"email": "ana.new@example.test"}}, {}),
+    "CHILD_DELETION": ({"byGuardian": True}, {}),
+}
+ANSWERED_WITH_A_FILE = {
+    "ACCESS": "access",
+    "PORTABILITY": "portability",
+    "ARRANGEMENT": "arrangement",
+}
+TOLD_TO_RECIPIENTS = {"ERASURE", "RESTRICTION", "RECTIFICATION"}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_a_request_of_each_kind_is_walked_through_graphql_R_DSR_1(
+    api: Api, scene: Scene, kind: str
+) -> None:
+    given, terms = KINDS[kind]
+    request = await registered(api, kind, **given)
+    completed = await mutate(api, COMPLETE, "completeRightsRequest", request=request["id"], **terms)
+    assert completed["errors"] == [], completed["errors"]
+    final = completed["request"]
+    assert final["status"] == "COMPLETED"
+    assert final["outcome"] is not None
+    package = completed["package"]
+    if kind in ANSWERED_WITH_A_FILE:
+        assert package["kind"] == ANSWERED_WITH_A_FILE[kind].upper()
+        assert package["downloadPath"] == f"/packages/{package['id']}"
+        assert [p["id"] for p in final["packages"]] == [package["id"]]
+        response = await api.client.get(
+            package["downloadPath"],
+            headers={"Authorization": f"Bearer {api.tokens[Role.PRIVACY_OFFICER]}"},
+        )
+        assert response.status_code == 200 and response.content
+    else:
+        assert package is None
+    assert bool(final["recipientNotices"]) == (kind in TOLD_TO_RECIPIENTS)
