@@ -40,6 +40,8 @@ IDENTIFYING = (
     "objection",
     "restriction",
     "notice",
+    # An authority's own reference for its request: the request has no ID before it is recorded.
+    "reference",
 )
 
 

@@ -25,6 +25,7 @@ from strawberry.tools import merge_types
 
 from registry.access.graphql import AccessMutation, AccessQuery
 from registry.audit.graphql import AuditQuery
+from registry.authorities.graphql import AuthoritiesMutation, AuthoritiesQuery
 from registry.errors import DomainError
 from registry.graphql.audit import AuditDenials
 from registry.graphql.errors import ERROR_TYPES
@@ -55,11 +56,19 @@ Query = merge_types(
         AuditQuery,
         RecordingsQuery,
         RightsQuery,
+        AuthoritiesQuery,
     ),
 )
 Mutation = merge_types(
     "Mutation",
-    (InventoryMutation, TransfersMutation, AccessMutation, RecordingsMutation, RightsMutation),
+    (
+        InventoryMutation,
+        TransfersMutation,
+        AccessMutation,
+        RecordingsMutation,
+        RightsMutation,
+        AuthoritiesMutation,
+    ),
 )
 
 

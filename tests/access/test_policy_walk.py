@@ -102,6 +102,15 @@ WALK: dict[Action, Operation] = {
         'mutation { receiveRightsRequest(input: {kind: ACCESS, controller: "mood-media-uk", email: "walk@example.test"}) { request { id } errors { __typename message } } }',
         {},
     ),
+    Action.AUTHORITY_READ: ("{ authorityRequests(first: 1) { nodes { id } } }", {}),
+    Action.AUTHORITY_RECORD: (
+        'mutation { recordAuthorityRequest(input: {authority: "Police", reference: "R-1", legalBasis: "Act 1984", scope: "One call", recordings: ["x"]}) { errors { __typename message } } }',
+        {},
+    ),
+    Action.AUTHORITY_REVIEW: (
+        'mutation { reviewAuthorityRequest(request: 999999, approve: false, necessity: "n", compatibility: "c") { errors { __typename message } } }',
+        {},
+    ),
 }
 # Actions whose operation above names nothing that exists: an allowed role gets past the
 # policy and then NotFound, which shows it was let through; a refused one gets Forbidden.
@@ -115,6 +124,8 @@ LET_THROUGH_TO_NOT_FOUND = frozenset(
         Action.MONITOR,
         Action.HOLD_PLACE,
         Action.RECORDING_ERASE,
+        Action.AUTHORITY_RECORD,
+        Action.AUTHORITY_REVIEW,
     }
 )
 # The routes beside /graphql, each with a request naming nothing that exists (404 once let through).
@@ -174,6 +185,11 @@ DOORS: dict[str, str] = {
     "rightsRequests": "{ rightsRequests { nodes { id } } }",
     "rightsRequest": "{ rightsRequest(id: 1) { id } }",
     "findSubjects": '{ findSubjects(phone: "1") { subjectId } }',
+    "recordAuthorityRequest": 'mutation { recordAuthorityRequest(input: {authority: "a", reference: "r", legalBasis: "l", scope: "s", recordings: ["x"]}) { errors { __typename } } }',
+    "reviewAuthorityRequest": 'mutation { reviewAuthorityRequest(request: 1, approve: true, necessity: "n", compatibility: "c") { errors { __typename } } }',
+    "releaseDisclosure": "mutation { releaseDisclosure(request: 1) { errors { __typename } } }",
+    "authorityRequests": "{ authorityRequests { nodes { id } } }",
+    "authorityRequest": "{ authorityRequest(id: 1) { id } }",
 }
 DOOR_ACTIONS = {**MUTATIONS, **PERSONAL_QUERIES}
 SYSTEM = Actor.system("test")
