@@ -27,6 +27,7 @@ from registry.graphql.schema import build_schema
 from registry.graphql.view import RegistryGraphQL
 from registry.recordings.http import AudioRoutes
 from registry.recordings.retention import sweep
+from registry.rights.http import PackageRoutes
 from registry.settings import Environment, Settings
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def build_app(
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *audio.routes(),
+            *PackageRoutes.beside(audio).routes(),
         ],
         lifespan=lifespan,
     )
