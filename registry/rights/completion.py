@@ -142,5 +142,6 @@ async def _carry_out(
         )
     if kind is RequestKind.CHILD_DELETION:
         await calls.mark_under_16(session=session, actor=actor, subject_id=subject.id)
-        return None, {"child_data_erased": True}
+        packages = await effects.shred_packages(session, subject.id)
+        return None, {"child_data_erased": True, "packages_erased": packages}
     raise AssertionError(f"no answer for {kind}")

@@ -33,7 +33,13 @@ from registry.recordings.models import (
     Subject,
     SubjectKind,
 )
-from registry.rights.models import Objection, RecipientNotice, Restriction, RightsRequest
+from registry.rights.models import (
+    Objection,
+    Package,
+    RecipientNotice,
+    Restriction,
+    RightsRequest,
+)
 from registry.rights.service import details_aad
 
 MAX_TEXT = 4000
@@ -73,10 +79,28 @@ async def erase_subject(*, session: AsyncSession, actor: Actor, subject: Subject
         calls.erase_identifiers(subject)
         await session.flush()
     return {
+        "packages_erased": await shred_packages(session, subject.id),
         "recordings_erased": len(shredded.done),
         "kept_for_legal_claims": kept,
         "identifiers_erased": not kept,
     }
+
+
+async def shred_packages(session: AsyncSession, subject_id: int) -> int:
+    """Destroys the data keys of the answers built for the subject: they are copies of
+    their data (identifiers, audio), so they go with it. The number destroyed."""
+    requests = select(RightsRequest.id).where(RightsRequest.subject_id == subject_id)
+    packages = (
+        await session.scalars(
+            select(Package).where(
+                Package.rights_request_id.in_(requests), Package.wrapped_key.is_not(None)
+            )
+        )
+    ).all()
+    for package in packages:
+        package.key_id = package.wrapped_key = None
+    await session.flush()
+    return len(packages)
 
 
 async def restrict(

@@ -12,7 +12,7 @@ from registry import clock
 from registry.blobs import LocalBlobStore
 from registry.crypto import KeyRing, blind_index
 from registry.db import transaction
-from registry.errors import InvalidInput, RuleBroken
+from registry.errors import InvalidInput, NotFound, RuleBroken
 from registry.recordings import calls, monitoring, retention, storage
 from registry.recordings.models import (
     Direction,
@@ -24,7 +24,7 @@ from registry.recordings.models import (
     Subject,
     Tombstone,
 )
-from registry.rights import completion, effects, service
+from registry.rights import completion, effects, package, service
 from registry.rights.models import RecipientNotice, RequestKind, RequestStatus, RightsRequest
 from tests.recordings.conftest import SYSTEM, Scene, chunks
 
@@ -334,7 +334,8 @@ async def test_a_guardian_has_a_childs_data_deleted_R_MIN_1(
 ) -> None:
     recording_id = await recorded(scene, ring, blobs)
     request = await answered(scene, ring, blobs, RequestKind.CHILD_DELETION, by_guardian=True)
-    assert request.by_guardian and request.outcome == {"child_data_erased": True}
+    assert request.by_guardian
+    assert request.outcome == {"child_data_erased": True, "packages_erased": 0}
     assert await status_of(scene, recording_id) is RecordingStatus.SHREDDED
     async with transaction(scene.sessions) as session:
         child = await session.get_one(Subject, scene.customer_id)
@@ -360,3 +361,19 @@ async def test_an_outbound_call_is_covered_as_well(
         )
     await answered(scene, ring, blobs, RequestKind.ERASURE)
     assert await status_of(scene, recording.id) is RecordingStatus.SHREDDED
+
+
+async def test_erasure_takes_the_answers_already_given_with_it(
+    scene: Scene, ring: KeyRing, blobs: LocalBlobStore
+) -> None:
+    await recorded(scene, ring, blobs)
+    access = await answered(scene, ring, blobs, RequestKind.ACCESS)
+    assert access.outcome is not None
+    package_id = access.outcome["package"]
+    erased = await answered(scene, ring, blobs, RequestKind.ERASURE)
+    assert erased.outcome is not None and erased.outcome["packages_erased"] == 1
+    async with transaction(scene.sessions) as session:
+        with pytest.raises(NotFound):
+            await package.open_package(
+                session=session, actor=SYSTEM, ring=ring, blobs=blobs, package_id=package_id
+            )
