@@ -9,10 +9,11 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.access.service import Actor
+from registry.blobs import BlobStore
 from registry.crypto import KeyRing
 from registry.db import transaction
-from registry.recordings import calls
-from registry.recordings.models import Direction, SubjectKind
+from registry.recordings import calls, storage
+from registry.recordings.models import Direction, Segment, SubjectKind
 
 SYSTEM = Actor.system("test")
 Sessions = async_sessionmaker[AsyncSession]
@@ -36,6 +37,24 @@ class Scene:
                 customer_country_code=country,
             )
         return call.id
+
+    async def recorded(
+        self, ring: KeyRing, blobs: BlobStore, audio: bytes, *, country: str = "US"
+    ) -> str:
+        """The ID of the audio of a new inbound call whose caller pressed 1."""
+        call_id = await self.call(country=country)
+        async with transaction(self.sessions) as session:
+            await calls.record_ivr_choice(session=session, actor=SYSTEM, call_id=call_id, digit="1")
+            recording = await storage.store(
+                session=session,
+                actor=SYSTEM,
+                ring=ring,
+                blobs=blobs,
+                call_id=call_id,
+                segment=Segment.FULL,
+                audio=chunks(audio),
+            )
+        return recording.id
 
 
 async def chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:

@@ -36,20 +36,8 @@ PURPOSE = "quality-control"
 async def recorded(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore, *, country: str = "US"
 ) -> str:
-    """A new consented call of the scene's customer and agent, still live, with its audio."""
-    call_id = await scene.call(country=country)
-    async with transaction(scene.sessions) as session:
-        await calls.record_ivr_choice(session=session, actor=SYSTEM, call_id=call_id, digit="1")
-        recording = await storage.store(
-            session=session,
-            actor=SYSTEM,
-            ring=ring,
-            blobs=blobs,
-            call_id=call_id,
-            segment=Segment.FULL,
-            audio=chunks(AUDIO),
-        )
-    return recording.id
+    """A consented call of the scene's customer and agent, outside the EU, with its audio."""
+    return await scene.recorded(ring, blobs, AUDIO, country=country)
 
 
 async def answered(
