@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from registry.audit.service import AuditLog
-from registry.blobs import BlobStore, LocalBlobStore
+from registry.blobs import BlobStore, open_blob_store
 from registry.crypto import KeyRing
 from registry.db import create_engine, session_factory
 from registry.graphql.schema import build_schema
@@ -43,7 +43,7 @@ def build_app(
     engine = engine or create_engine(settings.resolved_database_url)
     audit_log = audit_log or AuditLog.open(settings.resolved_audit_database_url)
     ring = ring or KeyRing.load_or_create(settings.resolved_keyring_file)
-    blobs = blobs or LocalBlobStore(settings.resolved_blob_dir)
+    blobs = blobs or open_blob_store(settings)
     sessions = session_factory(engine)
     schema = build_schema(development=settings.env is Environment.DEVELOPMENT)
     graphql = RegistryGraphQL(

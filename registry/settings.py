@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     # Key encryption keys and the index/field secrets; production supplies a secret file.
     keyring_file: Path | None = None
     blob_dir: Path | None = None
+    # Sealed audio in a bucket of S3-compatible storage instead (`s3://bucket/prefix`); the
+    # rest of the blob_s3_* settings go with it. Unset credentials come from the AWS tools'
+    # usual places (AWS_* variables, the instance's role).
+    blob_url: str | None = Field(default=None, pattern=r"^s3://[^/]+(/.*)?$")
+    blob_s3_endpoint: str | None = None
+    blob_s3_region: str | None = None
+    blob_s3_access_key_id: str | None = None
+    blob_s3_secret_access_key: SecretStr | None = None
+    # Plain HTTP to the endpoint: only for a server on a trusted network, such as loopback.
+    blob_s3_allow_http: bool = False
     # The retention sweep run inside the server every so many seconds (0: run `registry sweep`).
     sweep_interval_seconds: float = Field(default=0, ge=0)
     auto_migrate: bool = True
@@ -81,6 +91,14 @@ class Settings(BaseSettings):
     def _audit_apart(self) -> Settings:
         if self.resolved_audit_database_url == self.resolved_database_url:
             raise ValueError("the audit log needs a database of its own (R-ACC-6)")
+        return self
+
+    @model_validator(mode="after")
+    def _one_blob_store(self) -> Settings:
+        if self.blob_url is not None and self.blob_dir is not None:
+            raise ValueError(
+                "the blobs are in a folder (blob_dir) or a bucket (blob_url), not both"
+            )
         return self
 
     @property

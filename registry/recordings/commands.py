@@ -3,80 +3,189 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+import contextlib
+from dataclasses import dataclass
+from typing import Annotated, Any, NoReturn
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from registry.audit.models import Outcome
-from registry.audit.service import AuditLog, Entry
-from registry.blobs import LocalBlobStore
-from registry.crypto import KeyRing
+from registry.audit.service import AuditLog, AuditUnavailable, Entry
+from registry.blobs import LocalBlobStore, open_blob_store
 from registry.db import create_engine, session_factory
 from registry.recordings import keys, retention
 from registry.settings import Settings
 
 keys_app = typer.Typer(help="The key ring that protects the recordings.", no_args_is_help=True)
+CLI_PRINCIPAL = "system:cli"
 
 
-async def _sweep(settings: Settings, batch: int) -> retention.SweepReport:
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"registry: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@dataclass
+class Swept:
+    report: retention.SweepReport
+    # None for a bucket: it has no temp files (a killed upload is left incomplete instead,
+    # which the bucket's lifecycle rule aborts; see registry.blobs.s3).
+    temp_files: int | None
+
+
+async def _sweep(settings: Settings, batch: int) -> Swept:
     # Each transaction takes SQLite's write lock at once, so sweepers never interleave.
     engine = create_engine(settings.resolved_database_url, serial_writes=True)
     log = AuditLog.open(settings.resolved_audit_database_url)
+    blobs = open_blob_store(settings)
     try:
-        report = await retention.sweep(
-            sessions=session_factory(engine),
-            blobs=LocalBlobStore(settings.resolved_blob_dir),
-            batch=batch,
+        report = await retention.sweep(sessions=session_factory(engine), blobs=blobs, batch=batch)
+        # Then the temp files of writes whose process was killed: sealed audio all the same.
+        temp_files = (
+            await blobs.remove_stale_temp_files() if isinstance(blobs, LocalBlobStore) else None
         )
+        detail: dict[str, Any] = {
+            "shredded": report.shredded,
+            "blobs_deleted": report.blobs_deleted,
+        }
+        if temp_files is not None:
+            detail["stale_temp_files_removed"] = temp_files
         await log.append(
             [
                 Entry(
                     principal=retention.SWEEPER.handle,
                     action="sweep",
                     outcome=Outcome.ALLOWED,
-                    detail={"shredded": report.shredded, "blobs_deleted": report.blobs_deleted},
+                    detail=detail,
                 )
             ]
         )
-        return report
+        return Swept(report, temp_files)
     finally:
         await engine.dispose()
         await log.close()
 
 
 def sweep(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
-    """Erase recordings past their retention and not held (safe on many replicas at once)."""
-    report = asyncio.run(_sweep(Settings(), batch))
-    typer.echo(
-        f"registry: {report.shredded} recordings shredded, {report.blobs_deleted} blobs deleted"
+    """Erase recordings past their retention and not held (safe on many replicas at once);
+    then remove temp files that writes killed with their process left in the blob folder."""
+    swept = asyncio.run(_sweep(Settings(), batch))
+    line = (
+        f"registry: {swept.report.shredded} recordings shredded,"
+        f" {swept.report.blobs_deleted} blobs deleted"
+    )
+    if swept.temp_files is not None:
+        line += f", {swept.temp_files} stale temp files removed"
+    typer.echo(line)
+
+
+class _Stopped(Exception):
+    """The rotation could not start, or stopped; the message says in what state it left things."""
+
+
+@dataclass
+class Rotation:
+    primary: str
+    rewrapped: keys.Rewrapped
+    # Still under older keys: held by another worker meanwhile, or wrapped since by a server
+    # that has not reloaded the ring. Readable all the same.
+    left: int
+
+
+def _summary(error: BaseException) -> str:
+    # The first line only: a database error goes on with the statement and its parameters.
+    lines = str(error).splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def _rotation_entry(primary: str, rewrapped: keys.Rewrapped, outcome: Outcome) -> Entry:
+    return Entry(
+        principal=CLI_PRINCIPAL,
+        action="keys.rotate",
+        outcome=outcome,
+        detail={
+            "primary": primary,
+            "rewrapped": rewrapped.done,
+            "unreadable": rewrapped.unreadable,
+        },
     )
 
 
-async def _rotate(settings: Settings) -> tuple[str, int]:
-    ring = KeyRing.load_or_create(settings.resolved_keyring_file)
-    primary = ring.add_primary()
+async def _rotate(settings: Settings, batch: int) -> Rotation:
+    ring_file = settings.resolved_keyring_file
+    try:
+        ring = keys.ring_to_rotate(ring_file)
+    except keys.KeyRingUnavailable as error:
+        raise _Stopped(str(error)) from None
     engine = create_engine(settings.resolved_database_url, serial_writes=True)
     log = AuditLog.open(settings.resolved_audit_database_url)
+    sessions = session_factory(engine)
     try:
-        count = await keys.rewrap_all(sessions=session_factory(engine), ring=ring)
-        await log.append(
-            [
-                Entry(
-                    principal="system:cli",
-                    action="keys.rotate",
-                    outcome=Outcome.ALLOWED,
-                    detail={"primary": primary, "rewrapped": count},
-                )
-            ]
-        )
-        return primary, count
+        # The database must answer before the ring changes: a new key would serve nothing.
+        try:
+            async with engine.connect():
+                pass
+        except (SQLAlchemyError, OSError) as error:
+            raise _Stopped(
+                f"the database cannot be reached ({_summary(error)}); the key ring is unchanged"
+            ) from None
+        try:
+            primary = ring.add_primary()
+        except OSError as error:
+            raise _Stopped(
+                f"cannot write the key ring {ring_file}: {error.strerror or error}; it is unchanged"
+            ) from None
+        progress = keys.Rewrapped()
+        try:
+            await keys.rewrap_all(sessions=sessions, ring=ring, batch=batch, progress=progress)
+        except Exception as error:
+            with contextlib.suppress(AuditUnavailable):
+                await log.append([_rotation_entry(primary, progress, Outcome.FAILED)])
+            raise _Stopped(
+                f"the rotation stopped after re-wrapping {progress.done} data keys under"
+                f" {primary} ({_summary(error)}); every recording stays readable, since older"
+                " keys stay in the ring: run `registry keys rotate` again to finish"
+            ) from error
+        left = await keys.under_older_keys(sessions=sessions, ring=ring)
+        outcome = Outcome.FAILED if progress.unreadable else Outcome.ALLOWED
+        try:
+            await log.append([_rotation_entry(primary, progress, outcome)])
+        except AuditUnavailable:
+            raise _Stopped(
+                f"the primary key is now {primary} and {progress.done} data keys were"
+                " re-wrapped, but the audit log cannot be written"
+            ) from None
+        return Rotation(primary, progress, left - len(progress.unreadable))
     finally:
         await engine.dispose()
         await log.close()
 
 
 @keys_app.command("rotate")
-def rotate() -> None:
-    """Add a new primary key and re-wrap every data key under it; audio is not touched."""
-    primary, count = asyncio.run(_rotate(Settings()))
-    typer.echo(f"registry: primary key is now {primary}; {count} data keys re-wrapped")
+def rotate(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
+    """Add a new primary key and re-wrap every data key under it; audio is not touched.
+
+    Safe to run again after a failure: older keys stay in the ring, so every recording
+    stays readable, and the next run re-wraps what is left.
+    """
+    try:
+        rotation = asyncio.run(_rotate(Settings(), batch))
+    except _Stopped as stopped:
+        _fail(str(stopped))
+    done = rotation.rewrapped
+    typer.echo(f"registry: primary key is now {rotation.primary}; {done.done} data keys re-wrapped")
+    if rotation.left:
+        typer.echo(
+            f"registry: {rotation.left} data keys are still under older keys (busy, or wrapped"
+            " since by a server that has not reloaded the ring); they stay readable"
+        )
+    if done.unreadable:
+        _fail(
+            f"{len(done.unreadable)} data keys do not unwrap and were left as they were, so their"
+            f" audio cannot be opened: recordings {', '.join(_shown(done.unreadable))}"
+        )
+
+
+def _shown(ids: list[str], most: int = 10) -> list[str]:
+    return ids if len(ids) <= most else [*ids[:most], f"and {len(ids) - most} more"]

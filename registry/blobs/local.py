@@ -1,55 +1,26 @@
-"""Where the bytes of sealed recordings live: a blob store.
-
-Blobs are streamed in and out in bounded chunks, so memory does not grow with their size.
-The store only ever sees ciphertext: audio is sealed before it gets here (``registry.crypto``).
-
-Only ``LocalBlobStore`` (a directory: the embedded default, ``./var/blobs/``) exists for now.
-The S3-compatible store that production needs is out of scope so far; it will implement
-the same ``BlobStore`` protocol.
-"""
+"""Blobs as files in one folder: the embedded default, ``./var/blobs/``."""
 
 from __future__ import annotations
 
 import os
 import re
 import secrets
+import time
 from collections.abc import AsyncIterable, AsyncIterator
+from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
 
 import anyio
 import anyio.to_thread
 
 from registry._files import fsync_dir
+from registry.blobs.protocol import CHUNK_BYTES, BlobMissing, checked_chunk_size, checked_key
 
-CHUNK_BYTES = 64 * 1024
-# Also a safe file name and object key: no separator, no leading dot (temp files start with
-# one, and "." and ".." are folders), short enough for any file system once decorated.
-_KEY = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
-
-
-class BlobMissing(Exception):
-    """No blob under this key."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"no blob {key!r}")
-        self.key = key
-
-
-class BlobStore(Protocol):
-    async def write(self, key: str, chunks: AsyncIterable[bytes]) -> int:
-        """Store ``chunks`` under ``key`` whole or not at all; the number of bytes written."""
-        ...
-
-    def read(self, key: str, chunk_size: int = CHUNK_BYTES) -> AsyncIterator[bytes]:
-        """The blob's bytes in chunks of at most ``chunk_size``; ``BlobMissing`` if none."""
-        ...
-
-    async def delete(self, key: str) -> bool:
-        """Remove the blob; False if there was none."""
-        ...
-
-    async def exists(self, key: str) -> bool: ...
+# A write in flight touches its temp file with every chunk: one untouched for an hour belongs
+# to a process that died (a crash, kill -9), or to a write stalled so long that it has failed.
+STALE_TEMP_AGE = timedelta(hours=1)
+# What ``write`` names its temp files; a blob key never starts with a dot, so no blob matches.
+_TEMP = re.compile(r"\..+\.[0-9a-f]{16}\.tmp")
 
 
 class LocalBlobStore:
@@ -81,8 +52,7 @@ class LocalBlobStore:
 
     async def read(self, key: str, chunk_size: int = CHUNK_BYTES) -> AsyncIterator[bytes]:
         path = self._path(key)
-        if chunk_size < 1:
-            raise ValueError("chunk_size must be positive")
+        checked_chunk_size(chunk_size)
         try:
             file = await anyio.open_file(path, "rb")
         except FileNotFoundError:
@@ -97,10 +67,18 @@ class LocalBlobStore:
     async def exists(self, key: str) -> bool:
         return await anyio.to_thread.run_sync(self._path(key).is_file)
 
+    async def remove_stale_temp_files(self, older_than: timedelta = STALE_TEMP_AGE) -> int:
+        """Removes the temp files of writes untouched for ``older_than``; how many it removed.
+
+        A write that dies without its ``except`` running (the process killed) leaves its temp
+        file behind. Were its write only stalled, the rename then fails: nothing is stored.
+        """
+        # File times come from the system's clock, so the age does too (not registry.clock).
+        cutoff = time.time() - older_than.total_seconds()
+        return await anyio.to_thread.run_sync(_remove_temp_files_before, self.root, cutoff)
+
     def _path(self, key: str) -> Path:
-        if not _KEY.fullmatch(key):
-            raise ValueError(f"not a blob key (1-200 of [A-Za-z0-9._-], no leading dot): {key!r}")
-        return self.root / key
+        return self.root / checked_key(key)
 
 
 def _create_private(path: str, flags: int) -> int:
@@ -120,3 +98,21 @@ def _remove(path: Path) -> bool:
     # Erasure must hold after a crash too.
     fsync_dir(path.parent)
     return True
+
+
+def _remove_temp_files_before(root: Path, cutoff: float) -> int:
+    removed = 0
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if not _TEMP.fullmatch(entry.name):
+                continue
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                # Its write finished or failed meanwhile, or another sweeper took it.
+                continue
+    if removed:
+        fsync_dir(root)
+    return removed
