@@ -74,6 +74,8 @@ class KeyRing:
         self._field_secret = field_secret
         # Building an AESGCM costs about as much as a wrap: keep one per KEK.
         self._aeads = {key_id: AESGCM(key) for key_id, key in keys.items()}
+        # Which version of the file this copy is: see ``primary_id``.
+        self._stamp: _Stamp | None = None
 
     def __repr__(self) -> str:
         # Names only: a key must never reach a log through a repr.
@@ -99,10 +101,15 @@ class KeyRing:
         except FileExistsError:
             # Another process made the ring first: theirs is the one every key is wrapped with.
             return cls._load(path)
+        ring._stamp = _stamp_of(path)
         return ring
 
     @property
     def primary_id(self) -> str:
+        # A rotation by another process (`registry keys rotate`) changes the file: from then
+        # on new data keys are wrapped under its new primary, not the one loaded at start.
+        if _stamp_of(self._path) != self._stamp:
+            self._adopt(type(self)._load(self._path))
         return self._primary_id
 
     def get(self, key_id: str) -> bytes:
@@ -124,6 +131,7 @@ class KeyRing:
                 field_secret=current._field_secret,
             )
             _write_private(self._path, rotated._document(), replace=True)
+            rotated._stamp = _stamp_of(self._path)
         self._adopt(rotated)
         return key_id
 
@@ -141,6 +149,7 @@ class KeyRing:
 
     def _adopt(self, other: KeyRing) -> None:
         self._primary_id, self._keys, self._aeads = other._primary_id, other._keys, other._aeads
+        self._stamp = other._stamp
 
     def _document(self) -> bytes:
         document = {
@@ -154,12 +163,14 @@ class KeyRing:
 
     @classmethod
     def _load(cls, path: Path) -> KeyRing:
+        # Taken before reading: a change made in between is seen, and read, next time.
+        stamp = _stamp_of(path)
         text = path.read_bytes()
         try:
             document: dict[str, Any] = json.loads(text)
             if document["format"] != _RING_FORMAT:
                 raise ValueError("unknown format")
-            return cls(
+            ring = cls(
                 path,
                 primary_id=document["primary"],
                 keys={key_id: _secret(value) for key_id, value in document["keys"].items()},
@@ -170,6 +181,20 @@ class KeyRing:
         # error, which holds the whole document: the file is all secrets.
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"{path} is not a valid key ring: {error!r}") from None
+        ring._stamp = stamp
+        return ring
+
+
+# What tells one version of the ring file from another: a rotation replaces the file.
+_Stamp = tuple[int, int, int]
+
+
+def _stamp_of(path: Path) -> _Stamp | None:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (status.st_ino, status.st_mtime_ns, status.st_size)
 
 
 def _b64(key: bytes) -> str:

@@ -288,7 +288,9 @@ def test_a_running_ring_learns_a_rotation_made_elsewhere(ring: KeyRing, ring_pat
     wrapped = wrap(ring, RECORDING, key)
     new_id = cli.add_primary()
     rewrapped = rewrap(cli, RECORDING, wrapped)
-    assert rewrapped.key_id == new_id != ring.primary_id
+    assert rewrapped.key_id == new_id != wrapped.key_id
+    # New data keys of the running server go under the new primary, not the one it loaded.
+    assert wrap(ring, "another-recording", new_data_key()).key_id == new_id
     assert unwrap(ring, RECORDING, rewrapped) == key
     assert ring.primary_id == new_id
 

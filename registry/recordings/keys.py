@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from registry.crypto import CiphertextInvalid, KeyRing, WrappedKey, rewrap
 from registry.db import claimed
 from registry.recordings.models import Recording
+from registry.rights.models import Package
+
+# Everything sealed under a data key of its own, wrapped with its ID as context: the
+# recordings, and the packages built from them (answers to subjects, disclosures).
+SEALED: tuple[type[Recording] | type[Package], ...] = (Recording, Package)
+Row = TypeVar("Row", Recording, Package)
 
 
 class KeyRingUnavailable(Exception):
@@ -29,7 +36,7 @@ class Rewrapped:
     """What a rotation did, batch by committed batch."""
 
     done: int = 0
-    # Recordings whose data key did not unwrap: no key can open their audio any more.
+    # Recordings or packages whose data key did not unwrap: nothing can open them any more.
     unreadable: list[str] = field(default_factory=list)
 
 
@@ -64,46 +71,61 @@ async def rewrap_all(
     rotation got even when it stops with an error.
     """
     progress = progress if progress is not None else Rewrapped()
-    # In order of ID, from after the last one seen: a recording left as it was is not
-    # taken again, and a recording another worker holds is skipped, not waited for.
+    await _rewrap_table(sessions, ring, Recording, batch, progress)
+    await _rewrap_table(sessions, ring, Package, batch, progress)
+    return progress
+
+
+async def _rewrap_table(
+    sessions: async_sessionmaker[AsyncSession],
+    ring: KeyRing,
+    model: type[Row],
+    batch: int,
+    progress: Rewrapped,
+) -> None:
+    # In order of ID, from after the last one seen: a row left as it was is not taken
+    # again, and a row another worker holds is skipped, not waited for.
     after = ""
     while True:
         done, unreadable = 0, []
         async with sessions() as session, session.begin():
             query = (
-                select(Recording)
+                select(model)
                 .where(
-                    Recording.wrapped_key.is_not(None),
-                    Recording.key_id != ring.primary_id,
-                    Recording.id > after,
+                    model.wrapped_key.is_not(None),
+                    model.key_id != ring.primary_id,
+                    model.id > after,
                 )
-                .order_by(Recording.id)
+                .order_by(model.id)
                 .limit(batch)
             )
             rows = (await session.scalars(claimed(session, query))).all()
-            for recording in rows:
-                assert recording.key_id is not None and recording.wrapped_key is not None
-                wrapped = WrappedKey(recording.key_id, recording.wrapped_key)
+            for row in rows:
+                assert row.key_id is not None and row.wrapped_key is not None
+                wrapped = WrappedKey(row.key_id, row.wrapped_key)
                 try:
-                    fresh = rewrap(ring, recording.id, wrapped)
+                    fresh = rewrap(ring, row.id, wrapped)
                 except (CiphertextInvalid, KeyError):
-                    unreadable.append(recording.id)
+                    unreadable.append(row.id)
                     continue
-                recording.key_id, recording.wrapped_key = fresh.key_id, fresh.ciphertext
+                row.key_id, row.wrapped_key = fresh.key_id, fresh.ciphertext
                 done += 1
         progress.done += done
         progress.unreadable += unreadable
         if len(rows) < batch:
-            return progress
+            return
         after = rows[-1].id
 
 
 async def under_older_keys(*, sessions: async_sessionmaker[AsyncSession], ring: KeyRing) -> int:
     """How many data keys are wrapped under a key other than the ring's primary."""
+    left = 0
     async with sessions() as session:
-        count = await session.scalar(
-            select(func.count())
-            .select_from(Recording)
-            .where(Recording.wrapped_key.is_not(None), Recording.key_id != ring.primary_id)
-        )
-    return count or 0
+        for model in SEALED:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(model)
+                .where(model.wrapped_key.is_not(None), model.key_id != ring.primary_id)
+            )
+            left += count or 0
+    return left

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import secrets
 import stat
 import time
+import zipfile
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +28,8 @@ from registry.crypto import KeyRing, WrappedKey, rewrap
 from registry.db import transaction
 from registry.recordings import erasure, keys
 from registry.recordings.models import Recording, RecordingStatus
+from registry.rights import package
+from registry.rights.models import Package, PackageKind
 from tests.recordings.conftest import SYSTEM, Scene, Sessions
 from tests.recordings.test_retention import AUDIO, erased_by_sweep, listen, recorded, state
 
@@ -340,3 +344,36 @@ async def test_a_data_key_that_does_not_unwrap_is_named_and_holds_up_no_rotation
     again = await invoke(cli, "keys", "rotate", "--batch", "1")
     assert again.stdout.endswith("; 2 data keys re-wrapped\n")
     assert damaged in refused_in_a_line(again)
+
+
+async def test_rotation_rewraps_the_keys_of_packages_too(
+    cli: CliRunner, scene: Scene, ring: KeyRing, blobs: LocalBlobStore, tmp_path: Path
+) -> None:
+    (recording_id,) = await recorded(scene, ring, blobs)
+    async with transaction(scene.sessions) as session:
+        recording = await session.get_one(Recording, recording_id)
+        built = await package.build_package(
+            session=session,
+            actor=SYSTEM,
+            ring=ring,
+            blobs=blobs,
+            kind=PackageKind.ACCESS,
+            file_name="answer.zip",
+            media_type="application/zip",
+            entries=package.audio_entries(ring=ring, blobs=blobs, recordings=[recording]),
+        )
+    first = built.key_id
+
+    result = await run(cli, "keys", "rotate")
+
+    rotated = KeyRing.load_or_create(tmp_path / "keyring.json")
+    assert result.stdout.endswith("; 2 data keys re-wrapped\n")
+    async with transaction(scene.sessions) as session:
+        again = await session.get_one(Package, built.id)
+        assert first != again.key_id == rotated.primary_id
+        _, content = await package.open_package(
+            session=session, actor=SYSTEM, ring=rotated, blobs=blobs, package_id=built.id
+        )
+        archive = b"".join([chunk async for chunk in content])
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        assert opened.read(package.audio_file_name(recording_id)) == AUDIO
