@@ -15,6 +15,7 @@ from registry.audit.service import AuditLog, AuditUnavailable, Entry
 from registry.blobs import LocalBlobStore, open_blob_store
 from registry.db import create_engine, session_factory
 from registry.recordings import keys, retention
+from registry.rights.expiry import erase_expired_packages
 from registry.settings import Settings
 
 keys_app = typer.Typer(help="The key ring that protects the recordings.", no_args_is_help=True)
@@ -32,6 +33,7 @@ class Swept:
     # None for a bucket: it has no temp files (a killed upload is left incomplete instead,
     # which the bucket's lifecycle rule aborts; see registry.blobs.s3).
     temp_files: int | None
+    expired_packages: int
 
 
 async def _sweep(settings: Settings, batch: int) -> Swept:
@@ -40,7 +42,10 @@ async def _sweep(settings: Settings, batch: int) -> Swept:
     log = AuditLog.open(settings.resolved_audit_database_url)
     blobs = open_blob_store(settings)
     try:
-        report = await retention.sweep(sessions=session_factory(engine), blobs=blobs, batch=batch)
+        sessions = session_factory(engine)
+        report = await retention.sweep(sessions=sessions, blobs=blobs, batch=batch)
+        # Answers handed out are copies of the same data, kept only until they expire.
+        packages = await erase_expired_packages(sessions=sessions, blobs=blobs, batch=batch)
         # Then the temp files of writes whose process was killed: sealed audio all the same.
         temp_files = (
             await blobs.remove_stale_temp_files() if isinstance(blobs, LocalBlobStore) else None
@@ -48,6 +53,7 @@ async def _sweep(settings: Settings, batch: int) -> Swept:
         detail: dict[str, Any] = {
             "shredded": report.shredded,
             "blobs_deleted": report.blobs_deleted,
+            "expired_packages_erased": packages,
         }
         if temp_files is not None:
             detail["stale_temp_files_removed"] = temp_files
@@ -61,7 +67,7 @@ async def _sweep(settings: Settings, batch: int) -> Swept:
                 )
             ]
         )
-        return Swept(report, temp_files)
+        return Swept(report, temp_files, packages)
     finally:
         await engine.dispose()
         await log.close()
@@ -73,7 +79,8 @@ def sweep(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
     swept = asyncio.run(_sweep(Settings(), batch))
     line = (
         f"registry: {swept.report.shredded} recordings shredded,"
-        f" {swept.report.blobs_deleted} blobs deleted"
+        f" {swept.report.blobs_deleted} blobs deleted,"
+        f" {swept.expired_packages} expired packages erased"
     )
     if swept.temp_files is not None:
         line += f", {swept.temp_files} stale temp files removed"

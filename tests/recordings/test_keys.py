@@ -148,7 +148,7 @@ async def test_r_ret_1_the_sweep_command_erases_the_expired_and_says_how_many(
     result = await run(cli, "sweep", "--batch", "1")
 
     assert result.stdout == (
-        "registry: 2 recordings shredded, 2 blobs deleted, 0 stale temp files removed\n"
+        "registry: 2 recordings shredded, 2 blobs deleted, 0 expired packages erased, 0 stale temp files removed\n"
     )
     for recording_id in expired:
         assert await state(scene.sessions, blobs, recording_id) == erased_by_sweep(recording_id)
@@ -156,11 +156,16 @@ async def test_r_ret_1_the_sweep_command_erases_the_expired_and_says_how_many(
     assert await listen(scene.sessions, ring, blobs, kept) == AUDIO
     (audited,) = await audit_log.events(actor=SYSTEM, after_seq=0, limit=10, action="sweep")
     assert (audited.principal, audited.outcome) == ("system:sweep", Outcome.ALLOWED)
-    assert audited.detail == {"shredded": 2, "blobs_deleted": 2, "stale_temp_files_removed": 0}
+    assert audited.detail == {
+        "shredded": 2,
+        "blobs_deleted": 2,
+        "expired_packages_erased": 0,
+        "stale_temp_files_removed": 0,
+    }
 
     again = await run(cli, "sweep")
     assert again.stdout == (
-        "registry: 0 recordings shredded, 0 blobs deleted, 0 stale temp files removed\n"
+        "registry: 0 recordings shredded, 0 blobs deleted, 0 expired packages erased, 0 stale temp files removed\n"
     )
 
 
@@ -182,12 +187,17 @@ async def test_the_sweep_command_removes_temp_files_that_killed_writes_left_behi
     result = await run(cli, "sweep")
 
     assert result.stdout == (
-        "registry: 0 recordings shredded, 0 blobs deleted, 1 stale temp files removed\n"
+        "registry: 0 recordings shredded, 0 blobs deleted, 0 expired packages erased, 1 stale temp files removed\n"
     )
     assert not dead.exists() and in_flight.exists()
     assert await listen(scene.sessions, ring, blobs, recording_id) == AUDIO
     (audited,) = await audit_log.events(actor=SYSTEM, after_seq=0, limit=10, action="sweep")
-    assert audited.detail == {"shredded": 0, "blobs_deleted": 0, "stale_temp_files_removed": 1}
+    assert audited.detail == {
+        "shredded": 0,
+        "blobs_deleted": 0,
+        "expired_packages_erased": 0,
+        "stale_temp_files_removed": 1,
+    }
 
 
 # ---------------------------------------------------------------- rotations that cannot finish
@@ -346,9 +356,8 @@ async def test_a_data_key_that_does_not_unwrap_is_named_and_holds_up_no_rotation
     assert damaged in refused_in_a_line(again)
 
 
-async def test_rotation_rewraps_the_keys_of_packages_too(
-    cli: CliRunner, scene: Scene, ring: KeyRing, blobs: LocalBlobStore, tmp_path: Path
-) -> None:
+async def packaged(scene: Scene, ring: KeyRing, blobs: LocalBlobStore) -> tuple[str, Package]:
+    """A recording, and a package of its audio."""
     (recording_id,) = await recorded(scene, ring, blobs)
     async with transaction(scene.sessions) as session:
         recording = await session.get_one(Recording, recording_id)
@@ -362,6 +371,13 @@ async def test_rotation_rewraps_the_keys_of_packages_too(
             media_type="application/zip",
             entries=package.audio_entries(ring=ring, blobs=blobs, recordings=[recording]),
         )
+    return recording_id, built
+
+
+async def test_rotation_rewraps_the_keys_of_packages_too(
+    cli: CliRunner, scene: Scene, ring: KeyRing, blobs: LocalBlobStore, tmp_path: Path
+) -> None:
+    recording_id, built = await packaged(scene, ring, blobs)
     first = built.key_id
 
     result = await run(cli, "keys", "rotate")
@@ -377,3 +393,25 @@ async def test_rotation_rewraps_the_keys_of_packages_too(
         archive = b"".join([chunk async for chunk in content])
     with zipfile.ZipFile(io.BytesIO(archive)) as opened:
         assert opened.read(package.audio_file_name(recording_id)) == AUDIO
+
+
+async def test_the_sweep_erases_packages_past_their_expiry(
+    cli: CliRunner,
+    scene: Scene,
+    ring: KeyRing,
+    blobs: LocalBlobStore,
+    frozen_clock: clock.FrozenClock,
+) -> None:
+    _, built = await packaged(scene, ring, blobs)
+    frozen_clock.advance(timedelta(days=29))
+    kept = await run(cli, "sweep")
+    assert ", 0 expired packages erased," in kept.stdout
+    assert await blobs.exists(built.blob_key)
+
+    frozen_clock.advance(timedelta(days=1))
+    swept = await run(cli, "sweep")
+    assert ", 1 expired packages erased," in swept.stdout
+    async with scene.sessions() as session:
+        gone = await session.get_one(Package, built.id)
+        assert (gone.key_id, gone.wrapped_key) == (None, None)
+    assert not await blobs.exists(built.blob_key)

@@ -106,7 +106,10 @@ async def test_r_ret_1_the_sweep_command_deletes_expired_recordings_from_the_buc
 
     # A bucket has no temp files to clear, so the command does not speak of them.
     assert result.exit_code == 0, result.output
-    assert result.stdout == "registry: 1 recordings shredded, 1 blobs deleted\n"
+    assert (
+        result.stdout
+        == "registry: 1 recordings shredded, 1 blobs deleted, 0 expired packages erased\n"
+    )
     assert list(s3.objects(bucket)) == [f"{PREFIX}/{kept}.sealed"]
     assert (await download(api, expired)).status_code == 404
     assert (await download(api, kept)).content == AUDIO
