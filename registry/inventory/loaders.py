@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
@@ -12,7 +12,7 @@ from registry.access.policy import Action
 from registry.graphql.context import Context
 from registry.graphql.loading import UNLOADED, chunks, grouped, id_maker
 from registry.graphql.selection import Selection
-from registry.graphql.shape import Shape
+from registry.graphql.shape import Relation, Shape, values_of
 from registry.inventory.models import (
     ActivityParty,
     DataCategory,
@@ -64,11 +64,11 @@ def entity_columns(sel: Selection) -> list[ColumnElement[Any]]:
 async def entities(ctx: Context, rows: Sequence[Any], sel: Selection) -> list[EntityType]:
     """Entity objects from ORM rows or column rows holding what ``entity_columns`` names."""
     ctx.require(Action.INVENTORY_READ)
-    ids = [row.id for row in rows]
-    relations: dict[str, Callable[[Any], Any]] = {}
+    ids = values_of(rows, "id")
+    relations: dict[str, Relation] = {}
     if (country_sel := sel.get("country")) is not None:
         country_map = await transfers.countries(ctx, country_sel)
-        relations["country"] = lambda row: country_map[row.country_code]
+        relations["country"] = Relation("country_code", country_map.__getitem__)
     for field, column in (
         ("transfersOut", Transfer.exporter_id),
         ("transfersIn", Transfer.importer_id),
@@ -86,8 +86,8 @@ async def entities(ctx: Context, rows: Sequence[Any], sel: Selection) -> list[En
     return ENTITY.build(rows, sel, relations)
 
 
-def _by_id(found: Mapping[int, list[Any]]) -> Callable[[Any], list[Any]]:
-    return lambda row: found.get(row.id, [])
+def _by_id(found: Mapping[int, list[Any]]) -> Relation:
+    return Relation("id", lambda key: found.get(key, []))
 
 
 async def entity_rows(ctx: Context, ids: Iterable[int], sel: Selection) -> list[Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, select
@@ -12,7 +12,7 @@ from registry.access.policy import Action
 from registry.graphql.context import Context
 from registry.graphql.loading import UNLOADED, chunks, grouped, id_maker, unique_by_id
 from registry.graphql.selection import Selection
-from registry.graphql.shape import Shape
+from registry.graphql.shape import Relation, Shape, values_of
 from registry.inventory.models import DataCategory
 from registry.transfers.flows import Flow
 from registry.transfers.models import AdequacyDecision, Transfer, TransferDataCategory
@@ -95,35 +95,28 @@ async def transfers(ctx: Context, rows: Sequence[Any], sel: Selection) -> list[T
     from registry.inventory import loaders as inventory
 
     ctx.require(Action.TRANSFERS_READ)
-    relations: dict[str, Callable[[Any], Any]] = {}
+    relations: dict[str, Relation] = {}
     if (destination_sel := sel.get("destination")) is not None:
         country_map = await countries(ctx, destination_sel)
-        relations["destination"] = lambda row: country_map[row.destination_country_code]
+        relations["destination"] = Relation("destination_country_code", country_map.__getitem__)
     for field in ("exporter", "importer"):
         if (party_sel := sel.get(field)) is not None:
             key = _RELATION_KEYS[field]
-            parties = await inventory.entities_by_id(
-                ctx, {getattr(r, key) for r in rows}, party_sel
-            )
-            relations[field] = _lookup(parties, key)
+            parties = await inventory.entities_by_id(ctx, set(values_of(rows, key)), party_sel)
+            relations[field] = Relation(key, parties.__getitem__)
     if (activity_sel := sel.get("activity")) is not None:
         activities = await inventory.activities_by_id(
-            ctx, {r.activity_id for r in rows}, activity_sel
+            ctx, set(values_of(rows, "activity_id")), activity_sel
         )
-        relations["activity"] = _lookup(activities, "activity_id")
+        relations["activity"] = Relation("activity_id", activities.__getitem__)
     if (category_sel := sel.get("dataCategories")) is not None:
-        categories = await _categories(ctx, [r.id for r in rows], category_sel)
-        relations["data_categories"] = lambda row: categories.get(row.id, [])
+        categories = await _categories(ctx, values_of(rows, "id"), category_sel)
+        relations["data_categories"] = Relation("id", lambda key: categories.get(key, []))
     if (decision_sel := sel.get("adequacyDecision")) is not None:
-        decisions = await _decisions_by_id(
-            ctx, {r.adequacy_decision_id for r in rows if r.adequacy_decision_id}, decision_sel
-        )
-        relations["adequacy_decision"] = lambda row: decisions.get(row.adequacy_decision_id)
+        decision_ids = {key for key in values_of(rows, "adequacy_decision_id") if key}
+        decisions = await _decisions_by_id(ctx, decision_ids, decision_sel)
+        relations["adequacy_decision"] = Relation("adequacy_decision_id", decisions.get)
     return TRANSFER.build(rows, sel, relations)
-
-
-def _lookup(objects: dict[Any, Any], key: str) -> Callable[[Any], Any]:
-    return lambda row: objects[getattr(row, key)]
 
 
 async def transfers_grouped_by(
@@ -138,7 +131,7 @@ async def transfers_grouped_by(
         query = select(*columns).where(column.in_(part)).order_by(Transfer.id)
         rows += (await ctx.session.execute(query)).all()
     objects = await transfers(ctx, rows, sel)
-    return grouped((getattr(row, column.key), obj) for row, obj in zip(rows, objects, strict=True))
+    return grouped(zip(values_of(rows, column.key), objects, strict=True))
 
 
 async def _categories(
