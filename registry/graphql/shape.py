@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Row, inspect
+from sqlalchemy import ColumnElement, Row, Select, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types.base import get_object_definition
 from strawberry.utils.str_converters import to_camel_case
 
@@ -21,6 +22,7 @@ from registry.graphql.relay import global_id
 from registry.graphql.selection import Selection
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,17 @@ class Relation:
 
     key: str
     find: Callable[[Any], Any]
+
+
+async def column_rows(session: AsyncSession, query: Select[*Ts]) -> Sequence[Row[*Ts]]:
+    """The rows of a select of plain columns, executed by Core.
+
+    Through the session's ORM layer the same rows cost a fifth more, for processing that
+    plain columns do not need. Core does not autoflush, which loaders need not: they read
+    after a mutation's savepoint has ended, and ending it flushed the mutation's changes.
+    """
+    connection = await session.connection()
+    return (await connection.execute(query)).all()
 
 
 def values_of(rows: Sequence[Any], name: str) -> list[Any]:
@@ -64,11 +77,13 @@ class Shape(Generic[T]):
         """The column-backed fields the selection asks for."""
         return [name for graphql, name in self.columns.items() if graphql in sel]
 
-    def select_list(self, sel: Selection, extra: Iterable[str]) -> list[ColumnElement[Any]]:
+    def select_names(self, sel: Selection, extra: Iterable[str]) -> list[str]:
         """Columns to load: the primary key, what ``sel`` asks for, and ``extra`` keys."""
-        names = dict.fromkeys(["id", *self.wanted(sel), *extra])
+        return list(dict.fromkeys(["id", *self.wanted(sel), *extra]))
+
+    def select_list(self, sel: Selection, extra: Iterable[str]) -> list[ColumnElement[Any]]:
         table = inspect(self.model).columns
-        return [table[name] for name in names]
+        return [table[name] for name in self.select_names(sel, extra)]
 
     def make(self, values: dict[str, Any]) -> T:
         # No dataclass __init__: unselected fields are never read, so they are never set.

@@ -12,7 +12,7 @@ from registry.access.policy import Action
 from registry.graphql.context import Context
 from registry.graphql.loading import UNLOADED, chunks, grouped, id_maker
 from registry.graphql.selection import Selection
-from registry.graphql.shape import Relation, Shape, values_of
+from registry.graphql.shape import Relation, Shape, column_rows, values_of
 from registry.inventory.models import (
     ActivityParty,
     DataCategory,
@@ -54,11 +54,16 @@ ENTITY = Shape(EntityType, Entity)
 GAP_COLUMNS = ("kind", "registered_office", "verified", "contact", "verification_note")
 
 
-def entity_columns(sel: Selection) -> list[ColumnElement[Any]]:
+def entity_column_names(sel: Selection) -> list[str]:
+    """What ``entities`` needs of a row for ``sel``: the selected columns and relations' keys."""
     extra = [*GAP_COLUMNS] if "gaps" in sel else []
     if "country" in sel:
         extra.append("country_code")
-    return ENTITY.select_list(sel, extra)
+    return ENTITY.select_names(sel, extra)
+
+
+def entity_columns(sel: Selection) -> list[ColumnElement[Any]]:
+    return [getattr(Entity, name) for name in entity_column_names(sel)]
 
 
 async def entities(ctx: Context, rows: Sequence[Any], sel: Selection) -> list[EntityType]:
@@ -95,7 +100,7 @@ async def entity_rows(ctx: Context, ids: Iterable[int], sel: Selection) -> list[
     columns = entity_columns(sel)
     rows: list[Any] = []
     for part in chunks(id_list):
-        rows += (await ctx.session.execute(select(*columns).where(Entity.id.in_(part)))).all()
+        rows += await column_rows(ctx.session, select(*columns).where(Entity.id.in_(part)))
     return rows
 
 

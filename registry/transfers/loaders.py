@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from registry.access.policy import Action
 from registry.graphql.context import Context
 from registry.graphql.loading import UNLOADED, chunks, grouped, id_maker, unique_by_id
 from registry.graphql.selection import Selection
-from registry.graphql.shape import Relation, Shape, values_of
-from registry.inventory.models import DataCategory
+from registry.graphql.shape import Relation, Shape, column_rows, values_of
+from registry.inventory.models import DataCategory, Entity
 from registry.transfers.flows import Flow
 from registry.transfers.models import AdequacyDecision, Transfer, TransferDataCategory
 from registry.transfers.types import AdequacyDecisionType, CountryType, FlowType, TransferType
 
 if TYPE_CHECKING:
-    from registry.inventory.types import DataCategoryType
+    from registry.inventory.types import DataCategoryType, EntityType
 
 
 async def countries(ctx: Context, sel: Selection | None) -> dict[str, CountryType]:
@@ -85,13 +86,24 @@ _RELATION_KEYS = {
 }
 
 
+_PARTY_KEYS = {"exporter": Transfer.exporter_id, "importer": Transfer.importer_id}
+
+
 def transfer_columns(sel: Selection, *extra: str) -> list[ColumnElement[Any]]:
     keys = [key for field, key in _RELATION_KEYS.items() if field in sel]
     return TRANSFER.select_list(sel, [*keys, *extra])
 
 
-async def transfers(ctx: Context, rows: Sequence[Any], sel: Selection) -> list[TransferType]:
-    """Transfer objects from ORM rows or column rows holding what ``transfer_columns`` names."""
+async def transfers(
+    ctx: Context,
+    rows: Sequence[Any],
+    sel: Selection,
+    parties: Mapping[str, Mapping[int, EntityType]] | None = None,
+) -> list[TransferType]:
+    """Transfer objects from ORM rows or column rows holding what ``transfer_columns`` names.
+
+    ``parties`` holds exporters or importers already loaded, by field; others are fetched.
+    """
     from registry.inventory import loaders as inventory
 
     ctx.require(Action.TRANSFERS_READ)
@@ -99,11 +111,13 @@ async def transfers(ctx: Context, rows: Sequence[Any], sel: Selection) -> list[T
     if (destination_sel := sel.get("destination")) is not None:
         country_map = await countries(ctx, destination_sel)
         relations["destination"] = Relation("destination_country_code", country_map.__getitem__)
-    for field in ("exporter", "importer"):
+    for field in _PARTY_KEYS:
         if (party_sel := sel.get(field)) is not None:
             key = _RELATION_KEYS[field]
-            parties = await inventory.entities_by_id(ctx, set(values_of(rows, key)), party_sel)
-            relations[field] = Relation(key, parties.__getitem__)
+            found = (parties or {}).get(field)
+            if found is None:
+                found = await inventory.entities_by_id(ctx, set(values_of(rows, key)), party_sel)
+            relations[field] = Relation(key, found.__getitem__)
     if (activity_sel := sel.get("activity")) is not None:
         activities = await inventory.activities_by_id(
             ctx, set(values_of(rows, "activity_id")), activity_sel
@@ -123,15 +137,46 @@ async def transfers_grouped_by(
     ctx: Context, column: InstrumentedAttribute[int], ids: Sequence[int], sel: Selection | None
 ) -> dict[int, list[TransferType]]:
     """The transfers whose ``column`` (exporter or importer) is one of ``ids``, by that id."""
+    from registry.inventory import loaders as inventory
+
     if sel is None or not ids:
         return {}
-    columns = transfer_columns(sel, column.key)
+    query = select(*transfer_columns(sel, column.key)).order_by(Transfer.id)
+    # The selected parties come in the same statement: a second one would cost a round trip
+    # and an IN list naming every party again, most of a page's loading time.
+    joined = {
+        field: inventory.entity_column_names(party_sel)
+        for field in _PARTY_KEYS
+        if (party_sel := sel.get(field)) is not None
+    }
+    for field, names in joined.items():
+        party = aliased(Entity, name=field)
+        query = query.join(party, party.id == _PARTY_KEYS[field]).add_columns(
+            *(getattr(party, name).label(f"{field}.{name}") for name in names)
+        )
     rows: list[Any] = []
     for part in chunks(ids):
-        query = select(*columns).where(column.in_(part)).order_by(Transfer.id)
-        rows += (await ctx.session.execute(query)).all()
-    objects = await transfers(ctx, rows, sel)
+        rows += await column_rows(ctx.session, query.where(column.in_(part)))
+    parties = {
+        field: await _joined_parties(ctx, rows, field, names, sel.at(field))
+        for field, names in joined.items()
+    }
+    objects = await transfers(ctx, rows, sel, parties)
     return grouped(zip(values_of(rows, column.key), objects, strict=True))
+
+
+async def _joined_parties(
+    ctx: Context, rows: Sequence[Any], field: str, names: list[str], sel: Selection
+) -> dict[int, EntityType]:
+    """Each distinct party whose columns were joined into ``rows`` under ``field``."""
+    from registry.inventory import loaders as inventory
+
+    columns = [values_of(rows, f"{field}.{name}") for name in names]
+    # Keyed by the party's id, the first column: each party is built once.
+    distinct = {values[0]: values for values in zip(*columns, strict=True)}
+    party_rows = [SimpleNamespace(**dict(zip(names, v, strict=True))) for v in distinct.values()]
+    built = await inventory.entities(ctx, party_rows, sel)
+    return dict(zip(distinct, built, strict=True))
 
 
 async def _categories(
