@@ -102,7 +102,8 @@ class InventoryQuery:
         ctx = info.context
         window = page(first, after, limit=ctx.settings.max_page_size)
         flt = filter or EntityFilter()
-        rows = await service.list_entities(
+        sel = selection_of(info.selected_fields).connection_nodes()
+        rows = await service.list_entity_rows(
             session=ctx.session,
             actor=ctx.actor,
             flt=service.EntityFilter(
@@ -115,9 +116,9 @@ class InventoryQuery:
             ),
             after_id=window.after,
             limit=window.fetch,
+            columns=loaders.entity_columns(sel),
         )
         shown, more = window.split(rows)
-        sel = selection_of(info.selected_fields).connection_nodes()
         nodes = await loaders.entities(ctx, shown, sel)
         return connection(nodes, [r.id for r in shown], has_next_page=more)
 

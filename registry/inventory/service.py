@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import clock
@@ -31,6 +31,7 @@ from registry.inventory.models import (
 )
 from registry.transfers.models import Country
 
+Ts = TypeVarTuple("Ts")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TEXT_LIMITS = {"legal_name": 300, "known_as": 200, "slug": 80}
 EDITABLE_FIELDS = frozenset(
@@ -376,7 +377,7 @@ async def attach_data_category(
     return link
 
 
-def _filtered(query: Select[Entity], flt: EntityFilter) -> Select[Entity]:
+def _filtered(query: Select[*Ts], flt: EntityFilter) -> Select[*Ts]:
     if not flt.include_retired:
         query = query.where(Entity.retired_on.is_(None))
     if flt.kinds:
@@ -410,13 +411,34 @@ def _filtered(query: Select[Entity], flt: EntityFilter) -> Select[Entity]:
     return query
 
 
+def _page(query: Select[*Ts], flt: EntityFilter, after_id: int, limit: int) -> Select[*Ts]:
+    return _filtered(query, flt).where(Entity.id > after_id).order_by(Entity.id).limit(limit)
+
+
 async def list_entities(
     *, session: AsyncSession, actor: Actor, flt: EntityFilter, after_id: int, limit: int
 ) -> Sequence[Entity]:
     """A page of entities in id order, starting after ``after_id``."""
     authorize(actor, Action.INVENTORY_READ)
-    query = _filtered(select(Entity), flt).where(Entity.id > after_id).order_by(Entity.id)
-    return (await session.scalars(query.limit(limit))).all()
+    return (await session.scalars(_page(select(Entity), flt, after_id, limit))).all()
+
+
+async def list_entity_rows(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    flt: EntityFilter,
+    after_id: int,
+    limit: int,
+    columns: Sequence[ColumnElement[Any]],
+) -> Sequence[Row[Any]]:
+    """The same page as ``list_entities``, only ``columns`` of each entity.
+
+    A page of thousands costs a fraction of loading them whole, and leaves the session no
+    instances to track and let go of.
+    """
+    authorize(actor, Action.INVENTORY_READ)
+    return (await session.execute(_page(select(*columns), flt, after_id, limit))).all()
 
 
 async def get_entities(
