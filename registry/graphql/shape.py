@@ -107,7 +107,9 @@ class Shape(Generic[T]):
         if not columns:
             # Only __typename is asked: the objects still count.
             return [self.make({}) for _ in rows]
+        # Each tuple has one value per name (they were appended together): checking that
+        # again for every object would cost a third of making its fields.
         return [
-            self.make(dict(zip(names, values, strict=True)))
+            self.make(dict(zip(names, values, strict=False)))
             for values in zip(*columns, strict=True)
         ]

@@ -151,8 +151,9 @@ async def transfers_grouped_by(
     }
     for field, names in joined.items():
         party = aliased(Entity, name=field)
+        # The party's id is the transfer's key to it, already selected.
         query = query.join(party, party.id == _PARTY_KEYS[field]).add_columns(
-            *(getattr(party, name).label(f"{field}.{name}") for name in names)
+            *(getattr(party, name).label(f"{field}.{name}") for name in names if name != "id")
         )
     rows: list[Any] = []
     for part in chunks(ids):
@@ -171,12 +172,15 @@ async def _joined_parties(
     """Each distinct party whose columns were joined into ``rows`` under ``field``."""
     from registry.inventory import loaders as inventory
 
-    columns = [values_of(rows, f"{field}.{name}") for name in names]
-    # Keyed by the party's id, the first column: each party is built once.
-    distinct = {values[0]: values for values in zip(*columns, strict=True)}
-    party_rows = [SimpleNamespace(**dict(zip(names, v, strict=True))) for v in distinct.values()]
+    # Any row naming a party holds its columns: each party is built once, from one of them.
+    row_of = dict(zip(values_of(rows, _RELATION_KEYS[field]), rows, strict=True))
+    labels = {name: f"{field}.{name}" for name in names if name != "id"}
+    party_rows = [
+        SimpleNamespace(id=key, **{name: row._mapping[label] for name, label in labels.items()})
+        for key, row in row_of.items()
+    ]
     built = await inventory.entities(ctx, party_rows, sel)
-    return dict(zip(distinct, built, strict=True))
+    return dict(zip(row_of, built, strict=True))
 
 
 async def _categories(
