@@ -344,3 +344,42 @@ async def test_statements_per_request_do_not_grow_with_rows(
     large = await api.data(NESTED)
     assert len(large["entities"]["nodes"]) == 69 > len(small["entities"]["nodes"]) == 29
     assert len(statements) == small_count
+
+
+PARTIES_NESTED = """
+{ entities(first: 100) { nodes {
+    transfersOut { slug importer { slug legalName gaps country { code } transfersOut { slug } } }
+    transfersIn { slug exporter { slug kind } }
+} } }"""
+
+PARTIES_ALONE = """
+query Alone($after: String) { transfers(first: 100, after: $after) {
+    nodes {
+        slug
+        exporter { slug kind }
+        importer { slug legalName gaps country { code } transfersOut { slug } }
+    }
+    pageInfo { hasNextPage endCursor }
+} }"""
+
+
+async def test_parties_joined_into_a_transfer_list_are_those_loaded_alone(api: Api) -> None:
+    # Below an entity, a transfer's parties come joined into the transfers' statement; from
+    # the transfers page, by a statement of their own. Both must give the same parties.
+    alone: dict[str, Any] = {}
+    after = None
+    while True:
+        page = (await api.data(PARTIES_ALONE, {"after": after}))["transfers"]
+        alone |= {transfer["slug"]: transfer for transfer in page["nodes"]}
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    nested = (await api.data(PARTIES_NESTED))["entities"]["nodes"]
+    compared = 0
+    for entity in nested:
+        for transfer in entity["transfersOut"]:
+            assert transfer["importer"] == alone[transfer["slug"]]["importer"]
+            compared += 1
+        for transfer in entity["transfersIn"]:
+            assert transfer["exporter"] == alone[transfer["slug"]]["exporter"]
+    assert compared == len(alone) > 0
