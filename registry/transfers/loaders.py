@@ -86,7 +86,11 @@ _RELATION_KEYS = {
 }
 
 
-_PARTY_KEYS = {"exporter": Transfer.exporter_id, "importer": Transfer.importer_id}
+# The parties a transfer points at: its key to each, and the alias each is joined by.
+_PARTIES = {
+    "exporter": (Transfer.exporter_id, aliased(Entity, name="exporter")),
+    "importer": (Transfer.importer_id, aliased(Entity, name="importer")),
+}
 
 
 def transfer_columns(sel: Selection, *extra: str) -> list[ColumnElement[Any]]:
@@ -111,7 +115,7 @@ async def transfers(
     if (destination_sel := sel.get("destination")) is not None:
         country_map = await countries(ctx, destination_sel)
         relations["destination"] = Relation("destination_country_code", country_map.__getitem__)
-    for field in _PARTY_KEYS:
+    for field in _PARTIES:
         if (party_sel := sel.get(field)) is not None:
             key = _RELATION_KEYS[field]
             found = (parties or {}).get(field)
@@ -146,13 +150,13 @@ async def transfers_grouped_by(
     # and an IN list naming every party again, most of a page's loading time.
     joined = {
         field: inventory.entity_column_names(party_sel)
-        for field in _PARTY_KEYS
+        for field in _PARTIES
         if (party_sel := sel.get(field)) is not None
     }
     for field, names in joined.items():
-        party = aliased(Entity, name=field)
+        key, party = _PARTIES[field]
         # The party's id is the transfer's key to it, already selected.
-        query = query.join(party, party.id == _PARTY_KEYS[field]).add_columns(
+        query = query.join(party, party.id == key).add_columns(
             *(getattr(party, name).label(f"{field}.{name}") for name in names if name != "id")
         )
     rows: list[Any] = []
