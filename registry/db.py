@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import MetaData, Select, event
 from sqlalchemy.ext.asyncio import (
@@ -25,7 +25,11 @@ NAMING_CONVENTION = {
 }
 
 
-T = TypeVar("T")
+# Seconds a pooled connection to a database server lives: below the idle timeouts that
+# load balancers, proxies and firewalls commonly apply (some close after 350 s).
+POOL_RECYCLE_SECONDS = 300
+
+Ts = TypeVarTuple("Ts")
 
 
 class Base(DeclarativeBase):
@@ -34,12 +38,20 @@ class Base(DeclarativeBase):
 
 def create_engine(url: str, *, serial_writes: bool = False) -> AsyncEngine:
     """An engine for ``url``. ``serial_writes``: on SQLite each transaction takes the write
-    lock when it begins, so that read-then-append sequences never interleave."""
-    engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
-    if url.startswith("sqlite"):
-        event.listen(engine.sync_engine, "connect", _sqlite_connect)
-        begin = _sqlite_begin_immediate if serial_writes else _sqlite_begin
-        event.listen(engine.sync_engine, "begin", begin)
+    lock when it begins, so that read-then-append sequences never interleave.
+
+    Pooled connections to a server are not pinged at checkout: on asyncpg a ping is three
+    round trips (BEGIN, ";", ROLLBACK), as many as a short request's own statements. A
+    connection the server dropped fails at its first statement instead, which invalidates
+    the whole pool at once (SQLAlchemy's optimistic disconnect handling), and no connection
+    is kept long enough for an idle timeout on the way to close it unseen.
+    """
+    if not url.startswith("sqlite"):
+        return create_async_engine(url, pool_recycle=POOL_RECYCLE_SECONDS)
+    engine = create_async_engine(url)
+    event.listen(engine.sync_engine, "connect", _sqlite_connect)
+    begin = _sqlite_begin_immediate if serial_writes else _sqlite_begin
+    event.listen(engine.sync_engine, "begin", begin)
     return engine
 
 
@@ -68,7 +80,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-def claimed(session: AsyncSession, query: Select[T]) -> Select[T]:
+def claimed(session: AsyncSession, query: Select[*Ts]) -> Select[*Ts]:
     """``query`` locking the rows it reads, skipping rows another worker holds.
 
     On PostgreSQL this lets several replicas share a batch job without taking the same
