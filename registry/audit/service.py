@@ -1,19 +1,37 @@
 """Appending to and checking the audit log (R-ACC-6): append-only, hash-chained, apart.
 
-Every append runs alone: on PostgreSQL under a transaction-level advisory lock, on
-SQLite in a transaction that takes the write lock when it begins. So each event links
-to the one that really came before it, and the app's database role needs only INSERT
-and SELECT on the log.
+Each event links to the one that really came before it, whoever else appends (other
+processes, other replicas): an event's number is the table's primary key, so two
+appenders can never both write the event after the same head. An append is first tried
+after the head this process wrote last, in one statement that writes only if that head
+is still the last event and nobody holds the append lock (an autocommitted statement on
+PostgreSQL: one round trip). If another appender came between, the append runs alone:
+on PostgreSQL under a transaction-level advisory lock, on SQLite in a transaction that
+takes the write lock when it begins, reading the head afresh. The app's database role
+needs only INSERT and SELECT on the log.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    union_all,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry import clock
 from registry.access.policy import Action
@@ -25,6 +43,8 @@ from registry.db import create_engine, session_factory
 # Any fixed number: it names the one lock that appends take on PostgreSQL.
 APPEND_LOCK = 0x5245_4749_5354
 VERIFY_BATCH = 1000
+# Entries that one statement appends at most (a request's are a few); more go the other way.
+ONE_STATEMENT_MOST = 32
 
 
 class AuditUnavailable(Exception):
@@ -80,12 +100,27 @@ def _canonical(event: AuditEvent) -> bytes:
     )
 
 
+Head = tuple[int, str]
+_COLUMNS = [column.key for column in AuditEvent.__table__.columns]
+_LAST = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+
+
 class AuditLog:
     """The audit store of one process, over its own engine."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
+        self._postgresql = engine.dialect.name == "postgresql"
+        # On PostgreSQL the one-statement append needs no transaction around it; SQLite's
+        # serial_writes transactions are what keep its writers apart.
+        self._one_statement = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if self._postgresql else engine
+        )
+        # The last event this process wrote, while no other is known to have come after it.
+        self._head: Head | None = None
+        # Appends of one process go one at a time, so they never race each other for a number.
+        self._appending = asyncio.Lock()
 
     @classmethod
     def open(cls, url: str) -> AuditLog:
@@ -99,42 +134,49 @@ class AuditLog:
         if not entries:
             return []
         try:
-            async with self.sessions() as session, session.begin():
-                return await self._append(session, entries)
+            async with self._appending:
+                try:
+                    return await self._append(entries)
+                except DBAPIError as error:
+                    if not error.connection_invalidated:
+                        raise
+                    # The server dropped a pooled connection (it restarted): the pool is
+                    # renewed, so try once more. A statement cut off there may yet have been
+                    # written, so at worst the entries are in the log twice, never missing.
+                    self._head = None
+                    return await self._append(entries)
         except Exception as error:
             raise AuditUnavailable("the audit log cannot be written") from error
 
-    async def _append(self, session: AsyncSession, entries: Sequence[Entry]) -> list[AuditEvent]:
-        if self.engine.dialect.name == "postgresql":
-            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
-        head = (
-            await session.execute(
-                select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-            )
-        ).first()
-        seq, prev_hash = (head[0], head[1]) if head else (0, chain.GENESIS)
+    async def _append(self, entries: Sequence[Entry]) -> list[AuditEvent]:
         now = clock.now()
-        events = []
-        for entry in entries:
-            seq += 1
-            event = AuditEvent(
-                seq=seq,
-                at=now,
-                principal=entry.principal,
-                action=entry.action,
-                target=entry.target,
-                purpose=entry.purpose,
-                outcome=entry.outcome,
-                request_id=entry.request_id,
-                detail=entry.detail,
-                prev_hash=prev_hash,
-            )
-            event.hash = chain.link(prev_hash, _canonical(event))
-            prev_hash = event.hash
-            events.append(event)
-        session.add_all(events)
-        await session.flush()
+        if self._head is not None and len(entries) <= ONE_STATEMENT_MOST:
+            events = _chained(self._head, entries, now)
+            try:
+                async with self._one_statement.begin() as connection:
+                    written = await connection.execute(
+                        _after(len(events), locking=self._postgresql),
+                        _parameters(self._head, events),
+                    )
+            except IntegrityError:
+                # Another appender wrote the next number first.
+                written = None
+            if written is not None and written.rowcount == len(events):
+                self._head = (events[-1].seq, events[-1].hash)
+                return events
+        async with self.engine.begin() as connection:
+            head = await self._alone(connection)
+            events = _chained(head, entries, now)
+            await connection.execute(insert(AuditEvent), [_row(event) for event in events])
+        self._head = (events[-1].seq, events[-1].hash)
         return events
+
+    async def _alone(self, connection: AsyncConnection) -> Head:
+        """The head of the chain, read under the lock that keeps other appenders out."""
+        if self._postgresql:
+            await connection.execute(select(func.pg_advisory_xact_lock(APPEND_LOCK)))
+        head = (await connection.execute(_LAST)).first()
+        return (head[0], head[1]) if head else (0, chain.GENESIS)
 
     async def verify(self) -> Verification:
         """Walks the chain from the start and names the first event that breaks it."""
@@ -180,14 +222,73 @@ class AuditLog:
         async with self.sessions() as session:
             return (await session.scalars(query.order_by(AuditEvent.seq).limit(limit))).all()
 
-    async def head(self) -> tuple[int, str]:
+    async def head(self) -> Head:
         async with self.sessions() as session:
-            row = (
-                await session.execute(
-                    select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-                )
-            ).first()
+            row = (await session.execute(_LAST)).first()
         return (row[0], row[1]) if row else (0, chain.GENESIS)
+
+
+def _chained(head: Head, entries: Sequence[Entry], now: datetime) -> list[AuditEvent]:
+    """The entries as the events that follow ``head``, each linked to the one before."""
+    seq, prev_hash = head
+    events = []
+    for entry in entries:
+        seq += 1
+        event = AuditEvent(
+            seq=seq,
+            at=now,
+            principal=entry.principal,
+            action=entry.action,
+            target=entry.target,
+            purpose=entry.purpose,
+            outcome=entry.outcome,
+            request_id=entry.request_id,
+            detail=entry.detail,
+            prev_hash=prev_hash,
+        )
+        event.hash = chain.link(prev_hash, _canonical(event))
+        prev_hash = event.hash
+        events.append(event)
+    return events
+
+
+def _row(event: AuditEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in _COLUMNS}
+
+
+@functools.lru_cache(maxsize=ONE_STATEMENT_MOST)
+def _after(count: int, *, locking: bool) -> Insert:
+    """Writes ``count`` events after a head, only if it is still the last event and no
+    append runs alone (``locking``: the advisory lock of PostgreSQL).
+
+    Each event's number is unique, so if another appender wrote after the head since, the
+    statement fails whole; if the head is gone (the log was restored from an older copy) it
+    writes nothing. Built once per number of events: building it is most of its cost.
+    """
+    where: list[ColumnElement[Any]] = [
+        exists().where(
+            AuditEvent.seq == bindparam("head_seq"), AuditEvent.hash == bindparam("head_hash")
+        )
+    ]
+    if locking:
+        # Held to the end of the statement, as the lock of an append alone is held to its
+        # commit: the two kinds never write at once.
+        where.append(func.pg_try_advisory_xact_lock(APPEND_LOCK))
+    columns = AuditEvent.__table__.c
+    rows = [
+        select(
+            *(bindparam(f"{name}_{n}", type_=columns[name].type).label(name) for name in _COLUMNS)
+        ).where(*where)
+        for n in range(count)
+    ]
+    return insert(AuditEvent).from_select(_COLUMNS, rows[0] if count == 1 else union_all(*rows))
+
+
+def _parameters(head: Head, events: list[AuditEvent]) -> dict[str, Any]:
+    parameters: dict[str, Any] = {"head_seq": head[0], "head_hash": head[1]}
+    for n, event in enumerate(events):
+        parameters.update({f"{name}_{n}": value for name, value in _row(event).items()})
+    return parameters
 
 
 def _check(event: AuditEvent, expected_seq: int, prev_hash: str) -> str | None:

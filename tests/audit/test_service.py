@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from registry import clock
@@ -18,6 +18,7 @@ from registry.access.service import Actor
 from registry.audit import checkpoints
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, AuditUnavailable, Entry
+from registry.db import create_engine
 from registry.errors import Forbidden
 
 
@@ -142,6 +143,68 @@ async def test_concurrent_appends_make_one_unbroken_chain(log: AuditLog) -> None
     await asyncio.gather(*(log.append([entry(n), entry(n + 100)]) for n in range(12)))
     result = await log.verify()
     assert result.intact and result.checked == 24
+
+
+async def test_appends_from_two_processes_make_one_unbroken_chain(audit_url: str) -> None:
+    # Each log remembers the head it wrote last, which the other's appends then move on.
+    first, second = AuditLog.open(audit_url), AuditLog.open(audit_url)
+    try:
+        for n in range(6):
+            await (first, second)[n % 2].append([entry(n), entry(n + 100)])
+        await asyncio.gather(
+            *(log.append([entry(n)]) for n in range(10) for log in (first, second))
+        )
+        result = await second.verify()
+    finally:
+        await first.close()
+        await second.close()
+    assert result.intact and result.checked == 32
+
+
+async def test_an_append_links_to_the_chain_as_it_is_not_as_last_written(log: AuditLog) -> None:
+    await fill(log)
+    # Cut back behind this process's back, as a restore from an older copy would.
+    await as_attacker(log, "DELETE FROM audit_event WHERE seq > 4")
+    await log.append([entry(7)])
+    result = await log.verify()
+    assert result.intact and result.checked == 5
+
+
+async def test_an_append_after_this_processs_own_is_one_statement(log: AuditLog) -> None:
+    await log.append([entry(1)])
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(log.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await log.append([entry(2), entry(3)])
+    finally:
+        event.remove(log.engine.sync_engine, "before_cursor_execute", record)
+    # On SQLite the write lock's BEGIN IMMEDIATE comes first.
+    assert [s.split()[0] for s in statements if not s.startswith("BEGIN")] == ["INSERT"]
+    assert (await log.verify()).checked == 3
+
+
+async def test_an_append_survives_the_server_dropping_its_connections(log: AuditLog) -> None:
+    if log.engine.dialect.name != "postgresql":
+        pytest.skip("a server that drops connections (a restart): PostgreSQL's")
+    await fill(log, 2)
+    other = create_engine(log.engine.url.render_as_string(hide_password=False))
+    try:
+        async with other.connect() as connection:
+            await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        await other.dispose()
+    await log.append([entry(3)])
+    result = await log.verify()
+    assert result.intact and result.checked == 3
 
 
 async def test_time_and_order_are_kept(log: AuditLog, frozen_clock: clock.FrozenClock) -> None:
