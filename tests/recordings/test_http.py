@@ -17,7 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
-from sqlalchemy import inspect, select, text
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
@@ -373,6 +373,42 @@ async def test_r_acc_6_an_unauthenticated_caller_gets_nothing_and_is_audited(
     assert stored_files(blobs) == before
     denied = await events(audit_log, principal="anonymous")
     assert [(e.action, e.outcome) for e in denied] == [("authenticate", Outcome.DENIED)] * 3
+
+
+async def test_a_refused_callers_token_use_is_kept_though_the_route_rolls_back(
+    api: Api, seeded: Sessions, frozen_clock: clock.FrozenClock
+) -> None:
+    call_id = await new_call(api)
+    frozen_clock.advance(timedelta(minutes=5))
+    # The token is checked in the upload's own transaction, which the refusal rolls back.
+    auditor = bearer(api.tokens[Role.SECURITY_AUDITOR])
+    response = await api.client.put(
+        f"/calls/{call_id}/audio/full", content=chunks(AUDIO), headers=auditor
+    )
+    assert response.status_code == 403, response.text
+    async with seeded() as session:
+        (token,) = await access.list_tokens(
+            session=session, actor=SYSTEM, handle=handle_of(Role.SECURITY_AUDITOR)
+        )
+    assert token.last_used_at == NOW + timedelta(minutes=5)
+
+
+async def test_a_download_is_one_transaction_on_the_record_token_check_included(
+    api: Api, engine: AsyncEngine, recording_id: str
+) -> None:
+    # The first use of the token in a minute is kept at once, in a transaction of its own.
+    assert (await download(api, recording_id)).status_code == 200
+    begun: list[object] = []
+
+    def count(connection: object) -> None:
+        begun.append(connection)
+
+    event.listen(engine.sync_engine, "begin", count)
+    try:
+        assert (await download(api, recording_id)).status_code == 200
+    finally:
+        event.remove(engine.sync_engine, "begin", count)
+    assert len(begun) == 1
 
 
 # ---------------------------------------------------------------- consent to record (R-CON-3)
