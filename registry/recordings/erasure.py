@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from registry import clock
 from registry.access.policy import Action
@@ -91,13 +92,27 @@ async def shred(
     ]
     kept = {r.id for r, _ in refused}
     done = [r for r in live if r.id not in kept]
-    for recording in done:
-        recording.wrapped_key = None
-        recording.key_id = None
-        recording.status = RecordingStatus.SHREDDED
-        session.add(
-            Tombstone(
-                recording_id=recording.id, erased_at=now, reason=reason, erased_by=actor.handle
+    if done:
+        # One statement destroys every data key and one leaves every tombstone, however many
+        # recordings (a sweep's batch); the objects in hand are set to match, as if reloaded.
+        ids = [r.id for r in done]
+        shredded = {"wrapped_key": None, "key_id": None, "status": RecordingStatus.SHREDDED}
+        await session.execute(
+            update(Recording).where(Recording.id.in_(ids)).values(shredded),
+            execution_options={"synchronize_session": False},
+        )
+        for recording in done:
+            for name, value in shredded.items():
+                set_committed_value(recording, name, value)
+        tombstone = select(
+            Recording.id,
+            literal(now, Tombstone.erased_at.type),
+            literal(reason, Tombstone.reason.type),
+            literal(actor.handle, Tombstone.erased_by.type),
+        ).where(Recording.id.in_(ids))
+        await session.execute(
+            insert(Tombstone).from_select(
+                ["recording_id", "erased_at", "reason", "erased_by"], tombstone
             )
         )
     await session.flush()

@@ -6,14 +6,21 @@ the sweeper's transactions take the write lock when they begin. It works in two
 steps, each committed: shred the expired (data keys destroyed, tombstones left), then
 delete the shredded ones' blobs. Killed between or within the steps, it finds the rest
 on its next run; nothing is erased twice and nothing kept by a hold is touched.
+
+Both steps work a batch at a time: a few statements per batch whatever its size, and
+the blobs of a batch deleted several at once, since each deletion mostly waits (on a
+worker thread and a directory fsync for a local folder, on a request for an object store).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TypeVarTuple
 
-from sqlalchemy import Exists, Select, exists, select
+import anyio
+from sqlalchemy import Exists, Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry import clock
@@ -34,6 +41,11 @@ from registry.recordings.models import (
 
 VOICE = "user.voice.recording"
 SWEEPER = Actor.system("sweep")
+# Blob deletions under way at once. Each holds one of the worker threads that the server's
+# audio transfers share (40 by default), so the sweep running in the server leaves them most.
+BLOB_DELETES_AT_ONCE = 16
+
+Ts = TypeVarTuple("Ts")
 
 
 async def retention_of_recordings(session: AsyncSession, company_id: int) -> timedelta:
@@ -122,9 +134,8 @@ def _held_now(today: date) -> Exists:
     )
 
 
-async def _claim(session: AsyncSession, query: Select[Recording], batch: int) -> list[Recording]:
-    batch_query = claimed(session, query.order_by(Recording.expires_at).limit(batch))
-    return list((await session.scalars(batch_query)).all())
+def _oldest_first(session: AsyncSession, query: Select[*Ts], batch: int) -> Select[*Ts]:
+    return claimed(session, query.order_by(Recording.expires_at).limit(batch))
 
 
 async def sweep(
@@ -140,7 +151,7 @@ async def sweep(
                 Recording.expires_at <= now,
                 ~_held_now(now.date()),
             )
-            rows = await _claim(session, expired, batch)
+            rows = list((await session.scalars(_oldest_first(session, expired, batch))).all())
             done = await erasure.shred(
                 session=session, actor=SWEEPER, recordings=rows, reason=ErasureReason.EXPIRED
             )
@@ -158,11 +169,35 @@ async def finish_shredded(
     deleted = 0
     while True:
         async with sessions() as session, session.begin():
-            shredded = select(Recording).where(Recording.status == RecordingStatus.SHREDDED)
-            rows = await _claim(session, shredded, batch)
-            for recording in rows:
-                await blobs.delete(recording.blob_key)
-                recording.status = RecordingStatus.ERASED
+            shredded = select(Recording.id, Recording.blob_key).where(
+                Recording.status == RecordingStatus.SHREDDED
+            )
+            rows = (await session.execute(_oldest_first(session, shredded, batch))).all()
+            if rows:
+                await _delete_blobs(blobs, [blob_key for _, blob_key in rows])
+                await session.execute(
+                    update(Recording)
+                    .where(Recording.id.in_([recording_id for recording_id, _ in rows]))
+                    .values(status=RecordingStatus.ERASED)
+                )
             deleted += len(rows)
         if len(rows) < batch:
             return deleted
+
+
+async def _delete_blobs(blobs: BlobStore, keys: Sequence[str]) -> None:
+    """Deletes every blob of ``keys``, BLOB_DELETES_AT_ONCE at a time; a blob already gone is
+    no error. Raises the store's own error if one deletion fails, and stops the others."""
+    waiting = iter(keys)
+
+    async def deleter() -> None:
+        for key in waiting:
+            await blobs.delete(key)
+
+    try:
+        async with anyio.create_task_group() as group:
+            for _ in range(min(BLOB_DELETES_AT_ONCE, len(keys))):
+                group.start_soon(deleter)
+    except BaseExceptionGroup as failed:
+        # As one deletion at a time would raise it: the caller rolls the batch back.
+        raise failed.exceptions[0] from None

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from registry import clock
 from registry.access.policy import Role
@@ -415,6 +415,33 @@ async def test_r_ret_1_a_failed_blob_deletion_is_finished_by_the_next_sweep(
     assert await sweep(scene.sessions, blobs) == (0, 2)
     for recording_id in recording_ids:
         assert await state(scene.sessions, blobs, recording_id) == erased_by_sweep(recording_id)
+
+
+async def test_r_ret_1_the_sweeps_statements_do_not_grow_with_its_batch(
+    scene: Scene,
+    ring: KeyRing,
+    blobs: LocalBlobStore,
+    engine: AsyncEngine,
+    frozen_clock: clock.FrozenClock,
+) -> None:
+    async def statements_to_sweep(count: int) -> int:
+        expired = await recorded(scene, ring, blobs, count=count)
+        frozen_clock.advance(31 * DAY)
+        seen: list[str] = []
+
+        def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            seen.append(statement)
+
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+        try:
+            assert await sweep(scene.sessions, blobs) == (count, count)
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", record)
+        for recording_id in expired:
+            assert await state(scene.sessions, blobs, recording_id) == erased_by_sweep(recording_id)
+        return len(seen)
+
+    assert await statements_to_sweep(2) == await statements_to_sweep(24)
 
 
 async def test_r_ret_1_sweeping_again_changes_nothing(
