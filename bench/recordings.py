@@ -223,6 +223,8 @@ class Server:
     params: dict[str, str]
     # Seconds per (upload or download, size) over the timed rounds.
     timings: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    # Seconds of CPU its event loop took per size, over the timed rounds, up and down.
+    loop_cpu: dict[int, float] = field(default_factory=dict)
 
     async def upload(self, call_id: str, size: int, digest: hashlib.blake2b | None = None) -> str:
         """The new recording's ID; ``digest`` takes in what was sent."""
@@ -313,6 +315,7 @@ async def throughput(servers: list[Server], call_id: str, repeat: int) -> None:
     for _ in range(repeat):
         for server in servers:
             for size in TRANSFER_SIZES:
+                cpu = loop_cpu_seconds(server.pid)
                 start = time.perf_counter()
                 recording = await server.upload(call_id, size)
                 middle = time.perf_counter()
@@ -321,6 +324,9 @@ async def throughput(servers: list[Server], call_id: str, repeat: int) -> None:
                 end = time.perf_counter()
                 server.timings.setdefault(("upload", size), []).append(middle - start)
                 server.timings.setdefault(("download", size), []).append(end - middle)
+                server.loop_cpu[size] = (
+                    server.loop_cpu.get(size, 0.0) + loop_cpu_seconds(server.pid) - cpu
+                )
 
 
 def print_throughput(registry: Server, plain: Server, repeat: int) -> None:
@@ -343,6 +349,18 @@ def print_throughput(registry: Server, plain: Server, repeat: int) -> None:
         for server in (plain, registry)
     )
     print(f"fixed cost per request ({tiny} B recording, upload / download ms): {fixed}")
+    cpu = ", ".join(
+        f"{server.name} {server.loop_cpu[tiny] / repeat * 1000:.1f}" for server in (plain, registry)
+    )
+    print(f"event-loop CPU per upload and download of it (ms): {cpu}")
+
+
+def loop_cpu_seconds(pid: int) -> float:
+    """CPU time of the process's main thread, where its event loop runs (schedstat, in ns).
+
+    A steadier figure than a request's time on a shared machine: it leaves out the waits.
+    """
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
 
 
 # ---------------------------------------------------------------- 2. memory
