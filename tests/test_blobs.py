@@ -142,6 +142,25 @@ async def test_delete_is_idempotent(backend: Backend) -> None:
     assert await joined(store.read("rec-2")) == b"kept"
 
 
+async def test_many_blobs_are_deleted_in_one_go_and_missing_ones_are_no_error(
+    backend: Backend,
+) -> None:
+    store = backend.store
+    for name in ("rec-1", "rec-2", "rec-3"):
+        await store.write(name, stream(name.encode(), 2))
+    await store.delete_many(["rec-1", "rec-3", "never-written"])
+    assert [await store.exists(name) for name in ("rec-1", "rec-2", "rec-3")] == [
+        False,
+        True,
+        False,
+    ]
+    await store.delete_many([])
+    await store.delete_many(["rec-1"])
+    with pytest.raises(ValueError):
+        await store.delete_many(["../escape"])
+    assert await joined(store.read("rec-2")) == b"rec-2"
+
+
 async def test_a_chunk_size_must_be_positive(backend: Backend) -> None:
     await backend.store.write("rec-1", stream(b"x", 1))
     with pytest.raises(ValueError, match="chunk_size"):

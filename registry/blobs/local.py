@@ -6,7 +6,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -64,6 +64,12 @@ class LocalBlobStore:
     async def delete(self, key: str) -> bool:
         return await anyio.to_thread.run_sync(_remove, self._path(key))
 
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        # One worker thread and one directory fsync for the lot: per blob, those two are
+        # what a deletion costs.
+        paths = [self._path(key) for key in keys]
+        await anyio.to_thread.run_sync(_remove_all, self.root, paths)
+
     async def exists(self, key: str) -> bool:
         return await anyio.to_thread.run_sync(self._path(key).is_file)
 
@@ -98,6 +104,13 @@ def _remove(path: Path) -> bool:
     # Erasure must hold after a crash too.
     fsync_dir(path.parent)
     return True
+
+
+def _remove_all(root: Path, paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+    if paths:
+        fsync_dir(root)
 
 
 def _remove_temp_files_before(root: Path, cutoff: float) -> int:

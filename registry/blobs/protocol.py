@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Protocol
 
 CHUNK_BYTES = 64 * 1024
@@ -31,6 +31,10 @@ class BlobStore(Protocol):
 
     async def delete(self, key: str) -> bool:
         """Remove the blob; False if there was none."""
+        ...
+
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        """Remove every blob of ``keys`` in one go; one already gone is no error."""
         ...
 
     async def exists(self, key: str) -> bool: ...

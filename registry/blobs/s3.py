@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -118,6 +118,12 @@ class S3BlobStore:
             return False
         await obstore.delete_async(self._store, checked_key(key))
         return True
+
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        # S3's DeleteObjects, up to a thousand keys a request; a missing key is no error.
+        paths = [checked_key(key) for key in keys]
+        if paths:
+            await obstore.delete_async(self._store, paths)
 
     async def exists(self, key: str) -> bool:
         try:

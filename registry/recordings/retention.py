@@ -8,18 +8,16 @@ delete the shredded ones' blobs. Killed between or within the steps, it finds th
 on its next run; nothing is erased twice and nothing kept by a hold is touched.
 
 Both steps work a batch at a time: a few statements per batch whatever its size, and
-the blobs of a batch deleted several at once, since each deletion mostly waits (on a
-worker thread and a directory fsync for a local folder, on a request for an object store).
+the blobs of a batch deleted in one call to the store (one worker thread and directory
+fsync for a local folder, one bulk request for an object store).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TypeVarTuple
 
-import anyio
 from sqlalchemy import Exists, Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,10 +39,6 @@ from registry.recordings.models import (
 
 VOICE = "user.voice.recording"
 SWEEPER = Actor.system("sweep")
-# Blob deletions under way at once. Each holds one of the worker threads that the server's
-# audio transfers share (40 by default), so the sweep running in the server leaves them most.
-BLOB_DELETES_AT_ONCE = 16
-
 Ts = TypeVarTuple("Ts")
 
 
@@ -174,7 +168,7 @@ async def finish_shredded(
             )
             rows = (await session.execute(_oldest_first(session, shredded, batch))).all()
             if rows:
-                await _delete_blobs(blobs, [blob_key for _, blob_key in rows])
+                await blobs.delete_many([blob_key for _, blob_key in rows])
                 await session.execute(
                     update(Recording)
                     .where(Recording.id.in_([recording_id for recording_id, _ in rows]))
@@ -183,21 +177,3 @@ async def finish_shredded(
             deleted += len(rows)
         if len(rows) < batch:
             return deleted
-
-
-async def _delete_blobs(blobs: BlobStore, keys: Sequence[str]) -> None:
-    """Deletes every blob of ``keys``, BLOB_DELETES_AT_ONCE at a time; a blob already gone is
-    no error. Raises the store's own error if one deletion fails, and stops the others."""
-    waiting = iter(keys)
-
-    async def deleter() -> None:
-        for key in waiting:
-            await blobs.delete(key)
-
-    try:
-        async with anyio.create_task_group() as group:
-            for _ in range(min(BLOB_DELETES_AT_ONCE, len(keys))):
-                group.start_soon(deleter)
-    except BaseExceptionGroup as failed:
-        # As one deletion at a time would raise it: the caller rolls the batch back.
-        raise failed.exceptions[0] from None

@@ -35,8 +35,7 @@ async def erase_expired_packages(
             for package in expired:
                 package.key_id = package.wrapped_key = None
             blob_keys = [package.blob_key for package in expired]
-        for blob_key in blob_keys:
-            await blobs.delete(blob_key)
+        await blobs.delete_many(blob_keys)
         erased += len(blob_keys)
         if len(blob_keys) < batch:
             return erased

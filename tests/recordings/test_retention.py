@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -151,11 +151,11 @@ class BlobStoreDown(LocalBlobStore):
         super().__init__(root)
         self.failures = failures
 
-    async def delete(self, key: str) -> bool:
+    async def delete_many(self, keys: Sequence[str]) -> None:
         if self.failures:
             self.failures -= 1
             raise OSError("the blob store is unreachable")
-        return await super().delete(key)
+        await super().delete_many(keys)
 
 
 async def test_r_ret_1_a_recording_expires_after_the_activitys_period_not_a_constant(
