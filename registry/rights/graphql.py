@@ -22,6 +22,7 @@ from registry.graphql.mutations import run
 from registry.graphql.relay import Connection, connection, page
 from registry.inventory.models import Entity
 from registry.recordings.calls import Identifiers
+from registry.recordings.graphql import call_objects
 from registry.rights import completion, effects, lookup, service
 from registry.rights.models import (
     FeeGround,
@@ -219,7 +220,8 @@ class RightsQuery:
                 kind=f.subject.kind.value,
                 calls_as_customer=f.calls_as_customer,
                 calls_as_agent=f.calls_as_agent,
-                recordings=f.recordings,
+                recordings=f.live_recordings,
+                calls=await call_objects(info, f.calls),
             )
             for f in found
         ]

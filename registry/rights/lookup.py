@@ -54,33 +54,35 @@ async def subjects_by_indexes(
 @dataclass(frozen=True)
 class SubjectSummary:
     subject: Subject
-    calls_as_customer: int
-    calls_as_agent: int
-    recordings: int
+    # Every call the subject took part in, as customer or as agent, oldest first.
+    calls: list[Call]
+    live_recordings: int
+
+    @property
+    def calls_as_customer(self) -> int:
+        return sum(call.customer_id == self.subject.id for call in self.calls)
+
+    @property
+    def calls_as_agent(self) -> int:
+        return sum(call.agent_id == self.subject.id for call in self.calls)
 
 
 async def find_subjects(
     *, session: AsyncSession, actor: Actor, ring: KeyRing, phone: str | None, email: str | None
 ) -> list[SubjectSummary]:
-    """The subjects a phone or e-mail belongs to, with how much of their data is held."""
+    """The subjects a phone or e-mail belongs to, with their calls and how much is held."""
     authorize(actor, Action.RIGHTS_READ)
     found = []
     for subject in await subjects_by_indexes(session, *contact_indexes(ring, phone, email)):
-        as_customer = select(Call.id).where(Call.customer_id == subject.id)
-        as_agent = select(Call.id).where(Call.agent_id == subject.id)
-        counts = (
-            await session.execute(
-                select(
-                    select(func.count()).select_from(as_customer.subquery()).scalar_subquery(),
-                    select(func.count()).select_from(as_agent.subquery()).scalar_subquery(),
-                    select(func.count(Recording.id))
-                    .where(
-                        Recording.call_id.in_(as_customer.union(as_agent)),
-                        Recording.status == RecordingStatus.ACTIVE,
-                    )
-                    .scalar_subquery(),
-                )
+        involved = or_(Call.customer_id == subject.id, Call.agent_id == subject.id)
+        calls = (
+            await session.scalars(select(Call).where(involved).order_by(Call.started_at, Call.id))
+        ).all()
+        live = await session.scalar(
+            select(func.count(Recording.id)).where(
+                Recording.call_id.in_(select(Call.id).where(involved)),
+                Recording.status == RecordingStatus.ACTIVE,
             )
-        ).one()
-        found.append(SubjectSummary(subject, *counts))
+        )
+        found.append(SubjectSummary(subject, list(calls), live or 0))
     return found

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from registry import clock
+from registry.recordings.types import CallType
 from registry.rights.deadlines import deadline
 from registry.rights.models import (
     FeeGround,
@@ -227,4 +228,7 @@ class SubjectMatchType:
     kind: str
     calls_as_customer: int
     calls_as_agent: int
-    recordings: int
+    recordings: int = strawberry.field(description="Recordings of their calls still held.")
+    calls: list[CallType] = strawberry.field(
+        description="Every call they took part in, as customer or agent, with its recordings."
+    )

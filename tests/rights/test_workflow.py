@@ -9,6 +9,8 @@ import pytest
 
 from registry import clock
 from registry.access.policy import Role
+from registry.blobs import LocalBlobStore
+from registry.crypto import KeyRing
 from registry.rights.deadlines import add_months
 from tests.conftest import Api
 from tests.recordings.conftest import Scene
@@ -45,7 +47,7 @@ QUEUE = """query($status: [RequestStatus!], $kind: [RequestKind!], $controller: 
     $dueWithinDays: Int, $overdue: Boolean!) {
     rightsRequests(status: $status, kind: $kind, controller: $controller,
         dueWithinDays: $dueWithinDays, overdue: $overdue, first: 50) { nodes { id status } } }"""
-FIND = "query($phone: String, $email: String) { findSubjects(phone: $phone, email: $email) { subjectId kind callsAsCustomer callsAsAgent recordings } }"
+FIND = "query($phone: String, $email: String) { findSubjects(phone: $phone, email: $email) { subjectId kind callsAsCustomer callsAsAgent recordings calls { id consent recordings { id status } } } }"
 
 PHONE = "+44 20 7946 0000"
 
@@ -309,12 +311,32 @@ async def test_a_fee_or_a_refusal_needs_an_allowed_ground_and_its_reason_R_DSR_4
 
 
 async def test_subjects_are_found_by_phone_or_email_through_their_blind_index(
-    api: Api, scene: Scene
+    api: Api,
+    scene: Scene,
+    ring: KeyRing,
+    blobs: LocalBlobStore,
+    frozen_clock: clock.FrozenClock,
 ) -> None:
+    recording_id = await scene.recorded(ring, blobs, b"a call about a parcel" * 100)
+    frozen_clock.advance(timedelta(minutes=5))
+    silent_call = await scene.call()
     by_phone = (await api.data(FIND, {"phone": "+44 (20) 7946-0000"}))["findSubjects"]
     assert [(m["subjectId"], m["kind"]) for m in by_phone] == [(scene.customer_id, "customer")]
+    (customer,) = by_phone
+    assert (customer["callsAsCustomer"], customer["callsAsAgent"], customer["recordings"]) == (
+        2,
+        0,
+        1,
+    )
+    assert [(c["consent"], [r["id"] for r in c["recordings"]]) for c in customer["calls"]] == [
+        ("GIVEN", [recording_id]),
+        ("PENDING", []),
+    ]
+    assert customer["calls"][1]["id"] == silent_call
     by_email = (await api.data(FIND, {"email": "BO@example.test"}))["findSubjects"]
-    assert [m["subjectId"] for m in by_email] == [scene.agent_id]
+    assert [(m["subjectId"], m["callsAsAgent"], m["recordings"]) for m in by_email] == [
+        (scene.agent_id, 2, 1)
+    ]
     assert (await api.data(FIND, {"email": "nobody@example.test"}))["findSubjects"] == []
     assert "errors" in await api.query(FIND, {})
 
