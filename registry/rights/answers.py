@@ -173,17 +173,8 @@ async def portability_package(
     authorize(actor, Action.RIGHTS_MANAGE)
     held = await load_held(session, ring, subject)
     document = portability_document(held, VERSION)
-    return await build_package(
-        session=session,
-        actor=actor,
-        ring=ring,
-        blobs=blobs,
-        kind=PackageKind.PORTABILITY,
-        file_name=f"portability-{request.id}.json",
-        media_type="application/json",
-        entries=[_json_entry("portability.json", document)],
-        zipped=False,
-        rights_request_id=request.id,
+    return await _json_package(
+        session, actor, ring, blobs, request, PackageKind.PORTABILITY, "portability", document
     )
 
 
@@ -214,15 +205,31 @@ async def arrangement_package(
         ],
         "contact": privacy_contact,
     }
+    return await _json_package(
+        session, actor, ring, blobs, request, PackageKind.ARRANGEMENT, "arrangement", document
+    )
+
+
+async def _json_package(
+    session: AsyncSession,
+    actor: Actor,
+    ring: KeyRing,
+    blobs: BlobStore,
+    request: RightsRequest,
+    kind: PackageKind,
+    name: str,
+    document: dict[str, Any],
+) -> Package:
+    """An answer that is one JSON document, handed out as it is."""
     return await build_package(
         session=session,
         actor=actor,
         ring=ring,
         blobs=blobs,
-        kind=PackageKind.ARRANGEMENT,
-        file_name=f"arrangement-{request.id}.json",
+        kind=kind,
+        file_name=f"{name}-{request.id}.json",
         media_type="application/json",
-        entries=[_json_entry("arrangement.json", document)],
+        entries=[_json_entry(f"{name}.json", document)],
         zipped=False,
         rights_request_id=request.id,
     )
