@@ -26,7 +26,7 @@ from registry.db import create_engine, session_factory
 from registry.graphql.schema import build_schema
 from registry.graphql.view import RegistryGraphQL
 from registry.recordings.http import AudioRoutes
-from registry.recordings.retention import sweep
+from registry.recordings.sweeping import sweep_all
 from registry.rights.http import PackageRoutes
 from registry.settings import Environment, Settings
 
@@ -78,7 +78,7 @@ def build_app(
         sweeper = None
         if settings.sweep_interval_seconds:
             sweeper = asyncio.create_task(
-                _sweep_every(settings.sweep_interval_seconds, sessions, blobs)
+                _sweep_every(settings.sweep_interval_seconds, sessions, blobs, audit_log)
             )
         yield
         if sweeper is not None:
@@ -103,14 +103,17 @@ def build_app(
 
 
 async def _sweep_every(
-    seconds: float, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore
+    seconds: float,
+    sessions: async_sessionmaker[AsyncSession],
+    blobs: BlobStore,
+    audit_log: AuditLog,
 ) -> None:
     # Safe beside other replicas' sweepers and `registry sweep`: see recordings.retention.
     while True:
         try:
-            report = await sweep(sessions=sessions, blobs=blobs)
-            if report.shredded or report.blobs_deleted:
-                logger.info("sweep: %s", report)
+            swept = await sweep_all(sessions=sessions, blobs=blobs, audit_log=audit_log)
+            if swept.anything:
+                logger.info("sweep: %s", swept.detail())
         except Exception:
             logger.exception("sweep failed; it runs again in %g s", seconds)
         await asyncio.sleep(seconds)

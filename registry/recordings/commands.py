@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, AuditUnavailable, Entry
-from registry.blobs import LocalBlobStore, open_blob_store
+from registry.blobs import open_blob_store
 from registry.db import create_engine, session_factory
-from registry.recordings import keys, retention
-from registry.rights.expiry import erase_expired_packages
+from registry.recordings import keys
+from registry.recordings.sweeping import Swept, sweep_all
 from registry.settings import Settings
 
 keys_app = typer.Typer(help="The key ring that protects the recordings.", no_args_is_help=True)
@@ -27,47 +27,17 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-@dataclass
-class Swept:
-    report: retention.SweepReport
-    # None for a bucket: it has no temp files (a killed upload is left incomplete instead,
-    # which the bucket's lifecycle rule aborts; see registry.blobs.s3).
-    temp_files: int | None
-    expired_packages: int
-
-
 async def _sweep(settings: Settings, batch: int) -> Swept:
     # Each transaction takes SQLite's write lock at once, so sweepers never interleave.
     engine = create_engine(settings.resolved_database_url, serial_writes=True)
     log = AuditLog.open(settings.resolved_audit_database_url)
-    blobs = open_blob_store(settings)
     try:
-        sessions = session_factory(engine)
-        report = await retention.sweep(sessions=sessions, blobs=blobs, batch=batch)
-        # Answers handed out are copies of the same data, kept only until they expire.
-        packages = await erase_expired_packages(sessions=sessions, blobs=blobs, batch=batch)
-        # Then the temp files of writes whose process was killed: sealed audio all the same.
-        temp_files = (
-            await blobs.remove_stale_temp_files() if isinstance(blobs, LocalBlobStore) else None
+        return await sweep_all(
+            sessions=session_factory(engine),
+            blobs=open_blob_store(settings),
+            audit_log=log,
+            batch=batch,
         )
-        detail: dict[str, Any] = {
-            "shredded": report.shredded,
-            "blobs_deleted": report.blobs_deleted,
-            "expired_packages_erased": packages,
-        }
-        if temp_files is not None:
-            detail["stale_temp_files_removed"] = temp_files
-        await log.append(
-            [
-                Entry(
-                    principal=retention.SWEEPER.handle,
-                    action="sweep",
-                    outcome=Outcome.ALLOWED,
-                    detail=detail,
-                )
-            ]
-        )
-        return Swept(report, temp_files, packages)
     finally:
         await engine.dispose()
         await log.close()

@@ -1,0 +1,73 @@
+"""One sweep, whoever runs it (`registry sweep` or the server's periodic task): recordings
+past their retention, packages past their expiry, temp files of killed writes, and an
+audit entry saying what went."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry.audit.models import Outcome
+from registry.audit.service import AuditLog, Entry
+from registry.blobs import BlobStore, LocalBlobStore
+from registry.recordings import retention
+from registry.rights.expiry import erase_expired_packages
+
+
+@dataclass(frozen=True)
+class Swept:
+    report: retention.SweepReport
+    expired_packages: int
+    # None for a bucket: it has no temp files (a killed upload is left incomplete instead,
+    # which the bucket's lifecycle rule aborts; see registry.blobs.s3).
+    temp_files: int | None
+
+    @property
+    def anything(self) -> bool:
+        return bool(
+            self.report.shredded
+            or self.report.blobs_deleted
+            or self.expired_packages
+            or self.temp_files
+        )
+
+    def detail(self) -> dict[str, Any]:
+        detail: dict[str, Any] = {
+            "shredded": self.report.shredded,
+            "blobs_deleted": self.report.blobs_deleted,
+            "expired_packages_erased": self.expired_packages,
+        }
+        if self.temp_files is not None:
+            detail["stale_temp_files_removed"] = self.temp_files
+        return detail
+
+
+async def sweep_all(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    blobs: BlobStore,
+    audit_log: AuditLog,
+    batch: int = 500,
+) -> Swept:
+    """Runs every part of the sweep, then audits it; safe beside other sweepers."""
+    report = await retention.sweep(sessions=sessions, blobs=blobs, batch=batch)
+    # Answers handed out are copies of the same data, kept only until they expire.
+    packages = await erase_expired_packages(sessions=sessions, blobs=blobs, batch=batch)
+    # Then the temp files of writes whose process was killed: sealed audio all the same.
+    temp_files = (
+        await blobs.remove_stale_temp_files() if isinstance(blobs, LocalBlobStore) else None
+    )
+    swept = Swept(report, packages, temp_files)
+    await audit_log.append(
+        [
+            Entry(
+                principal=retention.SWEEPER.handle,
+                action="sweep",
+                outcome=Outcome.ALLOWED,
+                detail=swept.detail(),
+            )
+        ]
+    )
+    return swept
