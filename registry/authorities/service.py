@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import clock
+from registry._text import stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.authorities.models import AuthorityRequest, DisclosureItem, DisclosureStatus
@@ -33,7 +34,6 @@ from registry.rights.package import Entry, audio_entries, build_package
 # bulk data, which needs to be broken down and reviewed in parts.
 MAX_RECORDINGS = 50
 NAME_LIMIT = 200
-TEXT_LIMIT = 4000
 MANIFEST = "manifest.json"
 NOT_EXPLICIT = "an explicit legal request names its legal basis and the authority's reference"
 NOT_WEIGHED = (
@@ -49,18 +49,6 @@ class Disclosure:
     request: AuthorityRequest
     items: list[DisclosureItem]
     package_id: str | None
-
-
-def _text(value: str, field: str, limit: int, *, rule: str | None = None) -> str:
-    """``value`` trimmed; blank, it breaks R-ACC-5 if ``rule`` says why, else it is invalid."""
-    cleaned = value.strip()
-    if not cleaned and rule is not None:
-        raise RuleBroken("R-ACC-5", rule, field=field)
-    if not cleaned:
-        raise InvalidInput(f"{field} may not be blank", field=field)
-    if len(cleaned) > limit:
-        raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
-    return cleaned
 
 
 def _recording_ids(recording_ids: Sequence[str]) -> list[str]:
@@ -111,10 +99,12 @@ async def record_request(
     """Records an authority's request as received; nothing is disclosed yet."""
     authorize(actor, Action.AUTHORITY_RECORD)
     request = AuthorityRequest(
-        authority=_text(authority, "authority", NAME_LIMIT),
-        reference=_text(reference, "reference", NAME_LIMIT, rule=NOT_EXPLICIT),
-        legal_basis=_text(legal_basis, "legal_basis", TEXT_LIMIT, rule=NOT_EXPLICIT),
-        scope=_text(scope, "scope", TEXT_LIMIT),
+        authority=stated(authority, "authority", limit=NAME_LIMIT),
+        reference=stated(
+            reference, "reference", missing=NOT_EXPLICIT, rule="R-ACC-5", limit=NAME_LIMIT
+        ),
+        legal_basis=stated(legal_basis, "legal_basis", missing=NOT_EXPLICIT, rule="R-ACC-5"),
+        scope=stated(scope, "scope"),
         status=DisclosureStatus.RECEIVED,
         received_at=clock.now(),
         received_by=actor.handle,
@@ -162,8 +152,10 @@ async def review(
             f"the request was {request.status.value} already; only a received one is reviewed",
             field="request",
         )
-    request.necessity = _text(necessity, "necessity", TEXT_LIMIT, rule=NOT_WEIGHED)
-    request.compatibility = _text(compatibility, "compatibility", TEXT_LIMIT, rule=NOT_WEIGHED)
+    request.necessity = stated(necessity, "necessity", missing=NOT_WEIGHED, rule="R-ACC-5")
+    request.compatibility = stated(
+        compatibility, "compatibility", missing=NOT_WEIGHED, rule="R-ACC-5"
+    )
     request.status = DisclosureStatus.APPROVED if approve else DisclosureStatus.REJECTED
     request.reviewed_by = actor.handle
     request.reviewed_at = clock.now()

@@ -18,6 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import clock
+from registry._text import TEXT_LIMIT, stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.crypto import KeyRing, open_field
@@ -41,8 +42,6 @@ from registry.rights.models import (
     RightsRequest,
 )
 from registry.rights.service import details_aad
-
-MAX_TEXT = 4000
 
 
 async def recordings_of_subject(session: AsyncSession, subject_id: int) -> list[Recording]:
@@ -117,9 +116,7 @@ async def restrict(
     now = clock.now()
     if ends_on <= now.date():
         raise InvalidInput("a restriction lasts for a limited time, ending later", field="ends_on")
-    reason = reason.strip()
-    if not reason or len(reason) > MAX_TEXT:
-        raise InvalidInput("a restriction states why (e.g. accuracy contested)", field="reason")
+    reason = stated(reason, "reason", missing="a restriction states why (e.g. accuracy contested)")
     restriction = Restriction(
         subject_id=subject.id,
         request_id=request.id if request else None,
@@ -171,9 +168,7 @@ async def record_compelling_grounds(
         raise NotFound(f"no objection {objection_id}")
     if objection.compelling_grounds is not None:
         raise InvalidInput("grounds are recorded already", field="objection")
-    grounds = grounds.strip()
-    if not grounds or len(grounds) > MAX_TEXT:
-        raise InvalidInput("the compelling grounds are stated", field="grounds")
+    grounds = stated(grounds, "grounds", missing="the compelling grounds are stated")
     objection.compelling_grounds = grounds
     objection.grounds_recorded_by, objection.grounds_recorded_at = actor.handle, clock.now()
     await session.flush()
@@ -277,8 +272,8 @@ async def acknowledge(
         raise NotFound(f"no recipient notice {notice_id}")
     if notice.acknowledged_at is not None:
         raise InvalidInput("the recipient acknowledged already", field="notice")
-    if note is not None and len(note) > MAX_TEXT:
-        raise InvalidInput(f"at most {MAX_TEXT} characters", field="note")
+    if note is not None and len(note) > TEXT_LIMIT:
+        raise InvalidInput(f"note is longer than {TEXT_LIMIT} characters", field="note")
     notice.acknowledged_at, notice.acknowledged_by, notice.note = clock.now(), actor.handle, note
     await session.flush()
     return notice

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import clock
+from registry._text import stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.crypto import KeyRing, seal_field
@@ -49,7 +50,6 @@ BEFORE_REGISTRATION = frozenset({RequestStatus.RECEIVED, RequestStatus.IDENTITY_
 UNDER_WAY = frozenset({RequestStatus.IN_PROGRESS, RequestStatus.EXTENDED})
 # A request like an earlier one of the same subject within this time is shown as a repeat.
 REPEAT_WINDOW = timedelta(days=365)
-MAX_TEXT = 4000
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ async def establish_identity(
 ) -> RightsRequest:
     """Identity is established, on the evidence named; the subject may be picked here."""
     request = await guarded(session, actor, request_id, BEFORE_REGISTRATION, "establish identity")
-    evidence = _text(evidence, "evidence", "the evidence of identity is recorded")
+    evidence = stated(evidence, "evidence", missing="the evidence of identity is recorded")
     if subject_id is not None:
         if await session.get(Subject, subject_id) is None:
             raise InvalidInput(f"no subject {subject_id}", field="subject")
@@ -175,7 +175,7 @@ async def extend(
         {RequestStatus.IDENTITY_PENDING, RequestStatus.REGISTERED, *UNDER_WAY},
         "extend",
     )
-    reason = _text(reason, "reason", "an extension states its reason")
+    reason = stated(reason, "reason", missing="an extension states its reason")
     if not 1 <= months <= MAX_EXTENSION_MONTHS:
         raise RuleBroken("R-DSR-2", "an extension adds one or two months, no more", field="months")
     now = clock.now()
@@ -212,7 +212,7 @@ async def charge_fee(
     request = await guarded(
         session, actor, request_id, {RequestStatus.REGISTERED, *UNDER_WAY}, "charge a fee"
     )
-    reason = _text(reason, "reason", "R-DSR-4: a fee states why the request is not free")
+    reason = stated(reason, "reason", missing="R-DSR-4: a fee states why the request is not free")
     if amount_cents <= 0:
         raise InvalidInput("a fee is a positive amount", field="amount_cents")
     if request.fee_cents is not None:
@@ -236,7 +236,7 @@ async def refuse(
 ) -> RightsRequest:
     """Refuses the whole request, on one of the grounds the rules allow, with the reason."""
     request = await guarded(session, actor, request_id, OPEN, "refuse")
-    reason = _text(reason, "reason", "a refusal states its reason")
+    reason = stated(reason, "reason", missing="a refusal states its reason")
     if ground is RefusalGround.IDENTITY_NOT_ESTABLISHED:
         if request.identity_established_at is not None:
             raise InvalidInput("the requester's identity is established", field="ground")
@@ -378,15 +378,6 @@ async def _require_repeats(session: AsyncSession, request: RightsRequest) -> Non
             "no earlier request of this kind by this person in the past year: it is no repeat",
             field="ground",
         )
-
-
-def _text(value: str, field: str, missing: str) -> str:
-    value = value.strip()
-    if not value:
-        raise InvalidInput(missing, field=field)
-    if len(value) > MAX_TEXT:
-        raise InvalidInput(f"at most {MAX_TEXT} characters", field=field)
-    return value
 
 
 async def _step(
