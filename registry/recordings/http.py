@@ -38,7 +38,7 @@ class Authenticate(Protocol):
 STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "RULE_BROKEN": 422}
 
 
-def _error(status: int, code: str, message: str, **extra: str) -> JSONResponse:
+def error_response(status: int, code: str, message: str, **extra: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 
@@ -93,7 +93,7 @@ class AudioRoutes:
             try:
                 await self.audit_log.append([sign_in_refused(error.message)])
             except AuditUnavailable:
-                return _error(503, "AUDIT_UNAVAILABLE", "the audit log cannot be written")
+                return error_response(503, "AUDIT_UNAVAILABLE", "the audit log cannot be written")
             return _domain_error(error)
 
     async def upload(self, request: Request) -> Response:
@@ -104,7 +104,7 @@ class AudioRoutes:
             try:
                 segment = Segment(request.path_params["segment"])
             except ValueError:
-                return _error(400, "INVALID_INPUT", "the segment is 'full' or 'start'")
+                return error_response(400, "INVALID_INPUT", "the segment is 'full' or 'start'")
             call_id = request.path_params["call_id"]
             try:
                 recording = await storage.store(
@@ -126,7 +126,7 @@ class AudioRoutes:
             except AuditUnavailable:
                 await session.rollback()
                 await self.blobs.delete(recording.blob_key)
-                return _error(
+                return error_response(
                     503, "AUDIT_UNAVAILABLE", "the audit log cannot be written; nothing was stored"
                 )
             await session.commit()
@@ -169,13 +169,15 @@ class AudioRoutes:
                 purpose=purpose,
             )
         except AuditUnavailable:
-            return _error(
+            return error_response(
                 503, "AUDIT_UNAVAILABLE", "the audit log cannot be written; nothing was sent"
             )
         length = storage.audio_size(recording.size)
         if length is None:
             logger.error("recording %s has a size no sealing gives", recording_id)
-            return _error(500, "RECORDING_DAMAGED", "the recording's size is not a sealed size")
+            return error_response(
+                500, "RECORDING_DAMAGED", "the recording's size is not a sealed size"
+            )
         try:
             # The first block is opened before the answer starts, so a recording damaged
             # there is an error answer, not a cut-off download.
@@ -184,14 +186,14 @@ class AudioRoutes:
             first = b""
         except CiphertextInvalid:
             logger.error("recording %s failed authentication", recording_id)
-            return _error(
+            return error_response(
                 500, "RECORDING_DAMAGED", "the recording's ciphertext does not authenticate"
             )
         except BlobMissing:
             logger.error("recording %s has no blob", recording_id)
-            return _error(500, "RECORDING_DAMAGED", "the recording's audio is missing")
+            return error_response(500, "RECORDING_DAMAGED", "the recording's audio is missing")
         return StreamingResponse(
-            _whole_or_cut_off(recording_id, first, audio),
+            whole_or_cut_off(f"recording {recording_id}", first, audio),
             media_type="application/octet-stream",
             headers={"Content-Length": str(length)},
         )
@@ -203,19 +205,20 @@ class AudioRoutes:
         try:
             await self._audit(actor, action, outcome, target=target, detail=error_extensions(error))
         except AuditUnavailable:
-            return _error(503, "AUDIT_UNAVAILABLE", "the audit log cannot be written")
+            return error_response(503, "AUDIT_UNAVAILABLE", "the audit log cannot be written")
         return _domain_error(error)
 
 
-async def _whole_or_cut_off(
-    recording_id: str, first: bytes, rest: AsyncIterator[bytes]
+async def whole_or_cut_off(
+    what: str, first: bytes, rest: AsyncIterator[bytes]
 ) -> AsyncIterator[bytes]:
-    """The audio, or an error raised out of the response once a later block proves false.
+    """The content of ``what`` (a recording, a package), or an error raised out of the
+    response once a later block proves false or goes missing.
 
     Past the first block the answer has begun, and ending it would pass what came so far
-    for the whole recording. Raised, the error makes the server break the answer off:
-    uvicorn closes the connection short of the announced Content-Length, which a client
-    (HTTP/1.0 too, and a proxy) reports as an incomplete body.
+    for the whole. Raised, the error makes the server break the answer off: uvicorn closes
+    the connection short of the announced Content-Length, which a client (HTTP/1.0 too,
+    and a proxy) reports as an incomplete body.
     """
     if first:
         yield first
@@ -224,6 +227,6 @@ async def _whole_or_cut_off(
         async for piece in rest:
             yield piece
             sent += len(piece)
-    except CiphertextInvalid:
-        logger.error("recording %s failed after %d bytes: download cut off", recording_id, sent)
+    except (CiphertextInvalid, BlobMissing):
+        logger.error("%s failed after %d bytes: download cut off", what, sent)
         raise

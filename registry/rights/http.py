@@ -8,7 +8,6 @@ written nothing is sent. Damage found once the answer has begun breaks it off.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -19,7 +18,7 @@ from registry.audit.service import AuditUnavailable
 from registry.blobs import BlobMissing
 from registry.crypto import CiphertextInvalid
 from registry.errors import DomainError
-from registry.recordings.http import AudioRoutes, _error
+from registry.recordings.http import AudioRoutes, error_response, whole_or_cut_off
 from registry.recordings.storage import audio_size
 from registry.rights import package as packages
 
@@ -39,12 +38,13 @@ class PackageRoutes(AudioRoutes):
         return [Route("/packages/{package_id}", self.download_package, methods=["GET"])]
 
     async def download_package(self, request: Request) -> Response:
-        actor = await self._caller(request)
-        if isinstance(actor, Response):
-            return actor
         package_id = request.path_params["package_id"]
         target = f"package:{package_id}"
         async with self.sessions() as session:
+            # The token is checked in the download's own transaction, as for the audio.
+            actor = await self._caller(request, session)
+            if isinstance(actor, Response):
+                return actor
             try:
                 package, content = await packages.open_package(
                     session=session,
@@ -63,20 +63,24 @@ class PackageRoutes(AudioRoutes):
             except CiphertextInvalid:
                 await session.rollback()
                 logger.error("package %s: its wrapped key does not authenticate", package_id)
-                return _error(500, "PACKAGE_DAMAGED", "the package's key does not authenticate")
+                return error_response(
+                    500, "PACKAGE_DAMAGED", "the package's key does not authenticate"
+                )
             try:
                 # Before a byte leaves (R-ACC-6): who took which package.
                 await self._audit(actor, ACTION, Outcome.ALLOWED, target=target)
             except AuditUnavailable:
                 await session.rollback()
-                return _error(
+                return error_response(
                     503, "AUDIT_UNAVAILABLE", "the audit log cannot be written; nothing was sent"
                 )
             length = audio_size(package.size)
             if length is None:
                 await session.rollback()
                 logger.error("package %s has a size no sealing gives", package_id)
-                return _error(500, "PACKAGE_DAMAGED", "the package's size is not a sealed size")
+                return error_response(
+                    500, "PACKAGE_DAMAGED", "the package's size is not a sealed size"
+                )
             try:
                 # The first block is opened before the answer starts, so a package damaged
                 # there is an error answer, not a cut-off download; nor is it counted.
@@ -86,10 +90,12 @@ class PackageRoutes(AudioRoutes):
             except (CiphertextInvalid, BlobMissing):
                 await session.rollback()
                 logger.error("package %s failed authentication or is missing", package_id)
-                return _error(500, "PACKAGE_DAMAGED", "the package's content does not authenticate")
+                return error_response(
+                    500, "PACKAGE_DAMAGED", "the package's content does not authenticate"
+                )
             await session.commit()
         return StreamingResponse(
-            _whole_or_cut_off(package_id, first, content),
+            whole_or_cut_off(f"package {package_id}", first, content),
             media_type=package.media_type,
             headers={
                 "Content-Length": str(length),
@@ -99,23 +105,3 @@ class PackageRoutes(AudioRoutes):
                 "X-Content-Type-Options": "nosniff",
             },
         )
-
-
-async def _whole_or_cut_off(
-    package_id: str, first: bytes, rest: AsyncIterator[bytes]
-) -> AsyncIterator[bytes]:
-    """The content, or an error raised out of the response once a later block proves false.
-
-    Raised, the error makes the server break the answer off short of its Content-Length,
-    which a client reports as an incomplete body: never a clean end after garbage.
-    """
-    if first:
-        yield first
-    sent = len(first)
-    try:
-        async for piece in rest:
-            yield piece
-            sent += len(piece)
-    except (CiphertextInvalid, BlobMissing):
-        logger.error("package %s failed after %d bytes: download cut off", package_id, sent)
-        raise
