@@ -13,7 +13,13 @@ from registry.blobs import BlobStore
 from registry.crypto import KeyRing
 from registry.db import transaction
 from registry.recordings import calls, storage
-from registry.recordings.models import Direction, Segment, SubjectKind
+from registry.recordings.models import (
+    Direction,
+    Recording,
+    RecordingStatus,
+    Segment,
+    SubjectKind,
+)
 
 SYSTEM = Actor.system("test")
 Sessions = async_sessionmaker[AsyncSession]
@@ -55,6 +61,31 @@ class Scene:
                 audio=chunks(audio),
             )
         return recording.id
+
+
+async def listen(
+    sessions: Sessions,
+    ring: KeyRing,
+    blobs: BlobStore,
+    recording_id: str,
+    purpose: str = "quality-control",
+) -> bytes:
+    """The audio of a recording, opened as a QA specialist would, for ``purpose``."""
+    async with sessions() as session:
+        _, audio = await storage.open_for_listening(
+            session=session,
+            actor=SYSTEM,
+            ring=ring,
+            blobs=blobs,
+            recording_id=recording_id,
+            purpose=purpose,
+        )
+        return b"".join([piece async for piece in audio])
+
+
+async def status_of(sessions: Sessions, recording_id: str) -> RecordingStatus:
+    async with sessions() as session:
+        return (await session.get_one(Recording, recording_id)).status
 
 
 async def chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:

@@ -26,13 +26,12 @@ from registry.recordings.models import (
     Tombstone,
 )
 from tests.conftest import NOW, Api, Databases
-from tests.recordings.conftest import SYSTEM, Scene, chunks
+from tests.recordings.conftest import SYSTEM, Scene, chunks, listen
 from tests.recordings.test_retention import (
     AUDIO,
     DAY,
     PLACE,
     State,
-    listen,
     recorded,
     state,
     sweep,

@@ -30,8 +30,8 @@ from registry.recordings import erasure, keys
 from registry.recordings.models import Recording, RecordingStatus
 from registry.rights import package
 from registry.rights.models import Package, PackageKind
-from tests.recordings.conftest import SYSTEM, Scene, Sessions
-from tests.recordings.test_retention import AUDIO, erased_by_sweep, listen, recorded, state
+from tests.recordings.conftest import SYSTEM, Scene, Sessions, listen
+from tests.recordings.test_retention import AUDIO, erased_by_sweep, recorded, state
 
 DAY = timedelta(days=1)
 

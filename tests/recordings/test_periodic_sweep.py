@@ -11,9 +11,9 @@ from registry import clock
 from registry.audit.service import AuditLog
 from registry.blobs import LocalBlobStore
 from registry.crypto import KeyRing
-from registry.recordings.models import Recording, RecordingStatus
+from registry.recordings.models import RecordingStatus
 from tests.conftest import AppFactory
-from tests.recordings.conftest import SYSTEM, Scene
+from tests.recordings.conftest import SYSTEM, Scene, status_of
 
 AUDIO = b"a call kept for thirty days " * 100
 
@@ -34,19 +34,14 @@ async def test_r_ret_1_the_server_sweeps_expired_recordings_by_itself_and_audits
     async with app.router.lifespan_context(app):
         # The sweep runs on the server's own schedule: look until it has been, or give up.
         for _ in range(400):
-            if await status_of(scene, expired) is RecordingStatus.ERASED:
+            if await status_of(scene.sessions, expired) is RecordingStatus.ERASED:
                 break
             await anyio.sleep(0.05)
         else:
             raise AssertionError("the server did not sweep within 20 s")
 
-    assert await status_of(scene, kept) is RecordingStatus.ACTIVE
+    assert await status_of(scene.sessions, kept) is RecordingStatus.ACTIVE
     assert not await blobs.exists(f"{expired}.sealed")
     swept = await audit_log.events(actor=SYSTEM, after_seq=0, limit=100, action="sweep")
     assert swept and swept[0].principal == "system:sweep"
     assert swept[0].detail is not None and swept[0].detail["shredded"] == 1
-
-
-async def status_of(scene: Scene, recording_id: str) -> RecordingStatus:
-    async with scene.sessions() as session:
-        return (await session.get_one(Recording, recording_id)).status

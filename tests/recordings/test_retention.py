@@ -38,7 +38,7 @@ from registry.recordings.models import (
     Tombstone,
 )
 from tests.conftest import NOW, Api, Databases
-from tests.recordings.conftest import SYSTEM, Scene, Sessions, chunks
+from tests.recordings.conftest import SYSTEM, Scene, Sessions, chunks, listen
 
 AUDIO = b"a short recorded call " * 200
 DAY = timedelta(days=1)
@@ -64,21 +64,6 @@ async def recorded(scene: Scene, ring: KeyRing, blobs: LocalBlobStore, count: in
             ).id
             for _ in range(count)
         ]
-
-
-async def listen(
-    sessions: Sessions, ring: KeyRing, blobs: LocalBlobStore, recording_id: str
-) -> bytes:
-    async with sessions() as session:
-        _, audio = await storage.open_for_listening(
-            session=session,
-            actor=SYSTEM,
-            ring=ring,
-            blobs=blobs,
-            recording_id=recording_id,
-            purpose="quality-control",
-        )
-        return b"".join([piece async for piece in audio])
 
 
 @dataclass(frozen=True)

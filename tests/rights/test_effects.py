@@ -26,7 +26,7 @@ from registry.recordings.models import (
 )
 from registry.rights import completion, effects, package, service
 from registry.rights.models import RecipientNotice, RequestKind, RequestStatus, RightsRequest
-from tests.recordings.conftest import SYSTEM, Scene, chunks
+from tests.recordings.conftest import SYSTEM, Scene, chunks, listen, status_of
 
 AUDIO = b"a recorded call about an invoice " * 300
 PHONE = "+44 20 7946 0000"
@@ -83,26 +83,6 @@ async def answered(
         return done.request
 
 
-async def listen(
-    scene: Scene, ring: KeyRing, blobs: LocalBlobStore, recording_id: str, purpose: str = PURPOSE
-) -> bytes:
-    async with transaction(scene.sessions) as session:
-        _, audio = await storage.open_for_listening(
-            session=session,
-            actor=SYSTEM,
-            ring=ring,
-            blobs=blobs,
-            recording_id=recording_id,
-            purpose=purpose,
-        )
-        return b"".join([chunk async for chunk in audio])
-
-
-async def status_of(scene: Scene, recording_id: str) -> RecordingStatus:
-    async with transaction(scene.sessions) as session:
-        return (await session.get_one(Recording, recording_id)).status
-
-
 async def test_erasure_shreds_the_subjects_recordings_and_identifiers_R_ERA_1(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
@@ -144,8 +124,8 @@ async def test_erasure_keeps_what_legal_claims_need_and_records_the_ground_R_ERA
             "hold_ends_on": "2027-06-30",
         }
     ]
-    assert await status_of(scene, held) is RecordingStatus.ACTIVE
-    assert await status_of(scene, free) is RecordingStatus.SHREDDED
+    assert await status_of(scene.sessions, held) is RecordingStatus.ACTIVE
+    assert await status_of(scene.sessions, free) is RecordingStatus.SHREDDED
     # Whose the kept recording is must stay known for the claim.
     async with transaction(scene.sessions) as session:
         assert (await session.get_one(Subject, scene.customer_id)).phone_sealed is not None
@@ -197,33 +177,33 @@ async def test_restriction_stops_listening_and_monitoring_but_keeps_the_recordin
         terms=completion.Terms(date(2027, 1, 31), "the customer contests the recorded address"),
     )
     with pytest.raises(RuleBroken) as refused:
-        await listen(scene, ring, blobs, recording_id)
+        await listen(scene.sessions, ring, blobs, recording_id)
     assert refused.value.rule_id == "R-DSR-1"
     for purpose in ("training", "employee-evaluation"):
         with pytest.raises(RuleBroken, match="restricted"):
-            await listen(scene, ring, blobs, recording_id, purpose)
+            await listen(scene.sessions, ring, blobs, recording_id, purpose)
     async with transaction(scene.sessions) as session:
         with pytest.raises(RuleBroken) as refused:
             await monitoring.start_monitoring(
                 session=session, actor=SYSTEM, call_id=live_call, reason="service_quality"
             )
         assert refused.value.rule_id == "R-DSR-1"
-    assert await status_of(scene, recording_id) is RecordingStatus.ACTIVE
+    assert await status_of(scene.sessions, recording_id) is RecordingStatus.ACTIVE
     # With the subject's consent to a use, that use may go on; the others stay stopped.
     async with transaction(scene.sessions) as session:
         session.add(
             SeparateConsent(subject_id=scene.customer_id, purpose="training", given_at=clock.now())
         )
-    assert await listen(scene, ring, blobs, recording_id, "training") == AUDIO
+    assert await listen(scene.sessions, ring, blobs, recording_id, "training") == AUDIO
     with pytest.raises(RuleBroken):
-        await listen(scene, ring, blobs, recording_id)
+        await listen(scene.sessions, ring, blobs, recording_id)
     # Lifted, everything is as before.
     assert request.outcome is not None
     async with transaction(scene.sessions) as session:
         await effects.lift_restriction(
             session=session, actor=SYSTEM, restriction_id=request.outcome["restriction"]
         )
-    assert await listen(scene, ring, blobs, recording_id) == AUDIO
+    assert await listen(scene.sessions, ring, blobs, recording_id) == AUDIO
 
 
 async def test_a_restriction_ends_on_its_date_and_needs_one(
@@ -240,9 +220,9 @@ async def test_a_restriction_ends_on_its_date_and_needs_one(
         terms=completion.Terms(clock.today() + timedelta(days=10), "accuracy"),
     )
     with pytest.raises(RuleBroken):
-        await listen(scene, ring, blobs, recording_id)
+        await listen(scene.sessions, ring, blobs, recording_id)
     frozen_clock.advance(timedelta(days=11))
-    assert await listen(scene, ring, blobs, recording_id) == AUDIO
+    assert await listen(scene.sessions, ring, blobs, recording_id) == AUDIO
 
 
 async def test_an_agents_objection_stops_evaluation_until_compelling_grounds_are_recorded_R_DSR_1(
@@ -253,7 +233,7 @@ async def test_an_agents_objection_stops_evaluation_until_compelling_grounds_are
     assert request.subject_id == scene.agent_id
     for purpose in ("employee-evaluation", "quality-control", "training"):
         with pytest.raises(RuleBroken, match="objected") as refused:
-            await listen(scene, ring, blobs, recording_id, purpose)
+            await listen(scene.sessions, ring, blobs, recording_id, purpose)
         assert refused.value.rule_id == "R-DSR-1"
     assert request.outcome is not None
     async with transaction(scene.sessions) as session:
@@ -263,7 +243,7 @@ async def test_an_agents_objection_stops_evaluation_until_compelling_grounds_are
             objection_id=request.outcome["objection"],
             grounds="evaluation is needed to defend a dismissal claim",
         )
-    assert await listen(scene, ring, blobs, recording_id) == AUDIO
+    assert await listen(scene.sessions, ring, blobs, recording_id) == AUDIO
 
 
 async def test_a_customer_does_not_object_but_withdraws_consent(
@@ -280,7 +260,7 @@ async def test_withdrawal_erases_consented_audio_and_stops_all_further_recording
     later_call = await scene.call(country="US")
     request = await answered(scene, ring, blobs, RequestKind.CONSENT_WITHDRAWAL)
     assert request.outcome == {"calls_withdrawn": 1, "separate_consents_withdrawn": 0}
-    assert await status_of(scene, recording_id) is RecordingStatus.SHREDDED
+    assert await status_of(scene.sessions, recording_id) is RecordingStatus.SHREDDED
     async with transaction(scene.sessions) as session:
         # A new call of the same customer: even a consent key press records nothing more.
         await calls.record_ivr_choice(session=session, actor=SYSTEM, call_id=later_call, digit="1")
@@ -324,7 +304,7 @@ async def test_a_guardian_has_a_childs_data_deleted_R_MIN_1(
     request = await answered(scene, ring, blobs, RequestKind.CHILD_DELETION, by_guardian=True)
     assert request.by_guardian
     assert request.outcome == {"child_data_erased": True, "packages_erased": 0}
-    assert await status_of(scene, recording_id) is RecordingStatus.SHREDDED
+    assert await status_of(scene.sessions, recording_id) is RecordingStatus.SHREDDED
     async with transaction(scene.sessions) as session:
         child = await session.get_one(Subject, scene.customer_id)
         assert child.under_16 and child.phone_sealed is None
@@ -348,7 +328,7 @@ async def test_an_outbound_call_is_covered_as_well(
             audio=chunks(AUDIO),
         )
     await answered(scene, ring, blobs, RequestKind.ERASURE)
-    assert await status_of(scene, recording.id) is RecordingStatus.SHREDDED
+    assert await status_of(scene.sessions, recording.id) is RecordingStatus.SHREDDED
 
 
 async def test_erasure_takes_the_answers_already_given_with_it(
