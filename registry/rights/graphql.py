@@ -79,11 +79,12 @@ async def request_objects(info: Info, rows: Sequence[RightsRequest]) -> list[Rig
             )
         ).all()
     )
+    earlier = await service.earlier_requests(session, rows)
     return [
         RightsRequestType.of(
             row,
             controller=controllers[row.controller_id],
-            earlier=[e.id for e in await service.earlier_requests(session, row)],
+            earlier=[e.id for e in earlier[row.id]],
             steps=steps.get(row.id, []),
             notices=notices.get(row.id, []),
             packages=packages.get(row.id, []),

@@ -282,31 +282,45 @@ async def get_request(session: AsyncSession, request_id: int) -> RightsRequest:
     return request
 
 
-async def earlier_requests(session: AsyncSession, request: RightsRequest) -> list[RightsRequest]:
-    """Requests of the same kind by the same person in the year before this one (R-DSR-4)."""
-    same_person = [
-        column == value
-        for column, value in (
-            (RightsRequest.subject_id, request.subject_id),
-            (RightsRequest.phone_index, request.phone_index),
-            (RightsRequest.email_index, request.email_index),
+# What tells the same person: the subject found, or the same phone or e-mail given.
+_PERSON = (RightsRequest.subject_id, RightsRequest.phone_index, RightsRequest.email_index)
+
+
+async def earlier_requests(
+    session: AsyncSession, requests: Sequence[RightsRequest]
+) -> dict[int, list[RightsRequest]]:
+    """For each request, those of the same kind by the same person (subject, phone or
+    e-mail) in the year before it, oldest first (R-DSR-4). One query for them all."""
+    people = {column: {getattr(r, column.key) for r in requests} - {None} for column in _PERSON}
+    if not requests or not any(people.values()):
+        return {r.id: [] for r in requests}
+    candidates = (
+        await session.scalars(
+            select(RightsRequest)
+            .where(
+                or_(*(column.in_(values) for column, values in people.items() if values)),
+                RightsRequest.kind.in_({r.kind for r in requests}),
+                RightsRequest.received_at >= min(r.received_at for r in requests) - REPEAT_WINDOW,
+                RightsRequest.received_at <= max(r.received_at for r in requests),
+            )
+            .order_by(RightsRequest.received_at, RightsRequest.id)
         )
-        if value is not None
-    ]
-    if not same_person:
-        return []
-    rows = await session.scalars(
-        select(RightsRequest)
-        .where(
-            or_(*same_person),
-            RightsRequest.kind == request.kind,
-            RightsRequest.id != request.id,
-            RightsRequest.received_at <= request.received_at,
-            RightsRequest.received_at >= request.received_at - REPEAT_WINDOW,
-        )
-        .order_by(RightsRequest.received_at)
+    ).all()
+    return {r.id: [c for c in candidates if _repeats(c, r)] for r in requests}
+
+
+def _repeats(earlier: RightsRequest, request: RightsRequest) -> bool:
+    same_person = any(
+        getattr(request, column.key) is not None
+        and getattr(request, column.key) == getattr(earlier, column.key)
+        for column in _PERSON
     )
-    return list(rows.all())
+    return (
+        same_person
+        and earlier.id != request.id
+        and earlier.kind is request.kind
+        and request.received_at - REPEAT_WINDOW <= earlier.received_at <= request.received_at
+    )
 
 
 @dataclass(frozen=True)
@@ -372,7 +386,7 @@ async def guarded(
 
 
 async def _require_repeats(session: AsyncSession, request: RightsRequest) -> None:
-    if not await earlier_requests(session, request):
+    if not (await earlier_requests(session, [request]))[request.id]:
         raise RuleBroken(
             "R-DSR-4",
             "no earlier request of this kind by this person in the past year: it is no repeat",
