@@ -84,9 +84,7 @@ class AudioRoutes:
         )
         await self.audit_log.append([entry])
 
-    async def _caller(
-        self, request: Request, session: AsyncSession | None = None
-    ) -> Actor | Response:
+    async def _caller(self, request: Request, session: AsyncSession) -> Actor | Response:
         try:
             return await self.authenticate(request, session)
         except Unauthenticated as error:
