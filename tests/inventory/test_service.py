@@ -108,6 +108,7 @@ async def test_r_inv_6_every_seeded_category_has_retention_and_recordings_30_day
 
 
 async def test_r_inv_4_every_change_is_kept_with_who_when_before_after(seeded: Sessions) -> None:
+    """R-INV-4: each change to the entity list is kept with who, when, before and after."""
     async with transaction(seeded) as session:
         await service.create_entity(session=session, actor=OFFICER, draft=draft())
         await service.update_entity(
@@ -137,6 +138,7 @@ async def test_r_inv_4_every_change_is_kept_with_who_when_before_after(seeded: S
 
 
 async def test_r_inv_4_retiring_keeps_the_entity_and_its_history(seeded: Sessions) -> None:
+    """R-INV-4: retiring an entity never deletes it or its history."""
     async with transaction(seeded) as session:
         await service.retire_entity(
             session=session,
