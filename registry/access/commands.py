@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
@@ -37,11 +37,18 @@ def _date(value: str | None, option: str) -> date | None:
         raise typer.BadParameter("expected a date as YYYY-MM-DD", param_hint=option) from None
 
 
-def _audited(action: str, work: Work[T], *, target: str | None = None) -> T:
+def _audited(
+    action: str,
+    work: Work[T],
+    *,
+    target: str | None = None,
+    detail: Callable[[T], dict[str, Any]] | None = None,
+) -> T:
     """Runs ``work`` as one transaction and audits it under ``action`` (R-ACC-6).
 
     The event is written before the transaction commits: if the log cannot take it, the
-    command fails and nothing it did stays done, as for a GraphQL request.
+    command fails and nothing it did stays done, as for a GraphQL request. ``detail`` tells
+    what the work changed, for the event.
     """
     settings = Settings()
 
@@ -53,7 +60,8 @@ def _audited(action: str, work: Work[T], *, target: str | None = None) -> T:
             except DomainError as error:
                 await log.append([_entry(action, Outcome.FAILED, target, error_extensions(error))])
                 raise
-            await log.append([_entry(action, Outcome.ALLOWED, target)])
+            done = detail(result) if detail is not None else None
+            await log.append([_entry(action, Outcome.ALLOWED, target, done)])
             return result
         finally:
             await log.close()
@@ -119,6 +127,9 @@ def principals_update(
     ] = None,
     confidentiality_committed_on: DateOption = None,
     trained_on: DateOption = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Why; needed for a new name, kept in the audit log.")
+    ] = None,
 ) -> None:
     """Change a principal's name, roles or dates. Its ID never changes."""
     given = {
@@ -135,8 +146,11 @@ def principals_update(
         raise typer.BadParameter("nothing to change: give at least one option")
     _audited(
         "updatePrincipal",
-        lambda s: access.update_principal(session=s, actor=CLI, handle=handle, changes=changes),
+        lambda s: access.update_principal(
+            session=s, actor=CLI, handle=handle, changes=changes, reason=reason
+        ),
         target=f"handle={handle}",
+        detail=access.PrincipalChange.audit_detail,
     )
     typer.echo(f"registry: updated {handle}")
 

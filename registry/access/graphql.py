@@ -208,18 +208,25 @@ class AccessMutation:
         )
         return _principal_payload(row, errors)
 
-    @strawberry.mutation(description="Changes a principal's name, roles or dates; never its ID.")
+    @strawberry.mutation(
+        description="Changes a principal's name, roles or dates; never its ID, and never"
+        " one's own roles or dates. A new name needs a reason."
+    )
     async def update_principal(
-        self, info: Info, handle: str, input: UpdatePrincipalInput
+        self, info: Info, handle: str, input: UpdatePrincipalInput, reason: str | None = None
     ) -> PrincipalPayload:
         changes = given_fields(input)
-        row, errors = await run(
+        # Awaited apart: in ``await run(...)`` mypy takes the result type from the awaiting
+        # context, which allows None, and then refuses ``detail``.
+        running = run(
             info,
             lambda s: access.update_principal(
-                session=s, actor=info.context.actor, handle=handle, changes=changes
+                session=s, actor=info.context.actor, handle=handle, changes=changes, reason=reason
             ),
+            detail=access.PrincipalChange.audit_detail,
         )
-        return _principal_payload(row, errors)
+        change, errors = await running
+        return _principal_payload(change.principal if change else None, errors)
 
     @strawberry.mutation(
         description="Ends a principal's access and revokes its tokens; its ID stays reserved."
@@ -233,7 +240,10 @@ class AccessMutation:
         )
         return _principal_payload(row, errors)
 
-    @strawberry.mutation(description="Issues a token; the answer is the only place it appears.")
+    @strawberry.mutation(
+        description="Issues a token of an integration or of oneself; the answer is the only"
+        " place it appears. Another person's comes only from the operator's CLI."
+    )
     async def issue_token(
         self, info: Info, handle: str, label: str, days: int = 90
     ) -> IssuedTokenPayload:

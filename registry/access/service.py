@@ -33,7 +33,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Lower case only, so that "Ana" can never be handed out beside "ana" (R-ACC-2); no ":",
 # which marks the system's own actors ("system:cli"), so nobody can pass for one of them.
 HANDLE = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}")
-EDITABLE_FIELDS = frozenset({"display_name", "roles", "confidentiality_committed_on", "trained_on"})
+CLEARANCE_FIELDS = frozenset({"confidentiality_committed_on", "trained_on"})
+EDITABLE_FIELDS = frozenset({"display_name", "roles"}) | CLEARANCE_FIELDS
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,9 @@ class Actor:
         return not self.roles.isdisjoint(allowed_roles(action))
 
 
-class NotCleared(RuleBroken, Forbidden):
-    """R-ACC-3 refused: a broken rule to the caller, and a denial to the audit log."""
+class Refused(RuleBroken, Forbidden):
+    """A rule refuses this actor (R-ACC-3, R-ACC-7): a broken rule to the caller, and a
+    denial to the audit log."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class TokenInfo:
 
 def require_cleared(actor: Actor) -> None:
     if not actor.cleared:
-        raise NotCleared(
+        raise Refused(
             "R-ACC-3",
             f"{actor.handle} has not both committed to confidentiality and been trained"
             " (dates on record, not to come), so may not see personal data",
@@ -138,7 +140,17 @@ def _roles(roles: Iterable[Role | str] | None) -> list[str]:
         raise InvalidInput(str(error), field="roles") from None
     if not values:
         raise InvalidInput("a principal needs at least one role", field="roles")
+    if _is_integration(values) and len(values) > 1:
+        # An admin may issue an integration's tokens (issue_token): they must never act as
+        # a person's would.
+        raise RuleBroken(
+            "R-ACC-7", "an integration has the integration role and no other", field="roles"
+        )
     return values
+
+
+def _is_integration(roles: Iterable[str]) -> bool:
+    return Role.INTEGRATION.value in roles
 
 
 async def _principal(session: AsyncSession, handle: str) -> Principal:
@@ -194,25 +206,81 @@ async def create_principal(
     return principal
 
 
+@dataclass(frozen=True)
+class PrincipalChange:
+    """A principal as changed, with what the changed fields held before and hold now."""
+
+    principal: Principal
+    before: dict[str, Any]
+    after: dict[str, Any]
+    reason: str | None
+
+    def audit_detail(self) -> dict[str, Any]:
+        # In the audit log, a name given to someone else shows with who did it and why.
+        return {"before": self.before, "after": self.after, "reason": self.reason}
+
+
+def _shown(principal: Principal, field: str) -> Any:
+    value = getattr(principal, field)
+    return value.isoformat() if isinstance(value, date) else value
+
+
 async def update_principal(
-    *, session: AsyncSession, actor: Actor, handle: str, changes: Mapping[str, Any]
-) -> Principal:
-    """Changes the given fields. The handle is not one of them: a personal ID never changes."""
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    handle: str,
+    changes: Mapping[str, Any],
+    reason: str | None = None,
+) -> PrincipalChange:
+    """Changes the given fields. The handle is not one of them: a personal ID never changes.
+
+    Nobody changes their own roles or clearance dates (R-ACC-7). A new name needs a reason,
+    kept in the audit log with the name before and after: an ID stays its person's (R-ACC-2).
+    """
     authorize(actor, Action.PRINCIPALS_MANAGE)
     if "handle" in changes:
         raise RuleBroken("R-ACC-2", "a personal ID never changes", field="handle")
     refuse_unknown_fields(changes, EDITABLE_FIELDS)
     principal = await _principal(session, handle)
     _require_active(principal)
-    for name, value in changes.items():
-        if name == "display_name":
-            principal.display_name = _text(name, value, 200)
-        elif name == "roles":
-            principal.roles = _roles(value)
-        else:
-            setattr(principal, name, value)
+    if principal.id == actor.principal_id and changes.keys() - {"display_name"}:
+        raise Refused(
+            "R-ACC-7",
+            "no one changes their own roles or clearance dates: another admin, or the"
+            " operator's CLI, does",
+        )
+    wanted = {name: _cleaned(name, value) for name, value in changes.items()}
+    if "roles" in wanted and _is_integration(wanted["roles"]) != _is_integration(principal.roles):
+        raise RuleBroken(
+            "R-ACC-7",
+            "a person stays a person and an integration an integration, so that a token"
+            " issued for an integration never comes to act as a person",
+            field="roles",
+        )
+    changed = sorted(name for name, value in wanted.items() if getattr(principal, name) != value)
+    why = _text("reason", reason, 500) if reason is not None and reason.strip() else None
+    if "display_name" in changed and why is None:
+        raise RuleBroken(
+            "R-ACC-2",
+            "a change of name needs a reason: a personal ID is never passed on to someone else",
+            field="reason",
+        )
+    before = {name: _shown(principal, name) for name in changed}
+    for name in changed:
+        setattr(principal, name, wanted[name])
     await session.flush()
-    return principal
+    return PrincipalChange(
+        principal, before, {name: _shown(principal, name) for name in changed}, why
+    )
+
+
+def _cleaned(field: str, value: Any) -> Any:
+    if field == "display_name":
+        return _text(field, value, 200)
+    if field == "roles":
+        return _roles(value)
+    return value
 
 
 async def deactivate_principal(*, session: AsyncSession, actor: Actor, handle: str) -> Principal:
@@ -247,7 +315,11 @@ async def issue_token(
     label: str,
     lifetime: timedelta = DEFAULT_TOKEN_LIFETIME,
 ) -> tuple[str, ApiToken]:
-    """Returns the token itself (shown once, never stored) and its stored record."""
+    """Returns the token itself (shown once, never stored) and its stored record.
+
+    A principal issues tokens only of integrations and of itself; a token that acts as
+    another person comes only from the system, that is the operator's audited CLI (R-ACC-7).
+    """
     authorize(actor, Action.PRINCIPALS_MANAGE)
     if not timedelta(0) < lifetime <= MAX_TOKEN_LIFETIME:
         raise InvalidInput(
@@ -256,6 +328,14 @@ async def issue_token(
         )
     principal = await _principal(session, handle)
     _require_active(principal)
+    # The system (the operator's CLI, which audits it; the bootstrap) has no principal.
+    if actor.principal_id not in (None, principal.id) and not _is_integration(principal.roles):
+        raise Refused(
+            "R-ACC-7",
+            f"a token that acts as {handle!r} comes only from the operator's audited CLI"
+            " (`registry tokens issue`): here, tokens are issued for integrations and oneself",
+            field="handle",
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = clock.now()
     record = ApiToken(

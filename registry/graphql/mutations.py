@@ -46,11 +46,15 @@ IDENTIFYING = (
 
 
 async def run(
-    info: Info, work: Callable[[AsyncSession], Awaitable[Result]]
+    info: Info,
+    work: Callable[[AsyncSession], Awaitable[Result]],
+    *,
+    detail: Callable[[Result], dict[str, Any]] | None = None,
 ) -> tuple[Result | None, list[ErrorType]]:
     """Runs ``work`` in a savepoint: a domain error undoes its writes and becomes a typed error.
 
-    Either way the attempt is audited, under the mutation's name.
+    Either way the attempt is audited, under the mutation's name; ``detail`` tells what a
+    successful one changed, for its audit entry.
     """
     context = info.context
     target = _target(info)
@@ -61,7 +65,12 @@ async def run(
         outcome = Outcome.DENIED if isinstance(error, Forbidden) else Outcome.FAILED
         context.audit(info.field_name, outcome, target=target, detail=error_extensions(error))
         return None, [error_from(error)]
-    context.audit(info.field_name, Outcome.ALLOWED, target=target)
+    context.audit(
+        info.field_name,
+        Outcome.ALLOWED,
+        target=target,
+        detail=detail(result) if detail is not None else None,
+    )
     return result, []
 
 

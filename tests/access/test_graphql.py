@@ -60,43 +60,52 @@ async def admin(api: Api, document: str, **variables: Any) -> dict[str, Any]:
     return result
 
 
-async def new_agent(api: Api, handle: str = "ana", **fields: Any) -> str:
-    """Creates an agent with both dates on record and returns a token of it."""
-    values = {"confidentialityCommittedOn": "2026-11-01", "trainedOn": "2026-11-02", **fields}
+async def new_agent(api: Api, seeded: Sessions, handle: str = "ana") -> str:
+    """Creates an agent with both dates on record and returns a token of it.
+
+    The admin creates the person; the token, which acts as another person, comes from the
+    operator's path (the CLI's service call), never from GraphQL (R-ACC-7).
+    """
+    values = {"confidentialityCommittedOn": "2026-11-01", "trainedOn": "2026-11-02"}
     await admin(
         api, CREATE, input={"handle": handle, "displayName": "Ana", "roles": ["AGENT"], **values}
     )
-    issued = await admin(api, ISSUE, handle=handle)
-    secret: str = issued["secret"]
+    async with transaction(seeded) as session:
+        secret, _ = await service.issue_token(
+            session=session, actor=OFFICER, handle=handle, label="laptop"
+        )
     return secret
 
 
 async def test_admin_creates_a_principal_whose_token_is_shown_once_and_works(
     api: Api, audit_log: AuditLog
 ) -> None:
+    # An integration's token: admin issues those over GraphQL (R-ACC-7).
     created = await admin(
-        api, CREATE, input={"handle": "ana", "displayName": " Ana ", "roles": ["AGENT", "AGENT"]}
+        api,
+        CREATE,
+        input={"handle": "feed", "displayName": " Feed ", "roles": ["INTEGRATION", "INTEGRATION"]},
     )
     assert created["principal"] == {
-        "handle": "ana",
-        "displayName": "Ana",
-        "roles": ["AGENT"],
+        "handle": "feed",
+        "displayName": "Feed",
+        "roles": ["INTEGRATION"],
         "active": True,
         "trainedOn": None,
     }
-    issued = await admin(api, ISSUE, handle="ana", days=7)
+    issued = await admin(api, ISSUE, handle="feed", days=7)
     secret = issued["secret"]
     assert secret.startswith(service.TOKEN_PREFIX)
     assert issued["token"]["expiresAt"] == (NOW + timedelta(days=7)).isoformat()
     assert await as_token(api, secret, ME) == (
         200,
-        {"data": {"me": {"handle": "ana", "roles": ["AGENT"]}}},
+        {"data": {"me": {"handle": "feed", "roles": ["INTEGRATION"]}}},
     )
-    listed = await api.query(TOKENS, {"handle": "ana"}, role=Role.ADMIN)
+    listed = await api.query(TOKENS, {"handle": "feed"}, role=Role.ADMIN)
     assert listed["data"]["tokens"]["nodes"] == [
         {
             "id": issued["token"]["id"],
-            "principal": "ana",
+            "principal": "feed",
             "label": "laptop",
             "createdAt": NOW.isoformat(),
             "expiresAt": (NOW + timedelta(days=7)).isoformat(),
@@ -106,14 +115,14 @@ async def test_admin_creates_a_principal_whose_token_is_shown_once_and_works(
     ]
     everything = str(await api.query(TOKENS, role=Role.ADMIN))
     assert secret not in everything and service.hash_token(secret) not in everything
-    (read,) = await events(audit_log, action="tokens", target="handle=ana")
+    (read,) = await events(audit_log, action="tokens", target="handle=feed")
     assert (read.principal, read.outcome) == ("test-admin", Outcome.ALLOWED)
 
 
 async def test_r_acc_2_a_deactivated_id_is_never_given_again_and_its_tokens_stop(
-    api: Api,
+    api: Api, seeded: Sessions
 ) -> None:
-    token = await new_agent(api)
+    token = await new_agent(api, seeded)
     deactivated = await admin(api, DEACTIVATE, handle="ana")
     assert deactivated["principal"] == {"active": False, "deactivatedAt": NOW.isoformat()}
     status, body = await as_token(api, token, ME)
@@ -134,8 +143,10 @@ async def test_r_acc_2_a_deactivated_id_is_never_given_again_and_its_tokens_stop
     assert {"handle": "ana", "active": False} in principals["principals"]["nodes"]
 
 
-async def test_a_revoked_or_expired_token_stops(api: Api, frozen_clock: clock.FrozenClock) -> None:
-    revoked, expiring = await new_agent(api, "ana"), await new_agent(api, "bo")
+async def test_a_revoked_or_expired_token_stops(
+    api: Api, seeded: Sessions, frozen_clock: clock.FrozenClock
+) -> None:
+    revoked, expiring = await new_agent(api, seeded, "ana"), await new_agent(api, seeded, "bo")
     listed = await api.data(TOKENS, {"handle": "ana"}, role=Role.ADMIN)
     token_id = listed["tokens"]["nodes"][0]["id"]
     done = await admin(api, REVOKE, id=token_id)
@@ -148,8 +159,10 @@ async def test_a_revoked_or_expired_token_stops(api: Api, frozen_clock: clock.Fr
     assert (await as_token(api, expiring, ME))[0] == 401
 
 
-async def test_an_update_applies_at_the_next_request_and_never_changes_the_id(api: Api) -> None:
-    token = await new_agent(api)
+async def test_an_update_applies_at_the_next_request_and_never_changes_the_id(
+    api: Api, seeded: Sessions
+) -> None:
+    token = await new_agent(api, seeded)
     updated = await admin(
         api, UPDATE, handle="ana", input={"roles": ["QA_SPECIALIST"], "trainedOn": None}
     )
@@ -259,3 +272,58 @@ async def test_separation_of_duties(api: Api) -> None:
         assert "errors" not in await api.query(reading, role=Role.INTEGRATION)
     for reading in (READ_LOG, PRINCIPALS, TOKENS):
         assert refused(await api.query(reading, role=Role.INTEGRATION))
+
+
+async def test_r_acc_7_an_admin_neither_makes_itself_auditor_nor_mints_another_persons_token(
+    api: Api, audit_log: AuditLog
+) -> None:
+    # The attack: admin grants itself the security team's role, then mints a QA
+    # specialist's token to download audio as QA.
+    grant = await api.data(
+        UPDATE,
+        {"handle": "test-admin", "input": {"roles": ["ADMIN", "SECURITY_AUDITOR"]}},
+        role=Role.ADMIN,
+    )
+    (error,) = grant["updatePrincipal"]["errors"]
+    assert (error["__typename"], grant["updatePrincipal"]["principal"]) == ("RuleBrokenError", None)
+    assert "R-ACC-7" in error["message"]
+    mint = await api.data(ISSUE, {"handle": "test-qa-specialist"}, role=Role.ADMIN)
+    assert mint["issueToken"]["secret"] is None
+    assert mint["issueToken"]["errors"][0]["__typename"] == "RuleBrokenError"
+    refusals = [
+        (e.action, e.target, e.outcome, e.detail)
+        for e in await events(audit_log, principal="test-admin")
+    ]
+    refused = {"code": "RULE_BROKEN", "ruleId": "R-ACC-7"}
+    assert refusals == [
+        ("updatePrincipal", "handle=test-admin", Outcome.DENIED, refused),
+        ("issueToken", "handle=test-qa-specialist", Outcome.DENIED, refused),
+    ]
+    me = await api.data(ME, role=Role.ADMIN)
+    assert me["me"]["roles"] == ["ADMIN"]
+    # Its own token it may issue, and an integration's.
+    own = await admin(api, ISSUE, handle="test-admin")
+    assert (await as_token(api, own["secret"], ME))[1]["data"]["me"]["handle"] == "test-admin"
+    assert (await admin(api, ISSUE, handle="test-integration"))["secret"]
+
+
+async def test_r_acc_2_a_new_name_is_audited_with_before_after_and_its_reason(
+    api: Api, seeded: Sessions, audit_log: AuditLog
+) -> None:
+    await new_agent(api, seeded)
+    rename = """mutation($reason: String) { updatePrincipal(handle: "ana",
+      input: {displayName: "Bo"}, reason: $reason) {
+        principal { displayName } errors { __typename field message } } }"""
+    refused = await api.data(rename, role=Role.ADMIN)
+    (error,) = refused["updatePrincipal"]["errors"]
+    assert (error["__typename"], error["field"]) == ("RuleBrokenError", "reason")
+    assert "R-ACC-2" in error["message"]
+    done = await api.data(rename, {"reason": "name changed by deed poll"}, role=Role.ADMIN)
+    assert done["updatePrincipal"] == {"principal": {"displayName": "Bo"}, "errors": []}
+    (event,) = await events(audit_log, action="updatePrincipal", outcome=Outcome.ALLOWED)
+    assert (event.principal, event.target) == ("test-admin", "handle=ana")
+    assert event.detail == {
+        "before": {"display_name": "Ana"},
+        "after": {"display_name": "Bo"},
+        "reason": "name changed by deed poll",
+    }

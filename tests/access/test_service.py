@@ -177,12 +177,14 @@ async def test_r_acc_2_ids_are_plain_so_none_passes_for_another(
 async def test_a_principal_is_updated_and_its_roles_apply_at_once(sessions: Sessions) -> None:
     token = await make(sessions)
     async with transaction(sessions) as session:
-        updated = await service.update_principal(
+        change = await service.update_principal(
             session=session,
             actor=ADMIN,
             handle="ana",
             changes={"display_name": " Ana B. ", "roles": [Role.QA_SPECIALIST], "trained_on": None},
+            reason="married",
         )
+    updated = change.principal
     assert (updated.display_name, updated.roles, updated.trained_on) == (
         "Ana B.",
         ["qa_specialist"],
@@ -362,3 +364,187 @@ async def test_only_admin_manages_and_reads_principals_and_tokens(
             await service.issue_token(session=session, actor=someone, handle="ana", label="x")
         with pytest.raises(Forbidden):
             await service.revoke_token(session=session, actor=someone, token_id=1)
+
+
+# R-ACC-7: separation of duties. The actors are principals, as a GraphQL caller is.
+
+
+async def an_admin(sessions: Sessions, handle: str = "root") -> Actor:
+    return await authenticate(sessions, await make(sessions, handle, roles=[Role.ADMIN]))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"roles": [Role.ADMIN, Role.SECURITY_AUDITOR]},
+        {"roles": [Role.ADMIN, Role.QA_SPECIALIST]},
+        {"confidentiality_committed_on": TODAY},
+        {"trained_on": TODAY},
+        {"trained_on": None},
+        {"display_name": "Root", "roles": [Role.ADMIN]},
+    ],
+)
+async def test_r_acc_7_no_one_changes_their_own_roles_or_clearance_dates(
+    sessions: Sessions, changes: dict[str, object]
+) -> None:
+    root = await an_admin(sessions)
+    async with transaction(sessions) as session:
+        with pytest.raises(Forbidden, match="R-ACC-7") as refused:
+            await service.update_principal(
+                session=session, actor=root, handle="root", changes=changes, reason="why not"
+            )
+    assert isinstance(refused.value, RuleBroken) and refused.value.rule_id == "R-ACC-7"
+    async with sessions() as session:
+        kept = await session.scalar(select(Principal).where(Principal.handle == "root"))
+    assert kept is not None and kept.roles == ["admin"]
+    assert kept.trained_on == TODAY - timedelta(days=5)
+
+
+async def test_r_acc_7_roles_and_clearance_come_from_another_admin_or_the_cli(
+    sessions: Sessions,
+) -> None:
+    root, other = await an_admin(sessions, "root"), await an_admin(sessions, "other")
+    await make(sessions, "ana", confidentiality_committed_on=None, trained_on=None)
+    async with transaction(sessions) as session:
+        await service.update_principal(
+            session=session,
+            actor=other,
+            handle="root",
+            changes={"roles": [Role.ADMIN, Role.SECURITY_AUDITOR]},
+        )
+        await service.update_principal(
+            session=session,
+            actor=root,
+            handle="ana",
+            changes={"confidentiality_committed_on": TODAY, "trained_on": TODAY},
+        )
+        # The operator's CLI acts as the system, which is no principal.
+        await service.update_principal(
+            session=session, actor=OFFICER, handle="other", changes={"roles": [Role.ADMIN]}
+        )
+        # One's own name is one's own to change, with a reason like anyone's.
+        await service.update_principal(
+            session=session,
+            actor=root,
+            handle="root",
+            changes={"display_name": "Root Admin"},
+            reason="full name",
+        )
+    async with sessions() as session:
+        rows = {p.handle: p for p in await service.list_principals(session=session, actor=ADMIN)}
+    assert rows["root"].roles == ["admin", "security_auditor"]
+    assert rows["root"].display_name == "Root Admin"
+    assert (rows["ana"].confidentiality_committed_on, rows["ana"].trained_on) == (TODAY, TODAY)
+
+
+async def test_r_acc_7_a_token_acting_as_another_person_comes_only_from_the_cli(
+    sessions: Sessions,
+) -> None:
+    root = await an_admin(sessions)
+    await make(sessions, "ana", roles=[Role.QA_SPECIALIST])
+    await make(sessions, "feed", roles=[Role.INTEGRATION])
+    async with transaction(sessions) as session:
+        with pytest.raises(Forbidden, match="R-ACC-7"):
+            await service.issue_token(session=session, actor=root, handle="ana", label="mine now")
+    async with sessions() as session:
+        tokens = await service.list_tokens(session=session, actor=ADMIN, handle="ana")
+    assert len(tokens) == 1  # the one ``make`` issued through the CLI's path
+    async with transaction(sessions) as session:
+        own, _ = await service.issue_token(session=session, actor=root, handle="root", label="2")
+        feed, _ = await service.issue_token(session=session, actor=root, handle="feed", label="x")
+        cli, _ = await service.issue_token(session=session, actor=OFFICER, handle="ana", label="y")
+    assert [(await authenticate(sessions, t)).handle for t in (own, feed, cli)] == [
+        "root",
+        "feed",
+        "ana",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("handle", "roles"),
+    [
+        ("feed", [Role.INTEGRATION, Role.QA_SPECIALIST]),
+        ("feed", [Role.QA_SPECIALIST]),
+        ("ana", [Role.INTEGRATION]),
+    ],
+)
+async def test_r_acc_7_an_integration_never_becomes_a_person_nor_a_person_an_integration(
+    sessions: Sessions, handle: str, roles: list[Role]
+) -> None:
+    # Otherwise a token issued for an integration would come to act as a person.
+    await make(sessions, "ana", roles=[Role.AGENT])
+    await make(sessions, "feed", roles=[Role.INTEGRATION])
+    root = await an_admin(sessions)
+    async with transaction(sessions) as session:
+        with pytest.raises(RuleBroken, match="R-ACC-7"):
+            await service.update_principal(
+                session=session, actor=root, handle=handle, changes={"roles": roles}
+            )
+        with pytest.raises(RuleBroken, match="R-ACC-7"):
+            await service.create_principal(
+                session=session,
+                actor=root,
+                handle="feed-2",
+                display_name="Feed 2",
+                roles=[Role.INTEGRATION, Role.SUPERVISOR],
+            )
+
+
+# R-ACC-2: a personal ID is never re-pointed at someone else
+
+
+@pytest.mark.parametrize("reason", [None, "", "  "])
+async def test_r_acc_2_a_new_name_needs_a_reason(sessions: Sessions, reason: str | None) -> None:
+    await make(sessions)
+    async with transaction(sessions) as session:
+        with pytest.raises(RuleBroken, match="R-ACC-2") as refused:
+            await service.update_principal(
+                session=session,
+                actor=ADMIN,
+                handle="ana",
+                changes={"display_name": "Bo", "roles": [Role.QA_SPECIALIST]},
+                reason=reason,
+            )
+    assert refused.value.field == "reason"
+    async with sessions() as session:
+        kept = await session.scalar(select(Principal).where(Principal.handle == "ana"))
+    assert kept is not None and (kept.display_name, kept.roles) == ("Ana", ["agent"])
+
+
+async def test_r_acc_2_a_change_keeps_what_was_before_and_after_and_why(
+    sessions: Sessions,
+) -> None:
+    await make(sessions)
+    async with transaction(sessions) as session:
+        change = await service.update_principal(
+            session=session,
+            actor=ADMIN,
+            handle="ana",
+            changes={
+                "display_name": "Ana Bo",
+                "roles": [Role.AGENT, Role.SUPERVISOR],
+                "trained_on": TODAY,
+                # Unchanged: not in what changed.
+                "confidentiality_committed_on": TODAY - timedelta(days=10),
+            },
+            reason=" took her partner's name ",
+        )
+    assert change.audit_detail() == {
+        "before": {
+            "display_name": "Ana",
+            "roles": ["agent"],
+            "trained_on": (TODAY - timedelta(days=5)).isoformat(),
+        },
+        "after": {
+            "display_name": "Ana Bo",
+            "roles": ["agent", "supervisor"],
+            "trained_on": TODAY.isoformat(),
+        },
+        "reason": "took her partner's name",
+    }
+    async with transaction(sessions) as session:
+        # The same name again is no new name: no reason needed, nothing changed.
+        again = await service.update_principal(
+            session=session, actor=ADMIN, handle="ana", changes={"display_name": "Ana Bo"}
+        )
+    assert again.audit_detail() == {"before": {}, "after": {}, "reason": None}
