@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Insert,
+    String,
     bindparam,
     exists,
     func,
@@ -38,6 +39,7 @@ from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.audit import chain
 from registry.audit.models import AuditEvent, Outcome
+from registry.audit.storable import fitted, fitted_detail
 from registry.db import create_engine, session_factory
 
 # Any fixed number: it names the one lock that appends take on PostgreSQL.
@@ -103,6 +105,11 @@ def _canonical(event: AuditEvent) -> bytes:
 Head = tuple[int, str]
 _COLUMNS = [column.key for column in AuditEvent.__table__.columns]
 _LAST = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+_LENGTHS: dict[str, int] = {
+    column.key: column.type.length
+    for column in AuditEvent.__table__.columns
+    if isinstance(column.type, String) and column.type.length is not None
+}
 
 
 class AuditLog:
@@ -234,16 +241,18 @@ def _chained(head: Head, entries: Sequence[Entry], now: datetime) -> list[AuditE
     events = []
     for entry in entries:
         seq += 1
+        # What an entry quotes is fitted before it is hashed, so that the chain covers what
+        # the log holds.
         event = AuditEvent(
             seq=seq,
             at=now,
-            principal=entry.principal,
-            action=entry.action,
-            target=entry.target,
-            purpose=entry.purpose,
+            principal=fitted(entry.principal, _LENGTHS["principal"]),
+            action=fitted(entry.action, _LENGTHS["action"]),
+            target=fitted(entry.target, _LENGTHS["target"]),
+            purpose=fitted(entry.purpose, _LENGTHS["purpose"]),
             outcome=entry.outcome,
-            request_id=entry.request_id,
-            detail=entry.detail,
+            request_id=fitted(entry.request_id, _LENGTHS["request_id"]),
+            detail=fitted_detail(entry.detail),
             prev_hash=prev_hash,
         )
         event.hash = chain.link(prev_hash, _canonical(event))

@@ -60,3 +60,28 @@ def test_r_acc_6_verify_names_the_first_broken_link(env: str) -> None:
     checked = runner.invoke(app, ["audit", "verify"])
     assert checked.exit_code == 1
     assert "BROKEN at event 2: event 2 was altered" in checked.stdout
+
+
+def test_r_acc_6_verify_passes_after_events_quoting_odd_text(env: str) -> None:
+    async def quote() -> None:
+        log = AuditLog.open(env)
+        try:
+            for odd in ("a\x00b", "\udc80", "z" * 5000):
+                await log.append(
+                    [
+                        Entry(
+                            principal="anonymous",
+                            action="authenticate",
+                            outcome=Outcome.DENIED,
+                            target=odd,
+                            detail={"reason": odd},
+                        )
+                    ]
+                )
+        finally:
+            await log.close()
+
+    asyncio.run(quote())
+    checked = runner.invoke(app, ["audit", "verify"])
+    assert checked.exit_code == 0, checked.output
+    assert "3 events verified" in checked.stdout

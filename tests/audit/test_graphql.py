@@ -129,3 +129,20 @@ async def test_r_acc_6_fail_closed_an_unknown_caller_is_refused_without_a_trace(
     await break_the_log(audit_log)
     response = await api.client.post("/graphql", json={"query": "{ me { handle } }"})
     assert response.status_code == 503
+
+
+async def test_r_acc_6_a_refusal_quoting_a_nul_is_audited_not_lost(
+    api: Api, audit_log: AuditLog
+) -> None:
+    # PostgreSQL's text holds no NUL: the log once refused the event, and the refusal went
+    # unlogged with a 503.
+    body = await api.query(
+        "mutation($handle: String!) { deactivatePrincipal(handle: $handle) { errors { __typename } } }",
+        {"handle": "ana\x00" + "x" * 400},
+        role=Role.AGENT,
+    )
+    assert body["data"]["deactivatePrincipal"]["errors"] == [{"__typename": "ForbiddenError"}]
+    (denied,) = await events(audit_log, action="deactivatePrincipal")
+    assert (denied.principal, denied.outcome) == ("test-agent", Outcome.DENIED)
+    assert denied.target is not None and denied.target.startswith("handle=ana\\x00xxx")
+    assert (await audit_log.verify()).intact

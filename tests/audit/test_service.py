@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from registry import clock
 from registry.access.policy import Role
 from registry.access.service import Actor
-from registry.audit import checkpoints
+from registry.audit import checkpoints, storable
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, AuditUnavailable, Entry
 from registry.db import create_engine
@@ -230,3 +231,60 @@ async def test_an_unwritable_log_fails_loudly(tmp_path: Path) -> None:
             await broken.append([entry(1)])
     finally:
         await broken.close()
+
+
+# R-ACC-6: an event may quote anything a caller sent; none of it stops the event.
+ODD_TEXTS = [
+    "a\x00b",
+    "\ud800 a lone surrogate \udfff",
+    "x" * 100_000,
+    "\x1b[2J\r\n\t escapes of a terminal",
+    "😀 e\u0301 \u202e right to left",
+    "'; DROP TABLE audit_event; --",
+]
+LIMITS = {"principal": 80, "action": 80, "target": 300, "purpose": 80, "request_id": 64}
+
+
+@pytest.mark.parametrize("odd", ODD_TEXTS)
+async def test_r_acc_6_the_log_takes_any_text_and_the_chain_still_verifies(
+    audit_url: str, odd: str
+) -> None:
+    quoting = Entry(
+        principal=odd,
+        action=odd,
+        outcome=Outcome.DENIED,
+        target=odd,
+        purpose=odd,
+        request_id=odd,
+        detail={"message": odd, odd: [odd, 1, None]},
+    )
+    # The first append of a process finds the head alone; the next ones in one statement.
+    log = AuditLog.open(audit_url)
+    try:
+        await log.append([quoting])
+        await log.append([entry(2), quoting])
+        await log.append([entry(4)])
+        events = await log.events(actor=Actor.system("test"), after_seq=0, limit=10)
+        verified = await log.verify()
+    finally:
+        await log.close()
+    assert verified.intact and verified.checked == 4
+    first, _, second, _ = events
+    for written in (first, second):
+        for column, limit in LIMITS.items():
+            kept = getattr(written, column)
+            assert len(kept) <= limit and "\x00" not in kept
+            kept.encode()  # valid UTF-8: no lone surrogate
+        assert written.outcome is Outcome.DENIED
+    fits = "\x00" not in odd and "\ud800" not in odd and len(odd) <= 300
+    assert (first.target == odd) is fits
+    assert first.target == second.target and first.detail == second.detail
+
+
+def test_r_acc_6_unstorable_characters_are_kept_as_escapes_and_long_texts_as_their_hash() -> None:
+    assert storable.fitted("handle=a\x00b\ud800", 300) == "handle=a\\x00b\\ud800"
+    long = storable.fitted("y" * 1000, 300)
+    digest = hashlib.sha256(b"y" * 1000).hexdigest()[:16]
+    assert len(long) == 300 and long.endswith(f"...[1000 characters, SHA-256 {digest}]")
+    assert long.startswith("y" * 250)
+    assert storable.fitted_detail({"k\x00": ("v", {"n": 1})}) == {"k\\x00": ["v", {"n": 1}]}
