@@ -13,7 +13,7 @@ from registry import migrate
 from registry._commands import CLI, run, write_secret
 from registry.access import service as access
 from registry.access.commands import principals_app, tokens_app
-from registry.audit.commands import audit_app
+from registry.audit.commands import audit_app, require_apart
 from registry.exports import ropa
 from registry.exports.writers import Format, render
 from registry.recordings.commands import keys_app
@@ -54,6 +54,7 @@ def serve(
 
     settings = Settings()
     _prepare_var_dir(settings)
+    require_apart(settings)
     # Embedded files migrate themselves; a database server is migrated by `registry db upgrade`.
     if settings.auto_migrate and settings.is_sqlite:
         migrate.upgrade(settings.resolved_database_url)
@@ -92,6 +93,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     settings = Settings()
     if settings.is_sqlite:
         _prepare_var_dir(settings)
+    require_apart(settings)
     migrate.upgrade(settings.resolved_database_url, revision)
     migrate.upgrade_audit(settings.resolved_audit_database_url)
     typer.echo(f"registry: database at {revision}, audit log at head")

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry._commands import CLI, Work, run
 from registry.access import service as access
 from registry.access.policy import Role
+from registry.audit.commands import require_apart
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, AuditUnavailable, Entry
 from registry.errors import DomainError, error_extensions
@@ -66,6 +67,7 @@ def _audited(
         finally:
             await log.close()
 
+    require_apart(settings)
     try:
         return run(settings, audited)
     except AuditUnavailable:

@@ -11,14 +11,33 @@ from typing import Annotated, TypeVar
 import typer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.exc import SQLAlchemyError
 
-from registry.audit import checkpoints
+from registry.audit import apart, checkpoints
 from registry.audit.service import AuditLog, Verification
 from registry.settings import Settings
 
 T = TypeVar("T")
 
 audit_app = typer.Typer(help="The audit log (security team).", no_args_is_help=True)
+
+
+def require_apart(settings: Settings) -> None:
+    """Stops, in one line, a command that opens the record and the audit log when they are
+    one database (R-ACC-6)."""
+    try:
+        asyncio.run(
+            apart.ensure_urls_apart(
+                settings.resolved_database_url, settings.resolved_audit_database_url
+            )
+        )
+    except apart.NotApart as error:
+        typer.echo(f"registry: {error}", err=True)
+        raise typer.Exit(1) from None
+    except (SQLAlchemyError, OSError):
+        # A database that does not answer cannot be compared; nor can the command use it,
+        # and it says so in its own words: nothing is written where the log is missing.
+        return
 
 
 async def _with_audit_log(settings: Settings, work: Callable[[AuditLog], Awaitable[T]]) -> T:

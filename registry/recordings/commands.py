@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
+from registry.audit.commands import require_apart
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, AuditUnavailable, Entry
 from registry.blobs import open_blob_store
@@ -46,7 +47,9 @@ async def _sweep(settings: Settings, batch: int) -> Swept:
 def sweep(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
     """Erase recordings past their retention and not held (safe on many replicas at once);
     then remove temp files that writes killed with their process left in the blob folder."""
-    swept = asyncio.run(_sweep(Settings(), batch))
+    settings = Settings()
+    require_apart(settings)
+    swept = asyncio.run(_sweep(settings, batch))
     line = (
         f"registry: {swept.report.shredded} recordings shredded,"
         f" {swept.report.blobs_deleted} blobs deleted,"
@@ -146,8 +149,10 @@ def rotate(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None
     Safe to run again after a failure: older keys stay in the ring, so every recording
     stays readable, and the next run re-wraps what is left.
     """
+    settings = Settings()
+    require_apart(settings)
     try:
-        rotation = asyncio.run(_rotate(Settings(), batch))
+        rotation = asyncio.run(_rotate(settings, batch))
     except _Stopped as stopped:
         _fail(str(stopped))
     done = rotation.rewrapped
