@@ -140,7 +140,7 @@ def _roles(roles: Iterable[Role | str] | None) -> list[str]:
         raise InvalidInput(str(error), field="roles") from None
     if not values:
         raise InvalidInput("a principal needs at least one role", field="roles")
-    if _is_integration(values) and len(values) > 1:
+    if Role.INTEGRATION.value in values and len(values) > 1:
         # An admin may issue an integration's tokens (issue_token): they must never act as
         # a person's would.
         raise RuleBroken(
@@ -150,7 +150,7 @@ def _roles(roles: Iterable[Role | str] | None) -> list[str]:
 
 
 def _is_integration(roles: Iterable[str]) -> bool:
-    return Role.INTEGRATION.value in roles
+    return list(roles) == [Role.INTEGRATION.value]
 
 
 async def _principal(session: AsyncSession, handle: str) -> Principal:
