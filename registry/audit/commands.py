@@ -11,7 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from registry.audit import apart, checkpoints
 from registry.audit.service import AuditLog, Verification
@@ -34,9 +34,10 @@ def require_apart(settings: Settings) -> None:
     except apart.NotApart as error:
         typer.echo(f"registry: {error}", err=True)
         raise typer.Exit(1) from None
-    except (SQLAlchemyError, OSError):
+    except (OperationalError, InterfaceError, OSError):
         # A database that does not answer cannot be compared; nor can the command use it,
-        # and it says so in its own words: nothing is written where the log is missing.
+        # and it says so in its own words. Any other error (say, no right to read the
+        # server's identity) stops the command.
         return
 
 
