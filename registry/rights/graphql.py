@@ -230,7 +230,9 @@ class RightsQuery:
 
 @strawberry.type
 class RightsMutation:
-    @strawberry.mutation(description="Records a request as it arrives; one month to answer.")
+    @strawberry.mutation(
+        description="Records a request as it arrives; 30 days to answer (R-DSR-2)."
+    )
     async def receive_rights_request(
         self, info: Info, input: RightsRequestInput
     ) -> RightsRequestPayload:
