@@ -304,6 +304,22 @@ async def test_the_queue_shows_requests_due_soon_and_overdue(
     assert (await api.data(QUEUE, {"overdue": True}))["rightsRequests"]["nodes"] == []
 
 
+@pytest.mark.parametrize("days", [2147483647, -2147483648, 367, -1])
+async def test_a_queue_window_out_of_range_is_invalid_input_not_an_internal_error(
+    api: Api, scene: Scene, days: int
+) -> None:
+    await registered(api)
+    body = await api.query(QUEUE, {"dueWithinDays": days, "overdue": False})
+    assert body["data"] is None
+    assert [(e["extensions"]["code"], e["path"]) for e in body["errors"]] == [
+        ("INVALID_INPUT", ["rightsRequests"])
+    ]
+    assert "due within 0 to 366 days" in body["errors"][0]["message"]
+    # The widest window allowed still answers.
+    widest = await api.data(QUEUE, {"dueWithinDays": 366, "overdue": False})
+    assert len(widest["rightsRequests"]["nodes"]) == 1
+
+
 async def test_a_fee_or_a_refusal_needs_an_allowed_ground_and_its_reason_R_DSR_4(
     api: Api, scene: Scene
 ) -> None:
