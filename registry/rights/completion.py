@@ -15,9 +15,8 @@ from registry.access.service import Actor
 from registry.blobs import BlobStore
 from registry.crypto import KeyRing
 from registry.errors import InvalidInput
-from registry.recordings import calls
 from registry.recordings.models import Subject
-from registry.rights import answers, effects, service
+from registry.rights import answers, effects, minors, service
 from registry.rights.models import Package, RequestKind, RightsRequest
 from registry.rights.service import UNDER_WAY
 
@@ -141,7 +140,6 @@ async def _carry_out(
             session=session, ring=ring, subject=subject, request=request
         )
     if kind is RequestKind.CHILD_DELETION:
-        await calls.mark_under_16(session=session, actor=actor, subject_id=subject.id)
-        packages = await effects.shred_packages(session, subject.id)
-        return None, {"child_data_erased": True, "packages_erased": packages}
+        erased = await minors.erase_child(session=session, actor=actor, subject_id=subject.id)
+        return None, {"child_data_erased": True, "packages_erased": erased.packages_erased}
     raise AssertionError(f"no answer for {kind}")

@@ -25,7 +25,14 @@ from registry.recordings.models import (
     Tombstone,
 )
 from registry.rights import completion, effects, package, service
-from registry.rights.models import RecipientNotice, RequestKind, RequestStatus, RightsRequest
+from registry.rights.models import (
+    Package,
+    RecipientNotice,
+    RequestKind,
+    RequestStatus,
+    RightsRequest,
+)
+from tests.conftest import Api
 from tests.recordings.conftest import SYSTEM, Scene, chunks, listen, status_of
 
 AUDIO = b"a recorded call about an invoice " * 300
@@ -344,4 +351,50 @@ async def test_erasure_takes_the_answers_already_given_with_it(
         with pytest.raises(NotFound):
             await package.open_package(
                 session=session, actor=SYSTEM, ring=ring, blobs=blobs, package_id=package_id
+            )
+
+
+MINOR = """mutation($subject: Int!) {
+    markUnder16(subject: $subject) { subject { id under16 } errors { __typename message } } }"""
+
+
+async def test_r_min_1_marking_a_child_under_16_destroys_the_answers_built_for_them(
+    api: Api, scene: Scene, ring: KeyRing, blobs: LocalBlobStore
+) -> None:
+    recording_id = await recorded(scene, ring, blobs)
+    access = await answered(scene, ring, blobs, RequestKind.ACCESS)
+    portability = await answered(scene, ring, blobs, RequestKind.PORTABILITY)
+    built = [r.outcome["package"] for r in (access, portability) if r.outcome is not None]
+    assert len(built) == 2
+    marked = (await api.data(MINOR, {"subject": scene.customer_id}))["markUnder16"]
+    assert marked == {"subject": {"id": scene.customer_id, "under16": True}, "errors": []}
+    # R-MIN-1: the copies of the child's data handed out go with it, as a guardian's request
+    # takes them: nothing of the child can be downloaded any more.
+    assert await status_of(scene.sessions, recording_id) is RecordingStatus.SHREDDED
+    async with transaction(scene.sessions) as session:
+        for package_id in built:
+            with pytest.raises(NotFound):
+                await package.open_package(
+                    session=session, actor=SYSTEM, ring=ring, blobs=blobs, package_id=package_id
+                )
+            shredded = await session.get_one(Package, package_id)
+            assert (shredded.key_id, shredded.wrapped_key) == (None, None)
+
+
+async def test_r_min_1_a_guardians_request_destroys_the_answers_built_for_the_child(
+    scene: Scene, ring: KeyRing, blobs: LocalBlobStore
+) -> None:
+    await recorded(scene, ring, blobs)
+    access = await answered(scene, ring, blobs, RequestKind.ACCESS)
+    assert access.outcome is not None
+    request = await answered(scene, ring, blobs, RequestKind.CHILD_DELETION, by_guardian=True)
+    assert request.outcome == {"child_data_erased": True, "packages_erased": 1}
+    async with transaction(scene.sessions) as session:
+        with pytest.raises(NotFound):
+            await package.open_package(
+                session=session,
+                actor=SYSTEM,
+                ring=ring,
+                blobs=blobs,
+                package_id=access.outcome["package"],
             )
