@@ -4,8 +4,9 @@ An authority's request is recorded with its legal basis and the authority's refe
 request that names neither is no explicit legal request. The privacy team reviews it,
 weighing the necessity of the communication against its compatibility with the purpose
 the recordings were made for; only an approved request releases anything, once, as a
-sealed package of the recordings still held, with a manifest of what went out and what
-was withheld. What each step recorded stays on the request and its items.
+sealed package of the recordings still held and not expired (R-RET-1), with a manifest
+of what went out and what was withheld. What each step recorded stays on the request and
+its items.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from registry.crypto import KeyRing
 from registry.errors import InvalidInput, NotFound, RuleBroken
 from registry.recordings.models import Recording, RecordingStatus, Tombstone
 from registry.rights.models import Package, PackageKind
-from registry.rights.package import Entry, audio_entries, build_package
+from registry.rights.package import Entry, audio_entries, build_package, servable
 
 # An authority asks for specific calls; a request for more than this is a request for
 # bulk data, which needs to be broken down and reviewed in parts.
@@ -164,12 +165,18 @@ async def review(
 
 
 async def _withheld(session: AsyncSession, recordings: Sequence[Recording]) -> dict[str, str]:
-    """Why each recording is not released: it was erased, and its tombstone says why."""
+    """Why each recording is not released: it was erased, and its tombstone says why, or
+    its period is over and the sweep has not come yet (R-RET-1)."""
     tombstones = await session.scalars(
         select(Tombstone).where(Tombstone.recording_id.in_([r.id for r in recordings]))
     )
     grounds = {t.recording_id: f" ({t.reason.value})" for t in tombstones.all()}
-    return {r.id: "erased before release" + grounds.get(r.id, "") for r in recordings}
+    return {
+        r.id: f"expired before release (kept until {r.expires_at.isoformat()})"
+        if r.status is RecordingStatus.ACTIVE
+        else "erased before release" + grounds.get(r.id, "")
+        for r in recordings
+    }
 
 
 def _manifest(
@@ -226,7 +233,7 @@ async def release(
     )
     recordings = {r.id: r for r in locked.all()}
     asked = [recordings[i.recording_id] for i in items]
-    held = [r for r in asked if r.status is RecordingStatus.ACTIVE and r.wrapped_key is not None]
+    held = await servable(session, asked)
     withheld = await _withheld(session, [r for r in asked if r not in held])
     audio = audio_entries(ring=ring, blobs=blobs, recordings=held)
     released = {r: entry.name for r, entry in zip(held, audio, strict=True)}

@@ -39,7 +39,7 @@ from registry.inventory.record import CROSS_BORDER, Processing, ProcessingRole
 from registry.recordings.models import Subject, SubjectKind
 from registry.rights.held import data_document, load_held, portability_document, when
 from registry.rights.models import Package, PackageKind, RightsRequest
-from registry.rights.package import Entry, audio_entries, build_package
+from registry.rights.package import Entry, audio_entries, build_package, servable
 from registry.transfers.flows import Flow
 
 VERSION = 1
@@ -140,7 +140,12 @@ async def access_package(
         "rights": _rights(activities),
         "contact": privacy_contact,
     }
-    audio = audio_entries(ring=ring, blobs=blobs, recordings=held.recordings, folder=AUDIO_FOLDER)
+    audio = audio_entries(
+        ring=ring,
+        blobs=blobs,
+        recordings=await servable(session, held.recordings),
+        folder=AUDIO_FOLDER,
+    )
     return await build_package(
         session=session,
         actor=actor,

@@ -8,16 +8,19 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
+from registry import clock
 from registry.access.policy import Role
 from registry.audit.models import AuditEvent, Outcome
 from registry.audit.service import AuditLog
 from registry.authorities.models import AuthorityRequest, DisclosureItem
 from registry.db import Base, transaction
-from registry.recordings import erasure
+from registry.recordings import erasure, retention
+from registry.recordings.models import HoldGround
 from registry.rights.models import Package
 from tests.authorities.conftest import Recorder
 from tests.conftest import NOW, Api
@@ -316,6 +319,46 @@ async def test_r_acc_5_a_recording_erased_before_release_is_withheld_and_says_wh
     assert recording_id == kept
     assert sorted(package.namelist()) == sorted(["manifest.json", name])
     assert package.read(name) == made[kept]
+
+
+async def test_r_ret_1_a_recording_past_its_period_is_withheld_even_before_the_sweep(
+    api: Api, recorder: Recorder, frozen_clock: clock.FrozenClock
+) -> None:
+    expired, held = made = await recorder.record(2)
+    async with transaction(recorder.scene.sessions) as session:
+        await retention.place_hold(
+            session=session,
+            actor=SYSTEM,
+            recording_id=held,
+            ground=HoldGround.LEGAL_CLAIMS,
+            justification="evidence in the customer's claim",
+            ends_on=date(2027, 6, 30),
+        )
+    frozen_clock.advance(timedelta(days=20))
+    (fresh,) = fresh_made = await recorder.record(1)
+    request_id = await approved(api, [expired, held, fresh])
+    # 35 days after the first two were made: past their 30 days, and no sweep has run.
+    frozen_clock.advance(timedelta(days=15))
+    shown = (await release(api, request_id))["authorityRequest"]
+    expired_until = (NOW + timedelta(days=30)).isoformat()
+    assert shown["items"] == [
+        {
+            "recordingId": expired,
+            "releasedAt": None,
+            "withheldReason": f"expired before release (kept until {expired_until})",
+        },
+        # A hold keeps a recording past its period (R-RET-2): it is still held, and released.
+        {"recordingId": held, "releasedAt": shown["releasedAt"], "withheldReason": None},
+        {"recordingId": fresh, "releasedAt": shown["releasedAt"], "withheldReason": None},
+    ]
+    package = await download(api, shown["packageId"])
+    manifest = json.loads(package.read("manifest.json"))
+    assert [w["recording"] for w in manifest["withheld"]] == [expired]
+    files = {entry["recording"]: entry["file"] for entry in manifest["released"]}
+    assert set(files) == {held, fresh}
+    assert sorted(package.namelist()) == sorted(["manifest.json", *files.values()])
+    assert package.read(files[held]) == made[held]
+    assert package.read(files[fresh]) == fresh_made[fresh]
 
 
 async def test_r_acc_5_every_step_leaves_an_audit_entry(

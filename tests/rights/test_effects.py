@@ -3,6 +3,9 @@ R-CON-3, R-MIN-1), and the Art. 19 notices to recipients."""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from datetime import date, timedelta
 
 import pytest
@@ -398,3 +401,45 @@ async def test_r_min_1_a_guardians_request_destroys_the_answers_built_for_the_ch
                 blobs=blobs,
                 package_id=access.outcome["package"],
             )
+
+
+async def test_r_ret_1_an_access_package_leaves_out_audio_past_its_period_even_before_the_sweep(
+    scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
+) -> None:
+    expired = await recorded(scene, ring, blobs)
+    held = await recorded(scene, ring, blobs)
+    async with transaction(scene.sessions) as session:
+        await retention.place_hold(
+            session=session,
+            actor=SYSTEM,
+            recording_id=held,
+            ground=HoldGround.LEGAL_CLAIMS,
+            justification="the customer sued over this call",
+            ends_on=date(2027, 6, 30),
+        )
+    frozen_clock.advance(timedelta(days=20))
+    fresh = await recorded(scene, ring, blobs)
+    # The first two are 35 days old: past their 30 days. No sweep has run.
+    frozen_clock.advance(timedelta(days=15))
+    assert await status_of(scene.sessions, expired) is RecordingStatus.ACTIVE
+    access = await answered(scene, ring, blobs, RequestKind.ACCESS)
+    assert access.outcome is not None
+    async with transaction(scene.sessions) as session:
+        _, content = await package.open_package(
+            session=session,
+            actor=SYSTEM,
+            ring=ring,
+            blobs=blobs,
+            package_id=access.outcome["package"],
+        )
+        archive = zipfile.ZipFile(io.BytesIO(b"".join([piece async for piece in content])))
+    # R-RET-1: expired audio is never served; what a hold keeps longer is (R-RET-2).
+    audio = {name for name in archive.namelist() if name.startswith("recordings/")}
+    assert audio == {f"recordings/{fresh}.audio", f"recordings/{held}.audio"}
+    data = json.loads(archive.read("data.json"))
+    files = {r["id"]: r["file"] for call in data["calls"] for r in call["recordings"]}
+    assert files == {
+        expired: None,
+        held: f"recordings/{held}.audio",
+        fresh: f"recordings/{fresh}.audio",
+    }
