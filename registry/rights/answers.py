@@ -66,11 +66,14 @@ RIGHTS: list[tuple[str, str, str, frozenset[LegalBasis] | None]] = [
         "to receive the data you provided in a structured, machine-readable format",
         frozenset({LegalBasis.CONSENT, LegalBasis.CONTRACT}),
     ),
+    # The notice lets customers object at any time too: on consent, as a withdrawal of it.
     (
         "objection",
         "Art. 21",
-        "to object to processing based on legitimate interests",
-        frozenset({LegalBasis.LEGITIMATE_INTERESTS, LegalBasis.PUBLIC_TASK}),
+        "to object to processing at any time: based on legitimate interests, it stops unless"
+        " compelling legitimate grounds are recorded; based on consent, your objection"
+        " withdraws it",
+        None,
     ),
     (
         "withdraw_consent",

@@ -127,10 +127,9 @@ async def _carry_out(
         )
         return None, {"restriction": restriction.id, "until": restriction.ends_on.isoformat()}
     if kind is RequestKind.OBJECTION:
-        objection = await effects.object_to_evaluation(
-            session=session, subject=subject, request=request
+        return None, await effects.object_to_processing(
+            session=session, actor=actor, subject=subject, request=request
         )
-        return None, {"objection": objection.id, "evaluation_stopped": True}
     if kind is RequestKind.CONSENT_WITHDRAWAL:
         return None, await effects.withdraw_all_consent(
             session=session, actor=actor, subject=subject

@@ -29,6 +29,7 @@ from registry.recordings.models import (
 )
 from registry.rights import completion, effects, package, service
 from registry.rights.models import (
+    Objection,
     Package,
     RecipientNotice,
     RequestKind,
@@ -256,11 +257,55 @@ async def test_an_agents_objection_stops_evaluation_until_compelling_grounds_are
     assert await listen(scene.sessions, ring, blobs, recording_id) == AUDIO
 
 
-async def test_a_customer_does_not_object_but_withdraws_consent(
+async def test_r_dsr_1_a_customers_objection_takes_the_effect_of_a_withdrawal_of_consent(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
-    with pytest.raises(InvalidInput, match="withdraw"):
-        await answered(scene, ring, blobs, RequestKind.OBJECTION)
+    recording_id = await recorded(scene, ring, blobs)
+    later_call = await scene.call(country="US")
+    request = await answered(scene, ring, blobs, RequestKind.OBJECTION)
+    assert request.subject_id == scene.customer_id
+    assert request.status is RequestStatus.COMPLETED and request.outcome is not None
+    # Recorded as an objection, with the effect of a withdrawal of consent (R-DSR-1).
+    assert request.outcome == {
+        "objection": request.outcome["objection"],
+        "consent_withdrawn": True,
+        "calls_withdrawn": 1,
+        "separate_consents_withdrawn": 0,
+    }
+    async with transaction(scene.sessions) as session:
+        objection = await session.get_one(Objection, request.outcome["objection"])
+        assert (objection.subject_id, objection.request_id) == (scene.customer_id, request.id)
+        customer = await session.get_one(Subject, scene.customer_id)
+        assert customer.consent_withdrawn_at is not None
+    assert await status_of(scene.sessions, recording_id) is RecordingStatus.SHREDDED
+    # Nothing more is recorded of the customer, even after a key press for consent.
+    async with transaction(scene.sessions) as session:
+        await calls.record_ivr_choice(session=session, actor=SYSTEM, call_id=later_call, digit="1")
+    async with transaction(scene.sessions) as session:
+        with pytest.raises(RuleBroken) as refused:
+            await storage.store(
+                session=session,
+                actor=SYSTEM,
+                ring=ring,
+                blobs=blobs,
+                call_id=later_call,
+                segment=Segment.FULL,
+                audio=chunks(AUDIO),
+            )
+        assert refused.value.rule_id == "R-CON-3"
+    # Consent withdrawn stays withdrawn: no compelling grounds override a customer's objection.
+    async with transaction(scene.sessions) as session:
+        with pytest.raises(RuleBroken) as overridden:
+            await effects.record_compelling_grounds(
+                session=session,
+                actor=SYSTEM,
+                objection_id=objection.id,
+                grounds="we would rather keep evaluating",
+            )
+        assert overridden.value.rule_id == "R-DSR-1"
+    async with transaction(scene.sessions) as session:
+        unchanged = await session.get_one(Objection, objection.id)
+        assert unchanged.compelling_grounds is None
 
 
 async def test_withdrawal_erases_consented_audio_and_stops_all_further_recording_R_CON_3(
