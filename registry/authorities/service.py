@@ -1,12 +1,13 @@
 """Disclosures to authorities (R-ACC-5): recorded on request, reviewed, and only then released.
 
 An authority's request is recorded with its legal basis and the authority's reference: a
-request that names neither is no explicit legal request. The privacy team reviews it,
-weighing the necessity of the communication against its compatibility with the purpose
-the recordings were made for; only an approved request releases anything, once, as a
-sealed package of the recordings still held and not expired (R-RET-1), with a manifest
-of what went out and what was withheld. What each step recorded stays on the request and
-its items.
+request that names neither is no explicit legal request. Someone of the privacy team other
+than who recorded it reviews it, weighing the necessity of the communication against its
+compatibility with the purpose the recordings were made for; only an approved request
+releases anything, once, and someone other than the reviewer releases it (four eyes at
+each step). The release is a sealed package of the recordings still held and not expired
+(R-RET-1), with a manifest of what went out and what was withheld. What each step
+recorded stays on the request and its items.
 """
 
 from __future__ import annotations
@@ -145,12 +146,19 @@ async def review(
     necessity: str,
     compatibility: str,
 ) -> Disclosure:
-    """Approves or rejects a received request, on the assessments R-ACC-5 asks for."""
+    """Approves or rejects a received request, on the assessments R-ACC-5 asks for, by
+    someone other than who recorded it (four eyes)."""
     authorize(actor, Action.AUTHORITY_REVIEW)
     request = await _locked(session, request_id)
     if request.status is not DisclosureStatus.RECEIVED:
         raise InvalidInput(
             f"the request was {request.status.value} already; only a received one is reviewed",
+            field="request",
+        )
+    if request.received_by == actor.handle:
+        raise RuleBroken(
+            "R-ACC-5",
+            "four eyes: the request is reviewed by someone other than who recorded it",
             field="request",
         )
     request.necessity = stated(necessity, "necessity", missing=NOT_WEIGHED, rule="R-ACC-5")
@@ -211,6 +219,9 @@ async def release(
 ) -> Disclosure:
     """Releases an approved request once: its recordings still held, sealed in one package.
 
+    Someone other than the reviewer releases it: the reviewer's approval alone discloses
+    nothing (four eyes, R-ACC-5).
+
     A recording erased since the request came in is not brought back: it is listed as
     withheld, with why.
     """
@@ -220,6 +231,12 @@ async def release(
         raise RuleBroken(
             "R-ACC-5",
             f"only an approved disclosure releases data; this request is {request.status.value}",
+            field="request",
+        )
+    if request.reviewed_by == actor.handle:
+        raise RuleBroken(
+            "R-ACC-5",
+            "four eyes: the reviewer does not release alone; someone else releases",
             field="request",
         )
     items = await _items(session, [request.id])
