@@ -318,6 +318,14 @@ async def test_a_queue_window_out_of_range_is_invalid_input_not_an_internal_erro
     # The widest window allowed still answers.
     widest = await api.data(QUEUE, {"dueWithinDays": 366, "overdue": False})
     assert len(widest["rightsRequests"]["nodes"]) == 1
+    # The other int arguments of the rights queries: a page size out of range is invalid
+    # input, an ID out of range finds nothing.
+    pages = await api.query(
+        "query($n: Int!) { rightsRequests(first: $n) { nodes { id } } }", {"n": days}
+    )
+    assert [e["extensions"]["code"] for e in pages["errors"]] == ["INVALID_INPUT"]
+    one = await api.data("query($id: Int!) { rightsRequest(id: $id) { id } }", {"id": days})
+    assert one == {"rightsRequest": None}
 
 
 async def test_a_fee_or_a_refusal_needs_an_allowed_ground_and_its_reason_R_DSR_4(
