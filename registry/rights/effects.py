@@ -5,8 +5,8 @@ legal claims keeps (R-ERA-1); restriction and objection are recorded and then en
 by ``guards`` wherever recordings are used (a customer's objection takes the effect of a
 withdrawal of consent); withdrawal of consent stops all recording and monitoring of the
 customer and erases their consented recordings; rectification re-seals and re-indexes
-the identifiers. Art. 19: rectification, erasure and restriction
-leave a notice owed to every recipient, tracked until acknowledged.
+the identifiers. Art. 19: rectification, erasure and restriction leave a notice owed to
+every recipient, tracked until acknowledged.
 """
 
 from __future__ import annotations
