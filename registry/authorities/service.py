@@ -1,11 +1,13 @@
 """Disclosures to authorities (R-ACC-5): recorded on request, reviewed, and only then released.
 
 An authority's request is recorded with its legal basis and the authority's reference: a
-request that names neither is no explicit legal request. The privacy team reviews it,
-weighing the necessity of the communication against its compatibility with the purpose
-the recordings were made for; only an approved request releases anything, once, as a
-sealed package of the recordings still held, with a manifest of what went out and what
-was withheld. What each step recorded stays on the request and its items.
+request that names neither is no explicit legal request. Someone of the privacy team other
+than who recorded it reviews it, weighing the necessity of the communication against its
+compatibility with the purpose the recordings were made for; only an approved request
+releases anything, once, and someone other than the reviewer releases it (four eyes at
+each step). The release is a sealed package of the recordings still held and not expired
+(R-RET-1), with a manifest of what went out and what was withheld. What each step
+recorded stays on the request and its items.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from registry.crypto import KeyRing
 from registry.errors import InvalidInput, NotFound, RuleBroken
 from registry.recordings.models import Recording, RecordingStatus, Tombstone
 from registry.rights.models import Package, PackageKind
-from registry.rights.package import Entry, audio_entries, build_package
+from registry.rights.package import Entry, audio_entries, build_package, servable
 
 # An authority asks for specific calls; a request for more than this is a request for
 # bulk data, which needs to be broken down and reviewed in parts.
@@ -144,12 +146,19 @@ async def review(
     necessity: str,
     compatibility: str,
 ) -> Disclosure:
-    """Approves or rejects a received request, on the assessments R-ACC-5 asks for."""
+    """Approves or rejects a received request, on the assessments R-ACC-5 asks for, by
+    someone other than who recorded it (four eyes)."""
     authorize(actor, Action.AUTHORITY_REVIEW)
     request = await _locked(session, request_id)
     if request.status is not DisclosureStatus.RECEIVED:
         raise InvalidInput(
             f"the request was {request.status.value} already; only a received one is reviewed",
+            field="request",
+        )
+    if request.received_by == actor.handle:
+        raise RuleBroken(
+            "R-ACC-5",
+            "four eyes: the request is reviewed by someone other than who recorded it",
             field="request",
         )
     request.necessity = stated(necessity, "necessity", missing=NOT_WEIGHED, rule="R-ACC-5")
@@ -164,12 +173,18 @@ async def review(
 
 
 async def _withheld(session: AsyncSession, recordings: Sequence[Recording]) -> dict[str, str]:
-    """Why each recording is not released: it was erased, and its tombstone says why."""
+    """Why each recording is not released: it was erased, and its tombstone says why, or
+    its period is over and the sweep has not come yet (R-RET-1)."""
     tombstones = await session.scalars(
         select(Tombstone).where(Tombstone.recording_id.in_([r.id for r in recordings]))
     )
     grounds = {t.recording_id: f" ({t.reason.value})" for t in tombstones.all()}
-    return {r.id: "erased before release" + grounds.get(r.id, "") for r in recordings}
+    return {
+        r.id: f"expired before release (kept until {r.expires_at.isoformat()})"
+        if r.status is RecordingStatus.ACTIVE
+        else "erased before release" + grounds.get(r.id, "")
+        for r in recordings
+    }
 
 
 def _manifest(
@@ -204,6 +219,9 @@ async def release(
 ) -> Disclosure:
     """Releases an approved request once: its recordings still held, sealed in one package.
 
+    Someone other than the reviewer releases it: the reviewer's approval alone discloses
+    nothing (four eyes, R-ACC-5).
+
     A recording erased since the request came in is not brought back: it is listed as
     withheld, with why.
     """
@@ -213,6 +231,12 @@ async def release(
         raise RuleBroken(
             "R-ACC-5",
             f"only an approved disclosure releases data; this request is {request.status.value}",
+            field="request",
+        )
+    if request.reviewed_by == actor.handle:
+        raise RuleBroken(
+            "R-ACC-5",
+            "four eyes: the reviewer does not release alone; someone else releases",
             field="request",
         )
     items = await _items(session, [request.id])
@@ -226,7 +250,7 @@ async def release(
     )
     recordings = {r.id: r for r in locked.all()}
     asked = [recordings[i.recording_id] for i in items]
-    held = [r for r in asked if r.status is RecordingStatus.ACTIVE and r.wrapped_key is not None]
+    held = await servable(session, asked)
     withheld = await _withheld(session, [r for r in asked if r not in held])
     audio = audio_entries(ring=ring, blobs=blobs, recordings=held)
     released = {r: entry.name for r, entry in zip(held, audio, strict=True)}

@@ -35,6 +35,7 @@ from registry.recordings.types import (
     RecordingType,
     SubjectType,
 )
+from registry.rights import minors
 
 
 async def call_objects(info: Info, rows: Sequence[Call]) -> list[CallType]:
@@ -228,11 +229,14 @@ class RecordingsMutation:
 
     @strawberry.mutation(description="The subject is under 16: their data is erased (R-MIN-1).")
     async def mark_under_16(self, info: Info, subject: int) -> SubjectPayload:
-        found, errors = await run(
+        # Rights erases the answers built for the child too, as a guardian's request does.
+        erased, errors = await run(
             info,
-            lambda s: calls.mark_under_16(session=s, actor=info.context.actor, subject_id=subject),
+            lambda s: minors.erase_child(session=s, actor=info.context.actor, subject_id=subject),
         )
-        return SubjectPayload(subject=SubjectType.of(found) if found else None, errors=errors)
+        return SubjectPayload(
+            subject=SubjectType.of(erased.subject) if erased else None, errors=errors
+        )
 
     @strawberry.mutation(description="Live monitoring, for a stated reason (R-MON-1..3).")
     async def start_monitoring(

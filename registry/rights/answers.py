@@ -39,7 +39,7 @@ from registry.inventory.record import CROSS_BORDER, Processing, ProcessingRole
 from registry.recordings.models import Subject, SubjectKind
 from registry.rights.held import data_document, load_held, portability_document, when
 from registry.rights.models import Package, PackageKind, RightsRequest
-from registry.rights.package import Entry, audio_entries, build_package
+from registry.rights.package import Entry, audio_entries, build_package, servable
 from registry.transfers.flows import Flow
 
 VERSION = 1
@@ -66,11 +66,14 @@ RIGHTS: list[tuple[str, str, str, frozenset[LegalBasis] | None]] = [
         "to receive the data you provided in a structured, machine-readable format",
         frozenset({LegalBasis.CONSENT, LegalBasis.CONTRACT}),
     ),
+    # The notice lets customers object at any time too: on consent, as a withdrawal of it.
     (
         "objection",
         "Art. 21",
-        "to object to processing based on legitimate interests",
-        frozenset({LegalBasis.LEGITIMATE_INTERESTS, LegalBasis.PUBLIC_TASK}),
+        "to object to processing at any time: based on legitimate interests, it stops unless"
+        " compelling legitimate grounds are recorded; based on consent, your objection"
+        " withdraws it",
+        None,
     ),
     (
         "withdraw_consent",
@@ -140,7 +143,12 @@ async def access_package(
         "rights": _rights(activities),
         "contact": privacy_contact,
     }
-    audio = audio_entries(ring=ring, blobs=blobs, recordings=held.recordings, folder=AUDIO_FOLDER)
+    audio = audio_entries(
+        ring=ring,
+        blobs=blobs,
+        recordings=await servable(session, held.recordings),
+        folder=AUDIO_FOLDER,
+    )
     return await build_package(
         session=session,
         actor=actor,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry import clock
 from registry._commands import CLI, run
 from registry.inventory.models import Entity
 from registry.rights import service
@@ -29,15 +27,9 @@ def overdue(
     """Requests past their deadline (exit code 2 if any), then those due soon."""
 
     async def work(session: AsyncSession) -> tuple[list[str], list[str]]:
-        now = clock.now()
         late = await service.overdue(session, CLI)
         upcoming = (
-            await session.scalars(
-                service.queue_query(
-                    CLI,
-                    service.Queue(statuses=service.OPEN, due_before=now + timedelta(days=soon)),
-                )
-            )
+            await session.scalars(service.queue_query(CLI, service.Queue(due_within_days=soon)))
         ).all()
         slugs = dict((await session.execute(select(Entity.id, Entity.slug))).all())
 

@@ -15,9 +15,8 @@ from registry.access.service import Actor
 from registry.blobs import BlobStore
 from registry.crypto import KeyRing
 from registry.errors import InvalidInput
-from registry.recordings import calls
 from registry.recordings.models import Subject
-from registry.rights import answers, effects, service
+from registry.rights import answers, effects, minors, service
 from registry.rights.models import Package, RequestKind, RightsRequest
 from registry.rights.service import UNDER_WAY
 
@@ -128,10 +127,9 @@ async def _carry_out(
         )
         return None, {"restriction": restriction.id, "until": restriction.ends_on.isoformat()}
     if kind is RequestKind.OBJECTION:
-        objection = await effects.object_to_evaluation(
-            session=session, subject=subject, request=request
+        return None, await effects.object_to_processing(
+            session=session, actor=actor, subject=subject, request=request
         )
-        return None, {"objection": objection.id, "evaluation_stopped": True}
     if kind is RequestKind.CONSENT_WITHDRAWAL:
         return None, await effects.withdraw_all_consent(
             session=session, actor=actor, subject=subject
@@ -141,7 +139,6 @@ async def _carry_out(
             session=session, ring=ring, subject=subject, request=request
         )
     if kind is RequestKind.CHILD_DELETION:
-        await calls.mark_under_16(session=session, actor=actor, subject_id=subject.id)
-        packages = await effects.shred_packages(session, subject.id)
-        return None, {"child_data_erased": True, "packages_erased": packages}
+        erased = await minors.erase_child(session=session, actor=actor, subject_id=subject.id)
+        return None, {"child_data_erased": True, "packages_erased": erased.packages_erased}
     raise AssertionError(f"no answer for {kind}")

@@ -1,12 +1,19 @@
-"""The answer's deadline: one month from receipt, once extendable by two more (R-DSR-2)."""
+"""The answer's deadline: 30 days or one calendar month from receipt, whichever comes first,
+once extendable by two more months (R-DSR-2).
+
+The notice promises a reply within 30 days; the GDPR (Art. 12(3)) allows at most a month.
+A month is shorter than 30 days only when it runs through February, so the promise
+holds everywhere else and the law's limit there.
+"""
 
 from __future__ import annotations
 
 import calendar
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from registry.rights.models import RightsRequest
 
+ANSWER_DAYS = 30
 ANSWER_MONTHS = 1
 MAX_EXTENSION_MONTHS = 2
 
@@ -23,7 +30,7 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 
 def first_deadline(received_at: datetime) -> datetime:
-    return add_months(received_at, ANSWER_MONTHS)
+    return min(received_at + timedelta(days=ANSWER_DAYS), add_months(received_at, ANSWER_MONTHS))
 
 
 def deadline(request: RightsRequest) -> datetime:

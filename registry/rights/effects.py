@@ -2,10 +2,11 @@
 
 Erasure crypto-shreds the subject's recordings and identifiers, except what a hold for
 legal claims keeps (R-ERA-1); restriction and objection are recorded and then enforced
-by ``guards`` wherever recordings are used; withdrawal of consent stops all recording
-and monitoring of the customer and erases their consented recordings; rectification
-re-seals and re-indexes the identifiers. Art. 19: rectification, erasure and restriction
-leave a notice owed to every recipient, tracked until acknowledged.
+by ``guards`` wherever recordings are used (a customer's objection takes the effect of a
+withdrawal of consent); withdrawal of consent stops all recording and monitoring of the
+customer and erases their consented recordings; rectification re-seals and re-indexes
+the identifiers. Art. 19: rectification, erasure and restriction leave a notice owed to
+every recipient, tracked until acknowledged.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from registry._text import TEXT_LIMIT, stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.crypto import KeyRing, open_field
-from registry.errors import InvalidInput, NotFound
+from registry.errors import InvalidInput, NotFound, RuleBroken
 from registry.inventory.models import ActivityParty, Engagement, Entity, PartyRole
 from registry.recordings import calls, erasure
 from registry.recordings.models import (
@@ -141,31 +142,43 @@ async def lift_restriction(
     return restriction
 
 
-async def object_to_evaluation(
-    *, session: AsyncSession, subject: Subject, request: RightsRequest | None
-) -> Objection:
-    """An employee objects: evaluation of their calls stops (Art. 21, R-DSR-1)."""
-    if subject.kind is not SubjectKind.AGENT:
-        raise InvalidInput(
-            "customers are recorded on consent: they withdraw it rather than object",
-            field="request",
-        )
+async def object_to_processing(
+    *, session: AsyncSession, actor: Actor, subject: Subject, request: RightsRequest | None
+) -> dict[str, Any]:
+    """An objection (Art. 21, R-DSR-1), recorded as one whoever makes it.
+
+    An employee, processed on legitimate interests: evaluation of their calls stops until
+    compelling legitimate grounds are recorded. A customer, recorded on consent, may object
+    at any time too (the notice says so at the start of the call): the objection takes the
+    effect of a withdrawal of consent, carried out by the same service.
+    """
     objection = Objection(
         subject_id=subject.id, request_id=request.id if request else None, lodged_at=clock.now()
     )
     session.add(objection)
     await session.flush()
-    return objection
+    if subject.kind is SubjectKind.AGENT:
+        return {"objection": objection.id, "evaluation_stopped": True}
+    withdrawn = await withdraw_all_consent(session=session, actor=actor, subject=subject)
+    return {"objection": objection.id, "consent_withdrawn": True, **withdrawn}
 
 
 async def record_compelling_grounds(
     *, session: AsyncSession, actor: Actor, objection_id: int, grounds: str
 ) -> Objection:
-    """Compelling legitimate grounds (or legal claims) that let evaluation go on."""
+    """Compelling legitimate grounds (or legal claims) that let an employee's evaluation go on."""
     authorize(actor, Action.RIGHTS_MANAGE)
     objection = await session.get(Objection, objection_id)
     if objection is None:
         raise NotFound(f"no objection {objection_id}")
+    objector = await session.get_one(Subject, objection.subject_id)
+    if objector.kind is not SubjectKind.AGENT:
+        # Consent withdrawn is withdrawn: no interest of the controller outweighs it.
+        raise RuleBroken(
+            "R-DSR-1",
+            "a customer's objection withdrew their consent: no grounds let processing go on",
+            field="objection",
+        )
     if objection.compelling_grounds is not None:
         raise InvalidInput("grounds are recorded already", field="objection")
     grounds = stated(grounds, "grounds", missing="the compelling grounds are stated")

@@ -7,12 +7,11 @@ from the ``/packages/{id}`` route, never through GraphQL.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import strawberry
 from sqlalchemy import select
 
-from registry import clock
 from registry.access.policy import Action
 from registry.audit.models import Outcome
 from registry.graphql.context import Info
@@ -169,17 +168,14 @@ class RightsQuery:
     ) -> Connection[RightsRequestType]:
         ctx = info.context
         window = page(first, after, limit=ctx.settings.max_page_size)
-        statuses = list(status or [])
-        if due_within_days is not None:
-            due_before = clock.now() + timedelta(days=max(due_within_days, 0))
-            statuses = statuses or list(service.OPEN)
         query = service.queue_query(
             ctx.actor,
             service.Queue(
-                statuses=statuses,
+                statuses=status or [],
                 kinds=kind or [],
                 controller=controller,
                 due_before=due_before,
+                due_within_days=due_within_days,
                 overdue=overdue,
             ),
         )
@@ -230,7 +226,9 @@ class RightsQuery:
 
 @strawberry.type
 class RightsMutation:
-    @strawberry.mutation(description="Records a request as it arrives; one month to answer.")
+    @strawberry.mutation(
+        description="Records a request as it arrives; 30 days to answer (R-DSR-2)."
+    )
     async def receive_rights_request(
         self, info: Info, input: RightsRequestInput
     ) -> RightsRequestPayload:

@@ -129,7 +129,8 @@ class Restriction(Base):
 
 
 class Objection(Base):
-    """An employee's objection to processing on legitimate interest (Art. 21)."""
+    """An objection (Art. 21). An employee's stops evaluation until compelling grounds are
+    recorded; a customer's took the effect of a withdrawal of consent (R-DSR-1)."""
 
     __tablename__ = "objection"
 
@@ -137,7 +138,8 @@ class Objection(Base):
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("rights_request.id"))
     lodged_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    # Evaluation goes on only once compelling legitimate grounds (or legal claims) are recorded.
+    # An employee's evaluation goes on only once compelling legitimate grounds (or legal
+    # claims) are recorded.
     compelling_grounds: Mapped[str | None] = mapped_column(Text)
     grounds_recorded_by: Mapped[str | None] = mapped_column(String(80))
     grounds_recorded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -30,6 +30,7 @@ from registry.access.service import Actor, authorize
 from registry.blobs import BlobStore
 from registry.crypto import KeyRing, WrappedKey, new_data_key, open_sealed, seal, unwrap, wrap
 from registry.errors import DomainError, NotFound
+from registry.recordings.erasure import active_holds
 from registry.recordings.models import Recording, RecordingStatus
 from registry.recordings.storage import BLOCK_BYTES, in_blocks
 from registry.rights.models import Package, PackageKind
@@ -128,12 +129,29 @@ def audio_file_name(recording_id: str, folder: str = "recordings") -> str:
     return f"{folder}/{recording_id}.audio"
 
 
+async def servable(session: AsyncSession, recordings: Sequence[Recording]) -> list[Recording]:
+    """Those of ``recordings`` whose audio may still be handed out, in order.
+
+    Shredded and erased recordings have no audio any more. A recording past its period is
+    expired from that moment, whether or not the sweep has erased it yet (R-RET-1), unless a
+    hold keeps it longer (R-RET-2): the sweep would keep it too.
+    """
+    now = clock.now()
+    active = [
+        r
+        for r in recordings
+        if r.status is RecordingStatus.ACTIVE and r.key_id is not None and r.wrapped_key is not None
+    ]
+    holds = await active_holds(session, [r.id for r in active if r.expires_at <= now], on=now)
+    return [r for r in active if r.expires_at > now or r.id in holds]
+
+
 def audio_entries(
     *, ring: KeyRing, blobs: BlobStore, recordings: Sequence[Recording], folder: str = "recordings"
 ) -> list[Entry]:
-    """The audio of each active recording, in order, opened only when its entry is written.
+    """The audio of each recording, in order, opened only when its entry is written.
 
-    Shredded and erased recordings have no audio any more: they are left out.
+    Callers pass what ``servable`` kept; what has no key any more is left out all the same.
     """
     return [
         Entry(

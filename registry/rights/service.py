@@ -50,6 +50,8 @@ BEFORE_REGISTRATION = frozenset({RequestStatus.RECEIVED, RequestStatus.IDENTITY_
 UNDER_WAY = frozenset({RequestStatus.IN_PROGRESS, RequestStatus.EXTENDED})
 # A request like an earlier one of the same subject within this time is shown as a repeat.
 REPEAT_WINDOW = timedelta(days=365)
+# How far ahead the queue looks for deadlines: none lies further than a few months away.
+MAX_DUE_WITHIN_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -331,6 +333,8 @@ class Queue:
     kinds: Collection[RequestKind] = ()
     controller: str | None = None
     due_before: datetime | None = None
+    # Requests due within this many days from now; only open ones unless statuses are given.
+    due_within_days: int | None = None
     # Only requests still open whose deadline has passed.
     overdue: bool = False
 
@@ -347,8 +351,12 @@ def queue_query(actor: Actor, queue: Queue) -> Select[RightsRequest]:
     """The requests to list (ordering is the caller's)."""
     authorize(actor, Action.RIGHTS_READ)
     query = select(RightsRequest)
-    if queue.statuses:
-        query = query.where(RightsRequest.status.in_(list(queue.statuses)))
+    statuses = queue.statuses
+    if queue.due_within_days is not None:
+        query = query.where(deadline_before(_days_ahead(queue.due_within_days)))
+        statuses = statuses or OPEN
+    if statuses:
+        query = query.where(RightsRequest.status.in_(list(statuses)))
     if queue.kinds:
         query = query.where(RightsRequest.kind.in_(list(queue.kinds)))
     if queue.controller is not None:
@@ -360,6 +368,16 @@ def queue_query(actor: Actor, queue: Queue) -> Select[RightsRequest]:
     if queue.overdue:
         query = query.where(RightsRequest.status.in_(list(OPEN)), deadline_before(clock.now()))
     return query
+
+
+def _days_ahead(days: int) -> datetime:
+    # Checked before adding: a huge count would overflow the date, a negative one look back.
+    if not 0 <= days <= MAX_DUE_WITHIN_DAYS:
+        raise InvalidInput(
+            f"due within 0 to {MAX_DUE_WITHIN_DAYS} days: no deadline lies further",
+            field="due_within_days",
+        )
+    return clock.now() + timedelta(days=days)
 
 
 async def overdue(session: AsyncSession, actor: Actor) -> Sequence[RightsRequest]:

@@ -147,7 +147,9 @@ class RightsRequestType:
     by_guardian: bool
     received_at: datetime
     received_by: str
-    due_at: datetime = strawberry.field(description="One month after receipt (R-DSR-2).")
+    due_at: datetime = strawberry.field(
+        description="30 days or one month after receipt, whichever is first (R-DSR-2)."
+    )
     extended_to: datetime | None
     deadline: datetime = strawberry.field(description="The deadline in force.")
     overdue: bool

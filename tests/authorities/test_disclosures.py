@@ -8,22 +8,24 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
+from registry import clock
 from registry.access.policy import Role
 from registry.audit.models import AuditEvent, Outcome
 from registry.audit.service import AuditLog
 from registry.authorities.models import AuthorityRequest, DisclosureItem
 from registry.db import Base, transaction
-from registry.recordings import erasure
+from registry.recordings import erasure, retention
+from registry.recordings.models import HoldGround
 from registry.rights.models import Package
-from tests.authorities.conftest import Recorder
+from tests.authorities.conftest import RECORDER, RELEASER, REVIEWER, Desk, Recorder
 from tests.conftest import NOW, Api
 from tests.recordings.conftest import SYSTEM, Sessions
 
-OFFICER = "test-privacy-officer"
 ERRORS = "errors { __typename message field ... on RuleBrokenError { ruleId } }"
 FIELDS = """id authority reference legalBasis scope status receivedBy necessity compatibility
   reviewedBy releasedBy releasedAt packageId items { recordingId releasedAt withheldReason }"""
@@ -96,9 +98,10 @@ async def received(api: Api, recordings: list[str]) -> int:
     return request_id
 
 
-async def approved(api: Api, recordings: list[str]) -> int:
-    request_id = await received(api, recordings)
-    assert (await review(api, request_id))["errors"] == []
+async def approved(desk: Desk, recordings: list[str]) -> int:
+    """A request recorded by one privacy officer and approved by another (R-ACC-5)."""
+    request_id = await received(desk.recorder, recordings)
+    assert (await review(desk.reviewer, request_id))["errors"] == []
     return request_id
 
 
@@ -173,7 +176,7 @@ async def test_r_acc_5_a_request_is_recorded_as_received_with_what_it_asks_for(
         "legalBasis": "Police and Criminal Evidence Act 1984, Schedule 1",
         "scope": "Calls of 28 November 2026 about the reported threat",
         "status": "RECEIVED",
-        "receivedBy": OFFICER,
+        "receivedBy": RECORDER,
         "necessity": None,
         "compatibility": None,
         "reviewedBy": None,
@@ -189,12 +192,12 @@ async def test_r_acc_5_a_request_is_recorded_as_received_with_what_it_asks_for(
 
 
 async def test_r_acc_5_a_review_without_necessity_or_compatibility_is_refused(
-    api: Api, recorder: Recorder
+    api: Api, desk: Desk, recorder: Recorder
 ) -> None:
     request_id = await received(api, list(await recorder.record(1)))
     for approve in (True, False):
         for blank in ("necessity", "compatibility"):
-            refused = await review(api, request_id, approve=approve, **{blank: " \n"})
+            refused = await review(desk.reviewer, request_id, approve=approve, **{blank: " \n"})
             assert refused["authorityRequest"] is None
             assert rules(refused) == [("RuleBrokenError", "R-ACC-5", blank)]
     unchanged = (await api.data(ONE, {"id": request_id}))["authorityRequest"]
@@ -203,33 +206,80 @@ async def test_r_acc_5_a_review_without_necessity_or_compatibility_is_refused(
         None,
         None,
     )
-    reviewed = (await review(api, request_id))["authorityRequest"]
+    reviewed = (await review(desk.reviewer, request_id))["authorityRequest"]
     assert (reviewed["status"], reviewed["necessity"], reviewed["compatibility"]) == (
         "APPROVED",
         NECESSITY,
         COMPATIBILITY,
     )
-    assert reviewed["reviewedBy"] == OFFICER
+    assert reviewed["reviewedBy"] == REVIEWER
+
+
+async def test_r_acc_5_who_recorded_a_request_cannot_review_it(
+    api: Api, desk: Desk, recorder: Recorder
+) -> None:
+    request_id = await received(desk.recorder, list(await recorder.record(1)))
+    for approve in (True, False):
+        refused = await review(desk.recorder, request_id, approve=approve)
+        assert refused["authorityRequest"] is None
+        assert rules(refused) == [("RuleBrokenError", "R-ACC-5", "request")]
+        assert "four eyes" in refused["errors"][0]["message"]
+    unchanged = (await api.data(ONE, {"id": request_id}))["authorityRequest"]
+    assert (unchanged["status"], unchanged["necessity"], unchanged["reviewedBy"]) == (
+        "RECEIVED",
+        None,
+        None,
+    )
+    # A colleague reviews it.
+    reviewed = (await review(desk.reviewer, request_id))["authorityRequest"]
+    assert (reviewed["status"], reviewed["receivedBy"], reviewed["reviewedBy"]) == (
+        "APPROVED",
+        RECORDER,
+        REVIEWER,
+    )
+
+
+async def test_r_acc_5_the_reviewer_does_not_release_alone(
+    api: Api, desk: Desk, recorder: Recorder
+) -> None:
+    made = await recorder.record(1)
+    request_id = await approved(desk, list(made))
+    refused = await release(desk.reviewer, request_id)
+    assert refused["authorityRequest"] is None
+    assert rules(refused) == [("RuleBrokenError", "R-ACC-5", "request")]
+    assert "four eyes" in refused["errors"][0]["message"]
+    after = (await api.data(ONE, {"id": request_id}))["authorityRequest"]
+    assert (after["status"], after["releasedBy"], after["packageId"]) == ("APPROVED", None, None)
+    assert {item["releasedAt"] for item in after["items"]} == {None}
+    assert await count(recorder.scene.sessions, Package) == 0
+    assert sealed_blobs(recorder) == {f"{r}.sealed" for r in made}
+    # Someone other than the reviewer releases it.
+    released = (await release(desk.releaser, request_id))["authorityRequest"]
+    assert (released["status"], released["reviewedBy"], released["releasedBy"]) == (
+        "RELEASED",
+        REVIEWER,
+        RELEASER,
+    )
 
 
 async def test_r_acc_5_only_a_received_request_is_reviewed_and_a_second_review_changes_nothing(
-    api: Api, recorder: Recorder
+    api: Api, desk: Desk, recorder: Recorder
 ) -> None:
-    request_id = await approved(api, list(await recorder.record(1)))
-    again = await review(api, request_id, approve=False, necessity="Changed my mind")
+    request_id = await approved(desk, list(await recorder.record(1)))
+    again = await review(desk.reviewer, request_id, approve=False, necessity="Changed my mind")
     assert rules(again) == [("InvalidInputError", None, "request")]
     kept = (await api.data(ONE, {"id": request_id}))["authorityRequest"]
     assert (kept["status"], kept["necessity"]) == ("APPROVED", NECESSITY)
-    missing = await review(api, 999_999)
+    missing = await review(desk.reviewer, 999_999)
     assert rules(missing) == [("NotFoundError", None, "request")]
 
 
 async def test_r_acc_5_release_before_approval_is_refused_and_nothing_is_released(
-    api: Api, recorder: Recorder
+    api: Api, desk: Desk, recorder: Recorder
 ) -> None:
     recordings = list(await recorder.record(2))
     request_id = await received(api, recordings)
-    refused = await release(api, request_id)
+    refused = await release(desk.releaser, request_id)
     assert refused["authorityRequest"] is None
     assert rules(refused) == [("RuleBrokenError", "R-ACC-5", "request")]
     assert "only an approved disclosure releases data" in refused["errors"][0]["message"]
@@ -242,16 +292,22 @@ async def test_r_acc_5_release_before_approval_is_refused_and_nothing_is_release
 
 
 async def test_r_acc_5_a_rejected_request_can_never_be_released(
-    api: Api, recorder: Recorder
+    api: Api, desk: Desk, recorder: Recorder
 ) -> None:
     recordings = list(await recorder.record(1))
     request_id = await received(api, recordings)
-    rejected = await review(api, request_id, approve=False)
+    rejected = await review(desk.reviewer, request_id, approve=False)
     assert rejected["authorityRequest"]["status"] == "REJECTED"
-    assert rules(await release(api, request_id)) == [("RuleBrokenError", "R-ACC-5", "request")]
+    assert rules(await release(desk.releaser, request_id)) == [
+        ("RuleBrokenError", "R-ACC-5", "request")
+    ]
     # Nor can it be approved afterwards, to be released then.
-    assert rules(await review(api, request_id)) == [("InvalidInputError", None, "request")]
-    assert rules(await release(api, request_id)) == [("RuleBrokenError", "R-ACC-5", "request")]
+    assert rules(await review(desk.reviewer, request_id)) == [
+        ("InvalidInputError", None, "request")
+    ]
+    assert rules(await release(desk.releaser, request_id)) == [
+        ("RuleBrokenError", "R-ACC-5", "request")
+    ]
     after = (await api.data(ONE, {"id": request_id}))["authorityRequest"]
     assert (after["status"], after["packageId"]) == ("REJECTED", None)
     assert await count(recorder.scene.sessions, Package) == 0
@@ -259,17 +315,17 @@ async def test_r_acc_5_a_rejected_request_can_never_be_released(
 
 
 async def test_r_acc_5_an_approved_request_releases_exactly_the_recordings_it_lists(
-    api: Api, recorder: Recorder
+    api: Api, desk: Desk, recorder: Recorder
 ) -> None:
     made = await recorder.record(3)
     first, second, other = made
-    request_id = await approved(api, [first, second])
-    released = await release(api, request_id)
+    request_id = await approved(desk, [first, second])
+    released = await release(desk.releaser, request_id)
     assert released["errors"] == []
     shown = released["authorityRequest"]
     assert (shown["status"], shown["releasedBy"], shown["releasedAt"]) == (
         "RELEASED",
-        OFFICER,
+        RELEASER,
         NOW.isoformat(),
     )
     assert shown["items"] == [
@@ -286,19 +342,21 @@ async def test_r_acc_5_an_approved_request_releases_exactly_the_recordings_it_li
         assert package.read(name) == made[recording_id]
     assert all(made[other] != package.read(name) for name in files.values())
     # Released once: a second release is refused and makes no second package.
-    assert rules(await release(api, request_id)) == [("RuleBrokenError", "R-ACC-5", "request")]
+    assert rules(await release(desk.releaser, request_id)) == [
+        ("RuleBrokenError", "R-ACC-5", "request")
+    ]
     assert await count(recorder.scene.sessions, Package) == 1
 
 
 async def test_r_acc_5_a_recording_erased_before_release_is_withheld_and_says_why(
-    api: Api, recorder: Recorder
+    api: Api, desk: Desk, recorder: Recorder
 ) -> None:
     made = await recorder.record(2)
     kept, erased = made
-    request_id = await approved(api, [kept, erased])
+    request_id = await approved(desk, [kept, erased])
     async with transaction(recorder.scene.sessions) as session:
         await erasure.erase_recording(session=session, actor=SYSTEM, recording_id=erased)
-    shown = (await release(api, request_id))["authorityRequest"]
+    shown = (await release(desk.releaser, request_id))["authorityRequest"]
     assert shown["items"] == [
         {"recordingId": kept, "releasedAt": NOW.isoformat(), "withheldReason": None},
         {
@@ -318,34 +376,74 @@ async def test_r_acc_5_a_recording_erased_before_release_is_withheld_and_says_wh
     assert package.read(name) == made[kept]
 
 
+async def test_r_ret_1_a_recording_past_its_period_is_withheld_even_before_the_sweep(
+    api: Api, desk: Desk, recorder: Recorder, frozen_clock: clock.FrozenClock
+) -> None:
+    expired, held = made = await recorder.record(2)
+    async with transaction(recorder.scene.sessions) as session:
+        await retention.place_hold(
+            session=session,
+            actor=SYSTEM,
+            recording_id=held,
+            ground=HoldGround.LEGAL_CLAIMS,
+            justification="evidence in the customer's claim",
+            ends_on=date(2027, 6, 30),
+        )
+    frozen_clock.advance(timedelta(days=20))
+    (fresh,) = fresh_made = await recorder.record(1)
+    request_id = await approved(desk, [expired, held, fresh])
+    # 35 days after the first two were made: past their 30 days, and no sweep has run.
+    frozen_clock.advance(timedelta(days=15))
+    shown = (await release(desk.releaser, request_id))["authorityRequest"]
+    expired_until = (NOW + timedelta(days=30)).isoformat()
+    assert shown["items"] == [
+        {
+            "recordingId": expired,
+            "releasedAt": None,
+            "withheldReason": f"expired before release (kept until {expired_until})",
+        },
+        # A hold keeps a recording past its period (R-RET-2): it is still held, and released.
+        {"recordingId": held, "releasedAt": shown["releasedAt"], "withheldReason": None},
+        {"recordingId": fresh, "releasedAt": shown["releasedAt"], "withheldReason": None},
+    ]
+    package = await download(api, shown["packageId"])
+    manifest = json.loads(package.read("manifest.json"))
+    assert [w["recording"] for w in manifest["withheld"]] == [expired]
+    files = {entry["recording"]: entry["file"] for entry in manifest["released"]}
+    assert set(files) == {held, fresh}
+    assert sorted(package.namelist()) == sorted(["manifest.json", *files.values()])
+    assert package.read(files[held]) == made[held]
+    assert package.read(files[fresh]) == fresh_made[fresh]
+
+
 async def test_r_acc_5_every_step_leaves_an_audit_entry(
-    api: Api, recorder: Recorder, audit_log: AuditLog
+    api: Api, desk: Desk, recorder: Recorder, audit_log: AuditLog
 ) -> None:
     recordings = list(await recorder.record(1))
     request_id = await received(api, recordings)
-    await release(api, request_id)
-    await review(api, request_id)
-    await release(api, request_id)
+    await release(desk.releaser, request_id)
+    await review(desk.reviewer, request_id)
+    await release(desk.releaser, request_id)
     await api.data(ONE, {"id": request_id})
     await api.data(LIST, {"status": "RELEASED"})
     target = f"request={request_id}"
     assert [
         (e.principal, e.outcome, e.target)
         for e in await events(audit_log, "recordAuthorityRequest")
-    ] == [(OFFICER, Outcome.ALLOWED, "reference=Production order 2026/4471")]
+    ] == [(RECORDER, Outcome.ALLOWED, "reference=Production order 2026/4471")]
     assert [
         (e.principal, e.outcome, e.target)
         for e in await events(audit_log, "reviewAuthorityRequest")
-    ] == [(OFFICER, Outcome.ALLOWED, target)]
+    ] == [(REVIEWER, Outcome.ALLOWED, target)]
     refused, done = await events(audit_log, "releaseDisclosure")
     assert (refused.outcome, refused.target, refused.detail) == (
         Outcome.FAILED,
         target,
         {"code": "RULE_BROKEN", "ruleId": "R-ACC-5"},
     )
-    assert (done.principal, done.outcome, done.target) == (OFFICER, Outcome.ALLOWED, target)
+    assert (done.principal, done.outcome, done.target) == (RELEASER, Outcome.ALLOWED, target)
     (read,) = await events(audit_log, "authorityRequest")
-    assert (read.principal, read.target) == (OFFICER, f"authorityRequest:{request_id}")
+    assert (read.principal, read.target) == (RECORDER, f"authorityRequest:{request_id}")
     (listed,) = await events(audit_log, "authorityRequests")
     assert (listed.target, listed.detail) == ("status=released", {"authorityRequests": 1})
 
@@ -382,11 +480,11 @@ async def test_r_acc_5_roles_other_than_privacy_officer_are_refused_at_every_ste
 
 
 async def test_authority_requests_are_listed_by_status_a_page_at_a_time(
-    api: Api, recorder: Recorder
+    api: Api, desk: Desk, recorder: Recorder
 ) -> None:
     recordings = list(await recorder.record(1))
     ids = [await received(api, recordings) for _ in range(3)]
-    await review(api, ids[1], approve=False)
+    await review(desk.reviewer, ids[1], approve=False)
     received_only = (await api.data(LIST, {"status": "RECEIVED"}))["authorityRequests"]
     assert received_only["nodes"] == [
         {"id": ids[0], "status": "RECEIVED"},

@@ -3,6 +3,9 @@ R-CON-3, R-MIN-1), and the Art. 19 notices to recipients."""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from datetime import date, timedelta
 
 import pytest
@@ -25,7 +28,15 @@ from registry.recordings.models import (
     Tombstone,
 )
 from registry.rights import completion, effects, package, service
-from registry.rights.models import RecipientNotice, RequestKind, RequestStatus, RightsRequest
+from registry.rights.models import (
+    Objection,
+    Package,
+    RecipientNotice,
+    RequestKind,
+    RequestStatus,
+    RightsRequest,
+)
+from tests.conftest import Api
 from tests.recordings.conftest import SYSTEM, Scene, chunks, listen, status_of
 
 AUDIO = b"a recorded call about an invoice " * 300
@@ -246,11 +257,55 @@ async def test_an_agents_objection_stops_evaluation_until_compelling_grounds_are
     assert await listen(scene.sessions, ring, blobs, recording_id) == AUDIO
 
 
-async def test_a_customer_does_not_object_but_withdraws_consent(
+async def test_r_dsr_1_a_customers_objection_takes_the_effect_of_a_withdrawal_of_consent(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
-    with pytest.raises(InvalidInput, match="withdraw"):
-        await answered(scene, ring, blobs, RequestKind.OBJECTION)
+    recording_id = await recorded(scene, ring, blobs)
+    later_call = await scene.call(country="US")
+    request = await answered(scene, ring, blobs, RequestKind.OBJECTION)
+    assert request.subject_id == scene.customer_id
+    assert request.status is RequestStatus.COMPLETED and request.outcome is not None
+    # Recorded as an objection, with the effect of a withdrawal of consent (R-DSR-1).
+    assert request.outcome == {
+        "objection": request.outcome["objection"],
+        "consent_withdrawn": True,
+        "calls_withdrawn": 1,
+        "separate_consents_withdrawn": 0,
+    }
+    async with transaction(scene.sessions) as session:
+        objection = await session.get_one(Objection, request.outcome["objection"])
+        assert (objection.subject_id, objection.request_id) == (scene.customer_id, request.id)
+        customer = await session.get_one(Subject, scene.customer_id)
+        assert customer.consent_withdrawn_at is not None
+    assert await status_of(scene.sessions, recording_id) is RecordingStatus.SHREDDED
+    # Nothing more is recorded of the customer, even after a key press for consent.
+    async with transaction(scene.sessions) as session:
+        await calls.record_ivr_choice(session=session, actor=SYSTEM, call_id=later_call, digit="1")
+    async with transaction(scene.sessions) as session:
+        with pytest.raises(RuleBroken) as refused:
+            await storage.store(
+                session=session,
+                actor=SYSTEM,
+                ring=ring,
+                blobs=blobs,
+                call_id=later_call,
+                segment=Segment.FULL,
+                audio=chunks(AUDIO),
+            )
+        assert refused.value.rule_id == "R-CON-3"
+    # Consent withdrawn stays withdrawn: no compelling grounds override a customer's objection.
+    async with transaction(scene.sessions) as session:
+        with pytest.raises(RuleBroken) as overridden:
+            await effects.record_compelling_grounds(
+                session=session,
+                actor=SYSTEM,
+                objection_id=objection.id,
+                grounds="we would rather keep evaluating",
+            )
+        assert overridden.value.rule_id == "R-DSR-1"
+    async with transaction(scene.sessions) as session:
+        unchanged = await session.get_one(Objection, objection.id)
+        assert unchanged.compelling_grounds is None
 
 
 async def test_withdrawal_erases_consented_audio_and_stops_all_further_recording_R_CON_3(
@@ -345,3 +400,91 @@ async def test_erasure_takes_the_answers_already_given_with_it(
             await package.open_package(
                 session=session, actor=SYSTEM, ring=ring, blobs=blobs, package_id=package_id
             )
+
+
+MINOR = """mutation($subject: Int!) {
+    markUnder16(subject: $subject) { subject { id under16 } errors { __typename message } } }"""
+
+
+async def test_r_min_1_marking_a_child_under_16_destroys_the_answers_built_for_them(
+    api: Api, scene: Scene, ring: KeyRing, blobs: LocalBlobStore
+) -> None:
+    recording_id = await recorded(scene, ring, blobs)
+    access = await answered(scene, ring, blobs, RequestKind.ACCESS)
+    portability = await answered(scene, ring, blobs, RequestKind.PORTABILITY)
+    built = [r.outcome["package"] for r in (access, portability) if r.outcome is not None]
+    assert len(built) == 2
+    marked = (await api.data(MINOR, {"subject": scene.customer_id}))["markUnder16"]
+    assert marked == {"subject": {"id": scene.customer_id, "under16": True}, "errors": []}
+    # R-MIN-1: the copies of the child's data handed out go with it, as a guardian's request
+    # takes them: nothing of the child can be downloaded any more.
+    assert await status_of(scene.sessions, recording_id) is RecordingStatus.SHREDDED
+    async with transaction(scene.sessions) as session:
+        for package_id in built:
+            with pytest.raises(NotFound):
+                await package.open_package(
+                    session=session, actor=SYSTEM, ring=ring, blobs=blobs, package_id=package_id
+                )
+            shredded = await session.get_one(Package, package_id)
+            assert (shredded.key_id, shredded.wrapped_key) == (None, None)
+
+
+async def test_r_min_1_a_guardians_request_destroys_the_answers_built_for_the_child(
+    scene: Scene, ring: KeyRing, blobs: LocalBlobStore
+) -> None:
+    await recorded(scene, ring, blobs)
+    access = await answered(scene, ring, blobs, RequestKind.ACCESS)
+    assert access.outcome is not None
+    request = await answered(scene, ring, blobs, RequestKind.CHILD_DELETION, by_guardian=True)
+    assert request.outcome == {"child_data_erased": True, "packages_erased": 1}
+    async with transaction(scene.sessions) as session:
+        with pytest.raises(NotFound):
+            await package.open_package(
+                session=session,
+                actor=SYSTEM,
+                ring=ring,
+                blobs=blobs,
+                package_id=access.outcome["package"],
+            )
+
+
+async def test_r_ret_1_an_access_package_leaves_out_audio_past_its_period_even_before_the_sweep(
+    scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
+) -> None:
+    expired = await recorded(scene, ring, blobs)
+    held = await recorded(scene, ring, blobs)
+    async with transaction(scene.sessions) as session:
+        await retention.place_hold(
+            session=session,
+            actor=SYSTEM,
+            recording_id=held,
+            ground=HoldGround.LEGAL_CLAIMS,
+            justification="the customer sued over this call",
+            ends_on=date(2027, 6, 30),
+        )
+    frozen_clock.advance(timedelta(days=20))
+    fresh = await recorded(scene, ring, blobs)
+    # The first two are 35 days old: past their 30 days. No sweep has run.
+    frozen_clock.advance(timedelta(days=15))
+    assert await status_of(scene.sessions, expired) is RecordingStatus.ACTIVE
+    access = await answered(scene, ring, blobs, RequestKind.ACCESS)
+    assert access.outcome is not None
+    async with transaction(scene.sessions) as session:
+        _, content = await package.open_package(
+            session=session,
+            actor=SYSTEM,
+            ring=ring,
+            blobs=blobs,
+            package_id=access.outcome["package"],
+        )
+        archive = zipfile.ZipFile(io.BytesIO(b"".join([piece async for piece in content])))
+    # R-RET-1: expired audio is never served; what a hold keeps longer is (R-RET-2).
+    audio = {name for name in archive.namelist() if name.startswith("recordings/")}
+    assert audio == {f"recordings/{fresh}.audio", f"recordings/{held}.audio"}
+    data = json.loads(archive.read("data.json"))
+    files = {r["id"]: r["file"] for call in data["calls"] for r in call["recordings"]}
+    assert files == {
+        expired: None,
+        held: f"recordings/{held}.audio",
+        fresh: f"recordings/{fresh}.audio",
+    }

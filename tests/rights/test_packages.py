@@ -315,8 +315,8 @@ async def test_r_dsr_1_the_access_answer_says_what_the_record_holds_for_a_custom
     assert {"access", "erasure", "complaint", "withdraw_consent", "portability"} <= set(rights)
     assert rights["complaint"]["article"] == "Art. 77"
     assert rights["no_automated_decisions"]["in_this_processing"] == activity.automated_decisions
-    # Objection (Art. 21) is a right against legitimate interests, not the customer's basis.
-    assert "objection" not in rights
+    # R-DSR-1: customers too may object at any time (as the notice says at the call's start).
+    assert "objection" in rights and "withdraws it" in rights["objection"]["description"]
 
 
 async def test_r_dsr_1_an_agents_access_answer_names_legitimate_interests_and_objection(

@@ -11,9 +11,12 @@ from registry import clock
 from registry.access.policy import Role
 from registry.blobs import LocalBlobStore
 from registry.crypto import KeyRing
-from registry.rights.deadlines import add_months
+from registry.db import transaction
+from registry.rights import service
+from registry.rights.deadlines import add_months, deadline, first_deadline
+from registry.rights.models import RequestKind
 from tests.conftest import Api
-from tests.recordings.conftest import Scene
+from tests.recordings.conftest import SYSTEM, Scene
 
 FIELDS = """
     id kind status controller subjectId receivedAt dueAt extendedTo deadline overdue
@@ -197,7 +200,40 @@ async def test_bad_input_is_refused_with_a_typed_error_and_nothing_is_written(
     assert queue["rightsRequests"]["nodes"] == []
 
 
-def test_the_deadline_is_one_calendar_month_after_receipt_R_DSR_2() -> None:
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [
+        # Through February a month is the shorter: 28 (29) days, never past the GDPR's month.
+        (datetime(2026, 1, 31, 12, tzinfo=UTC), datetime(2026, 2, 28, 12, tzinfo=UTC)),
+        (datetime(2028, 1, 31, tzinfo=UTC), datetime(2028, 2, 29, tzinfo=UTC)),
+        (datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)),
+        # Elsewhere 30 days come first (or with the month): the notice's promise.
+        (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC)),
+        (datetime(2026, 12, 15, 8, tzinfo=UTC), datetime(2027, 1, 14, 8, tzinfo=UTC)),
+        (datetime(2026, 11, 30, 9, tzinfo=UTC), datetime(2026, 12, 30, 9, tzinfo=UTC)),
+        (datetime(2026, 4, 15, tzinfo=UTC), datetime(2026, 5, 15, tzinfo=UTC)),
+    ],
+)
+def test_r_dsr_2_the_deadline_is_30_days_or_a_month_whichever_comes_first(
+    received: datetime, due: datetime
+) -> None:
+    # R-DSR-2: the notice promises 30 days; the GDPR allows at most one calendar month.
+    assert first_deadline(received) == due
+
+
+async def test_r_dsr_2_a_request_received_on_1_march_is_due_on_31_march(
+    scene: Scene, ring: KeyRing, frozen_clock: clock.FrozenClock
+) -> None:
+    frozen_clock.current = datetime(2027, 3, 1, 10, tzinfo=UTC)
+    received = service.Received(kind=RequestKind.ACCESS, controller="mood-media-uk", phone=PHONE)
+    async with transaction(scene.sessions) as session:
+        request = await service.receive(session=session, actor=SYSTEM, ring=ring, received=received)
+        assert request.due_at == datetime(2027, 3, 31, 10, tzinfo=UTC)
+        assert deadline(request) == request.due_at
+
+
+def test_an_extension_adds_calendar_months_R_DSR_2() -> None:
+    # The extension rules stay: one or two calendar months added to the first deadline.
     assert add_months(datetime(2026, 1, 31, 12, tzinfo=UTC), 1) == datetime(
         2026, 2, 28, 12, tzinfo=UTC
     )
@@ -266,6 +302,30 @@ async def test_the_queue_shows_requests_due_soon_and_overdue(
     # A completed request is no longer overdue.
     await mutate(api, COMPLETE, "completeRightsRequest", request=old["id"])
     assert (await api.data(QUEUE, {"overdue": True}))["rightsRequests"]["nodes"] == []
+
+
+@pytest.mark.parametrize("days", [2147483647, -2147483648, 367, -1])
+async def test_a_queue_window_out_of_range_is_invalid_input_not_an_internal_error(
+    api: Api, scene: Scene, days: int
+) -> None:
+    await registered(api)
+    body = await api.query(QUEUE, {"dueWithinDays": days, "overdue": False})
+    assert body["data"] is None
+    assert [(e["extensions"]["code"], e["path"]) for e in body["errors"]] == [
+        ("INVALID_INPUT", ["rightsRequests"])
+    ]
+    assert "due within 0 to 366 days" in body["errors"][0]["message"]
+    # The widest window allowed still answers.
+    widest = await api.data(QUEUE, {"dueWithinDays": 366, "overdue": False})
+    assert len(widest["rightsRequests"]["nodes"]) == 1
+    # The other int arguments of the rights queries: a page size out of range is invalid
+    # input, an ID out of range finds nothing.
+    pages = await api.query(
+        "query($n: Int!) { rightsRequests(first: $n) { nodes { id } } }", {"n": days}
+    )
+    assert [e["extensions"]["code"] for e in pages["errors"]] == ["INVALID_INPUT"]
+    one = await api.data("query($id: Int!) { rightsRequest(id: $id) { id } }", {"id": days})
+    assert one == {"rightsRequest": None}
 
 
 async def test_a_fee_or_a_refusal_needs_an_allowed_ground_and_its_reason_R_DSR_4(
