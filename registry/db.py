@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import MetaData, Select, event
+from sqlalchemy import MetaData, Select, event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+
+from registry._files import make_private
 
 # Stable constraint names, so that Alembic migrations read the same on both backends.
 NAMING_CONVENTION = {
@@ -48,11 +51,32 @@ def create_engine(url: str, *, serial_writes: bool = False) -> AsyncEngine:
     """
     if not url.startswith("sqlite"):
         return create_async_engine(url, pool_recycle=POOL_RECYCLE_SECONDS)
+    _keep_private(make_url(url).database)
     engine = create_async_engine(url)
     event.listen(engine.sync_engine, "connect", _sqlite_connect)
     begin = _sqlite_begin_immediate if serial_writes else _sqlite_begin
     event.listen(engine.sync_engine, "begin", begin)
     return engine
+
+
+def _keep_private(database: str | None) -> None:
+    """The database file, and its WAL and shared-memory files, readable by their owner alone.
+
+    They hold personal data in clear (the audit log, the record's names of people). SQLite
+    gives the -wal and -shm files the mode of the database file, so the file is made 0600
+    before SQLite first opens it; files an earlier version left wider are narrowed.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        # SQLite cannot create the file either: opening it fails, as it always has.
+        return
+    make_private(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            make_private(companion)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
