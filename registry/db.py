@@ -41,7 +41,9 @@ class Base(DeclarativeBase):
 
 def create_engine(url: str, *, serial_writes: bool = False) -> AsyncEngine:
     """An engine for ``url``. ``serial_writes``: on SQLite each transaction takes the write
-    lock when it begins, so that read-then-append sequences never interleave.
+    lock when it begins, so that read-then-write sequences never interleave, nor fail with
+    "database is locked" when another wrote since they read (a deferred BEGIN cannot turn
+    into a write then). Whatever may write takes it: a server's requests, commands, sweeps.
 
     Pooled connections to a server are not pinged at checkout: on asyncpg a ping is three
     round trips (BEGIN, ";", ROLLBACK), as many as a short request's own statements. A
@@ -52,10 +54,18 @@ def create_engine(url: str, *, serial_writes: bool = False) -> AsyncEngine:
     if not url.startswith("sqlite"):
         return create_async_engine(url, pool_recycle=POOL_RECYCLE_SECONDS)
     _keep_private(make_url(url).database)
-    engine = create_async_engine(url)
+    if not serial_writes:
+        engine = create_async_engine(url)
+        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    # Only one such transaction runs at a time anyway; with one connection, the others of
+    # this process wait their turn in order, for the pool, instead of polling for SQLite's
+    # lock until its busy timeout fails some of them. The lock still keeps other processes
+    # (the CLI, another server) apart.
+    engine = create_async_engine(url, pool_size=1, max_overflow=0)
     event.listen(engine.sync_engine, "connect", _sqlite_connect)
-    begin = _sqlite_begin_immediate if serial_writes else _sqlite_begin
-    event.listen(engine.sync_engine, "begin", begin)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
     return engine
 
 
