@@ -148,7 +148,9 @@ async def _locked_call(session: AsyncSession, call_id: str) -> Call:
     transaction of the server holds the write lock, which does the same)."""
     query = select(Call).where(Call.id == call_id).execution_options(populate_existing=True)
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
+        # NO KEY: the lock an update of the call's consent takes, so the two exclude each
+        # other, while rows that merely refer to the call (a pending upload) still go in.
+        query = query.with_for_update(key_share=True)
     call = await session.scalar(query)
     if call is None:
         return await call_by_id(session, call_id)
