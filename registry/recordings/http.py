@@ -175,6 +175,8 @@ class AudioRoutes:
                 {**exchange.request.path_params, **dict(exchange.request.query_params)}
             )
         except InvalidInput as error:
+            # Audited without the values: they are what cannot be stored as text.
+            exchange.target = exchange.purpose = None
             return await self._refused(exchange, error)
         return actor
 
