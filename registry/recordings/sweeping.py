@@ -56,6 +56,8 @@ async def sweep_all(
     batch: int = 500,
 ) -> Swept:
     """Runs every part of the sweep, then audits it; safe beside other sweepers."""
+    # Blobs of uploads that died before their recording was committed: no one's audio.
+    unfinished = await uploads.remove_unfinished(sessions=sessions, blobs=blobs, batch=batch)
     report = await retention.sweep(sessions=sessions, blobs=blobs, batch=batch)
     # Answers handed out are copies of the same data, kept only until they expire.
     packages = await erase_expired_packages(sessions=sessions, blobs=blobs, batch=batch)
@@ -63,8 +65,6 @@ async def sweep_all(
     temp_files = (
         await blobs.remove_stale_temp_files() if isinstance(blobs, LocalBlobStore) else None
     )
-    # Blobs of uploads that died before their recording was committed: no one's audio.
-    unfinished = await uploads.remove_unfinished(sessions=sessions, blobs=blobs, batch=batch)
     swept = Swept(report, packages, temp_files, unfinished)
     await audit_log.append(
         [
