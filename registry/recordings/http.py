@@ -209,36 +209,48 @@ class AudioRoutes:
         return exchange.error(500, code, message)
 
     async def upload(self, exchange: Exchange) -> Response:
+        lasting = self.settings.upload_timeout_seconds
+        try:
+            # The pending row's deadline is set after this one starts: the upload ends first.
+            async with asyncio.timeout(lasting):
+                return await self._upload(exchange, timedelta(seconds=lasting))
+        except TimeoutError:
+            logger.warning("request %s: upload cancelled after %g s", exchange.request_id, lasting)
+            message = f"the upload took longer than {lasting:g} s and was cancelled; nothing kept"
+            try:
+                await self._audit(exchange, Outcome.FAILED, detail={"code": "TIMEOUT"})
+            except AuditUnavailable:
+                return self._audit_unavailable(exchange)
+            return exchange.error(503, "TIMEOUT", message)
+
+    async def _upload(self, exchange: Exchange, lasting: timedelta) -> Response:
         request = exchange.request
         call_id = request.path_params["call_id"]
         exchange.target = f"call:{call_id}"
-        lasting = self.settings.upload_timeout_seconds
-        # The pending row's deadline is set after this one starts: the upload ends first.
-        async with asyncio.timeout(lasting):
-            async with self.sessions() as session:
-                actor = await self._caller(exchange, session)
-                if isinstance(actor, Response):
-                    return actor
-                try:
-                    segment = _segment(request.path_params["segment"])
-                    upload = await uploads.begin(
-                        session=session,
-                        actor=actor,
-                        call_id=call_id,
-                        segment=segment,
-                        lasting=timedelta(seconds=lasting),
-                    )
-                    uploads.require_audio(request.headers.get("content-type", ""))
-                    uploads.require_size(_declared_length(request), self.settings.max_upload_bytes)
-                except DomainError as error:
-                    await session.rollback()
-                    return await self._refused(exchange, error)
-                await session.commit()
+        async with self.sessions() as session:
+            actor = await self._caller(exchange, session)
+            if isinstance(actor, Response):
+                return actor
             try:
-                return await self._receive(exchange, upload)
-            except BaseException:
-                await self._abandon(upload)
-                raise
+                segment = _segment(request.path_params["segment"])
+                upload = await uploads.begin(
+                    session=session,
+                    actor=actor,
+                    call_id=call_id,
+                    segment=segment,
+                    lasting=lasting,
+                )
+                uploads.require_audio(request.headers.get("content-type", ""))
+                uploads.require_size(_declared_length(request), self.settings.max_upload_bytes)
+            except DomainError as error:
+                await session.rollback()
+                return await self._refused(exchange, error)
+            await session.commit()
+        try:
+            return await self._receive(exchange, upload)
+        except BaseException:
+            await self._abandon(upload)
+            raise
 
     async def _receive(self, exchange: Exchange, upload: uploads.Upload) -> Response:
         """The audio sealed and stored, then the recording committed in place of the pending

@@ -819,3 +819,25 @@ async def test_control_characters_in_a_route_are_invalid_input_never_a_500(
     assert error_of(response)["code"] == "INVALID_INPUT"
     failed = [e for e in await events(audit_log) if e.outcome is Outcome.FAILED]
     assert [e.detail for e in failed] == [{"code": "INVALID_INPUT"}]
+
+
+async def test_an_upload_past_its_time_is_cancelled_with_a_typed_error_and_leaves_nothing(
+    make_app: AppFactory, seeded: Sessions, blobs: LocalBlobStore
+) -> None:
+    tokens = await issue_role_tokens(seeded)
+    never = asyncio.Event()
+
+    async def stalled_audio() -> AsyncIterator[bytes]:
+        yield AUDIO[:UPLOAD_CHUNK]
+        await never.wait()
+        yield AUDIO[UPLOAD_CHUNK:]
+
+    async with client_of(make_app(upload_timeout_seconds=0.5)) as client:
+        call_id = await new_call(Api(client, tokens))
+        headers = {**bearer(tokens[Role.IT_OPERATOR]), "Content-Type": "audio/wav"}
+        response = await client.put(
+            f"/calls/{call_id}/audio/full", content=stalled_audio(), headers=headers
+        )
+    assert response.status_code == 503, response.text
+    assert error_of(response)["code"] == "TIMEOUT"
+    await nothing_kept_of(seeded, blobs, call_id)
