@@ -25,7 +25,8 @@ Work = Callable[[AsyncSession], Awaitable[T]]
 
 async def in_transaction(settings: Settings, work: Work[T], *, snapshot: bool = False) -> T:
     """Runs ``work`` as one transaction on a fresh engine, which is disposed afterwards."""
-    engine = create_engine(settings.resolved_database_url)
+    # Commands write beside a running server: the write lock is taken when they begin.
+    engine = create_engine(settings.resolved_database_url, serial_writes=True)
     # A snapshot keeps several reads describing one moment on PostgreSQL; SQLite's one
     # transaction is a snapshot already.
     bound = (

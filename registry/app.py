@@ -40,7 +40,9 @@ def build_app(
     ring: KeyRing | None = None,
     blobs: BlobStore | None = None,
 ) -> Starlette:
-    engine = engine or create_engine(settings.resolved_database_url)
+    # Every request may write (a token's last use, at least): on SQLite each takes the write
+    # lock when it begins, instead of failing when a read turns into a write.
+    engine = engine or create_engine(settings.resolved_database_url, serial_writes=True)
     audit_log = audit_log or AuditLog.open(settings.resolved_audit_database_url)
     ring = ring or KeyRing.load_or_create(settings.resolved_keyring_file)
     blobs = blobs or open_blob_store(settings)
@@ -60,6 +62,7 @@ def build_app(
         ring=ring,
         blobs=blobs,
         authenticate=graphql.authenticate,
+        settings=settings,
     )
 
     async def healthz(_request: Request) -> JSONResponse:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import MetaData, Select, event
+from sqlalchemy import MetaData, Select, event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+
+from registry._files import make_private
 
 # Stable constraint names, so that Alembic migrations read the same on both backends.
 NAMING_CONVENTION = {
@@ -38,7 +41,9 @@ class Base(DeclarativeBase):
 
 def create_engine(url: str, *, serial_writes: bool = False) -> AsyncEngine:
     """An engine for ``url``. ``serial_writes``: on SQLite each transaction takes the write
-    lock when it begins, so that read-then-append sequences never interleave.
+    lock when it begins, so that read-then-write sequences never interleave, nor fail with
+    "database is locked" when another wrote since they read (a deferred BEGIN cannot turn
+    into a write then). Whatever may write takes it: a server's requests, commands, sweeps.
 
     Pooled connections to a server are not pinged at checkout: on asyncpg a ping is three
     round trips (BEGIN, ";", ROLLBACK), as many as a short request's own statements. A
@@ -48,11 +53,40 @@ def create_engine(url: str, *, serial_writes: bool = False) -> AsyncEngine:
     """
     if not url.startswith("sqlite"):
         return create_async_engine(url, pool_recycle=POOL_RECYCLE_SECONDS)
-    engine = create_async_engine(url)
+    _keep_private(make_url(url).database)
+    if not serial_writes:
+        engine = create_async_engine(url)
+        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    # Only one such transaction runs at a time anyway; with one connection, the others of
+    # this process wait their turn in order, for the pool, instead of polling for SQLite's
+    # lock until its busy timeout fails some of them. The lock still keeps other processes
+    # (the CLI, another server) apart.
+    engine = create_async_engine(url, pool_size=1, max_overflow=0)
     event.listen(engine.sync_engine, "connect", _sqlite_connect)
-    begin = _sqlite_begin_immediate if serial_writes else _sqlite_begin
-    event.listen(engine.sync_engine, "begin", begin)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+def _keep_private(database: str | None) -> None:
+    """The database file, and its WAL and shared-memory files, readable by their owner alone.
+
+    They hold personal data in clear (the audit log, the record's names of people). SQLite
+    gives the -wal and -shm files the mode of the database file, so the file is made 0600
+    before SQLite first opens it; files an earlier version left wider are narrowed.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        # SQLite cannot create the file either: opening it fails, as it always has.
+        return
+    make_private(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            make_private(companion)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types.nodes import SelectedField
 
 from registry.audit.models import Outcome
-from registry.errors import DomainError, Forbidden, InvalidInput, error_extensions
+from registry.errors import DomainError, Forbidden, InvalidInput, RuleBroken, error_extensions
 from registry.graphql.context import Info
 from registry.graphql.errors import ErrorType, error_from
 
@@ -62,7 +62,7 @@ async def run(
         async with context.savepoint() as session:
             result = await work(session)
     except DomainError as error:
-        outcome = Outcome.DENIED if isinstance(error, Forbidden) else Outcome.FAILED
+        outcome = Outcome.DENIED if isinstance(error, Forbidden | RuleBroken) else Outcome.FAILED
         context.audit(info.field_name, outcome, target=target, detail=error_extensions(error))
         return None, [error_from(error)]
     context.audit(

@@ -144,6 +144,23 @@ class Recording(Base):
     size: Mapped[int] = mapped_column(default=0)
 
 
+class PendingUpload(Base):
+    """An upload under way: its blob may exist, its recording does not yet.
+
+    Committed before the first byte is written and deleted in the transaction that adds the
+    recording, so that a blob is never left without a row that accounts for it: an upload
+    that died (a crash, kill -9) leaves this row, and the sweep removes its blob once
+    ``deadline`` has passed, after which the upload could no longer finish.
+    """
+
+    __tablename__ = "pending_upload"
+
+    recording_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("call.id"), index=True)
+    blob_key: Mapped[str] = mapped_column(String(100))
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
 class Tombstone(Base):
     """What is left of an erased recording: no personal data, only that it was and why it went."""
 

@@ -10,8 +10,8 @@ never while a restriction or an objection stops it (R-DSR-1).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterable, AsyncIterator
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,16 +22,15 @@ from registry.blobs import BlobStore
 from registry.crypto import KeyRing, WrappedKey, new_data_key, open_sealed, seal, unwrap, wrap
 from registry.errors import NotFound, RuleBroken
 from registry.inventory.models import ActivityParty, Purpose
-from registry.recordings.calls import call_by_id, require_consent_to_record
+from registry.recordings import uploads
+from registry.recordings.calls import call_by_id
 from registry.recordings.models import (
     Call,
     Recording,
     RecordingStatus,
     Segment,
     SeparateConsent,
-    Subject,
 )
-from registry.recordings.retention import retention_of_recordings
 from registry.rights.guards import require_use_allowed
 
 # Audio goes between the network, the crypto and the blob store in blocks of this size. Each
@@ -39,6 +38,10 @@ from registry.rights.guards import require_use_allowed
 # sealing one of the sealer's 64 KiB pieces: in 256 KiB blocks a 50 MB blob was written about
 # twice as fast, and read two to three times as fast. Memory holds a block per transfer.
 BLOCK_BYTES = 256 * 1024
+
+# How long an upload in the caller's own transaction may take before the sweep may take
+# its blob; the HTTP route sets its own (REGISTRY_UPLOAD_TIMEOUT_SECONDS).
+UPLOAD_TIME = timedelta(hours=1)
 
 
 # The framing of Cobblestone-256 (see registry.crypto): a 56-byte header, then each 16 KiB of
@@ -83,36 +86,29 @@ async def store(
     segment: Segment,
     audio: AsyncIterable[bytes],
 ) -> Recording:
-    authorize(actor, Action.RECORDING_UPLOAD)
-    call = await call_by_id(session, call_id)
-    customer = await session.get_one(Subject, call.customer_id)
-    if customer.under_16:
-        raise RuleBroken("R-MIN-1", "no data of children under 16 is kept")
-    if customer.consent_withdrawn_at is not None:
-        raise RuleBroken("R-CON-3", "the customer withdrew consent: nothing more is recorded")
-    require_consent_to_record(call, segment)
-    # The period is checked before any byte is taken: without one, nothing is stored.
-    period = await retention_of_recordings(session, call.company_id)
-    recording_id = str(uuid.uuid4())
-    data_key = new_data_key()
-    wrapped = wrap(ring, recording_id, data_key)
-    blob_key = f"{recording_id}.sealed"
-    size = await blobs.write(blob_key, in_blocks(seal(data_key, recording_id, audio)))
-    recording = Recording(
-        id=recording_id,
-        call_id=call.id,
-        segment=segment,
-        # Retention runs from when the call was recorded, not from a late upload.
-        made_at=call.started_at,
-        expires_at=call.started_at + period,
-        key_id=wrapped.key_id,
-        wrapped_key=wrapped.ciphertext,
-        blob_key=blob_key,
-        size=size,
+    """The steps of an upload (see ``registry.recordings.uploads``) in the caller's one
+    transaction, for callers in the process: the HTTP route commits the pending upload
+    before the audio comes, so that the sweep finds an upload that died on the way.
+    """
+    upload = await uploads.begin(
+        session=session, actor=actor, call_id=call_id, segment=segment, lasting=UPLOAD_TIME
     )
-    session.add(recording)
-    await session.flush()
-    return recording
+    try:
+        sealed = await seal_audio(upload, ring=ring, blobs=blobs, audio=audio)
+        return await uploads.finish(session=session, upload=upload, sealed=sealed)
+    except BaseException:
+        await blobs.delete(upload.blob_key)
+        raise
+
+
+async def seal_audio(
+    upload: uploads.Upload, *, ring: KeyRing, blobs: BlobStore, audio: AsyncIterable[bytes]
+) -> uploads.Sealed:
+    """The audio sealed as it streams in, under a fresh data key wrapped by the primary KEK."""
+    data_key = new_data_key()
+    wrapped = wrap(ring, upload.recording_id, data_key)
+    sealed = in_blocks(seal(data_key, upload.recording_id, audio))
+    return uploads.Sealed(wrapped, await blobs.write(upload.blob_key, sealed))
 
 
 async def permitted_purpose(session: AsyncSession, call: Call, purpose: str) -> None:

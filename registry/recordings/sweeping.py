@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, Entry
 from registry.blobs import BlobStore, LocalBlobStore
-from registry.recordings import retention
+from registry.recordings import retention, uploads
 from registry.rights.expiry import erase_expired_packages
 
 
@@ -23,6 +23,7 @@ class Swept:
     # None for a bucket: it has no temp files (a killed upload is left incomplete instead,
     # which the bucket's lifecycle rule aborts; see registry.blobs.s3).
     temp_files: int | None
+    unfinished_uploads: int = 0
 
     @property
     def anything(self) -> bool:
@@ -31,6 +32,7 @@ class Swept:
             or self.report.blobs_deleted
             or self.expired_packages
             or self.temp_files
+            or self.unfinished_uploads
         )
 
     def detail(self) -> dict[str, Any]:
@@ -39,6 +41,8 @@ class Swept:
             "blobs_deleted": self.report.blobs_deleted,
             "expired_packages_erased": self.expired_packages,
         }
+        if self.unfinished_uploads:
+            detail["unfinished_uploads_removed"] = self.unfinished_uploads
         if self.temp_files is not None:
             detail["stale_temp_files_removed"] = self.temp_files
         return detail
@@ -52,6 +56,8 @@ async def sweep_all(
     batch: int = 500,
 ) -> Swept:
     """Runs every part of the sweep, then audits it; safe beside other sweepers."""
+    # Blobs of uploads that died before their recording was committed: no one's audio.
+    unfinished = await uploads.remove_unfinished(sessions=sessions, blobs=blobs, batch=batch)
     report = await retention.sweep(sessions=sessions, blobs=blobs, batch=batch)
     # Answers handed out are copies of the same data, kept only until they expire.
     packages = await erase_expired_packages(sessions=sessions, blobs=blobs, batch=batch)
@@ -59,7 +65,7 @@ async def sweep_all(
     temp_files = (
         await blobs.remove_stale_temp_files() if isinstance(blobs, LocalBlobStore) else None
     )
-    swept = Swept(report, packages, temp_files)
+    swept = Swept(report, packages, temp_files, unfinished)
     await audit_log.append(
         [
             Entry(

@@ -437,7 +437,7 @@ async def test_r_acc_5_every_step_leaves_an_audit_entry(
     ] == [(REVIEWER, Outcome.ALLOWED, target)]
     refused, done = await events(audit_log, "releaseDisclosure")
     assert (refused.outcome, refused.target, refused.detail) == (
-        Outcome.FAILED,
+        Outcome.DENIED,
         target,
         {"code": "RULE_BROKEN", "ruleId": "R-ACC-5"},
     )

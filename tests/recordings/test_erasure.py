@@ -129,7 +129,7 @@ async def test_r_era_1_a_hold_for_legal_claims_refuses_the_request_and_names_its
     )
     assert (audited.principal, audited.outcome, audited.target) == (
         "test-privacy-officer",
-        Outcome.FAILED,
+        Outcome.DENIED,
         f"recording={recording_id}",
     )
     assert audited.detail == {"code": "RULE_BROKEN", "ruleId": "R-ERA-1"}

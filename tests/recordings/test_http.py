@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -25,15 +26,22 @@ from registry import clock
 from registry.access import service as access
 from registry.access.policy import Role
 from registry.access.service import Actor
+from registry.app import build_app
 from registry.audit.models import AuditEvent, Outcome
 from registry.audit.service import AuditLog
 from registry.blobs import LocalBlobStore
-from registry.crypto import CiphertextInvalid
+from registry.crypto import CiphertextInvalid, KeyRing
 from registry.db import transaction
-from registry.recordings.models import Call, Recording, SeparateConsent
+from registry.recordings.models import (
+    Call,
+    PendingUpload,
+    Recording,
+    SeparateConsent,
+)
 from registry.recordings.storage import BLOCK_BYTES
+from registry.settings import Settings
 from tests.audit.test_graphql import break_the_log
-from tests.conftest import NOW, Api, AppFactory
+from tests.conftest import NOW, Api, AppFactory, client_of, issue_role_tokens
 from tests.recordings.conftest import chunks
 
 SYSTEM = Actor.system("test")
@@ -62,6 +70,11 @@ REGISTER_SUBJECT = """mutation ($input: SubjectInput!) {
   registerSubject(input: $input) { subject { id } errors { __typename message } } }"""
 REGISTER_CALL = """mutation ($input: CallInput!) {
   registerCall(input: $input) { call { id } errors { __typename message } } }"""
+WITHDRAW = """mutation ($call: String!) {
+  withdrawConsent(call: $call) { errors { __typename message } } }"""
+PLACE_HOLD = """mutation ($recording: String!, $justification: String!, $endsOn: Date!) {
+  placeLegalHold(recording: $recording, ground: LEGAL_CLAIMS, justification: $justification,
+    endsOn: $endsOn) { errors { __typename message } } }"""
 IVR_CHOICE = """mutation ($call: String!, $digit: String!) {
   recordIvrChoice(call: $call, digit: $digit) { call { consent } errors { __typename message } } }"""
 
@@ -96,7 +109,7 @@ async def new_call(api: Api, *, digit: str | None = "1") -> str:
 
 async def upload(api: Api, call_id: str, audio: bytes = AUDIO) -> httpx.Response:
     """As call-centre tooling (IT) does, in a streamed body: httpx sends it chunked."""
-    headers = bearer(api.tokens[Role.IT_OPERATOR])
+    headers = {**bearer(api.tokens[Role.IT_OPERATOR]), "Content-Type": "audio/wav"}
     return await api.client.put(
         f"/calls/{call_id}/audio/full", content=chunks(audio, UPLOAD_CHUNK), headers=headers
     )
@@ -184,7 +197,7 @@ async def test_an_upload_streams_in_and_a_download_gives_back_exactly_its_bytes(
 async def test_a_download_announces_the_length_of_the_audio_whatever_its_size(api: Api) -> None:
     call_id = await new_call(api)
     # Around the sealing's 16 KiB chunks and the blocks a download opens at a time.
-    sizes = [0, 1, 16_383, 16_384, 16_385, 3 * 16_384, BLOCK_BYTES, BLOCK_BYTES + 1]
+    sizes = [1, 16_383, 16_384, 16_385, 3 * 16_384, BLOCK_BYTES, BLOCK_BYTES + 1]
     for size in sizes:
         audio = AUDIO[:size]
         response = await upload(api, call_id, audio)
@@ -427,7 +440,8 @@ async def test_r_con_3_an_upload_without_consent_is_refused_and_stores_nothing(
             assert kept.all() == []
     assert stored_files(blobs) == []
     refusals = await events(audit_log, action="recording.upload")
-    assert [e.outcome for e in refusals] == [Outcome.FAILED] * 2
+    # A refusal under a rule is DENIED, as the policy's are (R-ACC-6).
+    assert [e.outcome for e in refusals] == [Outcome.DENIED] * 2
 
 
 # ---------------------------------------------------------------- altered ciphertext (R-ACC-4)
@@ -566,3 +580,264 @@ async def test_r_acc_4_over_http_a_download_cut_off_cannot_pass_for_a_whole_one(
     assert AUDIO.startswith(received)
     assert length == len(AUDIO) > len(body)
     assert AUDIO.startswith(body)
+
+
+# ---------------------------------------------------------------- uploads under way
+
+
+async def nothing_kept_of(seeded: Sessions, blobs: LocalBlobStore, call_id: str) -> None:
+    """No recording, no pending upload and no file (temp files included) of the call."""
+    async with seeded() as session:
+        kept = await session.scalars(select(Recording.id).where(Recording.call_id == call_id))
+        assert kept.all() == []
+        pending = await session.scalars(
+            select(PendingUpload.recording_id).where(PendingUpload.call_id == call_id)
+        )
+        assert pending.all() == []
+    assert stored_files(blobs) == []
+
+
+async def test_r_con_3_a_withdrawal_committed_during_an_upload_leaves_no_active_recording(
+    api: Api, seeded: Sessions, blobs: LocalBlobStore, audit_log: AuditLog
+) -> None:
+    call_id = await new_call(api)
+    halfway, withdrawn = asyncio.Event(), asyncio.Event()
+
+    async def slow_audio() -> AsyncIterator[bytes]:
+        yield AUDIO[:UPLOAD_CHUNK]
+        halfway.set()
+        await withdrawn.wait()
+        yield AUDIO[UPLOAD_CHUNK:]
+
+    headers = {**bearer(api.tokens[Role.IT_OPERATOR]), "Content-Type": "audio/wav"}
+    sending = asyncio.create_task(
+        api.client.put(f"/calls/{call_id}/audio/full", content=slow_audio(), headers=headers)
+    )
+    await asyncio.wait_for(halfway.wait(), timeout=30)
+    body = await api.data(WITHDRAW, {"call": call_id})
+    assert body["withdrawConsent"]["errors"] == []
+    withdrawn.set()
+    response = await sending
+    assert response.status_code == 422, response.text
+    assert error_of(response)["ruleId"] == "R-CON-3"
+    await nothing_kept_of(seeded, blobs, call_id)
+    (refusal,) = await events(audit_log, action="recording.upload")
+    assert refusal.outcome is Outcome.DENIED
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "code"),
+    [
+        ("text/plain", AUDIO, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("application/pdf", AUDIO, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("audio/wav", b"", 400, "INVALID_INPUT"),
+        ("audio/wav", AUDIO + AUDIO, 413, "TOO_LARGE"),
+    ],
+)
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_upload_limits_a_refused_upload_is_a_typed_4xx_and_stores_nothing(
+    make_app: AppFactory,
+    seeded: Sessions,
+    blobs: LocalBlobStore,
+    content_type: str,
+    body: bytes,
+    status: int,
+    code: str,
+    streamed: bool,
+) -> None:
+    tokens = await issue_role_tokens(seeded)
+    async with client_of(make_app(max_upload_bytes=len(AUDIO))) as client:
+        call_id = await new_call(Api(client, tokens))
+        headers = {**bearer(tokens[Role.IT_OPERATOR]), "Content-Type": content_type}
+        # Streamed, the size shows as the body comes; sent whole, its Content-Length says it.
+        content = chunks(body, UPLOAD_CHUNK) if streamed else body
+        response = await client.put(
+            f"/calls/{call_id}/audio/full", content=content, headers=headers
+        )
+    assert response.status_code == status, response.text
+    assert error_of(response)["code"] == code
+    assert error_of(response)["requestId"] == response.headers["X-Request-ID"]
+    await nothing_kept_of(seeded, blobs, call_id)
+
+
+async def test_an_upload_as_large_as_the_limit_is_kept(
+    make_app: AppFactory, seeded: Sessions
+) -> None:
+    tokens = await issue_role_tokens(seeded)
+    async with client_of(make_app(max_upload_bytes=len(AUDIO))) as client:
+        api = Api(client, tokens)
+        response = await upload(api, await new_call(api))
+    assert response.status_code == 201, response.text
+
+
+async def test_an_upload_that_fails_unexpectedly_is_masked_audited_and_leaves_nothing(
+    api: Api, seeded: Sessions, blobs: LocalBlobStore, audit_log: AuditLog
+) -> None:
+    call_id = await new_call(api)
+    # The blob folder gone, as on a disk unmounted under the server.
+    blobs.root.rmdir()
+    response = await upload(api, call_id)
+    blobs.root.mkdir()
+    assert response.status_code == 500
+    error = error_of(response)
+    assert (error["code"], error["message"]) == ("INTERNAL", "Unexpected error.")
+    assert error["requestId"] == response.headers["X-Request-ID"]
+    await nothing_kept_of(seeded, blobs, call_id)
+    (failed,) = await events(audit_log, action="recording.upload")
+    assert (failed.outcome, failed.request_id) == (Outcome.FAILED, error["requestId"])
+    assert failed.principal == handle_of(Role.IT_OPERATOR)
+
+
+async def test_a_token_check_that_fails_unexpectedly_is_masked_and_audited_on_every_route(
+    api: Api, engine: AsyncEngine, audit_log: AuditLog, recording_id: str
+) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE api_token RENAME TO api_token_gone"))
+    token = bearer(api.tokens[Role.QA_SPECIALIST])
+    answers = [
+        await download(api, recording_id),
+        await api.client.put(f"/calls/{uuid.uuid4()}/audio/full", content=AUDIO, headers=token),
+        await api.client.get(f"/packages/{uuid.uuid4()}", headers=token),
+    ]
+    for response in answers:
+        assert response.status_code == 500, response.text
+        error = error_of(response)
+        assert (error["code"], error["message"]) == ("INTERNAL", "Unexpected error.")
+        assert error["requestId"] == response.headers["X-Request-ID"]
+    failed = await events(audit_log, principal="anonymous", outcome=Outcome.FAILED)
+    assert [e.action for e in failed] == [
+        "recording.download",
+        "recording.upload",
+        "downloadPackage",
+    ]
+    assert [e.request_id for e in failed] == [r.headers["X-Request-ID"] for r in answers]
+
+
+# ---------------------------------------------------------------- downloads that fail
+
+
+async def test_a_download_of_damaged_audio_is_audited_as_failed_with_its_reason(
+    api: Api, seeded: Sessions, blobs: LocalBlobStore, audit_log: AuditLog, recording_id: str
+) -> None:
+    flip(lambda _: 1_000)(await blob_path(seeded, blobs, recording_id))
+    response = await download(api, recording_id)
+    assert response.status_code == 500
+    assert error_of(response)["requestId"] == response.headers["X-Request-ID"]
+    (entry,) = await events(audit_log, action="recording.download")
+    assert entry.outcome is Outcome.FAILED
+    assert entry.detail == {
+        "code": "RECORDING_DAMAGED",
+        "reason": "the content does not authenticate",
+    }
+    assert entry.request_id == response.headers["X-Request-ID"]
+
+
+async def test_a_download_the_key_ring_has_no_key_for_is_a_typed_error_audited_as_failed(
+    api: Api,
+    database_url: str,
+    audit_url: str,
+    engine: AsyncEngine,
+    audit_log: AuditLog,
+    blobs: LocalBlobStore,
+    recording_id: str,
+    tmp_path: Path,
+) -> None:
+    # A server given a stale key ring: the recording's key is not in it.
+    stale = KeyRing.load_or_create(tmp_path / "stale-keyring.json")
+    settings = Settings(
+        database_url=database_url,
+        audit_database_url=audit_url,
+        var_dir=tmp_path,
+        privacy_contact="privacy@example.test",
+    )
+    app = build_app(settings, engine=engine, audit_log=audit_log, ring=stale, blobs=blobs)
+    async with client_of(app) as client:
+        response = await download(Api(client, api.tokens), recording_id)
+    assert response.status_code == 500
+    error = error_of(response)
+    assert error["code"] == "KEY_UNAVAILABLE"
+    assert error["requestId"] == response.headers["X-Request-ID"]
+    (entry,) = await events(audit_log, action="recording.download")
+    assert (entry.outcome, entry.detail) == (
+        Outcome.FAILED,
+        {"code": "KEY_UNAVAILABLE", "reason": "the key ring lacks the recording's key"},
+    )
+
+
+async def test_r_acc_6_a_refused_download_is_denied_with_the_purpose_asked_for(
+    api: Api, audit_log: AuditLog, recording_id: str
+) -> None:
+    response = await download(api, recording_id, purpose="marketing")
+    assert error_of(response)["ruleId"] == "R-CON-4"
+    (entry,) = await events(audit_log, action="recording.download")
+    assert (entry.outcome, entry.purpose) == (Outcome.DENIED, "marketing")
+
+
+async def test_r_acc_6_a_mutation_refused_under_a_rule_is_audited_as_denied(
+    api: Api, audit_log: AuditLog, recording_id: str
+) -> None:
+    variables = {"recording": recording_id, "justification": "a claim", "endsOn": "2020-01-01"}
+    body = await api.data(PLACE_HOLD, variables)
+    assert [e["__typename"] for e in body["placeLegalHold"]["errors"]] == ["RuleBrokenError"]
+    (entry,) = await events(audit_log, action="placeLegalHold")
+    assert entry.outcome is Outcome.DENIED
+
+
+async def test_audio_downloads_are_kept_out_of_caches_and_type_guessing(
+    api: Api, recording_id: str
+) -> None:
+    response = await download(api, recording_id)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/recordings/%00/audio?purpose=quality-control",
+        "/recordings/{recording}/audio?purpose=quality%00control",
+        "/calls/%00/audio/full",
+        "/calls/{call}/audio/full%00",
+        "/packages/%00",
+        "/packages/a%01b",
+    ],
+)
+async def test_control_characters_in_a_route_are_invalid_input_never_a_500(
+    api: Api, audit_log: AuditLog, recording_id: str, path: str
+) -> None:
+    call_id = await new_call(api)
+    url = path.format(recording=recording_id, call=call_id)
+    method = "PUT" if url.startswith("/calls/") else "GET"
+    headers = {**bearer(api.tokens[Role.QA_SPECIALIST]), "Content-Type": "audio/wav"}
+    if method == "PUT":
+        headers = {**headers, **bearer(api.tokens[Role.IT_OPERATOR])}
+    elif url.startswith("/packages/"):
+        headers = {**headers, **bearer(api.tokens[Role.PRIVACY_OFFICER])}
+    response = await api.client.request(method, url, headers=headers, content=AUDIO)
+    assert response.status_code == 400, response.text
+    assert error_of(response)["code"] == "INVALID_INPUT"
+    failed = [e for e in await events(audit_log) if e.outcome is Outcome.FAILED]
+    assert [e.detail for e in failed] == [{"code": "INVALID_INPUT"}]
+
+
+async def test_an_upload_past_its_time_is_cancelled_with_a_typed_error_and_leaves_nothing(
+    make_app: AppFactory, seeded: Sessions, blobs: LocalBlobStore
+) -> None:
+    tokens = await issue_role_tokens(seeded)
+    never = asyncio.Event()
+
+    async def stalled_audio() -> AsyncIterator[bytes]:
+        yield AUDIO[:UPLOAD_CHUNK]
+        await never.wait()
+        yield AUDIO[UPLOAD_CHUNK:]
+
+    async with client_of(make_app(upload_timeout_seconds=0.5)) as client:
+        call_id = await new_call(Api(client, tokens))
+        headers = {**bearer(tokens[Role.IT_OPERATOR]), "Content-Type": "audio/wav"}
+        response = await client.put(
+            f"/calls/{call_id}/audio/full", content=stalled_audio(), headers=headers
+        )
+    assert response.status_code == 503, response.text
+    assert error_of(response)["code"] == "TIMEOUT"
+    await nothing_kept_of(seeded, blobs, call_id)

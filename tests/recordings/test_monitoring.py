@@ -256,7 +256,7 @@ async def test_r_mon_1_a_refused_attempt_is_audited_with_the_broken_rule(
     (audited,) = await events(audit_log, "startMonitoring")
     assert (audited.principal, audited.outcome, audited.target) == (
         "test-supervisor",
-        Outcome.FAILED,
+        Outcome.DENIED,
         f"call={call_id}",
     )
     assert audited.detail == {"code": "RULE_BROKEN", "ruleId": "R-MON-3"}

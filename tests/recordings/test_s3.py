@@ -47,7 +47,7 @@ async def api(
         yield Api(client, tokens)
 
 
-@pytest.mark.parametrize("size", [0, len(AUDIO), PART_BYTES + 1])
+@pytest.mark.parametrize("size", [1, len(AUDIO), PART_BYTES + 1])
 async def test_audio_uploaded_to_the_app_is_sealed_in_the_bucket_and_downloads_whole(
     api: Api, s3: S3Server, bucket: str, size: int
 ) -> None:
