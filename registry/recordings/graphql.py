@@ -38,8 +38,13 @@ from registry.recordings.types import (
 
 
 async def call_objects(info: Info, rows: Sequence[Call]) -> list[CallType]:
-    """Calls with their consent steps and recordings, in two queries whatever their number."""
+    """Calls with their consent steps and recordings, in two queries whatever their number.
+
+    Steps and recordings are loaded only for a caller who may read them (``CallType``).
+    """
     session = info.context.session
+    if not info.context.actor.may(Action.CALLS_READ):
+        return [CallType.of(row, [], []) for row in rows]
     ids = [row.id for row in rows]
     steps = grouped(
         (e.call_id, e)
@@ -127,6 +132,7 @@ class RecordingsQuery:
     async def deletions_owed(self, info: Info) -> list[DeletionOwedType]:
         ctx = info.context
         owed = await calls.deletions_owed(session=ctx.session, actor=ctx.actor)
+        ctx.audit("deletionsOwed", Outcome.ALLOWED, detail={"calls": [d.call.id for d in owed]})
         objects = await call_objects(info, [d.call for d in owed])
         return [
             DeletionOwedType(
