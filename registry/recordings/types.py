@@ -109,6 +109,18 @@ class ConsentEventType:
         return cls(step=row.step, at=row.at, actor=row.actor)
 
 
+# A call's history and recordings are shown only to those who read calls, wherever the call
+# appears: its own query, a list, or the payload of a mutation its caller may make.
+def _steps(root: CallType, info: Info) -> list[ConsentEventType] | None:
+    info.context.require(Action.CALLS_READ)
+    return [ConsentEventType.of(step) for step in root.loaded_steps]
+
+
+def _recordings(root: CallType, info: Info) -> list[RecordingType] | None:
+    info.context.require(Action.CALLS_READ)
+    return [RecordingType.of(recording) for recording in root.loaded_recordings]
+
+
 @strawberry.type(name="Call")
 class CallType:
     """A call as any caller who may name it sees it; its history and recordings only for
@@ -126,15 +138,14 @@ class CallType:
     loaded_steps: strawberry.Private[list[ConsentEvent]]
     loaded_recordings: strawberry.Private[list[Recording]]
 
-    @strawberry.field(description="Each consent step, who took it and when (calls.read).")
-    def steps(self, info: Info) -> list[ConsentEventType] | None:
-        info.context.require(Action.CALLS_READ)
-        return [ConsentEventType.of(s) for s in self.loaded_steps]
-
-    @strawberry.field(description="The call's recordings (calls.read).")
-    def recordings(self, info: Info) -> list[RecordingType] | None:
-        info.context.require(Action.CALLS_READ)
-        return [RecordingType.of(r) for r in self.loaded_recordings]
+    steps: list[ConsentEventType] | None = strawberry.field(
+        resolver=_steps,
+        description="Each consent step, who took it and when (calls.read).",
+    )
+    recordings: list[RecordingType] | None = strawberry.field(
+        resolver=_recordings,
+        description="The call's recordings (calls.read).",
+    )
 
     @classmethod
     def of(cls, row: Call, steps: list[ConsentEvent], recordings: list[Recording]) -> CallType:
