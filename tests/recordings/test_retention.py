@@ -394,7 +394,7 @@ async def test_r_ret_1_a_failed_blob_deletion_is_finished_by_the_next_sweep(
     recording_ids = await recorded(scene, ring, blobs, count=2)
     frozen_clock.advance(31 * DAY)
     with pytest.raises(OSError, match="unreachable"):
-        await sweep(scene.sessions, BlobStoreDown(blobs.root, failures=1))
+        await sweep(scene, BlobStoreDown(blobs.root, failures=1))
     for recording_id in recording_ids:
         midway = await state(scene.sessions, blobs, recording_id)
         assert (midway.status, midway.key_gone) == (RecordingStatus.SHREDDED, True)
@@ -417,7 +417,10 @@ async def test_r_ret_1_the_sweeps_statements_do_not_grow_with_its_batch(
         seen: list[str] = []
 
         def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-            seen.append(statement)
+            # The recordings' steps: the first round also erases the parties' identifiers
+            # (R-RET-3), which the second finds erased already.
+            if "subject" not in statement:
+                seen.append(statement)
 
         event.listen(engine.sync_engine, "before_cursor_execute", record)
         try:
