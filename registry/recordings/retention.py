@@ -165,9 +165,9 @@ def _oldest_first(session: AsyncSession, query: Select[*Ts], batch: int) -> Sele
     return claimed(session, query.order_by(Recording.expires_at).limit(batch))
 
 
-def _audited(batch: str, detail: dict[str, Any]) -> Entry:
+def _audited(step: str, detail: dict[str, Any]) -> Entry:
     return Entry(
-        principal=SWEEPER.handle, action=f"sweep.{batch}", outcome=Outcome.ALLOWED, detail=detail
+        principal=SWEEPER.handle, action=f"sweep.{step}", outcome=Outcome.ALLOWED, detail=detail
     )
 
 

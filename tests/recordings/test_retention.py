@@ -550,3 +550,22 @@ async def test_r_ret_2_a_hold_placed_while_the_sweeper_erases_the_recording_is_r
         await placing
     async with scene.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(LegalHold)) == 0
+
+
+async def test_r_acc_6_the_shreds_of_an_interrupted_sweep_are_in_the_audit_log(
+    scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
+) -> None:
+    first = await recorded(scene, ring, blobs, count=3)
+    frozen_clock.advance(31 * DAY)
+    # The sweep stops after its shredding committed, before it could sum up what it did.
+    with pytest.raises(OSError, match="unreachable"):
+        await sweep(scene, BlobStoreDown(blobs.root, failures=1), batch=2)
+    batches = await scene.audit_log.events(
+        actor=SYSTEM, after_seq=0, limit=10, action="sweep.shred"
+    )
+    assert [(e.principal, len((e.detail or {})["recordings"])) for e in batches] == [
+        ("system:sweep", 2),
+        ("system:sweep", 1),
+    ]
+    assert sorted(r for e in batches for r in (e.detail or {})["recordings"]) == sorted(first)
+    assert {(e.detail or {})["reason"] for e in batches} == {"expired"}
