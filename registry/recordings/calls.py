@@ -23,8 +23,10 @@ from registry.recordings.models import (
     ConsentStep,
     Direction,
     ErasureReason,
+    IdentifierTombstone,
     MonitoringSession,
     Recording,
+    RecordingStatus,
     Segment,
     Subject,
     SubjectKind,
@@ -132,8 +134,19 @@ async def call_by_id(session: AsyncSession, call_id: str) -> Call:
     return call
 
 
-async def _step(session: AsyncSession, actor: Actor, call: Call, step: ConsentStep) -> None:
-    session.add(ConsentEvent(call_id=call.id, step=step, at=clock.now(), actor=actor.handle))
+async def _step(
+    session: AsyncSession,
+    actor: Actor,
+    call: Call,
+    step: ConsentStep,
+    shredded: erasure.Shredded | None = None,
+) -> None:
+    """Records a step; one that erased audio records what a hold kept from it (R-ERA-1)."""
+    kept = shredded.kept() if shredded is not None else []
+    detail = {"kept_by_hold": kept} if kept else None
+    session.add(
+        ConsentEvent(call_id=call.id, step=step, at=clock.now(), actor=actor.handle, detail=detail)
+    )
     await session.flush()
 
 
@@ -172,11 +185,11 @@ async def _refuse(
     call.consent, call.monitoring_consent = Consent.REFUSED, False
     call.recording_stopped_at = clock.now()
     await _end_monitoring(session, call)
-    await _step(session, actor, call, step)
-    await _step(session, actor, call, ConsentStep.RECORDING_STOPPED)
-    await erasure.shred(
+    shredded = await erasure.shred(
         session=session, actor=actor, recordings=await recordings_of(session, call), reason=reason
     )
+    await _step(session, actor, call, step, shredded)
+    await _step(session, actor, call, ConsentStep.RECORDING_STOPPED)
 
 
 async def _end_monitoring(session: AsyncSession, call: Call) -> None:
@@ -190,10 +203,13 @@ async def _end_monitoring(session: AsyncSession, call: Call) -> None:
         monitoring.ended_at = clock.now()
 
 
-async def recordings_of(session: AsyncSession, call: Call) -> list[Recording]:
-    return list(
-        (await session.scalars(select(Recording).where(Recording.call_id == call.id))).all()
-    )
+async def recordings_of(
+    session: AsyncSession, call: Call, segment: Segment | None = None
+) -> list[Recording]:
+    query = select(Recording).where(Recording.call_id == call.id)
+    if segment is not None:
+        query = query.where(Recording.segment == segment)
+    return list((await session.scalars(query)).all())
 
 
 async def record_agent_answer(
@@ -235,21 +251,28 @@ async def notify_refusal(*, session: AsyncSession, actor: Actor, call_id: str) -
 
 
 async def delete_start_audio(*, session: AsyncSession, actor: Actor, call_id: str) -> Call:
-    """Management deletes the audio of a refused outbound call's start (R-CON-2)."""
+    """Management deletes the audio of a refused outbound call's start (R-CON-2).
+
+    From then on no start audio of the call is taken again. Audio a hold for legal claims
+    keeps stays, recorded with its ground, and the deletion stays owed until it is done.
+    """
     authorize(actor, Action.START_AUDIO_DELETE)
     call = await call_by_id(session, call_id)
     steps = await _steps(session, call)
     if ConsentStep.AGENT_RECORDED_NO not in steps:
         raise InvalidInput("only a refused outbound call owes a deletion", field="call")
-    if ConsentStep.START_AUDIO_DELETED in steps:
+    start = [
+        r
+        for r in await recordings_of(session, call, Segment.START)
+        if r.status is RecordingStatus.ACTIVE
+    ]
+    if ConsentStep.START_AUDIO_DELETED in steps and not start:
         raise InvalidInput("the start of this call was deleted already", field="call")
-    await erasure.shred(
-        session=session,
-        actor=actor,
-        recordings=await recordings_of(session, call),
-        reason=ErasureReason.START_OF_CALL,
+    shredded = await erasure.shred(
+        session=session, actor=actor, recordings=start, reason=ErasureReason.START_OF_CALL
     )
-    await _step(session, actor, call, ConsentStep.START_AUDIO_DELETED)
+    call.start_audio_deleted_at = call.start_audio_deleted_at or clock.now()
+    await _step(session, actor, call, ConsentStep.START_AUDIO_DELETED, shredded)
     return call
 
 
@@ -263,7 +286,8 @@ class DeletionOwed:
 
 
 async def deletions_owed(*, session: AsyncSession, actor: Actor) -> list[DeletionOwed]:
-    """Refused outbound calls whose start audio management has not deleted yet, oldest first."""
+    """Refused outbound calls whose start audio is not deleted yet, oldest first: management
+    has not acted, or audio of the start is still there (a hold keeps it)."""
     authorize(actor, Action.DELETIONS_OWED_READ)
     events = (
         await session.execute(
@@ -275,10 +299,22 @@ async def deletions_owed(*, session: AsyncSession, actor: Actor) -> list[Deletio
     steps: dict[str, dict[ConsentStep, datetime]] = {}
     for call_id, step, at in events:
         steps.setdefault(call_id, {})[step] = at
+    refused = [call_id for call_id, done in steps.items() if ConsentStep.AGENT_RECORDED_NO in done]
+    still_there = set(
+        (
+            await session.scalars(
+                select(Recording.call_id).where(
+                    Recording.call_id.in_(refused),
+                    Recording.segment == Segment.START,
+                    Recording.status == RecordingStatus.ACTIVE,
+                )
+            )
+        ).all()
+    )
     open_ids = [
         call_id
-        for call_id, done in steps.items()
-        if ConsentStep.AGENT_RECORDED_NO in done and ConsentStep.START_AUDIO_DELETED not in done
+        for call_id in refused
+        if ConsentStep.START_AUDIO_DELETED not in steps[call_id] or call_id in still_there
     ]
     calls = {c.id: c for c in (await session.scalars(select(Call).where(Call.id.in_(open_ids))))}
     now = clock.now()
@@ -307,13 +343,13 @@ async def withdraw_consent(*, session: AsyncSession, actor: Actor, call_id: str)
     call.consent, call.monitoring_consent = Consent.WITHDRAWN, False
     call.recording_stopped_at = call.recording_stopped_at or clock.now()
     await _end_monitoring(session, call)
-    await _step(session, actor, call, ConsentStep.WITHDRAWN)
-    await erasure.shred(
+    shredded = await erasure.shred(
         session=session,
         actor=actor,
         recordings=await recordings_of(session, call),
         reason=ErasureReason.CONSENT_WITHDRAWN,
     )
+    await _step(session, actor, call, ConsentStep.WITHDRAWN, shredded)
     return call
 
 
@@ -321,18 +357,27 @@ def require_consent_to_record(call: Call, segment: Segment) -> None:
     """Audio of a customer's call is stored only with consent (R-CON-3).
 
     The one exception is an outbound call's start, recorded before the question could be
-    asked; it is deleted by management if the customer refuses (R-CON-2).
+    asked; it is deleted by management if the customer refuses (R-CON-2), and once deleted
+    it is never taken again.
     """
     if call.consent is Consent.GIVEN and call.recording_stopped_at is None:
         return
     before_the_question = segment is Segment.START and call.direction is Direction.OUTBOUND
-    if before_the_question and call.consent in (Consent.PENDING, Consent.REFUSED):
+    if (
+        before_the_question
+        and call.consent in (Consent.PENDING, Consent.REFUSED)
+        and call.start_audio_deleted_at is None
+    ):
         return
     raise RuleBroken("R-CON-3", f"no consent to record call {call.id} ({call.consent.value})")
 
 
 async def mark_under_16(*, session: AsyncSession, actor: Actor, subject_id: int) -> Subject:
-    """The subject is known to be under 16: their calls' audio and identifiers go (R-MIN-1)."""
+    """The subject is known to be under 16: their calls' audio and identifiers go (R-MIN-1).
+
+    Audio a hold for legal claims keeps stays, and so do the identifiers with it: the
+    claim needs to know whose it is (R-ERA-1).
+    """
     authorize(actor, Action.SUBJECT_MINOR)
     subject = await session.get(Subject, subject_id)
     if subject is None:
@@ -344,15 +389,33 @@ async def mark_under_16(*, session: AsyncSession, actor: Actor, subject_id: int)
         )
     ).all()
     recordings = [r for call in calls for r in await recordings_of(session, call)]
-    await erasure.shred(
+    shredded = await erasure.shred(
         session=session, actor=actor, recordings=recordings, reason=ErasureReason.MINOR
     )
-    erase_identifiers(subject)
+    if not shredded.refused:
+        await erase_identifiers(
+            session=session, actor=actor, subject=subject, reason=ErasureReason.MINOR
+        )
     await session.flush()
     return subject
 
 
-def erase_identifiers(subject: Subject) -> None:
+async def erase_identifiers(
+    *, session: AsyncSession, actor: Actor, subject: Subject, reason: ErasureReason
+) -> None:
+    """Erases the subject's sealed identifiers and their indexes, leaving a tombstone (R-RET-3).
+
+    Identifiers erased already are left as they are, with their first tombstone.
+    """
+    if subject.identifiers_erased_at is not None:
+        return
+    now = clock.now()
     subject.name_sealed = subject.phone_sealed = subject.email_sealed = None
     subject.phone_index = subject.email_index = None
-    subject.identifiers_erased_at = clock.now()
+    subject.identifiers_erased_at = now
+    session.add(
+        IdentifierTombstone(
+            subject_id=subject.id, erased_at=now, reason=reason, erased_by=actor.handle
+        )
+    )
+    await session.flush()

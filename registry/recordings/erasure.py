@@ -24,39 +24,62 @@ from registry.errors import NotFound, RuleBroken
 from registry.recordings.models import (
     ErasureReason,
     HoldGround,
+    KeptFromErasure,
     LegalHold,
     Recording,
     RecordingStatus,
     Tombstone,
 )
 
-# Reasons that come from a request to erase: a hold for legal claims may refuse them (R-ERA-1).
-REQUESTED = frozenset({ErasureReason.ERASURE_REQUEST})
+
+def keeps(hold: LegalHold, reason: ErasureReason) -> bool:
+    """Whether ``hold`` keeps a recording from an erasure for ``reason``: the one gate.
+
+    Any hold keeps a recording past its period (R-RET-2); against the subject's wishes
+    (a request, a withdrawal, a refusal, a child's data, a call's start) only a hold for
+    legal claims stands (R-ERA-1, Art. 17(3)(e)).
+    """
+    return reason is ErasureReason.EXPIRED or hold.ground is HoldGround.LEGAL_CLAIMS
 
 
-async def active_holds(
-    session: AsyncSession, recording_ids: Sequence[str], *, on: datetime
+async def holds_keeping(
+    session: AsyncSession, recording_ids: Sequence[str], reason: ErasureReason, *, on: datetime
 ) -> dict[str, LegalHold]:
-    """Holds in force on ``on``, by recording."""
+    """The hold in force on ``on`` that keeps each recording from an erasure for ``reason``;
+    recordings no hold keeps are left out. Where several keep one, the longest is named."""
     if not recording_ids:
         return {}
     rows = (
         await session.scalars(
-            select(LegalHold).where(
+            select(LegalHold)
+            .where(
                 LegalHold.recording_id.in_(recording_ids),
                 LegalHold.released_at.is_(None),
                 LegalHold.ends_on >= on.date(),
             )
+            .order_by(LegalHold.ends_on, LegalHold.id)
         )
     ).all()
-    return {hold.recording_id: hold for hold in rows}
+    return {hold.recording_id: hold for hold in rows if keeps(hold, reason)}
 
 
 @dataclass(frozen=True)
 class Shredded:
     done: list[Recording]
-    # Kept for legal claims, with the hold that keeps each (R-ERA-1).
+    # Kept by a hold, with the hold that keeps each (R-ERA-1, R-RET-2).
     refused: list[tuple[Recording, LegalHold]]
+
+    def kept(self) -> list[dict[str, str]]:
+        """What the holds kept, each with its ground, as an outcome records it."""
+        return [
+            {
+                "recording": recording.id,
+                "ground": hold.ground.value,
+                "justification": hold.justification,
+                "hold_ends_on": hold.ends_on.isoformat(),
+            }
+            for recording, hold in self.refused
+        ]
 
 
 async def shred(
@@ -68,9 +91,10 @@ async def shred(
 ) -> Shredded:
     """Destroys the data keys of ``recordings`` and leaves their tombstones.
 
-    For an erasure request, a recording under a hold for legal claims is kept and
-    returned as refused with its hold, whose ground the caller records (R-ERA-1); the
-    others are shredded all the same. Already shredded recordings are skipped.
+    Every erasure of a recording, whatever its reason, comes through here. A recording a
+    hold keeps (``keeps``) is not touched: it is returned as refused with its hold, and
+    the hold's stand against this erasure is recorded (``KeptFromErasure``); the others are
+    shredded all the same. Already shredded recordings are skipped.
     """
     now = clock.now()
     if recordings:
@@ -84,12 +108,14 @@ async def shred(
             .execution_options(populate_existing=True)
         )
     live = [r for r in recordings if r.status is RecordingStatus.ACTIVE]
-    holds = await active_holds(session, [r.id for r in live], on=now) if reason in REQUESTED else {}
-    refused = [
-        (r, holds[r.id])
-        for r in live
-        if r.id in holds and holds[r.id].ground is HoldGround.LEGAL_CLAIMS
-    ]
+    holds = await holds_keeping(session, [r.id for r in live], reason, on=now)
+    refused = [(r, holds[r.id]) for r in live if r.id in holds]
+    session.add_all(
+        KeptFromErasure(
+            recording_id=r.id, hold_id=hold.id, reason=reason, asked_at=now, asked_by=actor.handle
+        )
+        for r, hold in refused
+    )
     kept = {r.id for r, _ in refused}
     done = [r for r in live if r.id not in kept]
     if done:

@@ -39,8 +39,13 @@ from registry.rights import minors
 
 
 async def call_objects(info: Info, rows: Sequence[Call]) -> list[CallType]:
-    """Calls with their consent steps and recordings, in two queries whatever their number."""
+    """Calls with their consent steps and recordings, in two queries whatever their number.
+
+    Steps and recordings are loaded only for a caller who may read them (``CallType``).
+    """
     session = info.context.session
+    if not info.context.actor.may(Action.CALLS_READ):
+        return [CallType.of(row, [], []) for row in rows]
     ids = [row.id for row in rows]
     steps = grouped(
         (e.call_id, e)
@@ -128,6 +133,7 @@ class RecordingsQuery:
     async def deletions_owed(self, info: Info) -> list[DeletionOwedType]:
         ctx = info.context
         owed = await calls.deletions_owed(session=ctx.session, actor=ctx.actor)
+        ctx.audit("deletionsOwed", Outcome.ALLOWED, detail={"calls": [d.call.id for d in owed]})
         objects = await call_objects(info, [d.call for d in owed])
         return [
             DeletionOwedType(

@@ -110,6 +110,8 @@ class Call(Base):
     consent: Mapped[Consent] = mapped_column(enum_column(Consent), default=Consent.PENDING)
     monitoring_consent: Mapped[bool] = mapped_column(default=False)
     recording_stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Management deleted the start of a refused outbound call: none of it is taken again (R-CON-2).
+    start_audio_deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ConsentEvent(Base):
@@ -171,6 +173,32 @@ class Tombstone(Base):
     erased_at: Mapped[datetime] = mapped_column(UtcDateTime)
     reason: Mapped[ErasureReason] = mapped_column(enum_column(ErasureReason))
     erased_by: Mapped[str] = mapped_column(String(80))
+
+
+class IdentifierTombstone(Base):
+    """What is left of a subject's erased identifiers: when, why and by whom (R-RET-3)."""
+
+    __tablename__ = "identifier_tombstone"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), unique=True)
+    erased_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reason: Mapped[ErasureReason] = mapped_column(enum_column(ErasureReason))
+    erased_by: Mapped[str] = mapped_column(String(80))
+
+
+class KeptFromErasure(Base):
+    """An erasure a hold stood against: the recording, the hold, what was asked, by whom and
+    when (R-ERA-1, R-RET-2). The recording is kept; this is the record of why."""
+
+    __tablename__ = "kept_from_erasure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[str] = mapped_column(ForeignKey("recording.id"), index=True)
+    hold_id: Mapped[int] = mapped_column(ForeignKey("legal_hold.id"))
+    reason: Mapped[ErasureReason] = mapped_column(enum_column(ErasureReason))
+    asked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    asked_by: Mapped[str] = mapped_column(String(80))
 
 
 class LegalHold(Base):

@@ -1,11 +1,14 @@
-"""How long recordings are kept (R-RET-1), holds that keep them longer (R-RET-2), the sweep.
+"""How long recordings and identifiers are kept (R-RET-1, R-RET-3), holds that keep
+recordings longer (R-RET-2), the sweep.
 
 The sweep is safe on many replicas at once: on PostgreSQL each batch claims its rows
 with FOR UPDATE SKIP LOCKED, so two sweepers never take the same recording; on SQLite
-the sweeper's transactions take the write lock when they begin. It works in two
-steps, each committed: shred the expired (data keys destroyed, tombstones left), then
-delete the shredded ones' blobs. Killed between or within the steps, it finds the rest
-on its next run; nothing is erased twice and nothing kept by a hold is touched.
+the sweeper's transactions take the write lock when they begin. It works in three
+steps, each committed batch by batch: shred the expired (data keys destroyed, tombstones
+left), delete the shredded ones' blobs, then erase the identifiers nothing keeps any
+longer. Killed between or within the steps, it finds the rest on its next run; nothing
+is erased twice and nothing kept by a hold is touched. Each batch that erases is written
+to the audit log before it commits, so an interrupted sweep's erasures are audited too.
 
 Both steps work a batch at a time: a few statements per batch whatever its size, and
 the blobs of a batch deleted in one call to the store (one worker thread and directory
@@ -15,29 +18,47 @@ fsync for a local folder, one bulk request for an object store).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import TypeVarTuple
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import Exists, Select, exists, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Exists,
+    Select,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
+from registry.audit.models import Outcome
+from registry.audit.service import AuditLog, Entry
 from registry.blobs import BlobStore
 from registry.db import claimed
 from registry.errors import InvalidInput, NotFound, RuleBroken
 from registry.inventory.models import ActivityDataCategory, ActivityParty, DataCategory
 from registry.recordings import erasure
 from registry.recordings.models import (
+    Call,
     ErasureReason,
     HoldGround,
+    IdentifierTombstone,
     LegalHold,
     Recording,
     RecordingStatus,
+    Subject,
 )
+from registry.rights.models import RequestStatus, RightsRequest
 
 VOICE = "user.voice.recording"
+# The identifiers a subject is registered with, as the activity's data categories name them.
+IDENTIFIERS = ("user.name", "user.contact.phone", "user.contact.email")
 SWEEPER = Actor.system("sweep")
 Ts = TypeVarTuple("Ts")
 
@@ -114,10 +135,22 @@ async def release_hold(*, session: AsyncSession, actor: Actor, hold_id: int) -> 
     return hold
 
 
+async def retention_of_identifiers(session: AsyncSession) -> timedelta | None:
+    """The longest period the activities set for a subject's identifiers (R-RET-3, R-INV-6);
+    None if only criteria are on record, so that nothing is erased on a guess."""
+    days = await session.scalar(
+        select(func.max(ActivityDataCategory.retention_days))
+        .join(DataCategory, DataCategory.id == ActivityDataCategory.data_category_id)
+        .where(DataCategory.key.in_(IDENTIFIERS))
+    )
+    return timedelta(days=days) if days is not None else None
+
+
 @dataclass
 class SweepReport:
     shredded: int = 0
     blobs_deleted: int = 0
+    identifiers_erased: int = 0
 
 
 def _held_now(today: date) -> Exists:
@@ -132,10 +165,21 @@ def _oldest_first(session: AsyncSession, query: Select[*Ts], batch: int) -> Sele
     return claimed(session, query.order_by(Recording.expires_at).limit(batch))
 
 
+def _audited(step: str, detail: dict[str, Any]) -> Entry:
+    return Entry(
+        principal=SWEEPER.handle, action=f"sweep.{step}", outcome=Outcome.ALLOWED, detail=detail
+    )
+
+
 async def sweep(
-    *, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore, batch: int = 500
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    blobs: BlobStore,
+    audit_log: AuditLog,
+    batch: int = 500,
 ) -> SweepReport:
-    """Erases every recording past its period and not held, and finishes any shredding."""
+    """Erases every recording past its period and not held, finishes any shredding, then
+    erases the identifiers nothing keeps any longer."""
     report = SweepReport()
     while True:
         async with sessions() as session, session.begin():
@@ -149,10 +193,27 @@ async def sweep(
             done = await erasure.shred(
                 session=session, actor=SWEEPER, recordings=rows, reason=ErasureReason.EXPIRED
             )
+            if done.done:
+                # Before the commit, as a request's audit is: if the log cannot be written,
+                # the batch is not erased.
+                await audit_log.append(
+                    [
+                        _audited(
+                            "shred",
+                            {
+                                "reason": ErasureReason.EXPIRED.value,
+                                "recordings": [r.id for r in done.done],
+                            },
+                        )
+                    ]
+                )
             report.shredded += len(done.done)
         if len(rows) < batch:
             break
     report.blobs_deleted = await finish_shredded(sessions=sessions, blobs=blobs, batch=batch)
+    report.identifiers_erased = await erase_expired_identifiers(
+        sessions=sessions, audit_log=audit_log, batch=batch
+    )
     return report
 
 
@@ -177,3 +238,77 @@ async def finish_shredded(
             deleted += len(rows)
         if len(rows) < batch:
             return deleted
+
+
+def _identifiers_kept(now: datetime, period: timedelta) -> ColumnElement[bool]:
+    """Something still needs the subject's identifiers (R-RET-3): a call within the period,
+    a recording not erased (within its period, or held), an open request, a hold."""
+    involved = or_(Call.customer_id == Subject.id, Call.agent_id == Subject.id)
+    their_recordings = select(Recording.id).join(Call, Call.id == Recording.call_id).where(involved)
+    return or_(
+        exists().where(involved, Call.started_at > now - period),
+        exists(their_recordings.where(Recording.status == RecordingStatus.ACTIVE)),
+        exists().where(
+            RightsRequest.subject_id == Subject.id,
+            RightsRequest.status.not_in([RequestStatus.COMPLETED, RequestStatus.REFUSED]),
+        ),
+        exists().where(
+            LegalHold.recording_id.in_(their_recordings),
+            LegalHold.released_at.is_(None),
+            LegalHold.ends_on >= now.date(),
+        ),
+    )
+
+
+async def erase_expired_identifiers(
+    *, sessions: async_sessionmaker[AsyncSession], audit_log: AuditLog, batch: int = 500
+) -> int:
+    """Erases the sealed identifiers and blind indexes of subjects past their period that
+    nothing keeps, each leaving a tombstone (R-RET-3); the number of subjects."""
+    erased = 0
+    while True:
+        async with sessions() as session, session.begin():
+            now = clock.now()
+            period = await retention_of_identifiers(session)
+            if period is None:
+                return erased
+            due = (
+                select(Subject.id)
+                .where(
+                    Subject.identifiers_erased_at.is_(None),
+                    Subject.created_at <= now - period,
+                    ~_identifiers_kept(now, period),
+                )
+                .order_by(Subject.id)
+                .limit(batch)
+            )
+            ids = list((await session.scalars(claimed(session, due))).all())
+            if ids:
+                await session.execute(
+                    update(Subject)
+                    .where(Subject.id.in_(ids))
+                    .values(
+                        name_sealed=None,
+                        phone_sealed=None,
+                        email_sealed=None,
+                        phone_index=None,
+                        email_index=None,
+                        identifiers_erased_at=now,
+                    )
+                )
+                await session.execute(
+                    insert(IdentifierTombstone),
+                    [
+                        {
+                            "subject_id": subject_id,
+                            "erased_at": now,
+                            "reason": ErasureReason.EXPIRED,
+                            "erased_by": SWEEPER.handle,
+                        }
+                        for subject_id in ids
+                    ],
+                )
+                await audit_log.append([_audited("erase_identifiers", {"subjects": ids})])
+            erased += len(ids)
+        if len(ids) < batch:
+            return erased

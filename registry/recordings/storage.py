@@ -4,8 +4,9 @@ Upload: consent first (R-CON-3), never a child's (R-MIN-1), a fresh data key per
 recording wrapped by the key ring's primary key, the audio sealed as it streams in, and
 an expiry set from the activity's retention (R-RET-1). Download: only roles the policy
 names, with confidentiality and training on record (R-ACC-1..4), for one of the
-activity's purposes or a purpose the subject separately consented to (R-CON-4), and
-never while a restriction or an objection stops it (R-DSR-1).
+activity's purposes or a purpose the subject separately consented to (R-CON-4), only
+while the call's consent stands (R-CON-3) and the recording is within its period or
+held (R-RET-1, R-RET-2), and never while a restriction or an objection stops it (R-DSR-1).
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.blobs import BlobStore
 from registry.crypto import KeyRing, WrappedKey, new_data_key, open_sealed, seal, unwrap, wrap
 from registry.errors import NotFound, RuleBroken
 from registry.inventory.models import ActivityParty, Purpose
-from registry.recordings import uploads
+from registry.recordings import erasure, uploads
 from registry.recordings.calls import call_by_id
 from registry.recordings.models import (
     Call,
+    Consent,
+    ErasureReason,
     Recording,
     RecordingStatus,
     Segment,
@@ -136,6 +140,21 @@ async def permitted_purpose(session: AsyncSession, call: Call, purpose: str) -> 
         )
 
 
+async def require_within_retention(session: AsyncSession, recording: Recording) -> None:
+    """Past its period and not held, a recording is not served, whether or not the sweep
+    has erased it yet (R-RET-1); a hold keeps it past its period (R-RET-2)."""
+    now = clock.now()
+    if recording.expires_at > now:
+        return
+    if await erasure.holds_keeping(session, [recording.id], ErasureReason.EXPIRED, on=now):
+        return
+    raise RuleBroken(
+        "R-RET-1",
+        f"the recording's retention period ended on {recording.expires_at:%Y-%m-%d}:"
+        " it is erased, and not served meanwhile",
+    )
+
+
 async def open_for_listening(
     *,
     session: AsyncSession,
@@ -151,6 +170,13 @@ async def open_for_listening(
     if recording is None or recording.status is not RecordingStatus.ACTIVE:
         raise NotFound(f"no recording {recording_id!r}")
     call = await call_by_id(session, recording.call_id)
+    # Audio of a call without consent is only kept until its deletion is done: whatever the
+    # purpose, nobody listens to it (a start before the answer, a refusal, a withdrawal).
+    if call.consent is not Consent.GIVEN:
+        raise RuleBroken(
+            "R-CON-3", f"the call's consent is {call.consent.value}: its audio is not used"
+        )
+    await require_within_retention(session, recording)
     await permitted_purpose(session, call, purpose)
     await require_use_allowed(session, call, purpose=purpose)
     if recording.key_id is None or recording.wrapped_key is None:

@@ -1,6 +1,6 @@
 """One sweep, whoever runs it (`registry sweep` or the server's periodic task): recordings
-past their retention, packages past their expiry, temp files of killed writes, and an
-audit entry saying what went."""
+and identifiers past their retention, packages past their expiry, temp files of killed
+writes, and an audit entry saying what went (each erasing batch has its own as well)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ class Swept:
         return bool(
             self.report.shredded
             or self.report.blobs_deleted
+            or self.report.identifiers_erased
             or self.expired_packages
             or self.temp_files
             or self.unfinished_uploads
@@ -39,6 +40,7 @@ class Swept:
         detail: dict[str, Any] = {
             "shredded": self.report.shredded,
             "blobs_deleted": self.report.blobs_deleted,
+            "identifiers_erased": self.report.identifiers_erased,
             "expired_packages_erased": self.expired_packages,
         }
         if self.unfinished_uploads:
@@ -58,7 +60,7 @@ async def sweep_all(
     """Runs every part of the sweep, then audits it; safe beside other sweepers."""
     # Blobs of uploads that died before their recording was committed: no one's audio.
     unfinished = await uploads.remove_unfinished(sessions=sessions, blobs=blobs, batch=batch)
-    report = await retention.sweep(sessions=sessions, blobs=blobs, batch=batch)
+    report = await retention.sweep(sessions=sessions, blobs=blobs, audit_log=audit_log, batch=batch)
     # Answers handed out are copies of the same data, kept only until they expire.
     packages = await erase_expired_packages(sessions=sessions, blobs=blobs, batch=batch)
     # Then the temp files of writes whose process was killed: sealed audio all the same.

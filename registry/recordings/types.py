@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 import strawberry
 
+from registry.access.policy import Action
+from registry.graphql.context import Info
 from registry.recordings.models import (
     Call,
     Consent,
@@ -107,8 +109,23 @@ class ConsentEventType:
         return cls(step=row.step, at=row.at, actor=row.actor)
 
 
+# A call's history and recordings are shown only to those who read calls, wherever the call
+# appears: its own query, a list, or the payload of a mutation its caller may make.
+def _steps(root: CallType, info: Info) -> list[ConsentEventType] | None:
+    info.context.require(Action.CALLS_READ)
+    return [ConsentEventType.of(step) for step in root.loaded_steps]
+
+
+def _recordings(root: CallType, info: Info) -> list[RecordingType] | None:
+    info.context.require(Action.CALLS_READ)
+    return [RecordingType.of(recording) for recording in root.loaded_recordings]
+
+
 @strawberry.type(name="Call")
 class CallType:
+    """A call as any caller who may name it sees it; its history and recordings only for
+    those who read calls, wherever the call appears (a query or a mutation's payload)."""
+
     id: str
     direction: Direction
     customer_country_code: str
@@ -117,8 +134,18 @@ class CallType:
     consent: Consent
     monitoring_consent: bool
     recording_stopped_at: datetime | None
-    steps: list[ConsentEventType]
-    recordings: list[RecordingType]
+    start_audio_deleted_at: datetime | None
+    loaded_steps: strawberry.Private[list[ConsentEvent]]
+    loaded_recordings: strawberry.Private[list[Recording]]
+
+    steps: list[ConsentEventType] | None = strawberry.field(
+        resolver=_steps,
+        description="Each consent step, who took it and when (calls.read).",
+    )
+    recordings: list[RecordingType] | None = strawberry.field(
+        resolver=_recordings,
+        description="The call's recordings (calls.read).",
+    )
 
     @classmethod
     def of(cls, row: Call, steps: list[ConsentEvent], recordings: list[Recording]) -> CallType:
@@ -131,8 +158,9 @@ class CallType:
             consent=row.consent,
             monitoring_consent=row.monitoring_consent,
             recording_stopped_at=row.recording_stopped_at,
-            steps=[ConsentEventType.of(s) for s in steps],
-            recordings=[RecordingType.of(r) for r in recordings],
+            start_audio_deleted_at=row.start_audio_deleted_at,
+            loaded_steps=steps,
+            loaded_recordings=recordings,
         )
 
 

@@ -76,8 +76,9 @@ async def erase_subject(*, session: AsyncSession, actor: Actor, subject: Subject
         for recording, hold in shredded.refused
     ]
     if not kept:
-        calls.erase_identifiers(subject)
-        await session.flush()
+        await calls.erase_identifiers(
+            session=session, actor=actor, subject=subject, reason=ErasureReason.ERASURE_REQUEST
+        )
     return {
         "packages_erased": await shred_packages(session, subject.id),
         "recordings_erased": len(shredded.done),

@@ -9,6 +9,7 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.access.service import Actor
+from registry.audit.service import AuditLog
 from registry.blobs import BlobStore
 from registry.crypto import KeyRing
 from registry.db import transaction
@@ -30,6 +31,8 @@ class Scene:
     sessions: Sessions
     customer_id: int
     agent_id: int
+    # Where the sweep and the services' callers write what they did (R-ACC-6).
+    audit_log: AuditLog
 
     async def call(self, direction: Direction = Direction.INBOUND, country: str = "GB") -> str:
         async with transaction(self.sessions) as session:
@@ -94,7 +97,7 @@ async def chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
 
 
 @pytest_asyncio.fixture
-async def scene(seeded: Sessions, ring: KeyRing) -> Scene:
+async def scene(seeded: Sessions, ring: KeyRing, audit_log: AuditLog) -> Scene:
     async with transaction(seeded) as session:
         customer = await calls.register_subject(
             session=session,
@@ -112,4 +115,4 @@ async def scene(seeded: Sessions, ring: KeyRing) -> Scene:
             identifiers=calls.Identifiers("Bo Agent", None, "bo@example.test"),
             principal_handle="test-agent",
         )
-    return Scene(seeded, customer.id, agent.id)
+    return Scene(seeded, customer.id, agent.id, audit_log)

@@ -249,3 +249,44 @@ async def test_r_con_3_withdrawal_ends_live_monitoring_at_once(scene: Scene) -> 
     async with scene.sessions() as session:
         ended = await session.get_one(MonitoringSession, live.id)
     assert ended.ended_at == clock.now()
+
+
+async def test_r_con_2_the_start_of_a_call_is_not_taken_again_once_management_deleted_it(
+    scene: Scene, ring: KeyRing, blobs: LocalBlobStore
+) -> None:
+    call_id = await scene.call(Direction.OUTBOUND)
+    await upload(scene, ring, blobs, call_id, Segment.START)
+    async with transaction(scene.sessions) as session:
+        await calls.record_agent_answer(
+            session=session, actor=SYSTEM, call_id=call_id, approved=False
+        )
+    # A second piece of the start, sent before management acted, is owed as well.
+    await upload(scene, ring, blobs, call_id, Segment.START)
+    async with transaction(scene.sessions) as session:
+        await calls.delete_start_audio(session=session, actor=SYSTEM, call_id=call_id)
+        assert await calls.deletions_owed(session=session, actor=SYSTEM) == []
+    assert await statuses(scene, call_id) == [RecordingStatus.SHREDDED] * 2
+    with pytest.raises(RuleBroken) as raised:
+        await upload(scene, ring, blobs, call_id, Segment.START)
+    assert raised.value.rule_id == "R-CON-3"
+    assert await statuses(scene, call_id) == [RecordingStatus.SHREDDED] * 2
+    async with scene.sessions() as session:
+        assert await calls.deletions_owed(session=session, actor=SYSTEM) == []
+
+
+async def test_r_con_2_a_start_deleted_before_its_audio_arrived_refuses_the_audio(
+    scene: Scene, ring: KeyRing, blobs: LocalBlobStore
+) -> None:
+    call_id = await scene.call(Direction.OUTBOUND)
+    async with transaction(scene.sessions) as session:
+        await calls.record_agent_answer(
+            session=session, actor=SYSTEM, call_id=call_id, approved=False
+        )
+        await calls.delete_start_audio(session=session, actor=SYSTEM, call_id=call_id)
+    # Late audio would be a deletion owed that nobody sees: it is never stored.
+    with pytest.raises(RuleBroken) as raised:
+        await upload(scene, ring, blobs, call_id, Segment.START)
+    assert raised.value.rule_id == "R-CON-3"
+    assert await statuses(scene, call_id) == []
+    async with scene.sessions() as session:
+        assert await calls.deletions_owed(session=session, actor=SYSTEM) == []

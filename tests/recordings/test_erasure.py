@@ -81,7 +81,7 @@ async def test_r_era_1_an_erasure_request_shreds_the_recording_at_once(
     with pytest.raises(NotFound):
         await listen(scene.sessions, ring, blobs, recording_id)
     # The next sweep deletes the blob; the other recording of the call is not touched.
-    assert await sweep(scene.sessions, blobs) == (0, 1)
+    assert await sweep(scene, blobs) == (0, 1)
     assert (await state(scene.sessions, blobs, recording_id)).status is RecordingStatus.ERASED
     assert await listen(scene.sessions, ring, blobs, other) == AUDIO
     again = await erase(api, recording_id)
@@ -203,7 +203,7 @@ async def test_r_min_1_a_subject_marked_under_16_loses_their_audio_and_identifie
                 audio=chunks(AUDIO),
             )
     assert raised.value.rule_id == "R-MIN-1"
-    assert await sweep(scene.sessions, blobs) == (0, 3)
+    assert await sweep(scene, blobs) == (0, 3)
     assert list(blobs.root.iterdir()) == []
 
 

@@ -159,9 +159,13 @@ async def test_r_ret_1_the_sweep_command_erases_the_expired_and_says_how_many(
     assert audited.detail == {
         "shredded": 2,
         "blobs_deleted": 2,
+        "identifiers_erased": 0,
         "expired_packages_erased": 0,
         "stale_temp_files_removed": 0,
     }
+    # Each batch of one is audited as it commits, besides the summary.
+    batches = await audit_log.events(actor=SYSTEM, after_seq=0, limit=10, action="sweep.shred")
+    assert sorted(r for e in batches for r in (e.detail or {})["recordings"]) == sorted(expired)
 
     again = await run(cli, "sweep")
     assert again.stdout == (
@@ -195,6 +199,7 @@ async def test_the_sweep_command_removes_temp_files_that_killed_writes_left_behi
     assert audited.detail == {
         "shredded": 0,
         "blobs_deleted": 0,
+        "identifiers_erased": 0,
         "expired_packages_erased": 0,
         "stale_temp_files_removed": 1,
     }
