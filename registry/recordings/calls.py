@@ -127,8 +127,21 @@ async def register_call(
     return call
 
 
-async def call_by_id(session: AsyncSession, call_id: str) -> Call:
-    call = await session.get(Call, call_id)
+async def call_by_id(session: AsyncSession, call_id: str, *, lock: bool = False) -> Call:
+    """The call; with ``lock``, as committed now and locked until the transaction ends.
+
+    Every change of consent and the commit of an upload lock the call, so that an upload
+    never commits a recording beside a refusal or withdrawal it did not see (R-CON-3). On
+    SQLite every transaction of the server holds the write lock, which does the same.
+    """
+    if not lock:
+        call = await session.get(Call, call_id)
+    else:
+        query = select(Call).where(Call.id == call_id).execution_options(populate_existing=True)
+        if session.get_bind().dialect.name == "postgresql":
+            # NO KEY: rows that merely refer to the call (a pending upload) still go in.
+            query = query.with_for_update(key_share=True)
+        call = await session.scalar(query)
     if call is None:
         raise NotFound(f"no call {call_id!r}")
     return call
@@ -164,7 +177,7 @@ async def record_ivr_choice(
     stop at once and any audio already received for the call is destroyed.
     """
     authorize(actor, Action.CONSENT_RECORD)
-    call = await call_by_id(session, call_id)
+    call = await call_by_id(session, call_id, lock=True)
     if call.direction is not Direction.INBOUND:
         raise InvalidInput("only inbound calls answer the welcome message", field="call")
     if call.consent is not Consent.PENDING:
@@ -221,7 +234,7 @@ async def record_agent_answer(
     the call's start becomes a deletion owed by management, listed until it is done.
     """
     authorize(actor, Action.CONSENT_RECORD)
-    call = await call_by_id(session, call_id)
+    call = await call_by_id(session, call_id, lock=True)
     if call.direction is not Direction.OUTBOUND:
         raise InvalidInput("only outbound calls ask the customer", field="call")
     if call.consent is not Consent.PENDING:
@@ -257,7 +270,7 @@ async def delete_start_audio(*, session: AsyncSession, actor: Actor, call_id: st
     keeps stays, recorded with its ground, and the deletion stays owed until it is done.
     """
     authorize(actor, Action.START_AUDIO_DELETE)
-    call = await call_by_id(session, call_id)
+    call = await call_by_id(session, call_id, lock=True)
     steps = await _steps(session, call)
     if ConsentStep.AGENT_RECORDED_NO not in steps:
         raise InvalidInput("only a refused outbound call owes a deletion", field="call")
@@ -337,7 +350,7 @@ async def withdraw_consent(*, session: AsyncSession, actor: Actor, call_id: str)
     Earlier processing stays lawful (R-CON-3); what was done is not undone, only stopped.
     """
     authorize(actor, Action.CONSENT_WITHDRAW)
-    call = await call_by_id(session, call_id)
+    call = await call_by_id(session, call_id, lock=True)
     if call.consent is not Consent.GIVEN:
         raise InvalidInput("only given consent can be withdrawn", field="call")
     call.consent, call.monitoring_consent = Consent.WITHDRAWN, False

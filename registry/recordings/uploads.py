@@ -113,7 +113,7 @@ async def begin(
 
 async def finish(*, session: AsyncSession, upload: Upload, sealed: Sealed) -> Recording:
     """The recording in place of the pending upload; the caller audits, then commits."""
-    call = await _locked_call(session, upload.call_id)
+    call = await call_by_id(session, upload.call_id, lock=True)
     # Consent again, now that no withdrawal can commit before this transaction does.
     await _require_recordable(session, call, upload.segment)
     taken = await session.execute(
@@ -141,20 +141,6 @@ async def finish(*, session: AsyncSession, upload: Upload, sealed: Sealed) -> Re
     session.add(recording)
     await session.flush()
     return recording
-
-
-async def _locked_call(session: AsyncSession, call_id: str) -> Call:
-    """The call as committed now, locked until this transaction ends (on SQLite every
-    transaction of the server holds the write lock, which does the same)."""
-    query = select(Call).where(Call.id == call_id).execution_options(populate_existing=True)
-    if session.get_bind().dialect.name == "postgresql":
-        # NO KEY: the lock an update of the call's consent takes, so the two exclude each
-        # other, while rows that merely refer to the call (a pending upload) still go in.
-        query = query.with_for_update(key_share=True)
-    call = await session.scalar(query)
-    if call is None:
-        return await call_by_id(session, call_id)
-    return call
 
 
 async def abandon(
