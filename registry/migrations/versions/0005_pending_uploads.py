@@ -1,6 +1,6 @@
 """uploads under way, so that the sweep removes the blobs of those that never finished
 
-Revision ID: 0005_uploads
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-03 15:20:00.000000
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_uploads"
+revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
