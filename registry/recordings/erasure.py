@@ -63,6 +63,17 @@ async def holds_keeping(
     return {hold.recording_id: hold for hold in rows if keeps(hold, reason)}
 
 
+async def within_retention(
+    session: AsyncSession, recordings: Sequence[Recording], *, on: datetime
+) -> list[Recording]:
+    """Those of ``recordings`` still within their period on ``on``, or kept past it by a
+    hold, in order: the only ones that may be served, whether or not the sweep has erased
+    the rest yet (R-RET-1, R-RET-2)."""
+    past = [r.id for r in recordings if r.expires_at <= on]
+    held = await holds_keeping(session, past, ErasureReason.EXPIRED, on=on)
+    return [r for r in recordings if r.expires_at > on or r.id in held]
+
+
 @dataclass(frozen=True)
 class Shredded:
     done: list[Recording]

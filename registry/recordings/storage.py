@@ -29,7 +29,6 @@ from registry.recordings.calls import call_by_id
 from registry.recordings.models import (
     Call,
     Consent,
-    ErasureReason,
     Recording,
     RecordingStatus,
     Segment,
@@ -143,10 +142,7 @@ async def permitted_purpose(session: AsyncSession, call: Call, purpose: str) -> 
 async def require_within_retention(session: AsyncSession, recording: Recording) -> None:
     """Past its period and not held, a recording is not served, whether or not the sweep
     has erased it yet (R-RET-1); a hold keeps it past its period (R-RET-2)."""
-    now = clock.now()
-    if recording.expires_at > now:
-        return
-    if await erasure.holds_keeping(session, [recording.id], ErasureReason.EXPIRED, on=now):
+    if await erasure.within_retention(session, [recording], on=clock.now()):
         return
     raise RuleBroken(
         "R-RET-1",

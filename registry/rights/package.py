@@ -30,7 +30,7 @@ from registry.access.service import Actor, authorize
 from registry.blobs import BlobStore
 from registry.crypto import KeyRing, WrappedKey, new_data_key, open_sealed, seal, unwrap, wrap
 from registry.errors import DomainError, NotFound
-from registry.recordings.erasure import active_holds
+from registry.recordings.erasure import within_retention
 from registry.recordings.models import Recording, RecordingStatus
 from registry.recordings.storage import BLOCK_BYTES, in_blocks
 from registry.rights.models import Package, PackageKind
@@ -136,14 +136,12 @@ async def servable(session: AsyncSession, recordings: Sequence[Recording]) -> li
     expired from that moment, whether or not the sweep has erased it yet (R-RET-1), unless a
     hold keeps it longer (R-RET-2): the sweep would keep it too.
     """
-    now = clock.now()
     active = [
         r
         for r in recordings
         if r.status is RecordingStatus.ACTIVE and r.key_id is not None and r.wrapped_key is not None
     ]
-    holds = await active_holds(session, [r.id for r in active if r.expires_at <= now], on=now)
-    return [r for r in active if r.expires_at > now or r.id in holds]
+    return await within_retention(session, active, on=clock.now())
 
 
 def audio_entries(
