@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # Per principal and process: a steady rate, and how many may come at once (0 turns it off).
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    # A /graphql body larger than this is refused before it is read further, let alone parsed.
+    graphql_max_body_bytes: int = Field(default=256 * 1024, ge=1)
     seeds_dir: Path = Path(__file__).resolve().parent.parent / "seeds"
 
     @cached_property

@@ -14,7 +14,7 @@ from cross_web import HTTPException
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
@@ -26,7 +26,7 @@ from registry.audit.service import AuditLog, AuditUnavailable, sign_in_refused
 from registry.blobs import BlobStore
 from registry.crypto import KeyRing
 from registry.db import transaction
-from registry.errors import Unauthenticated
+from registry.errors import DomainError, InvalidInput, Unauthenticated
 from registry.graphql.cache import CacheKey, ResponseCache, cacheable_request, read_scope
 from registry.graphql.context import Context
 from registry.graphql.ratelimit import RateLimiter
@@ -45,6 +45,33 @@ def _error(
     return JSONResponse(
         body, status_code=status, headers={"X-Request-ID": request_id, **(headers or {})}
     )
+
+
+async def _body_within(request: Request, limit: int) -> bytes | None:
+    """The body if it is at most ``limit`` bytes; ``None``, having read no more than the
+    limit, if it is larger (a declared length is believed, a stream is counted)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """``receive`` with the body already read given back first; then the client's own
+    messages (a disconnect) as they come."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 class RegistryGraphQL(GraphQL[Context, None]):
@@ -83,7 +110,13 @@ class RegistryGraphQL(GraphQL[Context, None]):
         request = Request(scope, receive)
         given = request.headers.get("x-request-id", "")
         request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
-        response = await self._respond(request, request_id)
+        body = await _body_within(request, self.settings.graphql_max_body_bytes)
+        if body is not None:
+            response = await self._respond(Request(scope, _replaying(body, receive)), request_id)
+        else:
+            limit = self.settings.graphql_max_body_bytes
+            message = f"the request body is larger than {limit} bytes"
+            response = _error(413, "PAYLOAD_TOO_LARGE", message, request_id)
         response.headers["X-Request-ID"] = request_id
         await response(scope, receive, send)
 
@@ -176,6 +209,8 @@ class RegistryGraphQL(GraphQL[Context, None]):
         return _error(503, "TIMEOUT", message, request_id)
 
     def _failure(self, error: Exception, request_id: str) -> Response:
+        if isinstance(error, DomainError):
+            return _error(400, error.code, error.message, request_id)
         if isinstance(error, HTTPException):
             # Refused before execution: not JSON, no query, a batch of operations, ...
             code = HTTPStatus(error.status_code).name
@@ -203,6 +238,8 @@ class RegistryGraphQL(GraphQL[Context, None]):
             decoded = super().decode_json(data)
         except UnicodeDecodeError as error:
             raise HTTPException(400, "Unable to parse request body as JSON") from error
+        except RecursionError as error:
+            raise InvalidInput("the request body is nested too deeply") from error
         if not isinstance(decoded, dict | list):
             raise HTTPException(400, "A GraphQL request is a JSON object")
         return decoded
