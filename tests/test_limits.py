@@ -12,12 +12,14 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from registry import clock
 from registry.access.policy import Role
 from tests.conftest import Api, AppFactory, client_of, issue_role_tokens
 
@@ -119,6 +121,80 @@ async def test_large_documents_do_not_hold_up_other_callers(serve: Serve) -> Non
     assert answer.status_code == 200 and waited < 2
 
 
+# Query cost: the objects an answer may hold, known before it runs
+
+
+async def test_the_cost_is_computed_from_the_document_and_reported(serve: Serve) -> None:
+    api = await serve(env="production")
+    # The connection (1), its 10 nodes, and up to 10 transfers below each (plain lists are
+    # reckoned at 10): nodes times `first` along each path.
+    query = "query($n: Int!) { entities(first: $n) { nodes { slug transfersOut { slug } } } }"
+    body = (await post(api, {"query": query, "variables": {"n": 10}})).json()
+    assert "errors" not in body
+    assert body["extensions"]["cost"] == {"requested": 1 + 10 + 10 * 10, "maximum": 50_000}
+    aliased = (
+        '{ a: entity(slug: "talkdesk") { slug } b: entity(slug: "dmx-us") { country { code } } }'
+    )
+    body = (await post(api, {"query": aliased})).json()
+    assert body["extensions"]["cost"]["requested"] == 1 + 1 + 1
+    scalars_only = (await post(api, {"query": "{ __typename }"})).json()
+    assert scalars_only["extensions"]["cost"]["requested"] == 0
+
+
+NESTED_TRANSFERS = """
+    entities(first: 100) { nodes {
+        transfersOut { importer { transfersOut { importer { transfersIn { exporter { slug } } } } } }
+    } }"""
+
+
+async def test_a_query_costing_more_than_a_request_may_is_refused_before_it_runs(
+    serve: Serve,
+) -> None:
+    api = await serve(env="production", rate_limit_per_minute=0)
+    for role in (Role.ADMIN, Role.INTEGRATION):
+        await post(api, {"query": "{ me { handle } }"}, role)  # each token's last use, once
+    aliased = "{ " + " ".join(f"a{n}: {NESTED_TRANSFERS}" for n in range(30)) + " }"
+
+    async def attack() -> httpx.Response:
+        return await post(api, {"query": aliased}, Role.INTEGRATION)
+
+    flood = asyncio.gather(*(attack() for _ in range(20)))
+    started = time.monotonic()
+    other = await post(api, {"query": "{ me { handle } }"}, Role.ADMIN)
+    waited = time.monotonic() - started
+    for response in await flood:
+        assert response.status_code == 200
+        body = response.json()
+        assert body["data"] is None
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "QUERY_TOO_COSTLY", error
+        assert body["extensions"]["cost"]["requested"] > 50_000
+    assert other.status_code == 200 and waited < 2
+
+
+async def test_each_principal_has_a_cost_budget_per_minute(
+    serve: Serve, frozen_clock: clock.FrozenClock
+) -> None:
+    # Cached answers cost next to nothing and are not charged: every answer here is computed.
+    api = await serve(
+        env="production",
+        max_query_cost=1_000,
+        query_cost_per_minute=2_000,
+        response_cache_entries=0,
+    )
+    query = {"query": "{ entities(first: 90) { nodes { transfersOut { slug } } } }"}  # 991
+    assert [(await post(api, query, Role.INTEGRATION)).status_code for _ in range(2)] == [200, 200]
+    refused = await post(api, query, Role.INTEGRATION)
+    assert refused.status_code == 429, refused.text
+    assert code_of(refused) == "RATE_LIMITED" and "data" not in refused.json()
+    # 991 - (2000 - 2 * 991) = 973 to refill at 2000 a minute: 29.19 s.
+    assert refused.headers["Retry-After"] == "30"
+    # Another principal's budget is its own.
+    assert (await post(api, query, Role.PRIVACY_OFFICER)).status_code == 200
+    frozen_clock.advance(timedelta(seconds=30))
+    assert (await post(api, query, Role.INTEGRATION)).status_code == 200
+
+
 # Inputs found by fuzzing: each a typed INVALID_INPUT, never INTERNAL or a 500
 
 
@@ -140,7 +216,7 @@ async def test_a_cursor_past_the_integer_range_is_invalid_input(serve: Serve) ->
     # The last key a cursor may name still pages on: past it there is nothing.
     query = "query($a: String) { entities(after: $a) { nodes { slug } } }"
     last = await post(api, {"query": query, "variables": {"a": cursor(2**31 - 1)}})
-    assert last.json() == {"data": {"entities": {"nodes": []}}}
+    assert last.json()["data"] == {"entities": {"nodes": []}} and "errors" not in last.json()
 
 
 async def test_a_nul_in_any_string_input_is_invalid_input_and_changes_nothing(

@@ -1,4 +1,6 @@
-"""How often each principal may call: a token bucket per principal, in this process."""
+"""How much each principal may ask: a token bucket per principal, in this process.
+
+Counted in requests (one each) or in query cost (see ``cost.py``)."""
 
 from __future__ import annotations
 
@@ -27,8 +29,9 @@ class RateLimiter:
         self.burst = burst
         self._buckets: dict[str, _Bucket] = {}
 
-    def take(self, key: str) -> float:
-        """Spends one request of ``key``: 0 if it may go ahead, else the seconds to wait."""
+    def take(self, key: str, amount: float = 1) -> float:
+        """Spends ``amount`` of ``key``'s bucket: 0 if it may go ahead, else the seconds to
+        wait until the bucket holds that much (nothing is spent then)."""
         if self.per_second == 0:
             return 0.0
         now = clock.now()
@@ -38,7 +41,7 @@ class RateLimiter:
             elapsed = (now - bucket.filled_at).total_seconds()
             bucket.tokens = min(self.burst, bucket.tokens + elapsed * self.per_second)
             bucket.filled_at = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
+        if bucket.tokens >= amount:
+            bucket.tokens -= amount
             return 0.0
-        return (1 - bucket.tokens) / self.per_second
+        return (amount - bucket.tokens) / self.per_second

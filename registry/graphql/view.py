@@ -47,6 +47,12 @@ def _error(
     )
 
 
+def _rate_limited(reason: str, seconds: int, request_id: str) -> JSONResponse:
+    message = f"{reason}: try again in {seconds} s"
+    headers = {"Retry-After": str(seconds)}
+    return _error(429, "RATE_LIMITED", message, request_id, headers=headers)
+
+
 async def _body_within(request: Request, limit: int) -> bytes | None:
     """The body if it is at most ``limit`` bytes; ``None``, having read no more than the
     limit, if it is larger (a declared length is believed, a stream is counted)."""
@@ -102,6 +108,9 @@ class RegistryGraphQL(GraphQL[Context, None]):
         self.rate_limiter = RateLimiter(
             per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
         )
+        self.cost_budget = RateLimiter(
+            per_minute=settings.query_cost_per_minute, burst=settings.query_cost_per_minute
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -133,14 +142,7 @@ class RegistryGraphQL(GraphQL[Context, None]):
                 return self._audit_unavailable(request_id)
             return _error(401, error.code, error.message, request_id)
         if wait := self.rate_limiter.take(actor.handle):
-            seconds = math.ceil(wait)
-            return _error(
-                429,
-                "RATE_LIMITED",
-                f"too many requests: try again in {seconds} s",
-                request_id,
-                headers={"Retry-After": str(seconds)},
-            )
+            return _rate_limited("too many requests", math.ceil(wait), request_id)
         context = Context(
             settings=self.settings,
             sessions=self.sessions,
@@ -149,6 +151,7 @@ class RegistryGraphQL(GraphQL[Context, None]):
             audit_log=self.audit_log,
             ring=self.ring,
             blobs=self.blobs,
+            cost_budget=self.cost_budget,
         )
         deadline = asyncio.timeout(self.settings.request_timeout_seconds)
         try:
@@ -159,6 +162,11 @@ class RegistryGraphQL(GraphQL[Context, None]):
             if deadline.expired():
                 return self._timed_out(request_id)
             return self._failure(error, request_id)
+        if context.retry_after is not None:
+            # Refused before execution: nothing was read, nothing to audit.
+            await self._abandon(context, request_id)
+            message = "this query costs more than is left of this minute's budget"
+            return _rate_limited(message, context.retry_after, request_id)
         if deadline.expired():
             # Something swallowed the cancellation and answered anyway: that answer may be partial.
             await self._abandon(context, request_id)
