@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from registry._detach import detached
 from registry.audit.service import AuditLog
 from registry.blobs import BlobStore, open_blob_store
 from registry.crypto import KeyRing
@@ -31,6 +33,9 @@ from registry.rights.http import PackageRoutes
 from registry.settings import Environment, Settings
 
 logger = logging.getLogger(__name__)
+
+# How long /readyz waits for each database: a load balancer's probe gives up soon after.
+READINESS_SECONDS = 2.0
 
 
 def build_app(
@@ -66,12 +71,19 @@ def build_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> JSONResponse:
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception:
-            return JSONResponse({"status": "database unavailable"}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        # Both databases, since no request that needs auditing can be answered without the
+        # audit log's; each is given a few seconds, so a stalled one is reported, not waited on.
+        checks = {
+            "database": _answers(_select_one(engine)),
+            "auditLog": _answers(audit_log.head()),
+        }
+        states = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
+        ready = all(states.values())
+        body = {
+            "status": "ready" if ready else "unavailable",
+            **{name: "ok" if up else "unavailable" for name, up in states.items()},
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -100,6 +112,21 @@ def build_app(
     )
     app.state.engine = engine
     return app
+
+
+async def _select_one(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+async def _answers(probe: Coroutine[Any, Any, object]) -> bool:
+    """Whether ``probe`` completes within ``READINESS_SECONDS``."""
+    try:
+        async with asyncio.timeout(READINESS_SECONDS):
+            await detached(probe)
+    except Exception:
+        return False
+    return True
 
 
 async def _sweep_every(

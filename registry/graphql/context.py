@@ -88,6 +88,7 @@ class Context:
                 await self._session.rollback()
         finally:
             await self._session.close()
+            self._session = None
 
     async def countries(self) -> dict[str, Country]:
         # A few dozen rows that every entity and transfer points at: loaded once a request.

@@ -20,6 +20,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from registry import clock
+from registry._detach import detached
 from registry.access import service as access
 from registry.access.service import Actor
 from registry.audit.service import AuditLog, AuditUnavailable, sign_in_refused
@@ -136,11 +137,7 @@ class RegistryGraphQL(GraphQL[Context, None]):
         try:
             actor = await self.authenticate(request)
         except Unauthenticated as error:
-            try:
-                await self.audit_log.append([sign_in_refused(error.message, request_id)])
-            except AuditUnavailable:
-                return self._audit_unavailable(request_id)
-            return _error(401, error.code, error.message, request_id)
+            return await self._refuse_sign_in(error, request_id)
         if wait := self.rate_limiter.take(actor.handle):
             return _rate_limited("too many requests", math.ceil(wait), request_id)
         context = Context(
@@ -153,14 +150,31 @@ class RegistryGraphQL(GraphQL[Context, None]):
             blobs=self.blobs,
             cost_budget=self.cost_budget,
         )
+        # The audit entries are written within the request's deadline too: a stalled audit
+        # database costs each request its deadline at most, never a worker for good.
         deadline = asyncio.timeout(self.settings.request_timeout_seconds)
+        auditing = False
         try:
             async with deadline:
                 response = await self._answer(request, context)
+                if context.retry_after is None and not deadline.expired():
+                    if not context.wrote:
+                        # Nothing to undo: the connection goes back to the pool before the
+                        # wait on the audit log, which so holds up no one else's queries.
+                        await context.finish(succeeded=False)
+                    auditing = True
+                    # Written before the answer leaves; if it cannot be, nothing leaves or
+                    # stays done.
+                    await detached(self.audit_log.append(context.audit_trail))
+        except AuditUnavailable:
+            await self._abandon(context, request_id)
+            return self._audit_unavailable(request_id)
         except Exception as error:
             await self._abandon(context, request_id)
             if deadline.expired():
-                return self._timed_out(request_id)
+                return (
+                    self._audit_unavailable(request_id) if auditing else self._timed_out(request_id)
+                )
             return self._failure(error, request_id)
         if context.retry_after is not None:
             # Refused before execution: nothing was read, nothing to audit.
@@ -172,16 +186,18 @@ class RegistryGraphQL(GraphQL[Context, None]):
             await self._abandon(context, request_id)
             return self._timed_out(request_id)
         try:
-            # Written before the answer leaves; if it cannot be, nothing leaves or stays done.
-            await self.audit_log.append(context.audit_trail)
-        except AuditUnavailable:
-            await self._abandon(context, request_id)
-            return self._audit_unavailable(request_id)
-        try:
             await context.finish(succeeded=response.status_code == 200)
         except Exception as error:
             return self._failure(error, request_id)
         return response
+
+    async def _refuse_sign_in(self, error: Unauthenticated, request_id: str) -> Response:
+        try:
+            async with asyncio.timeout(self.settings.request_timeout_seconds):
+                await detached(self.audit_log.append([sign_in_refused(error.message, request_id)]))
+        except (AuditUnavailable, TimeoutError):
+            return self._audit_unavailable(request_id)
+        return _error(401, error.code, error.message, request_id)
 
     def _audit_unavailable(self, request_id: str) -> Response:
         logger.error("request %s refused: the audit log cannot be written", request_id)
