@@ -31,6 +31,7 @@ from registry.recordings.http import AudioRoutes
 from registry.recordings.sweeping import sweep_all
 from registry.rights.http import PackageRoutes
 from registry.settings import Environment, Settings
+from registry.throttle import Throttle
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ def build_app(
         }
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    throttle = Throttle(settings=settings, audit_log=audit_log)
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         sweeper = None
@@ -93,6 +96,7 @@ def build_app(
                 _sweep_every(settings.sweep_interval_seconds, sessions, blobs, audit_log)
             )
         yield
+        await throttle.close()
         if sweeper is not None:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -101,6 +105,7 @@ def build_app(
         await audit_log.close()
 
     app = Starlette(
+        middleware=[throttle.middleware()],
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # Per principal and process: a steady rate, and how many may come at once (0 turns it off).
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    # Requests without a valid token, per client address: a burst, then a steady rate;
+    # past it they are refused before any database work, and audited as one count
+    # per address and minute (0 turns it off).
+    sign_in_failures_per_minute: int = Field(default=10, ge=0)
+    sign_in_failures_burst: int = Field(default=20, ge=1)
     # What a GraphQL query may cost (the objects its answer may hold, see graphql/cost.py):
     # at most this much per request, and this much per principal and process in a minute,
     # spent at once or steadily (0 turns either off).

@@ -43,9 +43,14 @@ FUZZ = settings(
 
 @pytest_asyncio.fixture
 async def api(make_app: AppFactory, seeded: async_sessionmaker[AsyncSession]) -> AsyncIterator[Api]:
-    """The app as deployed, less the rate and cost budgets: examples come faster than any
-    rate allows (the cost of one request is still limited)."""
-    app = make_app(env="production", rate_limit_per_minute=0, query_cost_per_minute=0)
+    """The app as deployed, less the rate and cost budgets and the count of failed sign-ins:
+    examples come faster than any rate allows (the cost of one request is still limited)."""
+    app = make_app(
+        env="production",
+        rate_limit_per_minute=0,
+        query_cost_per_minute=0,
+        sign_in_failures_per_minute=0,
+    )
     async with client_of(app) as client:
         yield Api(client, await issue_role_tokens(seeded))
 
