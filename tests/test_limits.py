@@ -17,10 +17,13 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
+from graphql import parse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry import clock
 from registry.access.policy import Role
+from registry.graphql.cost import query_cost
+from registry.graphql.schema import build_schema
 from tests.conftest import Api, AppFactory, client_of, issue_role_tokens
 
 Serve = Callable[..., Awaitable[Api]]
@@ -139,6 +142,20 @@ async def test_the_cost_is_computed_from_the_document_and_reported(serve: Serve)
     assert body["extensions"]["cost"]["requested"] == 1 + 1 + 1
     scalars_only = (await post(api, {"query": "{ __typename }"})).json()
     assert scalars_only["extensions"]["cost"]["requested"] == 0
+
+
+def test_fragments_and_variables_cost_what_they_stand_for() -> None:
+    schema = build_schema(development=False)._schema
+    document = parse(
+        """
+        query Pages($n: Int!) { ...Page entities(first: $n) { nodes { ... on Entity { subProcessors { slug } } } } }
+        fragment Page on Query { transfers(first: 3) { edges { node { exporter { slug } } } } }
+        """
+    )
+    # transfers: 1 + 3 edges + 3 nodes + 3 exporters; entities: 1 + 7 nodes + 7 * 10 lists.
+    assert query_cost(schema, document, "Pages", {"n": 7}, max_page_size=100) == 10 + 78
+    # A `first` past the cap costs the cap (the field refuses it when it runs).
+    assert query_cost(schema, document, None, {"n": 10**9}, max_page_size=100) == 10 + 1101
 
 
 NESTED_TRANSFERS = """
