@@ -264,6 +264,15 @@ def test_a_clock_set_back_refills_nothing(frozen_clock: clock.FrozenClock) -> No
     assert limiter.take("a") == 0.0
 
 
+def test_buckets_of_keys_gone_quiet_are_dropped(frozen_clock: clock.FrozenClock) -> None:
+    # Keys may be client addresses, which a flood can multiply without end.
+    limiter = RateLimiter(per_minute=60, burst=1)
+    for n in range(3 * RateLimiter.KEYS_KEPT):
+        assert limiter.take(f"address-{n}") == 0.0
+        frozen_clock.advance(timedelta(seconds=1))  # every earlier bucket is full again
+    assert len(limiter) <= RateLimiter.KEYS_KEPT + 1
+
+
 def test_a_rate_of_zero_turns_limiting_off() -> None:
     limiter = RateLimiter(per_minute=0, burst=1)
     assert all(limiter.take("a") == 0.0 for _ in range(1000))

@@ -33,6 +33,10 @@ class RateLimiter:
         self._buckets: dict[str, _Bucket] = {}
         self._prune_past = self.KEYS_KEPT
 
+    def __len__(self) -> int:
+        """How many keys have a bucket."""
+        return len(self._buckets)
+
     def take(self, key: str, amount: float = 1) -> float:
         """Spends ``amount`` of ``key``'s bucket: 0 if it may go ahead, else the seconds to
         wait until the bucket holds that much (nothing is spent then)."""
