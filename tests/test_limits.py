@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import pytest_asyncio
 from graphql import parse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry import clock
 from registry.access.policy import Role
@@ -210,6 +211,31 @@ async def test_each_principal_has_a_cost_budget_per_minute(
     assert (await post(api, query, Role.PRIVACY_OFFICER)).status_code == 200
     frozen_clock.advance(timedelta(seconds=30))
     assert (await post(api, query, Role.INTEGRATION)).status_code == 200
+
+
+async def test_a_query_over_the_budget_does_not_run(
+    serve: Serve, engine: AsyncEngine, frozen_clock: clock.FrozenClock
+) -> None:
+    api = await serve(
+        env="production", max_query_cost=100, query_cost_per_minute=100, response_cache_entries=0
+    )
+    assert (
+        await post(api, {"query": "{ entities(first: 90) { nodes { slug } } }"})
+    ).status_code == 200
+    # The payload (1) and its list of errors (10): more than the 9 left.
+    update = (
+        'mutation { updateEntity(slug: "dmx-us", input: {registeredOffice: "1 Main St"})'
+        " { errors { message } } }"
+    )
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    refused = await post(api, {"query": update})
+    assert refused.status_code == 429 and code_of(refused) == "RATE_LIMITED"
+    # Only the token was looked up: the mutation never began.
+    assert not [s for s in statements if "entity" in s.lower()], statements
+    frozen_clock.advance(timedelta(minutes=1))
+    after = await api.data('{ entity(slug: "dmx-us") { registeredOffice } }')
+    assert after["entity"]["registeredOffice"] != "1 Main St"
 
 
 # Inputs found by fuzzing: each a typed INVALID_INPUT, never INTERNAL or a 500

@@ -75,16 +75,19 @@ class QueryCost(SchemaExtension):
             )
             return GraphQLError(message, extensions={"code": "QUERY_TOO_COSTLY"})
         wait = context.cost_budget.take(context.actor.handle, cost)
-        if wait:
-            context.retry_after = math.ceil(wait)
-        return None
+        if not wait:
+            return None
+        # Nothing runs; the view answers 429 with the wait, as for too many requests.
+        context.retry_after = math.ceil(wait)
+        message = f"this query costs {cost}, more than is left of this minute's budget"
+        return GraphQLError(message, extensions={"code": "RATE_LIMITED"})
 
     def get_results(self) -> dict[str, Any]:
         if self.cost is None:
             return {}
         context = self.execution_context.context
-        maximum = context.settings.max_query_cost if isinstance(context, Context) else None
-        return {"cost": {"requested": self.cost, "maximum": maximum}}
+        maximum = context.settings.max_query_cost if isinstance(context, Context) else 0
+        return {"cost": {"requested": self.cost, "maximum": maximum or None}}
 
 
 def query_cost(
