@@ -79,7 +79,8 @@ async def test_a_body_past_the_limit_is_refused_before_it_is_read(serve: Serve) 
         assert response.status_code == 413, response.text
         assert code_of(response) == "PAYLOAD_TOO_LARGE"
         assert response.json()["errors"][0]["extensions"]["requestId"]
-        assert time.monotonic() - started < 2
+        # Generous for a loaded machine: reading and parsing 20 MB took far longer.
+        assert time.monotonic() - started < 5
 
 
 async def test_a_streamed_body_is_cut_off_at_the_limit(serve: Serve) -> None:
@@ -122,7 +123,7 @@ async def test_large_documents_do_not_hold_up_other_callers(serve: Serve) -> Non
     answer = await post(api, me, Role.ADMIN)
     waited = time.monotonic() - started
     assert {status for statuses in await flooding for status in statuses} == {413}
-    assert answer.status_code == 200 and waited < 2
+    assert answer.status_code == 200 and waited < 5
 
 
 # Query cost: the objects an answer may hold, known before it runs
@@ -187,7 +188,7 @@ async def test_a_query_costing_more_than_a_request_may_is_refused_before_it_runs
         (error,) = body["errors"]
         assert error["extensions"]["code"] == "QUERY_TOO_COSTLY", error
         assert body["extensions"]["cost"]["requested"] > 50_000
-    assert other.status_code == 200 and waited < 2
+    assert other.status_code == 200 and waited < 5
 
 
 async def test_each_principal_has_a_cost_budget_per_minute(
