@@ -90,17 +90,17 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        stopping = asyncio.Event()
         sweeper = None
         if settings.sweep_interval_seconds:
             sweeper = asyncio.create_task(
-                _sweep_every(settings.sweep_interval_seconds, sessions, blobs, audit_log)
+                _sweep_every(settings.sweep_interval_seconds, sessions, blobs, audit_log, stopping)
             )
         yield
-        await throttle.close()
+        stopping.set()
         if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            await sweeper
+        await throttle.close()
         await engine.dispose()
         await audit_log.close()
 
@@ -139,13 +139,18 @@ async def _sweep_every(
     sessions: async_sessionmaker[AsyncSession],
     blobs: BlobStore,
     audit_log: AuditLog,
+    stopping: asyncio.Event,
 ) -> None:
     # Safe beside other replicas' sweepers and `registry sweep`: see recordings.retention.
-    while True:
+    # Stopped between sweeps, never in one: cut short after its erasures committed and
+    # before its audit entry, a sweep's shreds would go unaudited.
+    while not stopping.is_set():
         try:
             swept = await sweep_all(sessions=sessions, blobs=blobs, audit_log=audit_log)
             if swept.anything:
                 logger.info("sweep: %s", swept.detail())
         except Exception:
             logger.exception("sweep failed; it runs again in %g s", seconds)
-        await asyncio.sleep(seconds)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await stopping.wait()
