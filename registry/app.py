@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from registry._detach import detached
 from registry.audit.service import AuditLog
 from registry.blobs import BlobStore, open_blob_store
 from registry.crypto import KeyRing
@@ -29,8 +31,12 @@ from registry.recordings.http import AudioRoutes
 from registry.recordings.sweeping import sweep_all
 from registry.rights.http import PackageRoutes
 from registry.settings import Environment, Settings
+from registry.throttle import Throttle
 
 logger = logging.getLogger(__name__)
+
+# How long /readyz waits for each database: a load balancer's probe gives up soon after.
+READINESS_SECONDS = 2.0
 
 
 def build_app(
@@ -69,29 +75,40 @@ def build_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> JSONResponse:
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception:
-            return JSONResponse({"status": "database unavailable"}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        # Both databases, since no request that needs auditing can be answered without the
+        # audit log's; each is given a few seconds, so a stalled one is reported, not waited on.
+        checks = {
+            "database": _answers(_select_one(engine)),
+            "auditLog": _answers(audit_log.head()),
+        }
+        states = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
+        ready = all(states.values())
+        body = {
+            "status": "ready" if ready else "unavailable",
+            **{name: "ok" if up else "unavailable" for name, up in states.items()},
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    throttle = Throttle(settings=settings, audit_log=audit_log)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        stopping = asyncio.Event()
         sweeper = None
         if settings.sweep_interval_seconds:
             sweeper = asyncio.create_task(
-                _sweep_every(settings.sweep_interval_seconds, sessions, blobs, audit_log)
+                _sweep_every(settings.sweep_interval_seconds, sessions, blobs, audit_log, stopping)
             )
         yield
+        stopping.set()
         if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            await sweeper
+        await throttle.close()
         await engine.dispose()
         await audit_log.close()
 
     app = Starlette(
+        middleware=[throttle.middleware()],
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -105,18 +122,38 @@ def build_app(
     return app
 
 
+async def _select_one(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+async def _answers(probe: Coroutine[Any, Any, object]) -> bool:
+    """Whether ``probe`` completes within ``READINESS_SECONDS``."""
+    try:
+        async with asyncio.timeout(READINESS_SECONDS):
+            await detached(probe)
+    except Exception:
+        return False
+    return True
+
+
 async def _sweep_every(
     seconds: float,
     sessions: async_sessionmaker[AsyncSession],
     blobs: BlobStore,
     audit_log: AuditLog,
+    stopping: asyncio.Event,
 ) -> None:
     # Safe beside other replicas' sweepers and `registry sweep`: see recordings.retention.
-    while True:
+    # Stopped between sweeps, never in one: cut short after its erasures committed and
+    # before its audit entry, a sweep's shreds would go unaudited.
+    while not stopping.is_set():
         try:
             swept = await sweep_all(sessions=sessions, blobs=blobs, audit_log=audit_log)
             if swept.anything:
                 logger.info("sweep: %s", swept.detail())
         except Exception:
             logger.exception("sweep failed; it runs again in %g s", seconds)
-        await asyncio.sleep(seconds)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await stopping.wait()

@@ -64,6 +64,18 @@ class Settings(BaseSettings):
     # An upload of audio: refused past this size, and given up (nothing kept) past this time.
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     upload_timeout_seconds: float = Field(default=900.0, gt=0)
+    # Requests without a valid token, per client address: a burst, then a steady rate;
+    # past it they are refused before any database work, and audited as one count
+    # per address and minute (0 turns it off).
+    sign_in_failures_per_minute: int = Field(default=10, ge=0)
+    sign_in_failures_burst: int = Field(default=20, ge=1)
+    # What a GraphQL query may cost (the objects its answer may hold, see graphql/cost.py):
+    # at most this much per request, and this much per principal and process in a minute,
+    # spent at once or steadily (0 turns either off).
+    max_query_cost: int = Field(default=50_000, ge=0)
+    query_cost_per_minute: int = Field(default=200_000, ge=0)
+    # A /graphql body larger than this is refused before it is read further, let alone parsed.
+    graphql_max_body_bytes: int = Field(default=256 * 1024, ge=1)
     seeds_dir: Path = Path(__file__).resolve().parent.parent / "seeds"
 
     @cached_property
@@ -94,6 +106,13 @@ class Settings(BaseSettings):
     def _audit_apart(self) -> Settings:
         if self.resolved_audit_database_url == self.resolved_database_url:
             raise ValueError("the audit log needs a database of its own (R-ACC-6)")
+        return self
+
+    @model_validator(mode="after")
+    def _a_request_fits_the_budget(self) -> Settings:
+        budget, most = self.query_cost_per_minute, self.max_query_cost
+        if budget and most and most > budget:
+            raise ValueError("max_query_cost is more than query_cost_per_minute allows")
         return self
 
     @model_validator(mode="after")

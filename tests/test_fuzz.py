@@ -3,13 +3,18 @@
 Operations are generated from the schema itself (hypothesis-graphql), so every field,
 argument and input type is reached without a list to keep up to date. The runs are
 derandomised, so CI sees the same examples every time, and kept small enough for the
-suite; raise ``max_examples`` locally to search harder.
+suite; ``REGISTRY_FUZZ_EXAMPLES`` raises the count for a local run that searches harder
+(``REGISTRY_FUZZ_EXAMPLES=5000 .venv/bin/pytest tests/test_fuzz.py``). Every example runs on
+SQLite and on PostgreSQL, as every role and without a token, mutations included: no answer
+is a 5xx, and none holds an INTERNAL error.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
+from datetime import UTC
 from typing import Any
 
 import pytest_asyncio
@@ -24,7 +29,13 @@ from registry.graphql.schema import build_schema
 from tests.conftest import Api, AppFactory, client_of, issue_role_tokens
 
 SDL = build_schema(development=False).as_str()
-SCALARS = {"Date": st.dates().map(nodes.String)}
+# Well-formed values mostly, and any text now and then: a bad date must be a typed error too.
+SCALARS = {
+    "Date": st.dates().map(lambda day: nodes.String(day.isoformat())) | st.text().map(nodes.String),
+    "DateTime": st.datetimes(timezones=st.just(UTC)).map(lambda at: nodes.String(at.isoformat()))
+    | st.text().map(nodes.String),
+}
+EXAMPLES = int(os.environ.get("REGISTRY_FUZZ_EXAMPLES", "40"))
 CALLERS: list[Role | None] = [*Role, None]
 # Raised while resolving, an error is one of these; anything else must come out masked.
 TYPED = {kind.code for kind in (Conflict, Forbidden, InvalidInput, NotFound, RuleBroken)}
@@ -32,7 +43,7 @@ TYPED = {kind.code for kind in (Conflict, Forbidden, InvalidInput, NotFound, Rul
 LEAKS = ("Traceback", 'File "', "sqlalchemy", "asyncpg", "sqlite3", "aiosqlite", "strawberry")
 
 FUZZ = settings(
-    max_examples=40,
+    max_examples=EXAMPLES,
     deadline=None,
     derandomize=True,
     database=None,
@@ -43,8 +54,14 @@ FUZZ = settings(
 
 @pytest_asyncio.fixture
 async def api(make_app: AppFactory, seeded: async_sessionmaker[AsyncSession]) -> AsyncIterator[Api]:
-    """The app as deployed, less the rate limit: examples come faster than any rate allows."""
-    app = make_app(env="production", rate_limit_per_minute=0)
+    """The app as deployed, less the rate and cost budgets and the count of failed sign-ins:
+    examples come faster than any rate allows (the cost of one request is still limited)."""
+    app = make_app(
+        env="production",
+        rate_limit_per_minute=0,
+        query_cost_per_minute=0,
+        sign_in_failures_per_minute=0,
+    )
     async with client_of(app) as client:
         yield Api(client, await issue_role_tokens(seeded))
 
@@ -68,10 +85,8 @@ async def send(api: Api, caller: Role | None, body: bytes | Any) -> dict[str, An
     assert response.status_code in (200, 400), response.text
     for error in answer.get("errors") or []:
         code = (error.get("extensions") or {}).get("code")
-        if code == "INTERNAL":
-            assert error["message"] == "Unexpected error.", error
-            assert error["extensions"]["requestId"] == response.headers["X-Request-ID"]
-        elif "path" in error:
+        assert code != "INTERNAL", error
+        if "path" in error:
             assert code in TYPED, error
     return answer
 
@@ -106,7 +121,7 @@ JSON_VALUES = st.recursive(
 )
 
 
-@settings(FUZZ, max_examples=80)
+@settings(FUZZ, max_examples=2 * EXAMPLES)
 @given(
     body=st.one_of(
         st.binary(),

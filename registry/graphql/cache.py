@@ -51,7 +51,8 @@ def cacheable_request(body: bytes) -> str | None:
     try:
         data = json.loads(body)
         document = parse(data["query"])
-    except (ValueError, KeyError, TypeError, GraphQLError):
+    except (ValueError, KeyError, TypeError, GraphQLError, RecursionError):
+        # Not a request this can read: left for the GraphQL view to refuse.
         return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     # Fragments at the root, directives or several operations: rare, so simply not kept.

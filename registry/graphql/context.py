@@ -17,6 +17,7 @@ from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, Entry
 from registry.blobs import BlobStore
 from registry.crypto import KeyRing
+from registry.graphql.ratelimit import RateLimiter
 from registry.settings import Settings
 from registry.transfers.models import Country
 
@@ -30,6 +31,9 @@ class Context:
     audit_log: AuditLog
     ring: KeyRing
     blobs: BlobStore
+    # What the actor may still spend on query cost; set when a query costs more than is left.
+    cost_budget: RateLimiter
+    retry_after: int | None = None
     _session: AsyncSession | None = None
     _countries: dict[str, Country] | None = None
     wrote: bool = field(default=False)
@@ -84,6 +88,7 @@ class Context:
                 await self._session.rollback()
         finally:
             await self._session.close()
+            self._session = None
 
     async def countries(self) -> dict[str, Country]:
         # A few dozen rows that every entity and transfer points at: loaded once a request.

@@ -7,16 +7,13 @@ from sqlalchemy import select
 
 from registry.access.policy import Action
 from registry.graphql.context import Info
-from registry.graphql.relay import Node, parse_global_id
+from registry.graphql.relay import KEYS, Node, parse_global_id
 from registry.graphql.selection import Selection, selection_of
 from registry.history.graphql import change_objects
 from registry.history.models import Change
 from registry.inventory import loaders as inventory
 from registry.transfers import loaders as transfers
 from registry.transfers.models import AdequacyDecision, Transfer
-
-# Keys are PostgreSQL ``integer`` columns: a forged key past them would fail in the driver.
-KEYS = range(1, 2**31)
 
 
 async def _load(info: Info, type_name: str, key: int, sel: Selection) -> Node | None:

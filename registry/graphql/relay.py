@@ -15,6 +15,9 @@ from registry.errors import InvalidInput
 NodeType = TypeVar("NodeType")
 Row = TypeVar("Row")
 
+# Keys are PostgreSQL ``integer`` columns: a key past them would fail in the driver.
+KEYS = range(1, 2**31)
+
 
 @strawberry.interface(description="An object with a global ID, fetchable with `node(id:)`.")
 class Node:
@@ -64,8 +67,10 @@ def position_after(cursor: str | None) -> int:
         return 0
     try:
         prefix, key = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
-        if prefix == "cursor":
-            return int(key)
+        position = int(key)
+        # 0 is before the first row, as no cursor is.
+        if prefix == "cursor" and (position == 0 or position in KEYS):
+            return position
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     raise InvalidInput("not a valid cursor", field="after")

@@ -28,7 +28,9 @@ from registry.audit.graphql import AuditQuery
 from registry.authorities.graphql import AuthoritiesMutation, AuthoritiesQuery
 from registry.errors import DomainError
 from registry.graphql.audit import AuditDenials
+from registry.graphql.cost import QueryCost
 from registry.graphql.errors import ERROR_TYPES
+from registry.graphql.inputs import RefuseNulCharacters
 from registry.graphql.node import NodeQuery
 from registry.history.graphql import ChangeType, HistoryQuery
 from registry.inventory.graphql import InventoryMutation, InventoryQuery
@@ -131,6 +133,8 @@ def build_schema(*, development: bool) -> strawberry.Schema:
         functools.partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
         functools.partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         functools.partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+        RefuseNulCharacters,
+        QueryCost,
     ]
     if not development:
         extensions += [DisableIntrospection, HideSuggestions]

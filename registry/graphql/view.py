@@ -14,19 +14,20 @@ from cross_web import HTTPException
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from registry import clock
+from registry._detach import detached
 from registry.access import service as access
 from registry.access.service import Actor
 from registry.audit.service import AuditLog, AuditUnavailable, sign_in_refused
 from registry.blobs import BlobStore
 from registry.crypto import KeyRing
 from registry.db import transaction
-from registry.errors import Unauthenticated
+from registry.errors import DomainError, InvalidInput, Unauthenticated
 from registry.graphql.cache import CacheKey, ResponseCache, cacheable_request, read_scope
 from registry.graphql.context import Context
 from registry.graphql.ratelimit import RateLimiter
@@ -45,6 +46,39 @@ def _error(
     return JSONResponse(
         body, status_code=status, headers={"X-Request-ID": request_id, **(headers or {})}
     )
+
+
+def _rate_limited(reason: str, seconds: int, request_id: str) -> JSONResponse:
+    message = f"{reason}: try again in {seconds} s"
+    headers = {"Retry-After": str(seconds)}
+    return _error(429, "RATE_LIMITED", message, request_id, headers=headers)
+
+
+async def _body_within(request: Request, limit: int) -> bytes | None:
+    """The body if it is at most ``limit`` bytes; ``None``, having read no more than the
+    limit, if it is larger (a declared length is believed, a stream is counted)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """``receive`` with the body already read given back first; then the client's own
+    messages (a disconnect) as they come."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 class RegistryGraphQL(GraphQL[Context, None]):
@@ -75,6 +109,9 @@ class RegistryGraphQL(GraphQL[Context, None]):
         self.rate_limiter = RateLimiter(
             per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
         )
+        self.cost_budget = RateLimiter(
+            per_minute=settings.query_cost_per_minute, burst=settings.query_cost_per_minute
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,7 +120,13 @@ class RegistryGraphQL(GraphQL[Context, None]):
         request = Request(scope, receive)
         given = request.headers.get("x-request-id", "")
         request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
-        response = await self._respond(request, request_id)
+        body = await _body_within(request, self.settings.graphql_max_body_bytes)
+        if body is not None:
+            response = await self._respond(Request(scope, _replaying(body, receive)), request_id)
+        else:
+            limit = self.settings.graphql_max_body_bytes
+            message = f"the request body is larger than {limit} bytes"
+            response = _error(413, "PAYLOAD_TOO_LARGE", message, request_id)
         response.headers["X-Request-ID"] = request_id
         await response(scope, receive, send)
 
@@ -94,20 +137,9 @@ class RegistryGraphQL(GraphQL[Context, None]):
         try:
             actor = await self.authenticate(request)
         except Unauthenticated as error:
-            try:
-                await self.audit_log.append([sign_in_refused(error.message, request_id)])
-            except AuditUnavailable:
-                return self._audit_unavailable(request_id)
-            return _error(401, error.code, error.message, request_id)
+            return await self._refuse_sign_in(error, request_id)
         if wait := self.rate_limiter.take(actor.handle):
-            seconds = math.ceil(wait)
-            return _error(
-                429,
-                "RATE_LIMITED",
-                f"too many requests: try again in {seconds} s",
-                request_id,
-                headers={"Retry-After": str(seconds)},
-            )
+            return _rate_limited("too many requests", math.ceil(wait), request_id)
         context = Context(
             settings=self.settings,
             sessions=self.sessions,
@@ -116,31 +148,56 @@ class RegistryGraphQL(GraphQL[Context, None]):
             audit_log=self.audit_log,
             ring=self.ring,
             blobs=self.blobs,
+            cost_budget=self.cost_budget,
         )
+        # The audit entries are written within the request's deadline too: a stalled audit
+        # database costs each request its deadline at most, never a worker for good.
         deadline = asyncio.timeout(self.settings.request_timeout_seconds)
+        auditing = False
         try:
             async with deadline:
                 response = await self._answer(request, context)
+                if context.retry_after is None and not deadline.expired():
+                    if not context.wrote:
+                        # Nothing to undo: the connection goes back to the pool before the
+                        # wait on the audit log, which so holds up no one else's queries.
+                        await context.finish(succeeded=False)
+                    auditing = True
+                    # Written before the answer leaves; if it cannot be, nothing leaves or
+                    # stays done.
+                    await detached(self.audit_log.append(context.audit_trail))
+        except AuditUnavailable:
+            await self._abandon(context, request_id)
+            return self._audit_unavailable(request_id)
         except Exception as error:
             await self._abandon(context, request_id)
             if deadline.expired():
-                return self._timed_out(request_id)
+                return (
+                    self._audit_unavailable(request_id) if auditing else self._timed_out(request_id)
+                )
             return self._failure(error, request_id)
+        if context.retry_after is not None:
+            # Refused before execution: nothing was read, nothing to audit.
+            await self._abandon(context, request_id)
+            message = "this query costs more than is left of this minute's budget"
+            return _rate_limited(message, context.retry_after, request_id)
         if deadline.expired():
             # Something swallowed the cancellation and answered anyway: that answer may be partial.
             await self._abandon(context, request_id)
             return self._timed_out(request_id)
         try:
-            # Written before the answer leaves; if it cannot be, nothing leaves or stays done.
-            await self.audit_log.append(context.audit_trail)
-        except AuditUnavailable:
-            await self._abandon(context, request_id)
-            return self._audit_unavailable(request_id)
-        try:
             await context.finish(succeeded=response.status_code == 200)
         except Exception as error:
             return self._failure(error, request_id)
         return response
+
+    async def _refuse_sign_in(self, error: Unauthenticated, request_id: str) -> Response:
+        try:
+            async with asyncio.timeout(self.settings.request_timeout_seconds):
+                await detached(self.audit_log.append([sign_in_refused(error.message, request_id)]))
+        except (AuditUnavailable, TimeoutError):
+            return self._audit_unavailable(request_id)
+        return _error(401, error.code, error.message, request_id)
 
     def _audit_unavailable(self, request_id: str) -> Response:
         logger.error("request %s refused: the audit log cannot be written", request_id)
@@ -176,6 +233,8 @@ class RegistryGraphQL(GraphQL[Context, None]):
         return _error(503, "TIMEOUT", message, request_id)
 
     def _failure(self, error: Exception, request_id: str) -> Response:
+        if isinstance(error, DomainError):
+            return _error(400, error.code, error.message, request_id)
         if isinstance(error, HTTPException):
             # Refused before execution: not JSON, no query, a batch of operations, ...
             code = HTTPStatus(error.status_code).name
@@ -203,6 +262,8 @@ class RegistryGraphQL(GraphQL[Context, None]):
             decoded = super().decode_json(data)
         except UnicodeDecodeError as error:
             raise HTTPException(400, "Unable to parse request body as JSON") from error
+        except RecursionError as error:
+            raise InvalidInput("the request body is nested too deeply") from error
         if not isinstance(decoded, dict | list):
             raise HTTPException(400, "A GraphQL request is a JSON object")
         return decoded

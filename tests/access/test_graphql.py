@@ -43,6 +43,7 @@ async def as_token(api: Api, token: str, query: str) -> tuple[int, dict[str, Any
         "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
     )
     body: dict[str, Any] = response.json()
+    body.pop("extensions", None)  # the query's cost, reported with every answer
     return response.status_code, body
 
 
