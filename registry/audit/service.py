@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry import clock
+from registry._detach import detached
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.audit import chain
@@ -135,6 +136,15 @@ class AuditLog:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+    async def append_within(self, entries: Sequence[Entry], seconds: float) -> None:
+        """``append``, given up after ``seconds`` as unavailable: a stalled audit database
+        costs a request its deadline at most, never a worker for good."""
+        try:
+            async with asyncio.timeout(seconds):
+                await detached(self.append(entries))
+        except TimeoutError as error:
+            raise AuditUnavailable(f"the audit log did not answer within {seconds:g} s") from error
 
     async def append(self, entries: Sequence[Entry]) -> list[AuditEvent]:
         """Writes the entries, in order, at the head of the chain; durable on return."""

@@ -192,10 +192,10 @@ class RegistryGraphQL(GraphQL[Context, None]):
         return response
 
     async def _refuse_sign_in(self, error: Unauthenticated, request_id: str) -> Response:
+        entry = sign_in_refused(error.message, request_id)
         try:
-            async with asyncio.timeout(self.settings.request_timeout_seconds):
-                await detached(self.audit_log.append([sign_in_refused(error.message, request_id)]))
-        except (AuditUnavailable, TimeoutError):
+            await self.audit_log.append_within([entry], self.settings.request_timeout_seconds)
+        except AuditUnavailable:
             return self._audit_unavailable(request_id)
         return _error(401, error.code, error.message, request_id)
 

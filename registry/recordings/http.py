@@ -155,7 +155,7 @@ class AudioRoutes:
             request_id=exchange.request_id,
             detail=detail,
         )
-        await self.audit_log.append([entry])
+        await self.audit_log.append_within([entry], self.settings.request_timeout_seconds)
 
     async def _caller(self, exchange: Exchange, session: AsyncSession) -> Actor | Response:
         """The caller, or the answer to one who is not signed in (audited as a refusal);
@@ -165,7 +165,7 @@ class AudioRoutes:
         except Unauthenticated as error:
             try:
                 entry = sign_in_refused(error.message, exchange.request_id)
-                await self.audit_log.append([entry])
+                await self.audit_log.append_within([entry], self.settings.request_timeout_seconds)
             except AuditUnavailable:
                 return self._audit_unavailable(exchange)
             return self._answer(exchange, error)
