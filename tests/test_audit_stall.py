@@ -142,3 +142,15 @@ async def poll_ready(api: Api) -> object:
         if answer.status_code == 200 or time.monotonic() > deadline:
             return answer.json()
         await asyncio.sleep(0.05)
+
+
+async def test_r_acc_6_the_audio_and_package_routes_refuse_in_time_when_the_audit_log_stalls(
+    api: Api, stall: AsyncConnection
+) -> None:
+    # A sign-in refusal is audited before it is answered, on these routes as on /graphql.
+    for path in ("/recordings/some-recording/audio?purpose=quality", "/packages/1"):
+        refused = await asyncio.wait_for(
+            api.client.get(path, headers={"Authorization": "Bearer x"}), 5 * DEADLINE
+        )
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "AUDIT_UNAVAILABLE"

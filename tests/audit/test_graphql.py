@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import text
@@ -131,18 +132,28 @@ async def test_r_acc_6_fail_closed_an_unknown_caller_is_refused_without_a_trace(
     assert response.status_code == 503
 
 
-async def test_r_acc_6_a_refusal_quoting_a_nul_is_audited_not_lost(
+async def test_r_acc_6_a_refusal_quoting_unstorable_text_is_audited_not_lost(
     api: Api, audit_log: AuditLog
 ) -> None:
-    # PostgreSQL's text holds no NUL: the log once refused the event, and the refusal went
-    # unlogged with a 503.
-    body = await api.query(
-        "mutation($handle: String!) { deactivatePrincipal(handle: $handle) { errors { __typename } } }",
-        {"handle": "ana\x00" + "x" * 400},
-        role=Role.AGENT,
+    # PostgreSQL's text holds neither a NUL nor a lone surrogate: the log once refused such an
+    # event, and the refusal went unlogged with a 503. A NUL is now refused before execution
+    # (INVALID_INPUT); a lone surrogate still reaches the refusal's target.
+    document = {
+        "query": "mutation($handle: String!) { deactivatePrincipal(handle: $handle) { errors { __typename } } }",
+        "variables": {"handle": "ana\ud800" + "x" * 400},
+    }
+    response = await api.client.post(
+        "/graphql",
+        # JSON escapes the surrogate as \ud800: valid JSON, though no UTF-8 text.
+        content=json.dumps(document, ensure_ascii=True),
+        headers={
+            "Authorization": f"Bearer {api.tokens[Role.AGENT]}",
+            "content-type": "application/json",
+        },
     )
+    body = response.json()
     assert body["data"]["deactivatePrincipal"]["errors"] == [{"__typename": "ForbiddenError"}]
     (denied,) = await events(audit_log, action="deactivatePrincipal")
     assert (denied.principal, denied.outcome) == ("test-agent", Outcome.DENIED)
-    assert denied.target is not None and denied.target.startswith("handle=ana\\x00xxx")
+    assert denied.target is not None and denied.target.startswith("handle=ana\\ud800xxx")
     assert (await audit_log.verify()).intact
