@@ -154,3 +154,6 @@ async def test_r_acc_6_the_audio_and_package_routes_refuse_in_time_when_the_audi
         )
         assert refused.status_code == 503, refused.text
         assert refused.json()["error"]["code"] == "AUDIT_UNAVAILABLE"
+    # What was given up on winds down once the log answers again.
+    await stall.rollback()
+    assert await poll_ready(api) == {"status": "ready", "database": "ok", "auditLog": "ok"}
