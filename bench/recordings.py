@@ -56,6 +56,7 @@ from registry import clock, migrate
 from registry.access import service as access
 from registry.access.policy import Role
 from registry.access.service import Actor
+from registry.audit.service import AuditLog
 from registry.blobs import LocalBlobStore
 from registry.crypto import KeyRing
 from registry.db import create_engine, session_factory, transaction
@@ -283,7 +284,7 @@ async def start_registry(stack: contextlib.AsyncExitStack, scene: Scene, var_dir
         REGISTRY,
         client,
         process.pid,
-        {"Authorization": f"Bearer {scene.uploader}"},
+        {"Authorization": f"Bearer {scene.uploader}", "Content-Type": "audio/wav"},
         {"Authorization": f"Bearer {scene.listener}"},
         {"purpose": PURPOSE},
     )
@@ -503,7 +504,7 @@ class SweepFigures:
     sweep_s: float
 
 
-async def sweep_figures(url: str, call_id: str, count: int) -> SweepFigures:
+async def sweep_figures(url: str, audit_url: str, call_id: str, count: int) -> SweepFigures:
     with tempfile.TemporaryDirectory(prefix="registry-bench-sweep-") as name:
         folder = Path(name)
         await add_expired(url, call_id, folder, count)
@@ -527,12 +528,17 @@ async def sweep_figures(url: str, call_id: str, count: int) -> SweepFigures:
         # The same again, rebuilt, for the sweep.
         await add_expired(url, call_id, folder, count)
         engine = create_engine(url)
+        # Each erasing batch is audited before it commits: part of what the sweep costs.
+        audit_log = AuditLog.open(audit_url)
         try:
             start = time.perf_counter()
-            report = await sweep(sessions=session_factory(engine), blobs=LocalBlobStore(folder))
+            report = await sweep(
+                sessions=session_factory(engine), blobs=LocalBlobStore(folder), audit_log=audit_log
+            )
             sweep_s = time.perf_counter() - start
         finally:
             await engine.dispose()
+            await audit_log.close()
         left = await asyncio.to_thread(lambda: sum(1 for _ in folder.iterdir()))
         if (report.shredded, report.blobs_deleted, left) != (count, count, 0):
             raise RuntimeError(f"the sweep left work undone: {report}, {left} files")
@@ -573,7 +579,9 @@ async def run(args: argparse.Namespace) -> None:
                 await throughput([registry, plain], scene.call_id, args.repeat)
                 print_throughput(registry, plain, args.repeat)
                 print_memory(await memory(registry, scene.call_id))
-            figures = await sweep_figures(scene.main_url, scene.call_id, args.sweep_rows)
+            figures = await sweep_figures(
+                scene.main_url, scene.audit_url, scene.call_id, args.sweep_rows
+            )
             print_sweep(figures, args.sweep_rows)
     finally:
         await drop_databases(args.admin_url)

@@ -284,6 +284,11 @@ def registry_env(url: str, max_page_size: int, var_dir: str) -> dict[str, str]:
         "REGISTRY_ENV": "production",
         "REGISTRY_AUTO_MIGRATE": "false",
         "REGISTRY_MAX_PAGE_SIZE": str(max_page_size),
+        # The bench's whole-record reads and its rounds of requests from one token are past
+        # what a principal may ask by default: the limits are off, as the page size is raised.
+        "REGISTRY_MAX_QUERY_COST": "0",
+        "REGISTRY_QUERY_COST_PER_MINUTE": "0",
+        "REGISTRY_RATE_LIMIT_PER_MINUTE": "0",
         "REGISTRY_VAR_DIR": var_dir,
     }
 

@@ -137,6 +137,8 @@ async def call_by_id(session: AsyncSession, call_id: str, *, lock: bool = False)
     if not lock:
         call = await session.get(Call, call_id)
     else:
+        # This transaction's own changes first: the row read afresh must not undo them.
+        await session.flush()
         query = select(Call).where(Call.id == call_id).execution_options(populate_existing=True)
         if session.get_bind().dialect.name == "postgresql":
             # NO KEY: rows that merely refer to the call (a pending upload) still go in.
