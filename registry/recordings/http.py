@@ -329,6 +329,7 @@ class AudioRoutes:
             # Before a byte leaves (R-ACC-6): who took which recording, for what.
             await self._audit(exchange, Outcome.ALLOWED)
         except AuditUnavailable:
+            await close(audio)
             return self._audit_unavailable(exchange, "; nothing was sent")
         return StreamingResponse(
             whole_or_cut_off(f"recording {recording_id}", first, audio),
@@ -356,6 +357,14 @@ class AudioRoutes:
             return await self._failed(exchange, damaged, "the content does not authenticate")
         except BlobMissing:
             return await self._failed(exchange, damaged, "the content is missing")
+
+
+async def close(stream: AsyncIterator[bytes]) -> None:
+    """Closes a stream that will not be sent, now: its blob is not left open until the
+    collector finds it."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 def _segment(text: str) -> Segment:

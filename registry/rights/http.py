@@ -14,7 +14,13 @@ from registry.audit.models import Outcome
 from registry.audit.service import AuditUnavailable
 from registry.crypto import CiphertextInvalid
 from registry.errors import DomainError
-from registry.recordings.http import PRIVATE_CONTENT, AudioRoutes, Exchange, whole_or_cut_off
+from registry.recordings.http import (
+    PRIVATE_CONTENT,
+    AudioRoutes,
+    Exchange,
+    close,
+    whole_or_cut_off,
+)
 from registry.recordings.storage import audio_size
 from registry.rights import package as packages
 
@@ -91,6 +97,7 @@ class PackageRoutes(AudioRoutes):
                 await self._audit(exchange, Outcome.ALLOWED)
             except AuditUnavailable:
                 await session.rollback()
+                await close(content)
                 return self._audit_unavailable(exchange, "; nothing was sent")
             await session.commit()
         return StreamingResponse(
