@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
 
 from registry._files import make_private
 
@@ -35,8 +36,18 @@ POOL_RECYCLE_SECONDS = 300
 Ts = TypeVarTuple("Ts")
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+def table_registry() -> registry:
+    """A registry of its own for a database's tables: the record's and the audit log's never
+    share a metadata (SQLModel's default one is global)."""
+    return registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+class Base(SQLModel, registry=table_registry()):
+    """The record's tables: SQLModel classes with ``table=True``.
+
+    A table's integer primary key is declared ``int`` with a default of ``None``: the
+    database assigns it at the first flush, and code reads it only after that.
+    """
 
 
 def create_engine(url: str, *, serial_writes: bool = False) -> AsyncEngine:

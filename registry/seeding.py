@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry.access.service import Actor
 from registry.db import Base
@@ -230,7 +231,7 @@ async def seed(*, session: AsyncSession, seeds_dir: Path) -> Counter[str]:
 
 
 async def _seed_entities(session: AsyncSession, data: dict[str, Any]) -> int:
-    existing = set((await session.scalars(select(Entity.slug))).all())
+    existing = set((await session.scalars(select(col(Entity.slug)))).all())
     count = 0
     for raw in data["entities"]:
         entry = EntitySeed(**raw)
@@ -244,7 +245,10 @@ async def _seed_entities(session: AsyncSession, data: dict[str, Any]) -> int:
 
 
 async def _seed_activity(session: AsyncSession, entry: ActivitySeed) -> int:
-    if await session.scalar(select(Activity.id).where(Activity.slug == entry.slug)) is not None:
+    if (
+        await session.scalar(select(col(Activity.id)).where(col(Activity.slug) == entry.slug))
+        is not None
+    ):
         return 0
     activity = Activity(
         **entry.model_dump(
@@ -296,8 +300,8 @@ async def _seed_activity(session: AsyncSession, entry: ActivitySeed) -> int:
             )
             for basis in purpose_entry.bases
         )
-    entities = list((await session.scalars(select(Entity).order_by(Entity.id))).all())
-    eea = set((await session.scalars(select(Country.code).where(Country.eea))).all())
+    entities = list((await session.scalars(select(Entity).order_by(col(Entity.id)))).all())
+    eea = set((await session.scalars(select(col(Country.code)).where(col(Country.eea)))).all())
     for controller in entry.joint_controllers.pick(entities, eea):
         await _add_party(session, entry.slug, controller.slug, PartyRole.JOINT_CONTROLLER)
     for slug in entry.processors:
@@ -314,16 +318,19 @@ async def _add_party(
 
 
 async def _seed_transfers(session: AsyncSession, entry: TransferSetSeed) -> int:
-    entities = list((await session.scalars(select(Entity).order_by(Entity.id))).all())
-    eea = set((await session.scalars(select(Country.code).where(Country.eea))).all())
-    existing = set((await session.scalars(select(Transfer.slug))).all())
+    entities = list((await session.scalars(select(Entity).order_by(col(Entity.id)))).all())
+    eea = set((await session.scalars(select(col(Country.code)).where(col(Country.eea)))).all())
+    existing = set((await session.scalars(select(col(Transfer.slug)))).all())
     activity = await inventory.activity_by_slug(session, entry.activity)
     keys = (
         await session.scalars(
-            select(DataCategory.key)
-            .join(ActivityDataCategory, ActivityDataCategory.data_category_id == DataCategory.id)
-            .where(ActivityDataCategory.activity_id == activity.id)
-            .order_by(DataCategory.key)
+            select(col(DataCategory.key))
+            .join(
+                ActivityDataCategory,
+                col(ActivityDataCategory.data_category_id) == col(DataCategory.id),
+            )
+            .where(col(ActivityDataCategory.activity_id) == activity.id)
+            .order_by(col(DataCategory.key))
         )
     ).all()
     count = 0

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Date, String
+from sqlmodel import Field
 
 from registry._columns import UtcDateTime
 from registry.db import Base
 
 
-class Principal(Base):
+class Principal(Base, table=True):
     """A person or integration with a personal, never-reassigned ID (``handle``).
 
     A deactivated principal keeps its row, so that its handle stays taken for good (R-ACC-2)
@@ -20,30 +20,30 @@ class Principal(Base):
 
     __tablename__ = "principal"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    handle: Mapped[str] = mapped_column(String(80), unique=True)
-    display_name: Mapped[str] = mapped_column(String(200))
-    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
-    confidentiality_committed_on: Mapped[date | None] = mapped_column(Date)
-    trained_on: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    id: int = Field(default=None, primary_key=True)
+    handle: str = Field(unique=True, sa_type=String(80))
+    display_name: str = Field(sa_type=String(200))
+    roles: list[str] = Field(default_factory=list, sa_type=JSON)
+    confidentiality_committed_on: date | None = Field(default=None, sa_type=Date)
+    trained_on: date | None = Field(default=None, sa_type=Date)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    deactivated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
     @property
     def active(self) -> bool:
         return self.deactivated_at is None
 
 
-class ApiToken(Base):
+class ApiToken(Base, table=True):
     """A bearer token. Only its SHA-256 is stored; the token itself is shown once."""
 
     __tablename__ = "api_token"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    principal_id: Mapped[int] = mapped_column(ForeignKey("principal.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    label: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    id: int = Field(default=None, primary_key=True)
+    principal_id: int = Field(foreign_key="principal.id", index=True)
+    token_hash: str = Field(unique=True, sa_type=String(64))
+    label: str = Field(sa_type=String(200))
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

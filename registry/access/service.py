@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry import clock
 from registry._edits import refuse_unknown_fields
@@ -154,7 +155,7 @@ def _is_integration(roles: Iterable[str]) -> bool:
 
 
 async def _principal(session: AsyncSession, handle: str) -> Principal:
-    principal = await session.scalar(select(Principal).where(Principal.handle == handle))
+    principal = await session.scalar(select(Principal).where(col(Principal.handle) == handle))
     if principal is None:
         raise NotFound(f"no principal {handle!r}", field="handle")
     return principal
@@ -192,7 +193,9 @@ async def create_principal(
         created_at=clock.now(),
     )
     taken = await session.scalar(
-        select(Principal.deactivated_at.is_not(None)).where(func.lower(Principal.handle) == handle)
+        select(col(Principal.deactivated_at).is_not(None)).where(
+            func.lower(col(Principal.handle)) == handle
+        )
     )
     if taken is not None:
         # Deactivated or not, the row stays, and so does its claim on the ID.
@@ -292,7 +295,7 @@ async def deactivate_principal(*, session: AsyncSession, actor: Actor, handle: s
     principal.deactivated_at = now
     await session.execute(
         update(ApiToken)
-        .where(ApiToken.principal_id == principal.id, ApiToken.revoked_at.is_(None))
+        .where(col(ApiToken.principal_id) == principal.id, col(ApiToken.revoked_at).is_(None))
         .values(revoked_at=now)
     )
     await session.flush()
@@ -303,7 +306,12 @@ async def list_principals(
     *, session: AsyncSession, actor: Actor, after_id: int = 0, limit: int | None = None
 ) -> Sequence[Principal]:
     authorize(actor, Action.PRINCIPALS_READ)
-    query = select(Principal).where(Principal.id > after_id).order_by(Principal.id).limit(limit)
+    query = (
+        select(Principal)
+        .where(col(Principal.id) > after_id)
+        .order_by(col(Principal.id))
+        .limit(limit)
+    )
     return (await session.scalars(query)).all()
 
 
@@ -355,9 +363,9 @@ async def revoke_token(*, session: AsyncSession, actor: Actor, token_id: int) ->
     authorize(actor, Action.PRINCIPALS_MANAGE)
     row = (
         await session.execute(
-            select(ApiToken, Principal.handle)
-            .join(Principal, Principal.id == ApiToken.principal_id)
-            .where(ApiToken.id == token_id)
+            select(ApiToken, col(Principal.handle))
+            .join(Principal, col(Principal.id) == col(ApiToken.principal_id))
+            .where(col(ApiToken.id) == token_id)
         )
     ).one_or_none()
     if row is None:
@@ -380,14 +388,14 @@ async def list_tokens(
     """Tokens, oldest first: whose, what for, until when and when last used."""
     authorize(actor, Action.PRINCIPALS_READ)
     query = (
-        select(ApiToken, Principal.handle)
-        .join(Principal, Principal.id == ApiToken.principal_id)
-        .where(ApiToken.id > after_id)
+        select(ApiToken, col(Principal.handle))
+        .join(Principal, col(Principal.id) == col(ApiToken.principal_id))
+        .where(col(ApiToken.id) > after_id)
     )
     if handle is not None:
         owner = await _principal(session, handle)
-        query = query.where(ApiToken.principal_id == owner.id)
-    rows = await session.execute(query.order_by(ApiToken.id).limit(limit))
+        query = query.where(col(ApiToken.principal_id) == owner.id)
+    rows = await session.execute(query.order_by(col(ApiToken.id)).limit(limit))
     return [TokenInfo.of(token, whose) for token, whose in rows]
 
 
@@ -397,8 +405,8 @@ async def authenticate(*, session: AsyncSession, token: str) -> Actor:
     row = (
         await session.execute(
             select(ApiToken, Principal)
-            .join(Principal, Principal.id == ApiToken.principal_id)
-            .where(ApiToken.token_hash == hash_token(token))
+            .join(Principal, col(Principal.id) == col(ApiToken.principal_id))
+            .where(col(ApiToken.token_hash) == hash_token(token))
         )
     ).one_or_none()
     if row is None:
@@ -414,7 +422,7 @@ async def authenticate(*, session: AsyncSession, token: str) -> Actor:
 
 async def ensure_bootstrap_admin(*, session: AsyncSession) -> str | None:
     """On a registry with no principal yet, creates the first one and returns its token."""
-    if await session.scalar(select(Principal.id).limit(1)) is not None:
+    if await session.scalar(select(col(Principal.id)).limit(1)) is not None:
         return None
     system = Actor.system("bootstrap")
     await create_principal(

@@ -16,6 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select
+from sqlmodel import col
 
 from registry import clock
 from registry.audit.models import AuditCheckpoint, AuditEvent
@@ -76,13 +77,13 @@ async def verify_checkpoints(log: AuditLog, public_key: Ed25519PublicKey) -> Ver
     """Each checkpoint is signed by the key and still matches the chain."""
     async with log.sessions() as session:
         checkpoints = (
-            await session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id))
+            await session.scalars(select(AuditCheckpoint).order_by(col(AuditCheckpoint.id)))
         ).all()
         hashes = dict(
             (
                 await session.execute(
-                    select(AuditEvent.seq, AuditEvent.hash).where(
-                        AuditEvent.seq.in_({c.seq for c in checkpoints})
+                    select(col(AuditEvent.seq), col(AuditEvent.hash)).where(
+                        col(AuditEvent.seq).in_({c.seq for c in checkpoints})
                     )
                 )
             ).all()

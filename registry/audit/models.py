@@ -6,15 +6,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, MetaData, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, String
+from sqlmodel import Field, SQLModel
 
 from registry._columns import UtcDateTime, enum_column
-from registry.db import NAMING_CONVENTION
+from registry.db import table_registry
 
 
-class AuditBase(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+class AuditBase(SQLModel, registry=table_registry()):
+    """The audit log's tables, on a metadata of their own."""
 
 
 class Outcome(StrEnum):
@@ -23,32 +23,32 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
-class AuditEvent(AuditBase):
+class AuditEvent(AuditBase, table=True):
     """One audited event, chained to the one before: ``hash = SHA-256(prev_hash || event)``."""
 
     __tablename__ = "audit_event"
 
-    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(UtcDateTime)
-    principal: Mapped[str] = mapped_column(String(80))
-    action: Mapped[str] = mapped_column(String(80), index=True)
-    target: Mapped[str | None] = mapped_column(String(300))
-    purpose: Mapped[str | None] = mapped_column(String(80))
-    outcome: Mapped[Outcome] = mapped_column(enum_column(Outcome))
-    request_id: Mapped[str | None] = mapped_column(String(64))
-    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = Field(sa_type=UtcDateTime)
+    principal: str = Field(sa_type=String(80))
+    action: str = Field(index=True, sa_type=String(80))
+    target: str | None = Field(default=None, sa_type=String(300))
+    purpose: str | None = Field(default=None, sa_type=String(80))
+    outcome: Outcome = Field(sa_type=enum_column(Outcome))
+    request_id: str | None = Field(default=None, sa_type=String(64))
+    detail: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    prev_hash: str = Field(sa_type=String(64))
+    hash: str = Field(sa_type=String(64))
 
 
-class AuditCheckpoint(AuditBase):
+class AuditCheckpoint(AuditBase, table=True):
     """A signed statement of the chain's head, to be kept elsewhere as well."""
 
     __tablename__ = "audit_checkpoint"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int]
-    hash: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(UtcDateTime)
-    key_id: Mapped[str] = mapped_column(String(64))
-    signature: Mapped[str] = mapped_column(String(128))
+    id: int = Field(default=None, primary_key=True)
+    seq: int
+    hash: str = Field(sa_type=String(64))
+    at: datetime = Field(sa_type=UtcDateTime)
+    key_id: str = Field(sa_type=String(64))
+    signature: str = Field(sa_type=String(128))

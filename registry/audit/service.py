@@ -28,11 +28,13 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    inspect,
     select,
     union_all,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from registry import clock
 from registry._detach import detached
@@ -104,11 +106,13 @@ def _canonical(event: AuditEvent) -> bytes:
 
 
 Head = tuple[int, str]
-_COLUMNS = [column.key for column in AuditEvent.__table__.columns]
-_LAST = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+_COLUMNS = [column.key for column in inspect(AuditEvent).columns]
+_LAST = (
+    select(col(AuditEvent.seq), col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
+)
 _LENGTHS: dict[str, int] = {
     column.key: column.type.length
-    for column in AuditEvent.__table__.columns
+    for column in inspect(AuditEvent).columns
     if isinstance(column.type, String) and column.type.length is not None
 }
 
@@ -203,8 +207,8 @@ class AuditLog:
                 batch = (
                     await session.scalars(
                         select(AuditEvent)
-                        .where(AuditEvent.seq >= expected_seq)
-                        .order_by(AuditEvent.seq)
+                        .where(col(AuditEvent.seq) >= expected_seq)
+                        .order_by(col(AuditEvent.seq))
                         .limit(VERIFY_BATCH)
                     )
                 ).all()
@@ -231,13 +235,13 @@ class AuditLog:
         principal: str | None = None,
     ) -> Sequence[AuditEvent]:
         authorize(actor, Action.AUDIT_READ)
-        query = select(AuditEvent).where(AuditEvent.seq > after_seq)
+        query = select(AuditEvent).where(col(AuditEvent.seq) > after_seq)
         if action is not None:
-            query = query.where(AuditEvent.action == action)
+            query = query.where(col(AuditEvent.action) == action)
         if principal is not None:
-            query = query.where(AuditEvent.principal == principal)
+            query = query.where(col(AuditEvent.principal) == principal)
         async with self.sessions() as session:
-            return (await session.scalars(query.order_by(AuditEvent.seq).limit(limit))).all()
+            return (await session.scalars(query.order_by(col(AuditEvent.seq)).limit(limit))).all()
 
     async def head(self) -> Head:
         async with self.sessions() as session:
@@ -264,6 +268,7 @@ def _chained(head: Head, entries: Sequence[Entry], now: datetime) -> list[AuditE
             request_id=fitted(entry.request_id, _LENGTHS["request_id"]),
             detail=fitted_detail(entry.detail),
             prev_hash=prev_hash,
+            hash="",  # the link covers the rest of the event, so it is computed from it
         )
         event.hash = chain.link(prev_hash, _canonical(event))
         prev_hash = event.hash
@@ -286,14 +291,15 @@ def _after(count: int, *, locking: bool) -> Insert:
     """
     where: list[ColumnElement[Any]] = [
         exists().where(
-            AuditEvent.seq == bindparam("head_seq"), AuditEvent.hash == bindparam("head_hash")
+            col(AuditEvent.seq) == bindparam("head_seq"),
+            col(AuditEvent.hash) == bindparam("head_hash"),
         )
     ]
     if locking:
         # Held to the end of the statement, as the lock of an append alone is held to its
         # commit: the two kinds never write at once.
         where.append(func.pg_try_advisory_xact_lock(APPEND_LOCK))
-    columns = AuditEvent.__table__.c
+    columns = inspect(AuditEvent).columns
     rows = [
         select(
             *(bindparam(f"{name}_{n}", type_=columns[name].type).label(name) for name in _COLUMNS)

@@ -19,6 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry import clock
 from registry._text import stated
@@ -71,8 +72,8 @@ async def _disclosures(
     for item in await _items(session, ids):
         items[item.request_id].append(item)
     built = await session.execute(
-        select(Package.authority_request_id, Package.id).where(
-            Package.authority_request_id.in_(ids)
+        select(col(Package.authority_request_id), col(Package.id)).where(
+            col(Package.authority_request_id).in_(ids)
         )
     )
     packages = {request_id: package_id for request_id, package_id in built.all()}
@@ -82,8 +83,8 @@ async def _disclosures(
 async def _items(session: AsyncSession, request_ids: Sequence[int]) -> list[DisclosureItem]:
     query = (
         select(DisclosureItem)
-        .where(DisclosureItem.request_id.in_(request_ids))
-        .order_by(DisclosureItem.id)
+        .where(col(DisclosureItem.request_id).in_(request_ids))
+        .order_by(col(DisclosureItem.id))
     )
     return list((await session.scalars(query)).all())
 
@@ -114,7 +115,11 @@ async def record_request(
     wanted = _recording_ids(recording_ids)
     # Erased recordings keep their row: what was asked for is recorded all the same, and
     # withheld at release.
-    known = set((await session.scalars(select(Recording.id).where(Recording.id.in_(wanted)))).all())
+    known = set(
+        (
+            await session.scalars(select(col(Recording.id)).where(col(Recording.id).in_(wanted)))
+        ).all()
+    )
     missing = [r for r in wanted if r not in known]
     if missing:
         raise NotFound(f"no recording {missing[0]!r}", field="recordings")
@@ -176,7 +181,7 @@ async def _withheld(session: AsyncSession, recordings: Sequence[Recording]) -> d
     """Why each recording is not released: it was erased, and its tombstone says why, or
     its period is over and the sweep has not come yet (R-RET-1)."""
     tombstones = await session.scalars(
-        select(Tombstone).where(Tombstone.recording_id.in_([r.id for r in recordings]))
+        select(Tombstone).where(col(Tombstone.recording_id).in_([r.id for r in recordings]))
     )
     grounds = {t.recording_id: f" ({t.reason.value})" for t in tombstones.all()}
     return {
@@ -243,8 +248,8 @@ async def release(
     # Locked as an erasure locks them: none is shredded while its audio is being packed.
     locked = await session.scalars(
         select(Recording)
-        .where(Recording.id.in_([i.recording_id for i in items]))
-        .order_by(Recording.id)
+        .where(col(Recording.id).in_([i.recording_id for i in items]))
+        .order_by(col(Recording.id))
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -287,10 +292,10 @@ async def list_requests(
     limit: int | None = None,
 ) -> list[Disclosure]:
     authorize(actor, Action.AUTHORITY_READ)
-    query = select(AuthorityRequest).where(AuthorityRequest.id > after_id)
+    query = select(AuthorityRequest).where(col(AuthorityRequest.id) > after_id)
     if status is not None:
-        query = query.where(AuthorityRequest.status == status)
-    rows = (await session.scalars(query.order_by(AuthorityRequest.id).limit(limit))).all()
+        query = query.where(col(AuthorityRequest.status) == status)
+    rows = (await session.scalars(query.order_by(col(AuthorityRequest.id)).limit(limit))).all()
     return await _disclosures(session, rows)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from sqlalchemy import select
+from sqlmodel import col
 
 from registry.access.policy import Action
 from registry.graphql.context import Info
@@ -25,7 +26,7 @@ async def _load(info: Info, type_name: str, key: int, sel: Selection) -> Node | 
     if type_name == "Activity":
         return (await inventory.activities_by_id(ctx, [key], sel)).get(key)
     if type_name == "Transfer":
-        rows = (await ctx.session.scalars(select(Transfer).where(Transfer.id == key))).all()
+        rows = (await ctx.session.scalars(select(Transfer).where(col(Transfer.id) == key))).all()
         built = await transfers.transfers(ctx, rows, sel)
         return built[0] if built else None
     if type_name == "AdequacyDecision":

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlmodel import Field
 
 from registry._columns import UtcDateTime, enum_column
 from registry.db import Base
@@ -21,16 +21,16 @@ class ChangeAction(StrEnum):
     UNLINKED = "unlinked"
 
 
-class Change(Base):
+class Change(Base, table=True):
     """One change to the record. Rows are only ever added; the id orders them for followers."""
 
     __tablename__ = "change"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime)
-    actor: Mapped[str] = mapped_column(String(80))
-    subject_type: Mapped[str] = mapped_column(String(40), index=True)
-    subject_slug: Mapped[str] = mapped_column(String(200), index=True)
-    action: Mapped[ChangeAction] = mapped_column(enum_column(ChangeAction))
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    id: int = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UtcDateTime)
+    actor: str = Field(sa_type=String(80))
+    subject_type: str = Field(index=True, sa_type=String(40))
+    subject_slug: str = Field(index=True, sa_type=String(200))
+    action: ChangeAction = Field(sa_type=enum_column(ChangeAction))
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSON)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry import clock
 from registry.access.policy import Action
@@ -65,11 +66,11 @@ async def list_changes(
 ) -> Sequence[Change]:
     """Changes in the order they happened, from just after ``after_id``: a feed to follow."""
     authorize(actor, Action.HISTORY_READ)
-    query = select(Change).where(Change.id > after_id).order_by(Change.id).limit(limit)
+    query = select(Change).where(col(Change.id) > after_id).order_by(col(Change.id)).limit(limit)
     if subject_type is not None:
-        query = query.where(Change.subject_type == subject_type)
+        query = query.where(col(Change.subject_type) == subject_type)
     if subject_slug is not None:
-        query = query.where(Change.subject_slug == subject_slug)
+        query = query.where(col(Change.subject_slug) == subject_slug)
     return (await session.scalars(query)).all()
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
+from sqlmodel import col
 from strawberry.utils.str_converters import to_snake_case
 
 from registry.access.policy import Action
@@ -47,7 +48,6 @@ from registry.inventory.types import (
 )
 from registry.transfers import loaders as transfers
 from registry.transfers.flows import Flow
-from registry.transfers.models import Transfer
 from registry.transfers.types import FlowType
 
 ENTITY = Shape(EntityType, Entity)
@@ -66,6 +66,13 @@ def entity_columns(sel: Selection) -> list[ColumnElement[Any]]:
     return [getattr(Entity, name) for name in entity_column_names(sel)]
 
 
+# An entity's transfers out and in: those it exports and those it imports.
+_TRANSFER_SIDES: tuple[tuple[str, transfers.PartyKey], ...] = (
+    ("transfersOut", "exporter_id"),
+    ("transfersIn", "importer_id"),
+)
+
+
 async def entities(ctx: Context, rows: Sequence[Any], sel: Selection) -> list[EntityType]:
     """Entity objects from ORM rows or column rows holding what ``entity_columns`` names."""
     ctx.require(Action.INVENTORY_READ)
@@ -74,12 +81,9 @@ async def entities(ctx: Context, rows: Sequence[Any], sel: Selection) -> list[En
     if (country_sel := sel.get("country")) is not None:
         country_map = await transfers.countries(ctx, country_sel)
         relations["country"] = Relation("country_code", country_map.__getitem__)
-    for field, column in (
-        ("transfersOut", Transfer.exporter_id),
-        ("transfersIn", Transfer.importer_id),
-    ):
+    for field, key in _TRANSFER_SIDES:
         if (transfer_sel := sel.get(field)) is not None:
-            found = await transfers.transfers_grouped_by(ctx, column, ids, transfer_sel)
+            found = await transfers.transfers_grouped_by(ctx, key, ids, transfer_sel)
             relations[to_snake_case(field)] = _by_id(found)
     for field, by_processor in (("subProcessors", True), ("engagedBy", False)):
         if (engaged_sel := sel.get(field)) is not None:
@@ -100,7 +104,7 @@ async def entity_rows(ctx: Context, ids: Iterable[int], sel: Selection) -> list[
     columns = entity_columns(sel)
     rows: list[Any] = []
     for part in chunks(id_list):
-        rows += await column_rows(ctx.session, select(*columns).where(Entity.id.in_(part)))
+        rows += await column_rows(ctx.session, select(*columns).where(col(Entity.id).in_(part)))
     return rows
 
 
@@ -115,14 +119,14 @@ async def _engaged(
     if sel is None or not ids:
         return {}
     mine, theirs = (
-        (Engagement.processor_id, Engagement.sub_processor_id)
+        (col(Engagement.processor_id), col(Engagement.sub_processor_id))
         if by_processor
-        else (Engagement.sub_processor_id, Engagement.processor_id)
+        else (col(Engagement.sub_processor_id), col(Engagement.processor_id))
     )
     pairs: list[tuple[int, int]] = []
     for part in chunks(ids):
-        query = select(mine, theirs).where(mine.in_(part), Engagement.ended_on.is_(None))
-        pairs += (await ctx.session.execute(query.order_by(Engagement.id))).all()
+        query = select(mine, theirs).where(mine.in_(part), col(Engagement.ended_on).is_(None))
+        pairs += (await ctx.session.execute(query.order_by(col(Engagement.id)))).all()
     others = await entities_by_id(ctx, {other for _, other in pairs}, sel)
     return grouped((own, others[other]) for own, other in pairs)
 
@@ -166,10 +170,12 @@ async def activities(
     ids = [f.activity.id for f in facts]
     parties: list[tuple[int, int, PartyRole]] = []
     if "jointControllers" in sel or "processors" in sel:
-        query = select(ActivityParty.activity_id, ActivityParty.entity_id, ActivityParty.role)
+        query = select(
+            col(ActivityParty.activity_id), col(ActivityParty.entity_id), col(ActivityParty.role)
+        )
         parties = list(
             await ctx.session.execute(
-                query.where(ActivityParty.activity_id.in_(ids)).order_by(ActivityParty.id)
+                query.where(col(ActivityParty.activity_id).in_(ids)).order_by(col(ActivityParty.id))
             )
         )
     party_objects = await entities_by_id(

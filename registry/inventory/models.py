@@ -6,8 +6,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Date, String, Text, UniqueConstraint
+from sqlmodel import Field
 
 from registry._columns import enum_column
 from registry.db import Base
@@ -34,134 +34,134 @@ class LegalBasis(StrEnum):
     LEGITIMATE_INTERESTS = "art6_1_f"
 
 
-class Entity(Base):
+class Entity(Base, table=True):
     """A legal person that takes part in processing: a group company, processor or authority."""
 
     __tablename__ = "entity"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(80), unique=True)
-    kind: Mapped[EntityKind] = mapped_column(enum_column(EntityKind))
-    known_as: Mapped[str | None] = mapped_column(String(200))
-    legal_name: Mapped[str] = mapped_column(String(300))
-    registered_office: Mapped[str | None] = mapped_column(Text)
-    country_code: Mapped[str] = mapped_column(ForeignKey("country.code"), index=True)
-    contact: Mapped[str | None] = mapped_column(Text)
-    dpo: Mapped[str | None] = mapped_column(Text)
-    representative: Mapped[str | None] = mapped_column(Text)
-    verified: Mapped[bool] = mapped_column(default=False)
-    verification_note: Mapped[str | None] = mapped_column(Text)
+    id: int = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, sa_type=String(80))
+    kind: EntityKind = Field(sa_type=enum_column(EntityKind))
+    known_as: str | None = Field(default=None, sa_type=String(200))
+    legal_name: str = Field(sa_type=String(300))
+    registered_office: str | None = Field(default=None, sa_type=Text)
+    country_code: str = Field(foreign_key="country.code", sa_type=String(2), index=True)
+    contact: str | None = Field(default=None, sa_type=Text)
+    dpo: str | None = Field(default=None, sa_type=Text)
+    representative: str | None = Field(default=None, sa_type=Text)
+    verified: bool = Field(default=False)
+    verification_note: str | None = Field(default=None, sa_type=Text)
     # The EU-US Data Privacy Framework covers only certified organisations.
-    dpf_certified: Mapped[bool] = mapped_column(default=False)
-    notice_number: Mapped[int | None]
-    active_from: Mapped[date | None] = mapped_column(Date)
-    retired_on: Mapped[date | None] = mapped_column(Date)
-    retirement_reason: Mapped[str | None] = mapped_column(Text)
+    dpf_certified: bool = Field(default=False)
+    notice_number: int | None = None
+    active_from: date | None = Field(default=None, sa_type=Date)
+    retired_on: date | None = Field(default=None, sa_type=Date)
+    retirement_reason: str | None = Field(default=None, sa_type=Text)
 
 
-class Engagement(Base):
+class Engagement(Base, table=True):
     """A processor engaging a sub-processor (Art. 28(2) and (4))."""
 
     __tablename__ = "engagement"
     __table_args__ = (UniqueConstraint("processor_id", "sub_processor_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    processor_id: Mapped[int] = mapped_column(ForeignKey("entity.id"), index=True)
-    sub_processor_id: Mapped[int] = mapped_column(ForeignKey("entity.id"), index=True)
-    since: Mapped[date | None] = mapped_column(Date)
-    ended_on: Mapped[date | None] = mapped_column(Date)
+    id: int = Field(default=None, primary_key=True)
+    processor_id: int = Field(foreign_key="entity.id", index=True)
+    sub_processor_id: int = Field(foreign_key="entity.id", index=True)
+    since: date | None = Field(default=None, sa_type=Date)
+    ended_on: date | None = Field(default=None, sa_type=Date)
 
 
-class DataCategory(Base):
+class DataCategory(Base, table=True):
     """A node of the dotted data taxonomy (``user.contact.email``)."""
 
     __tablename__ = "data_category"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(120), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str | None] = mapped_column(Text)
-    special_category: Mapped[bool] = mapped_column(default=False)
+    id: int = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, sa_type=String(120))
+    name: str = Field(sa_type=String(200))
+    description: str | None = Field(default=None, sa_type=Text)
+    special_category: bool = Field(default=False)
 
 
-class SubjectCategory(Base):
+class SubjectCategory(Base, table=True):
     __tablename__ = "subject_category"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(80), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str | None] = mapped_column(Text)
+    id: int = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, sa_type=String(80))
+    name: str = Field(sa_type=String(200))
+    description: str | None = Field(default=None, sa_type=Text)
 
 
-class Activity(Base):
+class Activity(Base, table=True):
     """A processing activity: one Art. 30 record shared by its joint controllers."""
 
     __tablename__ = "activity"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(80), unique=True)
-    name: Mapped[str] = mapped_column(String(300))
-    description: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(Text)
-    automated_decisions: Mapped[str] = mapped_column(Text)
-    arrangement_summary: Mapped[str] = mapped_column(Text)
-    operations: Mapped[list[str]] = mapped_column(JSON, default=list)
-    recipient_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
-    security_measures: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    transfer_summary: Mapped[str] = mapped_column(Text)
+    id: int = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, sa_type=String(80))
+    name: str = Field(sa_type=String(300))
+    description: str = Field(sa_type=Text)
+    source: str = Field(sa_type=Text)
+    automated_decisions: str = Field(sa_type=Text)
+    arrangement_summary: str = Field(sa_type=Text)
+    operations: list[str] = Field(default_factory=list, sa_type=JSON)
+    recipient_categories: list[str] = Field(default_factory=list, sa_type=JSON)
+    security_measures: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    transfer_summary: str = Field(sa_type=Text)
 
 
-class ActivityParty(Base):
+class ActivityParty(Base, table=True):
     __tablename__ = "activity_party"
     __table_args__ = (UniqueConstraint("activity_id", "entity_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id"), index=True)
-    entity_id: Mapped[int] = mapped_column(ForeignKey("entity.id"), index=True)
-    role: Mapped[PartyRole] = mapped_column(enum_column(PartyRole))
+    id: int = Field(default=None, primary_key=True)
+    activity_id: int = Field(foreign_key="activity.id", index=True)
+    entity_id: int = Field(foreign_key="entity.id", index=True)
+    role: PartyRole = Field(sa_type=enum_column(PartyRole))
 
 
-class ActivitySubject(Base):
+class ActivitySubject(Base, table=True):
     __tablename__ = "activity_subject"
     __table_args__ = (UniqueConstraint("activity_id", "subject_category_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id"), index=True)
-    subject_category_id: Mapped[int] = mapped_column(ForeignKey("subject_category.id"))
+    id: int = Field(default=None, primary_key=True)
+    activity_id: int = Field(foreign_key="activity.id", index=True)
+    subject_category_id: int = Field(foreign_key="subject_category.id")
 
 
-class ActivityDataCategory(Base):
+class ActivityDataCategory(Base, table=True):
     """A data category processed by an activity, with how long it is kept (R-INV-6)."""
 
     __tablename__ = "activity_data_category"
     __table_args__ = (UniqueConstraint("activity_id", "data_category_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id"), index=True)
-    data_category_id: Mapped[int] = mapped_column(ForeignKey("data_category.id"))
-    retention_days: Mapped[int | None]
-    retention_criterion: Mapped[str] = mapped_column(Text)
+    id: int = Field(default=None, primary_key=True)
+    activity_id: int = Field(foreign_key="activity.id", index=True)
+    data_category_id: int = Field(foreign_key="data_category.id")
+    retention_days: int | None = None
+    retention_criterion: str = Field(sa_type=Text)
 
 
-class Purpose(Base):
+class Purpose(Base, table=True):
     __tablename__ = "purpose"
     __table_args__ = (UniqueConstraint("activity_id", "key"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id"), index=True)
-    key: Mapped[str] = mapped_column(String(80))
-    name: Mapped[str] = mapped_column(String(300))
-    description: Mapped[str | None] = mapped_column(Text)
+    id: int = Field(default=None, primary_key=True)
+    activity_id: int = Field(foreign_key="activity.id", index=True)
+    key: str = Field(sa_type=String(80))
+    name: str = Field(sa_type=String(300))
+    description: str | None = Field(default=None, sa_type=Text)
 
 
-class PurposeBasis(Base):
+class PurposeBasis(Base, table=True):
     """The legal basis of a purpose for one category of data subjects."""
 
     __tablename__ = "purpose_basis"
     __table_args__ = (UniqueConstraint("purpose_id", "subject_category_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    purpose_id: Mapped[int] = mapped_column(ForeignKey("purpose.id"), index=True)
-    subject_category_id: Mapped[int] = mapped_column(ForeignKey("subject_category.id"))
-    legal_basis: Mapped[LegalBasis] = mapped_column(enum_column(LegalBasis))
-    note: Mapped[str | None] = mapped_column(Text)
+    id: int = Field(default=None, primary_key=True)
+    purpose_id: int = Field(foreign_key="purpose.id", index=True)
+    subject_category_id: int = Field(foreign_key="subject_category.id")
+    legal_basis: LegalBasis = Field(sa_type=enum_column(LegalBasis))
+    note: str | None = Field(default=None, sa_type=Text)

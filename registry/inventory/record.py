@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry import clock
 from registry.access.policy import Action
@@ -126,24 +127,24 @@ class ProcessorRecord:
 async def load_activity_facts(session: AsyncSession) -> dict[int, ActivityFacts]:
     facts = {a.id: ActivityFacts(a) for a in (await session.scalars(select(Activity))).all()}
     subjects = {s.id: s for s in (await session.scalars(select(SubjectCategory))).all()}
-    subject_links = await session.scalars(select(ActivitySubject).order_by(ActivitySubject.id))
+    subject_links = await session.scalars(select(ActivitySubject).order_by(col(ActivitySubject.id)))
     for subject_link in subject_links.all():
         facts[subject_link.activity_id].subjects.append(subjects[subject_link.subject_category_id])
     retention = await session.execute(
         select(ActivityDataCategory, DataCategory)
-        .join(DataCategory, DataCategory.id == ActivityDataCategory.data_category_id)
-        .order_by(DataCategory.key)
+        .join(DataCategory, col(DataCategory.id) == col(ActivityDataCategory.data_category_id))
+        .order_by(col(DataCategory.key))
     )
     for link, category in retention:
         facts[link.activity_id].retention.append(
             Retention(category, link.retention_days, link.retention_criterion)
         )
     bases: dict[int, list[Basis]] = defaultdict(list)
-    for basis in (await session.scalars(select(PurposeBasis).order_by(PurposeBasis.id))).all():
+    for basis in (await session.scalars(select(PurposeBasis).order_by(col(PurposeBasis.id)))).all():
         bases[basis.purpose_id].append(
             Basis(subjects[basis.subject_category_id], basis.legal_basis, basis.note)
         )
-    for purpose in (await session.scalars(select(Purpose).order_by(Purpose.id))).all():
+    for purpose in (await session.scalars(select(Purpose).order_by(col(Purpose.id)))).all():
         facts[purpose.activity_id].purposes.append(PurposeWithBases(purpose, bases[purpose.id]))
     return facts
 
@@ -200,15 +201,15 @@ async def _check_keys(
     if data_category is not None:
         prefix = data_category + "."
         known = await session.scalar(
-            select(DataCategory.id).where(
-                (DataCategory.key == data_category) | DataCategory.key.startswith(prefix)
+            select(col(DataCategory.id)).where(
+                (col(DataCategory.key) == data_category) | col(DataCategory.key).startswith(prefix)
             )
         )
         if known is None:
             raise InvalidInput(f"unknown data category {data_category!r}", field="data_category")
     if subject is not None:
         known = await session.scalar(
-            select(SubjectCategory.id).where(SubjectCategory.key == subject)
+            select(col(SubjectCategory.id)).where(col(SubjectCategory.key) == subject)
         )
         if known is None:
             raise InvalidInput(f"unknown subject category {subject!r}", field="subject_category")
@@ -279,7 +280,7 @@ async def gaps(*, session: AsyncSession, actor: Actor) -> Gaps:
 
 
 async def _entity(session: AsyncSession, slug: str, kinds: set[EntityKind]) -> Entity:
-    entity = await session.scalar(select(Entity).where(Entity.slug == slug))
+    entity = await session.scalar(select(Entity).where(col(Entity.slug) == slug))
     if entity is None:
         raise NotFound(f"no entity {slug!r}")
     if entity.kind not in kinds:

@@ -10,6 +10,7 @@ from typing import Any, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry import clock
 from registry._edits import refuse_unknown_fields
@@ -106,14 +107,14 @@ async def _check_country(session: AsyncSession, code: str) -> str:
 
 
 async def entity_by_slug(session: AsyncSession, slug: str) -> Entity:
-    entity = await session.scalar(select(Entity).where(Entity.slug == slug))
+    entity = await session.scalar(select(Entity).where(col(Entity.slug) == slug))
     if entity is None:
         raise NotFound(f"no entity {slug!r}")
     return entity
 
 
 async def activity_by_slug(session: AsyncSession, slug: str) -> Activity:
-    activity = await session.scalar(select(Activity).where(Activity.slug == slug))
+    activity = await session.scalar(select(Activity).where(col(Activity.slug) == slug))
     if activity is None:
         raise NotFound(f"no activity {slug!r}")
     return activity
@@ -130,7 +131,7 @@ async def create_entity(*, session: AsyncSession, actor: Actor, draft: EntityDra
     slug = _clean_text("slug", draft.slug, required=True) or ""
     if not SLUG.match(slug):
         raise InvalidInput("slug must be lower-case words joined by hyphens", field="slug")
-    if await session.scalar(select(Entity.id).where(Entity.slug == slug)) is not None:
+    if await session.scalar(select(col(Entity.id)).where(col(Entity.slug) == slug)) is not None:
         raise Conflict(f"an entity {slug!r} exists already", field="slug")
     for name in ("known_as", "registered_office", "contact", "dpo", "representative"):
         values[name] = _clean_text(name, values[name])
@@ -228,8 +229,8 @@ async def link_sub_processor(
         raise InvalidInput("an entity cannot engage itself", field="sub_processor")
     existing = await session.scalar(
         select(Engagement).where(
-            Engagement.processor_id == processor.id,
-            Engagement.sub_processor_id == sub_processor.id,
+            col(Engagement.processor_id) == processor.id,
+            col(Engagement.sub_processor_id) == sub_processor.id,
         )
     )
     if existing is not None and existing.ended_on is None:
@@ -253,9 +254,9 @@ async def unlink_sub_processor(
     sub_processor = await entity_by_slug(session, sub_processor_slug)
     engagement = await session.scalar(
         select(Engagement).where(
-            Engagement.processor_id == processor.id,
-            Engagement.sub_processor_id == sub_processor.id,
-            Engagement.ended_on.is_(None),
+            col(Engagement.processor_id) == processor.id,
+            col(Engagement.sub_processor_id) == sub_processor.id,
+            col(Engagement.ended_on).is_(None),
         )
     )
     if engagement is None:
@@ -308,8 +309,8 @@ async def add_party(
     if not fits:
         raise InvalidInput(f"a {entity.kind.value} cannot be the activity's {role.value}")
     existing = await session.scalar(
-        select(ActivityParty.id).where(
-            ActivityParty.activity_id == activity.id, ActivityParty.entity_id == entity.id
+        select(col(ActivityParty.id)).where(
+            col(ActivityParty.activity_id) == activity.id, col(ActivityParty.entity_id) == entity.id
         )
     )
     if existing is not None:
@@ -341,7 +342,9 @@ async def attach_data_category(
     """Adds a data category to the activity, with how long it is kept."""
     authorize(actor, Action.INVENTORY_WRITE)
     activity = await activity_by_slug(session, activity_slug)
-    category = await session.scalar(select(DataCategory).where(DataCategory.key == category_key))
+    category = await session.scalar(
+        select(DataCategory).where(col(DataCategory.key) == category_key)
+    )
     if category is None:
         raise NotFound(f"no data category {category_key!r}")
     if category.special_category:
@@ -379,40 +382,49 @@ async def attach_data_category(
 
 def _filtered(query: Select[*Ts], flt: EntityFilter) -> Select[*Ts]:
     if not flt.include_retired:
-        query = query.where(Entity.retired_on.is_(None))
+        query = query.where(col(Entity.retired_on).is_(None))
     if flt.kinds:
-        query = query.where(Entity.kind.in_(flt.kinds))
+        query = query.where(col(Entity.kind).in_(flt.kinds))
     if flt.country_codes:
-        query = query.where(Entity.country_code.in_(flt.country_codes))
+        query = query.where(col(Entity.country_code).in_(flt.country_codes))
     if flt.slugs:
-        query = query.where(Entity.slug.in_(flt.slugs))
+        query = query.where(col(Entity.slug).in_(flt.slugs))
     if flt.eea is not None:
-        eea_codes = select(Country.code).where(Country.eea.is_(flt.eea))
-        query = query.where(Entity.country_code.in_(eea_codes))
+        eea_codes = select(col(Country.code)).where(col(Country.eea).is_(flt.eea))
+        query = query.where(col(Entity.country_code).in_(eea_codes))
     if flt.data_category is not None or flt.purpose is not None:
-        activities = select(Activity.id)
+        activities = select(col(Activity.id))
         if flt.data_category is not None:
             activities = activities.where(
-                Activity.id.in_(
-                    select(ActivityDataCategory.activity_id)
-                    .join(DataCategory, DataCategory.id == ActivityDataCategory.data_category_id)
-                    .where(DataCategory.key == flt.data_category)
+                col(Activity.id).in_(
+                    select(col(ActivityDataCategory.activity_id))
+                    .join(
+                        DataCategory,
+                        col(DataCategory.id) == col(ActivityDataCategory.data_category_id),
+                    )
+                    .where(col(DataCategory.key) == flt.data_category)
                 )
             )
         if flt.purpose is not None:
             activities = activities.where(
-                Activity.id.in_(select(Purpose.activity_id).where(Purpose.key == flt.purpose))
+                col(Activity.id).in_(
+                    select(col(Purpose.activity_id)).where(col(Purpose.key) == flt.purpose)
+                )
             )
-        parties = select(ActivityParty.entity_id).where(ActivityParty.activity_id.in_(activities))
-        sub_processors = select(Engagement.sub_processor_id).where(
-            Engagement.ended_on.is_(None), Engagement.processor_id.in_(parties)
+        parties = select(col(ActivityParty.entity_id)).where(
+            col(ActivityParty.activity_id).in_(activities)
         )
-        query = query.where(Entity.id.in_(parties) | Entity.id.in_(sub_processors))
+        sub_processors = select(col(Engagement.sub_processor_id)).where(
+            col(Engagement.ended_on).is_(None), col(Engagement.processor_id).in_(parties)
+        )
+        query = query.where(col(Entity.id).in_(parties) | col(Entity.id).in_(sub_processors))
     return query
 
 
 def _page(query: Select[*Ts], flt: EntityFilter, after_id: int, limit: int) -> Select[*Ts]:
-    return _filtered(query, flt).where(Entity.id > after_id).order_by(Entity.id).limit(limit)
+    return (
+        _filtered(query, flt).where(col(Entity.id) > after_id).order_by(col(Entity.id)).limit(limit)
+    )
 
 
 async def list_entities(
@@ -445,4 +457,4 @@ async def get_entities(
     *, session: AsyncSession, actor: Actor, ids: Sequence[int]
 ) -> Sequence[Entity]:
     authorize(actor, Action.INVENTORY_READ)
-    return (await session.scalars(select(Entity).where(Entity.id.in_(ids)))).all()
+    return (await session.scalars(select(Entity).where(col(Entity.id).in_(ids)))).all()

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry import clock
 from registry.access.policy import Action
@@ -100,7 +101,7 @@ async def register_call(
     started_at: datetime | None = None,
 ) -> Call:
     authorize(actor, Action.CALL_REGISTER)
-    company = await session.scalar(select(Entity).where(Entity.slug == company_slug))
+    company = await session.scalar(select(Entity).where(col(Entity.slug) == company_slug))
     if company is None or company.kind is not EntityKind.GROUP_COMPANY or company.retired_on:
         raise InvalidInput(f"{company_slug!r} is no active group company", field="company")
     customer = await session.get(Subject, customer_id)
@@ -139,7 +140,9 @@ async def call_by_id(session: AsyncSession, call_id: str, *, lock: bool = False)
     else:
         # This transaction's own changes first: the row read afresh must not undo them.
         await session.flush()
-        query = select(Call).where(Call.id == call_id).execution_options(populate_existing=True)
+        query = (
+            select(Call).where(col(Call.id) == call_id).execution_options(populate_existing=True)
+        )
         if session.get_bind().dialect.name == "postgresql":
             # NO KEY: rows that merely refer to the call (a pending upload) still go in.
             query = query.with_for_update(key_share=True)
@@ -166,7 +169,9 @@ async def _step(
 
 
 async def _steps(session: AsyncSession, call: Call) -> set[ConsentStep]:
-    rows = await session.scalars(select(ConsentEvent.step).where(ConsentEvent.call_id == call.id))
+    rows = await session.scalars(
+        select(col(ConsentEvent.step)).where(col(ConsentEvent.call_id) == call.id)
+    )
     return set(rows.all())
 
 
@@ -211,7 +216,7 @@ async def _end_monitoring(session: AsyncSession, call: Call) -> None:
     """Without consent nobody listens live any longer: open sessions end now."""
     live = await session.scalars(
         select(MonitoringSession).where(
-            MonitoringSession.call_id == call.id, MonitoringSession.ended_at.is_(None)
+            col(MonitoringSession.call_id) == call.id, col(MonitoringSession.ended_at).is_(None)
         )
     )
     for monitoring in live.all():
@@ -221,9 +226,9 @@ async def _end_monitoring(session: AsyncSession, call: Call) -> None:
 async def recordings_of(
     session: AsyncSession, call: Call, segment: Segment | None = None
 ) -> list[Recording]:
-    query = select(Recording).where(Recording.call_id == call.id)
+    query = select(Recording).where(col(Recording.call_id) == call.id)
     if segment is not None:
-        query = query.where(Recording.segment == segment)
+        query = query.where(col(Recording.segment) == segment)
     return list((await session.scalars(query)).all())
 
 
@@ -306,9 +311,9 @@ async def deletions_owed(*, session: AsyncSession, actor: Actor) -> list[Deletio
     authorize(actor, Action.DELETIONS_OWED_READ)
     events = (
         await session.execute(
-            select(ConsentEvent.call_id, ConsentEvent.step, ConsentEvent.at).order_by(
-                ConsentEvent.at
-            )
+            select(
+                col(ConsentEvent.call_id), col(ConsentEvent.step), col(ConsentEvent.at)
+            ).order_by(col(ConsentEvent.at))
         )
     ).all()
     steps: dict[str, dict[ConsentStep, datetime]] = {}
@@ -318,10 +323,10 @@ async def deletions_owed(*, session: AsyncSession, actor: Actor) -> list[Deletio
     still_there = set(
         (
             await session.scalars(
-                select(Recording.call_id).where(
-                    Recording.call_id.in_(refused),
-                    Recording.segment == Segment.START,
-                    Recording.status == RecordingStatus.ACTIVE,
+                select(col(Recording.call_id)).where(
+                    col(Recording.call_id).in_(refused),
+                    col(Recording.segment) == Segment.START,
+                    col(Recording.status) == RecordingStatus.ACTIVE,
                 )
             )
         ).all()
@@ -331,7 +336,9 @@ async def deletions_owed(*, session: AsyncSession, actor: Actor) -> list[Deletio
         for call_id in refused
         if ConsentStep.START_AUDIO_DELETED not in steps[call_id] or call_id in still_there
     ]
-    calls = {c.id: c for c in (await session.scalars(select(Call).where(Call.id.in_(open_ids))))}
+    calls = {
+        c.id: c for c in (await session.scalars(select(Call).where(col(Call.id).in_(open_ids))))
+    }
     now = clock.now()
     owed = [
         DeletionOwed(
@@ -400,7 +407,9 @@ async def mark_under_16(*, session: AsyncSession, actor: Actor, subject_id: int)
     subject.under_16 = True
     calls = (
         await session.scalars(
-            select(Call).where((Call.customer_id == subject.id) | (Call.agent_id == subject.id))
+            select(Call).where(
+                (col(Call.customer_id) == subject.id) | (col(Call.agent_id) == subject.id)
+            )
         )
     ).all()
     recordings = [r for call in calls for r in await recordings_of(session, call)]

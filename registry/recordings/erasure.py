@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, literal, select, update
+from sqlalchemy import insert, inspect, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
 
 from registry import clock
 from registry.access.policy import Action
@@ -53,11 +54,11 @@ async def holds_keeping(
         await session.scalars(
             select(LegalHold)
             .where(
-                LegalHold.recording_id.in_(recording_ids),
-                LegalHold.released_at.is_(None),
-                LegalHold.ends_on >= on.date(),
+                col(LegalHold.recording_id).in_(recording_ids),
+                col(LegalHold.released_at).is_(None),
+                col(LegalHold.ends_on) >= on.date(),
             )
-            .order_by(LegalHold.ends_on, LegalHold.id)
+            .order_by(col(LegalHold.ends_on), col(LegalHold.id))
         )
     ).all()
     return {hold.recording_id: hold for hold in rows if keeps(hold, reason)}
@@ -113,8 +114,8 @@ async def shred(
         # request) is waited for, and what it shredded is not shredded twice.
         await session.scalars(
             select(Recording)
-            .where(Recording.id.in_([r.id for r in recordings]))
-            .order_by(Recording.id)
+            .where(col(Recording.id).in_([r.id for r in recordings]))
+            .order_by(col(Recording.id))
             .with_for_update()
             .execution_options(populate_existing=True)
         )
@@ -135,18 +136,18 @@ async def shred(
         ids = [r.id for r in done]
         shredded = {"wrapped_key": None, "key_id": None, "status": RecordingStatus.SHREDDED}
         await session.execute(
-            update(Recording).where(Recording.id.in_(ids)).values(shredded),
+            update(Recording).where(col(Recording.id).in_(ids)).values(shredded),
             execution_options={"synchronize_session": False},
         )
         for recording in done:
             for name, value in shredded.items():
                 set_committed_value(recording, name, value)
         tombstone = select(
-            Recording.id,
-            literal(now, Tombstone.erased_at.type),
-            literal(reason, Tombstone.reason.type),
-            literal(actor.handle, Tombstone.erased_by.type),
-        ).where(Recording.id.in_(ids))
+            col(Recording.id),
+            literal(now, inspect(Tombstone).columns["erased_at"].type),
+            literal(reason, inspect(Tombstone).columns["reason"].type),
+            literal(actor.handle, inspect(Tombstone).columns["erased_by"].type),
+        ).where(col(Recording.id).in_(ids))
         await session.execute(
             insert(Tombstone).from_select(
                 ["recording_id", "erased_at", "reason", "erased_by"], tombstone

@@ -10,6 +10,7 @@ from datetime import date
 
 import strawberry
 from sqlalchemy import select
+from sqlmodel import col
 
 from registry.access.policy import Action
 from registry.audit.models import Outcome
@@ -51,7 +52,9 @@ async def call_objects(info: Info, rows: Sequence[Call]) -> list[CallType]:
         (e.call_id, e)
         for e in (
             await session.scalars(
-                select(ConsentEvent).where(ConsentEvent.call_id.in_(ids)).order_by(ConsentEvent.id)
+                select(ConsentEvent)
+                .where(col(ConsentEvent.call_id).in_(ids))
+                .order_by(col(ConsentEvent.id))
             )
         ).all()
     )
@@ -59,7 +62,9 @@ async def call_objects(info: Info, rows: Sequence[Call]) -> list[CallType]:
         (r.call_id, r)
         for r in (
             await session.scalars(
-                select(Recording).where(Recording.call_id.in_(ids)).order_by(Recording.made_at)
+                select(Recording)
+                .where(col(Recording.call_id).in_(ids))
+                .order_by(col(Recording.made_at))
             )
         ).all()
     )

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from registry.crypto import CiphertextInvalid, KeyRing, WrappedKey, rewrap
 from registry.db import claimed
@@ -92,11 +93,11 @@ async def _rewrap_table(
             query = (
                 select(model)
                 .where(
-                    model.wrapped_key.is_not(None),
-                    model.key_id != ring.primary_id,
-                    model.id > after,
+                    col(model.wrapped_key).is_not(None),
+                    col(model.key_id) != ring.primary_id,
+                    col(model.id) > after,
                 )
-                .order_by(model.id)
+                .order_by(col(model.id))
                 .limit(batch)
             )
             rows = (await session.scalars(claimed(session, query))).all()
@@ -125,7 +126,7 @@ async def under_older_keys(*, sessions: async_sessionmaker[AsyncSession], ring: 
             count = await session.scalar(
                 select(func.count())
                 .select_from(model)
-                .where(model.wrapped_key.is_not(None), model.key_id != ring.primary_id)
+                .where(col(model.wrapped_key).is_not(None), col(model.key_id) != ring.primary_id)
             )
             left += count or 0
     return left

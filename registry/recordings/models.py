@@ -6,8 +6,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Date, LargeBinary, String, Text
+from sqlmodel import Field
 
 from registry._columns import UtcDateTime, enum_column
 from registry.db import Base
@@ -75,78 +75,78 @@ class HoldGround(StrEnum):
     OTHER_LEGITIMATE_INTEREST = "other_legitimate_interest"
 
 
-class Subject(Base):
+class Subject(Base, table=True):
     """A data subject. Identifiers are sealed; blind indexes find them without clear text."""
 
     __tablename__ = "subject"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[SubjectKind] = mapped_column(enum_column(SubjectKind))
-    name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
-    phone_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
-    email_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
-    phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
-    email_index: Mapped[str | None] = mapped_column(String(64), index=True)
-    country_code: Mapped[str | None] = mapped_column(ForeignKey("country.code"))
-    principal_handle: Mapped[str | None] = mapped_column(String(80))
-    under_16: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    identifiers_erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    id: int = Field(default=None, primary_key=True)
+    kind: SubjectKind = Field(sa_type=enum_column(SubjectKind))
+    name_sealed: bytes | None = Field(default=None, sa_type=LargeBinary)
+    phone_sealed: bytes | None = Field(default=None, sa_type=LargeBinary)
+    email_sealed: bytes | None = Field(default=None, sa_type=LargeBinary)
+    phone_index: str | None = Field(default=None, index=True, sa_type=String(64))
+    email_index: str | None = Field(default=None, index=True, sa_type=String(64))
+    country_code: str | None = Field(default=None, foreign_key="country.code", sa_type=String(2))
+    principal_handle: str | None = Field(default=None, sa_type=String(80))
+    under_16: bool = Field(default=False)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    identifiers_erased_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # The customer withdrew consent as a whole: nothing of theirs is recorded or monitored again.
-    consent_withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    consent_withdrawn_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
-class Call(Base):
+class Call(Base, table=True):
     __tablename__ = "call"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    direction: Mapped[Direction] = mapped_column(enum_column(Direction))
-    company_id: Mapped[int] = mapped_column(ForeignKey("entity.id"), index=True)
-    agent_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), index=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
-    customer_country_code: Mapped[str] = mapped_column(ForeignKey("country.code"))
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    consent: Mapped[Consent] = mapped_column(enum_column(Consent), default=Consent.PENDING)
-    monitoring_consent: Mapped[bool] = mapped_column(default=False)
-    recording_stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    id: str = Field(primary_key=True, sa_type=String(36))
+    direction: Direction = Field(sa_type=enum_column(Direction))
+    company_id: int = Field(foreign_key="entity.id", index=True)
+    agent_id: int | None = Field(default=None, foreign_key="subject.id", index=True)
+    customer_id: int = Field(foreign_key="subject.id", index=True)
+    customer_country_code: str = Field(foreign_key="country.code", sa_type=String(2))
+    started_at: datetime = Field(sa_type=UtcDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    consent: Consent = Field(default=Consent.PENDING, sa_type=enum_column(Consent))
+    monitoring_consent: bool = Field(default=False)
+    recording_stopped_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Management deleted the start of a refused outbound call: none of it is taken again (R-CON-2).
-    start_audio_deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    start_audio_deleted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
-class ConsentEvent(Base):
+class ConsentEvent(Base, table=True):
     """Each step of a call's consent, who took it and when (R-CON-1, R-CON-2)."""
 
     __tablename__ = "consent_event"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    call_id: Mapped[str] = mapped_column(ForeignKey("call.id"), index=True)
-    step: Mapped[ConsentStep] = mapped_column(enum_column(ConsentStep))
-    at: Mapped[datetime] = mapped_column(UtcDateTime)
-    actor: Mapped[str] = mapped_column(String(80))
-    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    id: int = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="call.id", sa_type=String(36), index=True)
+    step: ConsentStep = Field(sa_type=enum_column(ConsentStep))
+    at: datetime = Field(sa_type=UtcDateTime)
+    actor: str = Field(sa_type=String(80))
+    detail: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
-class Recording(Base):
+class Recording(Base, table=True):
     """Sealed audio of a call. ``wrapped_key`` gone means the audio is unreadable everywhere."""
 
     __tablename__ = "recording"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    call_id: Mapped[str] = mapped_column(ForeignKey("call.id"), index=True)
-    segment: Mapped[Segment] = mapped_column(enum_column(Segment))
-    made_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-    status: Mapped[RecordingStatus] = mapped_column(
-        enum_column(RecordingStatus), default=RecordingStatus.ACTIVE, index=True
+    id: str = Field(primary_key=True, sa_type=String(36))
+    call_id: str = Field(foreign_key="call.id", sa_type=String(36), index=True)
+    segment: Segment = Field(sa_type=enum_column(Segment))
+    made_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime = Field(index=True, sa_type=UtcDateTime)
+    status: RecordingStatus = Field(
+        default=RecordingStatus.ACTIVE, index=True, sa_type=enum_column(RecordingStatus)
     )
-    key_id: Mapped[str | None] = mapped_column(String(64))
-    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    blob_key: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(default=0)
+    key_id: str | None = Field(default=None, sa_type=String(64))
+    wrapped_key: bytes | None = Field(default=None, sa_type=LargeBinary)
+    blob_key: str = Field(sa_type=String(100))
+    size: int = Field(default=0)
 
 
-class PendingUpload(Base):
+class PendingUpload(Base, table=True):
     """An upload under way: its blob may exist, its recording does not yet.
 
     Committed before the first byte is written and deleted in the transaction that adds the
@@ -157,85 +157,85 @@ class PendingUpload(Base):
 
     __tablename__ = "pending_upload"
 
-    recording_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    call_id: Mapped[str] = mapped_column(ForeignKey("call.id"), index=True)
-    blob_key: Mapped[str] = mapped_column(String(100))
-    deadline: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    recording_id: str = Field(primary_key=True, sa_type=String(36))
+    call_id: str = Field(foreign_key="call.id", sa_type=String(36), index=True)
+    blob_key: str = Field(sa_type=String(100))
+    deadline: datetime = Field(index=True, sa_type=UtcDateTime)
 
 
-class Tombstone(Base):
+class Tombstone(Base, table=True):
     """What is left of an erased recording: no personal data, only that it was and why it went."""
 
     __tablename__ = "tombstone"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    recording_id: Mapped[str] = mapped_column(String(36), unique=True)
-    erased_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    reason: Mapped[ErasureReason] = mapped_column(enum_column(ErasureReason))
-    erased_by: Mapped[str] = mapped_column(String(80))
+    id: int = Field(default=None, primary_key=True)
+    recording_id: str = Field(unique=True, sa_type=String(36))
+    erased_at: datetime = Field(sa_type=UtcDateTime)
+    reason: ErasureReason = Field(sa_type=enum_column(ErasureReason))
+    erased_by: str = Field(sa_type=String(80))
 
 
-class IdentifierTombstone(Base):
+class IdentifierTombstone(Base, table=True):
     """What is left of a subject's erased identifiers: when, why and by whom (R-RET-3)."""
 
     __tablename__ = "identifier_tombstone"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), unique=True)
-    erased_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    reason: Mapped[ErasureReason] = mapped_column(enum_column(ErasureReason))
-    erased_by: Mapped[str] = mapped_column(String(80))
+    id: int = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="subject.id", unique=True)
+    erased_at: datetime = Field(sa_type=UtcDateTime)
+    reason: ErasureReason = Field(sa_type=enum_column(ErasureReason))
+    erased_by: str = Field(sa_type=String(80))
 
 
-class KeptFromErasure(Base):
+class KeptFromErasure(Base, table=True):
     """An erasure a hold stood against: the recording, the hold, what was asked, by whom and
     when (R-ERA-1, R-RET-2). The recording is kept; this is the record of why."""
 
     __tablename__ = "kept_from_erasure"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    recording_id: Mapped[str] = mapped_column(ForeignKey("recording.id"), index=True)
-    hold_id: Mapped[int] = mapped_column(ForeignKey("legal_hold.id"))
-    reason: Mapped[ErasureReason] = mapped_column(enum_column(ErasureReason))
-    asked_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    asked_by: Mapped[str] = mapped_column(String(80))
+    id: int = Field(default=None, primary_key=True)
+    recording_id: str = Field(foreign_key="recording.id", sa_type=String(36), index=True)
+    hold_id: int = Field(foreign_key="legal_hold.id")
+    reason: ErasureReason = Field(sa_type=enum_column(ErasureReason))
+    asked_at: datetime = Field(sa_type=UtcDateTime)
+    asked_by: str = Field(sa_type=String(80))
 
 
-class LegalHold(Base):
+class LegalHold(Base, table=True):
     """Keeps a recording past its retention, on a recorded ground, until an end (R-RET-2)."""
 
     __tablename__ = "legal_hold"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    recording_id: Mapped[str] = mapped_column(ForeignKey("recording.id"), index=True)
-    ground: Mapped[HoldGround] = mapped_column(enum_column(HoldGround))
-    justification: Mapped[str] = mapped_column(Text)
-    ends_on: Mapped[date] = mapped_column(Date)
-    placed_by: Mapped[str] = mapped_column(String(80))
-    placed_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    id: int = Field(default=None, primary_key=True)
+    recording_id: str = Field(foreign_key="recording.id", sa_type=String(36), index=True)
+    ground: HoldGround = Field(sa_type=enum_column(HoldGround))
+    justification: str = Field(sa_type=Text)
+    ends_on: date = Field(sa_type=Date)
+    placed_by: str = Field(sa_type=String(80))
+    placed_at: datetime = Field(sa_type=UtcDateTime)
+    released_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
-class MonitoringSession(Base):
+class MonitoringSession(Base, table=True):
     """A live-monitoring session: who listened to which call, why, and when (R-MON-1..3)."""
 
     __tablename__ = "monitoring_session"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    call_id: Mapped[str] = mapped_column(ForeignKey("call.id"), index=True)
-    monitor: Mapped[str] = mapped_column(String(80))
-    reason: Mapped[MonitoringReason] = mapped_column(enum_column(MonitoringReason))
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    id: int = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="call.id", sa_type=String(36), index=True)
+    monitor: str = Field(sa_type=String(80))
+    reason: MonitoringReason = Field(sa_type=enum_column(MonitoringReason))
+    started_at: datetime = Field(sa_type=UtcDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
-class SeparateConsent(Base):
+class SeparateConsent(Base, table=True):
     """A subject's consent to a purpose outside the activity's own (R-CON-4)."""
 
     __tablename__ = "separate_consent"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
-    purpose: Mapped[str] = mapped_column(String(200))
-    given_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    id: int = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="subject.id", index=True)
+    purpose: str = Field(sa_type=String(200))
+    given_at: datetime = Field(sa_type=UtcDateTime)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -33,6 +33,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from registry import clock
 from registry.access.policy import Action
@@ -70,15 +71,17 @@ async def retention_of_recordings(session: AsyncSession, company_id: int) -> tim
     sorted first on SQLite and last on PostgreSQL.
     """
     days = await session.scalar(
-        select(ActivityDataCategory.retention_days)
-        .join(DataCategory, DataCategory.id == ActivityDataCategory.data_category_id)
-        .join(ActivityParty, ActivityParty.activity_id == ActivityDataCategory.activity_id)
-        .where(
-            DataCategory.key == VOICE,
-            ActivityParty.entity_id == company_id,
-            ActivityDataCategory.retention_days.is_not(None),
+        select(col(ActivityDataCategory.retention_days))
+        .join(DataCategory, col(DataCategory.id) == col(ActivityDataCategory.data_category_id))
+        .join(
+            ActivityParty, col(ActivityParty.activity_id) == col(ActivityDataCategory.activity_id)
         )
-        .order_by(ActivityDataCategory.retention_days)
+        .where(
+            col(DataCategory.key) == VOICE,
+            col(ActivityParty.entity_id) == company_id,
+            col(ActivityDataCategory.retention_days).is_not(None),
+        )
+        .order_by(col(ActivityDataCategory.retention_days))
         .limit(1)
     )
     if days is None:
@@ -139,9 +142,9 @@ async def retention_of_identifiers(session: AsyncSession) -> timedelta | None:
     """The longest period the activities set for a subject's identifiers (R-RET-3, R-INV-6);
     None if only criteria are on record, so that nothing is erased on a guess."""
     days = await session.scalar(
-        select(func.max(ActivityDataCategory.retention_days))
-        .join(DataCategory, DataCategory.id == ActivityDataCategory.data_category_id)
-        .where(DataCategory.key.in_(IDENTIFIERS))
+        select(func.max(col(ActivityDataCategory.retention_days)))
+        .join(DataCategory, col(DataCategory.id) == col(ActivityDataCategory.data_category_id))
+        .where(col(DataCategory.key).in_(IDENTIFIERS))
     )
     return timedelta(days=days) if days is not None else None
 
@@ -155,14 +158,14 @@ class SweepReport:
 
 def _held_now(today: date) -> Exists:
     return exists().where(
-        LegalHold.recording_id == Recording.id,
-        LegalHold.released_at.is_(None),
-        LegalHold.ends_on >= today,
+        col(LegalHold.recording_id) == col(Recording.id),
+        col(LegalHold.released_at).is_(None),
+        col(LegalHold.ends_on) >= today,
     )
 
 
 def _oldest_first(session: AsyncSession, query: Select[*Ts], batch: int) -> Select[*Ts]:
-    return claimed(session, query.order_by(Recording.expires_at).limit(batch))
+    return claimed(session, query.order_by(col(Recording.expires_at)).limit(batch))
 
 
 def _audited(step: str, detail: dict[str, Any]) -> Entry:
@@ -185,8 +188,8 @@ async def sweep(
         async with sessions() as session, session.begin():
             now = clock.now()
             expired = select(Recording).where(
-                Recording.status == RecordingStatus.ACTIVE,
-                Recording.expires_at <= now,
+                col(Recording.status) == RecordingStatus.ACTIVE,
+                col(Recording.expires_at) <= now,
                 ~_held_now(now.date()),
             )
             rows = list((await session.scalars(_oldest_first(session, expired, batch))).all())
@@ -224,15 +227,15 @@ async def finish_shredded(
     deleted = 0
     while True:
         async with sessions() as session, session.begin():
-            shredded = select(Recording.id, Recording.blob_key).where(
-                Recording.status == RecordingStatus.SHREDDED
+            shredded = select(col(Recording.id), col(Recording.blob_key)).where(
+                col(Recording.status) == RecordingStatus.SHREDDED
             )
             rows = (await session.execute(_oldest_first(session, shredded, batch))).all()
             if rows:
                 await blobs.delete_many([blob_key for _, blob_key in rows])
                 await session.execute(
                     update(Recording)
-                    .where(Recording.id.in_([recording_id for recording_id, _ in rows]))
+                    .where(col(Recording.id).in_([recording_id for recording_id, _ in rows]))
                     .values(status=RecordingStatus.ERASED)
                 )
             deleted += len(rows)
@@ -243,19 +246,21 @@ async def finish_shredded(
 def _identifiers_kept(now: datetime, period: timedelta) -> ColumnElement[bool]:
     """Something still needs the subject's identifiers (R-RET-3): a call within the period,
     a recording not erased (within its period, or held), an open request, a hold."""
-    involved = or_(Call.customer_id == Subject.id, Call.agent_id == Subject.id)
-    their_recordings = select(Recording.id).join(Call, Call.id == Recording.call_id).where(involved)
+    involved = or_(col(Call.customer_id) == col(Subject.id), col(Call.agent_id) == col(Subject.id))
+    their_recordings = (
+        select(col(Recording.id)).join(Call, col(Call.id) == col(Recording.call_id)).where(involved)
+    )
     return or_(
-        exists().where(involved, Call.started_at > now - period),
-        exists(their_recordings.where(Recording.status == RecordingStatus.ACTIVE)),
+        exists().where(involved, col(Call.started_at) > now - period),
+        exists(their_recordings.where(col(Recording.status) == RecordingStatus.ACTIVE)),
         exists().where(
-            RightsRequest.subject_id == Subject.id,
-            RightsRequest.status.not_in([RequestStatus.COMPLETED, RequestStatus.REFUSED]),
+            col(RightsRequest.subject_id) == col(Subject.id),
+            col(RightsRequest.status).not_in([RequestStatus.COMPLETED, RequestStatus.REFUSED]),
         ),
         exists().where(
-            LegalHold.recording_id.in_(their_recordings),
-            LegalHold.released_at.is_(None),
-            LegalHold.ends_on >= now.date(),
+            col(LegalHold.recording_id).in_(their_recordings),
+            col(LegalHold.released_at).is_(None),
+            col(LegalHold.ends_on) >= now.date(),
         ),
     )
 
@@ -273,20 +278,20 @@ async def erase_expired_identifiers(
             if period is None:
                 return erased
             due = (
-                select(Subject.id)
+                select(col(Subject.id))
                 .where(
-                    Subject.identifiers_erased_at.is_(None),
-                    Subject.created_at <= now - period,
+                    col(Subject.identifiers_erased_at).is_(None),
+                    col(Subject.created_at) <= now - period,
                     ~_identifiers_kept(now, period),
                 )
-                .order_by(Subject.id)
+                .order_by(col(Subject.id))
                 .limit(batch)
             )
             ids = list((await session.scalars(claimed(session, due))).all())
             if ids:
                 await session.execute(
                     update(Subject)
-                    .where(Subject.id.in_(ids))
+                    .where(col(Subject.id).in_(ids))
                     .values(
                         name_sealed=None,
                         phone_sealed=None,

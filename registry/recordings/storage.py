@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry import clock
 from registry.access.policy import Action
@@ -117,18 +118,18 @@ async def seal_audio(
 async def permitted_purpose(session: AsyncSession, call: Call, purpose: str) -> None:
     """The purpose is the activity's own, or one the customer separately consented to."""
     own = await session.scalar(
-        select(Purpose.id)
-        .join(ActivityParty, ActivityParty.activity_id == Purpose.activity_id)
-        .where(ActivityParty.entity_id == call.company_id, Purpose.key == purpose)
+        select(col(Purpose.id))
+        .join(ActivityParty, col(ActivityParty.activity_id) == col(Purpose.activity_id))
+        .where(col(ActivityParty.entity_id) == call.company_id, col(Purpose.key) == purpose)
         .limit(1)
     )
     if own is not None:
         return
     separate = await session.scalar(
-        select(SeparateConsent.id).where(
-            SeparateConsent.subject_id == call.customer_id,
-            SeparateConsent.purpose == purpose,
-            SeparateConsent.withdrawn_at.is_(None),
+        select(col(SeparateConsent.id)).where(
+            col(SeparateConsent.subject_id) == call.customer_id,
+            col(SeparateConsent.purpose) == purpose,
+            col(SeparateConsent.withdrawn_at).is_(None),
         )
     )
     if separate is None:

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from registry import clock
 from registry.access.policy import Action
@@ -118,8 +119,8 @@ async def finish(*, session: AsyncSession, upload: Upload, sealed: Sealed) -> Re
     await _require_recordable(session, call, upload.segment)
     taken = await session.execute(
         delete(PendingUpload).where(
-            PendingUpload.recording_id == upload.recording_id,
-            PendingUpload.deadline > clock.now(),
+            col(PendingUpload.recording_id) == upload.recording_id,
+            col(PendingUpload.deadline) > clock.now(),
         )
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]
@@ -150,7 +151,7 @@ async def abandon(
     await blobs.delete(upload.blob_key)
     async with sessions() as session, session.begin():
         await session.execute(
-            delete(PendingUpload).where(PendingUpload.recording_id == upload.recording_id)
+            delete(PendingUpload).where(col(PendingUpload.recording_id) == upload.recording_id)
         )
 
 
@@ -167,8 +168,8 @@ async def remove_unfinished(
         async with sessions() as session, session.begin():
             query = (
                 select(PendingUpload)
-                .where(PendingUpload.deadline <= clock.now())
-                .order_by(PendingUpload.deadline)
+                .where(col(PendingUpload.deadline) <= clock.now())
+                .order_by(col(PendingUpload.deadline))
                 .limit(batch)
             )
             rows = (await session.scalars(claimed(session, query))).all()

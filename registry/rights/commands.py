@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry._commands import CLI, run
 from registry.inventory.models import Entity
@@ -31,7 +32,7 @@ def overdue(
         upcoming = (
             await session.scalars(service.queue_query(CLI, service.Queue(due_within_days=soon)))
         ).all()
-        slugs = dict((await session.execute(select(Entity.id, Entity.slug))).all())
+        slugs = dict((await session.execute(select(col(Entity.id), col(Entity.slug)))).all())
 
         def line(request: RightsRequest) -> str:
             due = deadline(request)

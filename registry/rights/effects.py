@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry import clock
 from registry._text import TEXT_LIMIT, stated
@@ -49,9 +50,9 @@ async def recordings_of_subject(session: AsyncSession, subject_id: int) -> list[
     """Every recording of a call the subject took part in, as customer or as agent."""
     rows = await session.scalars(
         select(Recording)
-        .join(Call, Call.id == Recording.call_id)
-        .where(or_(Call.customer_id == subject_id, Call.agent_id == subject_id))
-        .order_by(Recording.id)
+        .join(Call, col(Call.id) == col(Recording.call_id))
+        .where(or_(col(Call.customer_id) == subject_id, col(Call.agent_id) == subject_id))
+        .order_by(col(Recording.id))
     )
     return list(rows.all())
 
@@ -90,11 +91,11 @@ async def erase_subject(*, session: AsyncSession, actor: Actor, subject: Subject
 async def shred_packages(session: AsyncSession, subject_id: int) -> int:
     """Destroys the data keys of the answers built for the subject: they are copies of
     their data (identifiers, audio), so they go with it. The number destroyed."""
-    requests = select(RightsRequest.id).where(RightsRequest.subject_id == subject_id)
+    requests = select(col(RightsRequest.id)).where(col(RightsRequest.subject_id) == subject_id)
     packages = (
         await session.scalars(
             select(Package).where(
-                Package.rights_request_id.in_(requests), Package.wrapped_key.is_not(None)
+                col(Package.rights_request_id).in_(requests), col(Package.wrapped_key).is_not(None)
             )
         )
     ).all()
@@ -200,8 +201,8 @@ async def withdraw_all_consent(
     consented = (
         await session.scalars(
             select(Call)
-            .where(Call.customer_id == subject.id, Call.consent == Consent.GIVEN)
-            .order_by(Call.id)
+            .where(col(Call.customer_id) == subject.id, col(Call.consent) == Consent.GIVEN)
+            .order_by(col(Call.id))
         )
     ).all()
     for call in consented:
@@ -209,7 +210,8 @@ async def withdraw_all_consent(
     separate = (
         await session.scalars(
             select(SeparateConsent).where(
-                SeparateConsent.subject_id == subject.id, SeparateConsent.withdrawn_at.is_(None)
+                col(SeparateConsent.subject_id) == subject.id,
+                col(SeparateConsent.withdrawn_at).is_(None),
             )
         )
     ).all()
@@ -246,21 +248,23 @@ async def recipients(session: AsyncSession) -> list[Entity]:
     """Everyone the data was disclosed to (Art. 19): the joint controllers, the processor
     and its sub-processors, as the record of processing stands today."""
     today = clock.now().date()
-    parties = select(ActivityParty.entity_id).where(
-        ActivityParty.role.in_([PartyRole.JOINT_CONTROLLER, PartyRole.PROCESSOR])
+    parties = select(col(ActivityParty.entity_id)).where(
+        col(ActivityParty.role).in_([PartyRole.JOINT_CONTROLLER, PartyRole.PROCESSOR])
     )
-    processors = select(ActivityParty.entity_id).where(ActivityParty.role == PartyRole.PROCESSOR)
-    sub_processors = select(Engagement.sub_processor_id).where(
-        Engagement.processor_id.in_(processors),
-        or_(Engagement.ended_on.is_(None), Engagement.ended_on >= today),
+    processors = select(col(ActivityParty.entity_id)).where(
+        col(ActivityParty.role) == PartyRole.PROCESSOR
+    )
+    sub_processors = select(col(Engagement.sub_processor_id)).where(
+        col(Engagement.processor_id).in_(processors),
+        or_(col(Engagement.ended_on).is_(None), col(Engagement.ended_on) >= today),
     )
     rows = await session.scalars(
         select(Entity)
         .where(
-            or_(Entity.id.in_(parties), Entity.id.in_(sub_processors)),
-            or_(Entity.retired_on.is_(None), Entity.retired_on > today),
+            or_(col(Entity.id).in_(parties), col(Entity.id).in_(sub_processors)),
+            or_(col(Entity.retired_on).is_(None), col(Entity.retired_on) > today),
         )
-        .order_by(Entity.kind, Entity.slug)
+        .order_by(col(Entity.kind), col(Entity.slug))
     )
     return list(rows.all())
 

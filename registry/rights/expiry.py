@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from registry import clock
 from registry.blobs import BlobStore
@@ -27,8 +28,8 @@ async def erase_expired_packages(
         async with sessions() as session, session.begin():
             query = (
                 select(Package)
-                .where(Package.expires_at <= now, Package.wrapped_key.is_not(None))
-                .order_by(Package.id)
+                .where(col(Package.expires_at) <= now, col(Package.wrapped_key).is_not(None))
+                .order_by(col(Package.id))
                 .limit(batch)
             )
             expired = (await session.scalars(claimed(session, query))).all()

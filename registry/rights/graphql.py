@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 import strawberry
 from sqlalchemy import select
+from sqlmodel import col
 
 from registry.access.policy import Action
 from registry.audit.models import Outcome
@@ -51,29 +52,33 @@ async def request_objects(info: Info, rows: Sequence[RightsRequest]) -> list[Rig
     steps = grouped(
         (step.request_id, RequestStepType.of(step))
         for step in await session.scalars(
-            select(RequestStep).where(RequestStep.request_id.in_(ids)).order_by(RequestStep.id)
+            select(RequestStep)
+            .where(col(RequestStep.request_id).in_(ids))
+            .order_by(col(RequestStep.id))
         )
     )
     notices = grouped(
         (notice.request_id, RecipientNoticeType.of(notice, slug))
         for notice, slug in await session.execute(
-            select(RecipientNotice, Entity.slug)
-            .join(Entity, Entity.id == RecipientNotice.entity_id)
-            .where(RecipientNotice.request_id.in_(ids))
-            .order_by(RecipientNotice.id)
+            select(RecipientNotice, col(Entity.slug))
+            .join(Entity, col(Entity.id) == col(RecipientNotice.entity_id))
+            .where(col(RecipientNotice.request_id).in_(ids))
+            .order_by(col(RecipientNotice.id))
         )
     )
     packages = grouped(
         (package.rights_request_id, PackageType.of(package))
         for package in await session.scalars(
-            select(Package).where(Package.rights_request_id.in_(ids)).order_by(Package.built_at)
+            select(Package)
+            .where(col(Package.rights_request_id).in_(ids))
+            .order_by(col(Package.built_at))
         )
     )
     controllers = dict(
         (
             await session.execute(
-                select(Entity.id, Entity.slug).where(
-                    Entity.id.in_({row.controller_id for row in rows})
+                select(col(Entity.id), col(Entity.slug)).where(
+                    col(Entity.id).in_({row.controller_id for row in rows})
                 )
             )
         ).all()
@@ -181,8 +186,8 @@ class RightsQuery:
         )
         rows = (
             await ctx.session.scalars(
-                query.where(RightsRequest.id > window.after)
-                .order_by(RightsRequest.id)
+                query.where(col(RightsRequest.id) > window.after)
+                .order_by(col(RightsRequest.id))
                 .limit(window.fetch)
             )
         ).all()

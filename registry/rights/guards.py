@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry import clock
 from registry.errors import RuleBroken
@@ -24,9 +25,9 @@ async def restrictions_in_force(
 ) -> list[Restriction]:
     rows = await session.scalars(
         select(Restriction).where(
-            Restriction.subject_id.in_(subject_ids),
-            Restriction.lifted_at.is_(None),
-            Restriction.ends_on >= on.date(),
+            col(Restriction.subject_id).in_(subject_ids),
+            col(Restriction.lifted_at).is_(None),
+            col(Restriction.ends_on) >= on.date(),
         )
     )
     return list(rows.all())
@@ -34,11 +35,11 @@ async def restrictions_in_force(
 
 async def _consented_since(session: AsyncSession, restriction: Restriction, purpose: str) -> bool:
     consent = await session.scalar(
-        select(SeparateConsent.id).where(
-            SeparateConsent.subject_id == restriction.subject_id,
-            SeparateConsent.purpose == purpose,
-            SeparateConsent.given_at >= restriction.starts_at,
-            SeparateConsent.withdrawn_at.is_(None),
+        select(col(SeparateConsent.id)).where(
+            col(SeparateConsent.subject_id) == restriction.subject_id,
+            col(SeparateConsent.purpose) == purpose,
+            col(SeparateConsent.given_at) >= restriction.starts_at,
+            col(SeparateConsent.withdrawn_at).is_(None),
         )
     )
     return consent is not None
@@ -60,8 +61,8 @@ async def require_use_allowed(session: AsyncSession, call: Call, *, purpose: str
     if call.agent_id is None:
         return
     objection = await session.scalar(
-        select(Objection.id).where(
-            Objection.subject_id == call.agent_id, Objection.compelling_grounds.is_(None)
+        select(col(Objection.id)).where(
+            col(Objection.subject_id) == call.agent_id, col(Objection.compelling_grounds).is_(None)
         )
     )
     if objection is not None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry import clock
 from registry.crypto import KeyRing, open_field
@@ -66,16 +67,20 @@ def _identifier(ring: KeyRing, subject: Subject, column: str) -> str | None:
 
 
 async def load_held(session: AsyncSession, ring: KeyRing, subject: Subject) -> Held:
-    involved: ColumnElement[bool] = (Call.customer_id == subject.id) | (Call.agent_id == subject.id)
-    call_ids = select(Call.id).where(involved)
-    calls = await session.scalars(select(Call).where(involved).order_by(Call.started_at, Call.id))
+    involved: ColumnElement[bool] = (col(Call.customer_id) == subject.id) | (
+        col(Call.agent_id) == subject.id
+    )
+    call_ids = select(col(Call.id)).where(involved)
+    calls = await session.scalars(
+        select(Call).where(involved).order_by(col(Call.started_at), col(Call.id))
+    )
     companies = await session.scalars(
-        select(Entity).where(Entity.id.in_(select(Call.company_id).where(involved)))
+        select(Entity).where(col(Entity.id).in_(select(col(Call.company_id)).where(involved)))
     )
     recordings = await session.scalars(
         select(Recording)
-        .where(Recording.call_id.in_(call_ids))
-        .order_by(Recording.made_at, Recording.id)
+        .where(col(Recording.call_id).in_(call_ids))
+        .order_by(col(Recording.made_at), col(Recording.id))
     )
     held = Held(
         subject=subject,
@@ -88,22 +93,22 @@ async def load_held(session: AsyncSession, ring: KeyRing, subject: Subject) -> H
     )
     steps = await session.scalars(
         select(ConsentEvent)
-        .where(ConsentEvent.call_id.in_(call_ids))
-        .order_by(ConsentEvent.at, ConsentEvent.id)
+        .where(col(ConsentEvent.call_id).in_(call_ids))
+        .order_by(col(ConsentEvent.at), col(ConsentEvent.id))
     )
     for step in steps:
         held.steps[step.call_id].append(step)
     sessions = await session.scalars(
         select(MonitoringSession)
-        .where(MonitoringSession.call_id.in_(call_ids))
-        .order_by(MonitoringSession.started_at, MonitoringSession.id)
+        .where(col(MonitoringSession.call_id).in_(call_ids))
+        .order_by(col(MonitoringSession.started_at), col(MonitoringSession.id))
     )
     for monitoring in sessions:
         held.monitoring[monitoring.call_id].append(monitoring)
     separate = await session.scalars(
         select(SeparateConsent)
-        .where(SeparateConsent.subject_id == subject.id)
-        .order_by(SeparateConsent.given_at, SeparateConsent.id)
+        .where(col(SeparateConsent.subject_id) == subject.id)
+        .order_by(col(SeparateConsent.given_at), col(SeparateConsent.id))
     )
     held.separate_consents = list(separate)
     return held

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
@@ -40,14 +41,14 @@ async def subjects_by_indexes(
     matches = [
         column == value
         for column, value in (
-            (Subject.phone_index, phone_index),
-            (Subject.email_index, email_index),
+            (col(Subject.phone_index), phone_index),
+            (col(Subject.email_index), email_index),
         )
         if value is not None
     ]
     if not matches:
         return []
-    rows = await session.scalars(select(Subject).where(or_(*matches)).order_by(Subject.id))
+    rows = await session.scalars(select(Subject).where(or_(*matches)).order_by(col(Subject.id)))
     return list(rows.all())
 
 
@@ -74,14 +75,16 @@ async def find_subjects(
     authorize(actor, Action.RIGHTS_READ)
     found = []
     for subject in await subjects_by_indexes(session, *contact_indexes(ring, phone, email)):
-        involved = or_(Call.customer_id == subject.id, Call.agent_id == subject.id)
+        involved = or_(col(Call.customer_id) == subject.id, col(Call.agent_id) == subject.id)
         calls = (
-            await session.scalars(select(Call).where(involved).order_by(Call.started_at, Call.id))
+            await session.scalars(
+                select(Call).where(involved).order_by(col(Call.started_at), col(Call.id))
+            )
         ).all()
         live = await session.scalar(
-            select(func.count(Recording.id)).where(
-                Recording.call_id.in_(select(Call.id).where(involved)),
-                Recording.status == RecordingStatus.ACTIVE,
+            select(func.count(col(Recording.id))).where(
+                col(Recording.call_id).in_(select(col(Call.id)).where(involved)),
+                col(Recording.status) == RecordingStatus.ACTIVE,
             )
         )
         found.append(SubjectSummary(subject, list(calls), live or 0))

@@ -6,8 +6,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Integer, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Date, Integer, LargeBinary, String, Text
+from sqlmodel import Field
 
 from registry._columns import UtcDateTime, enum_column
 from registry.db import Base
@@ -56,7 +56,7 @@ class RefusalGround(StrEnum):
     LEGAL_CLAIMS = "legal_claims"
 
 
-class RightsRequest(Base):
+class RightsRequest(Base, table=True):
     """A data subject's request, from receipt to its answer.
 
     The requester's contact details are personal data: only their blind indexes are kept,
@@ -66,97 +66,97 @@ class RightsRequest(Base):
 
     __tablename__ = "rights_request"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[RequestKind] = mapped_column(enum_column(RequestKind), index=True)
-    status: Mapped[RequestStatus] = mapped_column(enum_column(RequestStatus), index=True)
+    id: int = Field(default=None, primary_key=True)
+    kind: RequestKind = Field(index=True, sa_type=enum_column(RequestKind))
+    status: RequestStatus = Field(index=True, sa_type=enum_column(RequestStatus))
     # The joint controller the request was made to (any of them answers for all, Art. 26(3)).
-    controller_id: Mapped[int] = mapped_column(ForeignKey("entity.id"), index=True)
-    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), index=True)
-    phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
-    email_index: Mapped[str | None] = mapped_column(String(64), index=True)
-    by_guardian: Mapped[bool] = mapped_column(default=False)
-    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    received_by: Mapped[str] = mapped_column(String(80))
-    due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-    extended_to: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    extension_reason: Mapped[str | None] = mapped_column(Text)
-    extension_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    identity_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    identity_established_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    identity_evidence: Mapped[str | None] = mapped_column(Text)
+    controller_id: int = Field(foreign_key="entity.id", index=True)
+    subject_id: int | None = Field(default=None, foreign_key="subject.id", index=True)
+    phone_index: str | None = Field(default=None, index=True, sa_type=String(64))
+    email_index: str | None = Field(default=None, index=True, sa_type=String(64))
+    by_guardian: bool = Field(default=False)
+    received_at: datetime = Field(sa_type=UtcDateTime)
+    received_by: str = Field(sa_type=String(80))
+    due_at: datetime = Field(index=True, sa_type=UtcDateTime)
+    extended_to: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    extension_reason: str | None = Field(default=None, sa_type=Text)
+    extension_notified_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    identity_requested_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    identity_established_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    identity_evidence: str | None = Field(default=None, sa_type=Text)
     # R-DSR-2: when the requester was told the request is registered.
-    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    fee_cents: Mapped[int | None] = mapped_column(Integer)
-    fee_ground: Mapped[FeeGround | None] = mapped_column(enum_column(FeeGround))
-    fee_reason: Mapped[str | None] = mapped_column(Text)
-    refusal_ground: Mapped[RefusalGround | None] = mapped_column(enum_column(RefusalGround))
-    refusal_reason: Mapped[str | None] = mapped_column(Text)
-    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    confirmed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    fee_cents: int | None = Field(default=None, sa_type=Integer)
+    fee_ground: FeeGround | None = Field(default=None, sa_type=enum_column(FeeGround))
+    fee_reason: str | None = Field(default=None, sa_type=Text)
+    refusal_ground: RefusalGround | None = Field(default=None, sa_type=enum_column(RefusalGround))
+    refusal_reason: str | None = Field(default=None, sa_type=Text)
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # What the request asks beyond its kind (a rectification's corrected identifiers),
     # sealed because it is personal data.
-    details_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    details_sealed: bytes | None = Field(default=None, sa_type=LargeBinary)
     # What was done, without personal data: counts, recording IDs kept and why.
-    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    outcome: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
-class RequestStep(Base):
+class RequestStep(Base, table=True):
     """Each step of a request: who took it, when, and what it recorded."""
 
     __tablename__ = "rights_request_step"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("rights_request.id"), index=True)
-    status: Mapped[RequestStatus] = mapped_column(enum_column(RequestStatus))
-    action: Mapped[str] = mapped_column(String(60))
-    at: Mapped[datetime] = mapped_column(UtcDateTime)
-    actor: Mapped[str] = mapped_column(String(80))
-    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    id: int = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="rights_request.id", index=True)
+    status: RequestStatus = Field(sa_type=enum_column(RequestStatus))
+    action: str = Field(sa_type=String(60))
+    at: datetime = Field(sa_type=UtcDateTime)
+    actor: str = Field(sa_type=String(80))
+    detail: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
-class Restriction(Base):
+class Restriction(Base, table=True):
     """While in force the subject's recordings are stored, nothing more, unless consented."""
 
     __tablename__ = "restriction"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
-    request_id: Mapped[int | None] = mapped_column(ForeignKey("rights_request.id"))
-    reason: Mapped[str] = mapped_column(Text)
-    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    ends_on: Mapped[date] = mapped_column(Date)
-    lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    lifted_by: Mapped[str | None] = mapped_column(String(80))
+    id: int = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="subject.id", index=True)
+    request_id: int | None = Field(default=None, foreign_key="rights_request.id")
+    reason: str = Field(sa_type=Text)
+    starts_at: datetime = Field(sa_type=UtcDateTime)
+    ends_on: date = Field(sa_type=Date)
+    lifted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    lifted_by: str | None = Field(default=None, sa_type=String(80))
 
 
-class Objection(Base):
+class Objection(Base, table=True):
     """An objection (Art. 21). An employee's stops evaluation until compelling grounds are
     recorded; a customer's took the effect of a withdrawal of consent (R-DSR-1)."""
 
     __tablename__ = "objection"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
-    request_id: Mapped[int | None] = mapped_column(ForeignKey("rights_request.id"))
-    lodged_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    id: int = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="subject.id", index=True)
+    request_id: int | None = Field(default=None, foreign_key="rights_request.id")
+    lodged_at: datetime = Field(sa_type=UtcDateTime)
     # An employee's evaluation goes on only once compelling legitimate grounds (or legal
     # claims) are recorded.
-    compelling_grounds: Mapped[str | None] = mapped_column(Text)
-    grounds_recorded_by: Mapped[str | None] = mapped_column(String(80))
-    grounds_recorded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    compelling_grounds: str | None = Field(default=None, sa_type=Text)
+    grounds_recorded_by: str | None = Field(default=None, sa_type=String(80))
+    grounds_recorded_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
-class RecipientNotice(Base):
+class RecipientNotice(Base, table=True):
     """Art. 19: a recipient to be told of a rectification, erasure or restriction."""
 
     __tablename__ = "recipient_notice"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("rights_request.id"), index=True)
-    entity_id: Mapped[int] = mapped_column(ForeignKey("entity.id"))
-    owed_since: Mapped[datetime] = mapped_column(UtcDateTime)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    acknowledged_by: Mapped[str | None] = mapped_column(String(80))
-    note: Mapped[str | None] = mapped_column(Text)
+    id: int = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="rights_request.id", index=True)
+    entity_id: int = Field(foreign_key="entity.id")
+    owed_since: datetime = Field(sa_type=UtcDateTime)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    acknowledged_by: str | None = Field(default=None, sa_type=String(80))
+    note: str | None = Field(default=None, sa_type=Text)
 
 
 class PackageKind(StrEnum):
@@ -166,7 +166,7 @@ class PackageKind(StrEnum):
     DISCLOSURE = "disclosure"
 
 
-class Package(Base):
+class Package(Base, table=True):
     """A file handed out: an access or portability answer, or a disclosure to an authority.
 
     It may hold decrypted audio, so it is sealed like a recording, under its own data key
@@ -175,21 +175,19 @@ class Package(Base):
 
     __tablename__ = "package"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kind: Mapped[PackageKind] = mapped_column(enum_column(PackageKind))
-    rights_request_id: Mapped[int | None] = mapped_column(
-        ForeignKey("rights_request.id"), index=True
+    id: str = Field(primary_key=True, sa_type=String(36))
+    kind: PackageKind = Field(sa_type=enum_column(PackageKind))
+    rights_request_id: int | None = Field(default=None, foreign_key="rights_request.id", index=True)
+    authority_request_id: int | None = Field(
+        default=None, foreign_key="authority_request.id", index=True
     )
-    authority_request_id: Mapped[int | None] = mapped_column(
-        ForeignKey("authority_request.id"), index=True
-    )
-    file_name: Mapped[str] = mapped_column(String(120))
-    media_type: Mapped[str] = mapped_column(String(80))
-    built_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    built_by: Mapped[str] = mapped_column(String(80))
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-    key_id: Mapped[str | None] = mapped_column(String(64))
-    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    blob_key: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(default=0)
-    downloads: Mapped[int] = mapped_column(default=0)
+    file_name: str = Field(sa_type=String(120))
+    media_type: str = Field(sa_type=String(80))
+    built_at: datetime = Field(sa_type=UtcDateTime)
+    built_by: str = Field(sa_type=String(80))
+    expires_at: datetime = Field(index=True, sa_type=UtcDateTime)
+    key_id: str | None = Field(default=None, sa_type=String(64))
+    wrapped_key: bytes | None = Field(default=None, sa_type=LargeBinary)
+    blob_key: str = Field(sa_type=String(100))
+    size: int = Field(default=0)
+    downloads: int = Field(default=0)

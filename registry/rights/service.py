@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry import clock
 from registry._text import stated
@@ -74,7 +75,7 @@ async def receive(
 ) -> RightsRequest:
     """Records a request as it arrives; its deadline runs from now (R-DSR-2)."""
     authorize(actor, Action.RIGHTS_MANAGE)
-    controller = await session.scalar(select(Entity).where(Entity.slug == received.controller))
+    controller = await session.scalar(select(Entity).where(col(Entity.slug) == received.controller))
     if controller is None or controller.kind is not EntityKind.GROUP_COMPANY:
         raise InvalidInput(f"{received.controller!r} is no joint controller", field="controller")
     if received.by_guardian and received.kind is not RequestKind.CHILD_DELETION:
@@ -285,7 +286,7 @@ async def get_request(session: AsyncSession, request_id: int) -> RightsRequest:
 
 
 # What tells the same person: the subject found, or the same phone or e-mail given.
-_PERSON = (RightsRequest.subject_id, RightsRequest.phone_index, RightsRequest.email_index)
+_PERSON = ("subject_id", "phone_index", "email_index")
 
 
 async def earlier_requests(
@@ -293,19 +294,26 @@ async def earlier_requests(
 ) -> dict[int, list[RightsRequest]]:
     """For each request, those of the same kind by the same person (subject, phone or
     e-mail) in the year before it, oldest first (R-DSR-4). One query for them all."""
-    people = {column: {getattr(r, column.key) for r in requests} - {None} for column in _PERSON}
+    people = {name: {getattr(r, name) for r in requests} - {None} for name in _PERSON}
     if not requests or not any(people.values()):
         return {r.id: [] for r in requests}
     candidates = (
         await session.scalars(
             select(RightsRequest)
             .where(
-                or_(*(column.in_(values) for column, values in people.items() if values)),
-                RightsRequest.kind.in_({r.kind for r in requests}),
-                RightsRequest.received_at >= min(r.received_at for r in requests) - REPEAT_WINDOW,
-                RightsRequest.received_at <= max(r.received_at for r in requests),
+                or_(
+                    *(
+                        col(getattr(RightsRequest, name)).in_(values)
+                        for name, values in people.items()
+                        if values
+                    )
+                ),
+                col(RightsRequest.kind).in_({r.kind for r in requests}),
+                col(RightsRequest.received_at)
+                >= min(r.received_at for r in requests) - REPEAT_WINDOW,
+                col(RightsRequest.received_at) <= max(r.received_at for r in requests),
             )
-            .order_by(RightsRequest.received_at, RightsRequest.id)
+            .order_by(col(RightsRequest.received_at), col(RightsRequest.id))
         )
     ).all()
     return {r.id: [c for c in candidates if _repeats(c, r)] for r in requests}
@@ -313,9 +321,8 @@ async def earlier_requests(
 
 def _repeats(earlier: RightsRequest, request: RightsRequest) -> bool:
     same_person = any(
-        getattr(request, column.key) is not None
-        and getattr(request, column.key) == getattr(earlier, column.key)
-        for column in _PERSON
+        getattr(request, name) is not None and getattr(request, name) == getattr(earlier, name)
+        for name in _PERSON
     )
     return (
         same_person
@@ -342,8 +349,8 @@ class Queue:
 def deadline_before(moment: datetime) -> ColumnElement[bool]:
     """Requests whose deadline in force falls before ``moment``."""
     return or_(
-        RightsRequest.extended_to.is_(None) & (RightsRequest.due_at < moment),
-        RightsRequest.extended_to < moment,
+        col(RightsRequest.extended_to).is_(None) & (col(RightsRequest.due_at) < moment),
+        col(RightsRequest.extended_to) < moment,
     )
 
 
@@ -356,17 +363,17 @@ def queue_query(actor: Actor, queue: Queue) -> Select[RightsRequest]:
         query = query.where(deadline_before(_days_ahead(queue.due_within_days)))
         statuses = statuses or OPEN
     if statuses:
-        query = query.where(RightsRequest.status.in_(list(statuses)))
+        query = query.where(col(RightsRequest.status).in_(list(statuses)))
     if queue.kinds:
-        query = query.where(RightsRequest.kind.in_(list(queue.kinds)))
+        query = query.where(col(RightsRequest.kind).in_(list(queue.kinds)))
     if queue.controller is not None:
-        query = query.join(Entity, Entity.id == RightsRequest.controller_id).where(
-            Entity.slug == queue.controller
+        query = query.join(Entity, col(Entity.id) == col(RightsRequest.controller_id)).where(
+            col(Entity.slug) == queue.controller
         )
     if queue.due_before is not None:
         query = query.where(deadline_before(queue.due_before))
     if queue.overdue:
-        query = query.where(RightsRequest.status.in_(list(OPEN)), deadline_before(clock.now()))
+        query = query.where(col(RightsRequest.status).in_(list(OPEN)), deadline_before(clock.now()))
     return query
 
 

@@ -14,6 +14,7 @@ from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry.inventory.models import ActivityParty, Engagement, Entity, PartyRole
 from registry.transfers import safeguards
@@ -130,28 +131,34 @@ def _with(
 
 
 async def load_flow_map(session: AsyncSession, *, on: date) -> FlowMap:
-    eea = set((await session.scalars(select(Country.code).where(Country.eea))).all())
+    eea = set((await session.scalars(select(col(Country.code)).where(col(Country.eea)))).all())
     decisions: dict[str, list[AdequacyDecision]] = defaultdict(list)
     for decision in (await session.scalars(select(AdequacyDecision))).all():
         decisions[decision.country_code].append(decision)
     entities = {
         entity.id: entity
-        for entity in (await session.scalars(select(Entity).where(Entity.retired_on.is_(None))))
+        for entity in (
+            await session.scalars(select(Entity).where(col(Entity.retired_on).is_(None)))
+        )
     }
     controllers: dict[int, list[int]] = defaultdict(list)
     processors: dict[int, list[int]] = defaultdict(list)
-    for party in (await session.scalars(select(ActivityParty).order_by(ActivityParty.id))).all():
+    for party in (
+        await session.scalars(select(ActivityParty).order_by(col(ActivityParty.id)))
+    ).all():
         if party.entity_id not in entities:
             continue
         target = controllers if party.role is PartyRole.JOINT_CONTROLLER else processors
         target[party.activity_id].append(party.entity_id)
     engaged_by: dict[int, list[int]] = defaultdict(list)
-    active_engagements = select(Engagement).where(Engagement.ended_on.is_(None))
-    for engagement in (await session.scalars(active_engagements.order_by(Engagement.id))).all():
+    active_engagements = select(Engagement).where(col(Engagement.ended_on).is_(None))
+    for engagement in (
+        await session.scalars(active_engagements.order_by(col(Engagement.id)))
+    ).all():
         if engagement.sub_processor_id in entities:
             engaged_by[engagement.processor_id].append(engagement.sub_processor_id)
     transfers: dict[tuple[int, int, int], list[Transfer]] = defaultdict(list)
-    for transfer in (await session.scalars(select(Transfer).order_by(Transfer.id))).all():
+    for transfer in (await session.scalars(select(Transfer).order_by(col(Transfer.id)))).all():
         if transfer.exporter_id in entities and transfer.importer_id in entities:
             key = (transfer.activity_id, transfer.exporter_id, transfer.importer_id)
             transfers[key].append(transfer)

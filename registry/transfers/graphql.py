@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 from sqlalchemy import select
+from sqlmodel import col
 
 from registry.access.policy import Action
 from registry.graphql.context import Info
@@ -128,7 +129,7 @@ class TransfersQuery:
     async def transfer(self, info: Info, slug: str) -> TransferType | None:
         ctx = info.context
         ctx.require(Action.TRANSFERS_READ)
-        rows = (await ctx.session.scalars(select(Transfer).where(Transfer.slug == slug))).all()
+        rows = (await ctx.session.scalars(select(Transfer).where(col(Transfer.slug) == slug))).all()
         built = await loaders.transfers(ctx, rows, selection_of(info.selected_fields))
         return built[0] if built else None
 

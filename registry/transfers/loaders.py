@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import InstrumentedAttribute, aliased
+from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from registry.access.policy import Action
 from registry.graphql.context import Context
@@ -69,7 +70,7 @@ async def _decisions_by_id(
     if sel is None or not ids:
         return {}
     rows = (
-        await ctx.session.scalars(select(AdequacyDecision).where(AdequacyDecision.id.in_(ids)))
+        await ctx.session.scalars(select(AdequacyDecision).where(col(AdequacyDecision.id).in_(ids)))
     ).all()
     return {row.id: obj for row, obj in zip(rows, decision_objects(rows, sel), strict=True)}
 
@@ -87,9 +88,12 @@ _RELATION_KEYS = {
 
 
 # The parties a transfer points at: its key to each, and the alias each is joined by.
+# The column by which a party's transfers are found.
+PartyKey = Literal["exporter_id", "importer_id"]
+
 _PARTIES = {
-    "exporter": (Transfer.exporter_id, aliased(Entity, name="exporter")),
-    "importer": (Transfer.importer_id, aliased(Entity, name="importer")),
+    "exporter": (col(Transfer.exporter_id), aliased(Entity, name="exporter")),
+    "importer": (col(Transfer.importer_id), aliased(Entity, name="importer")),
 }
 
 
@@ -138,14 +142,15 @@ async def transfers(
 
 
 async def transfers_grouped_by(
-    ctx: Context, column: InstrumentedAttribute[int], ids: Sequence[int], sel: Selection | None
+    ctx: Context, key: PartyKey, ids: Sequence[int], sel: Selection | None
 ) -> dict[int, list[TransferType]]:
-    """The transfers whose ``column`` (exporter or importer) is one of ``ids``, by that id."""
+    """The transfers whose ``key`` (exporter or importer) is one of ``ids``, by that id."""
     from registry.inventory import loaders as inventory
 
     if sel is None or not ids:
         return {}
-    query = select(*transfer_columns(sel, column.key)).order_by(Transfer.id)
+    column = col(getattr(Transfer, key))
+    query = select(*transfer_columns(sel, key)).order_by(col(Transfer.id))
     # The selected parties come in the same statement: a second one would cost a round trip
     # and an IN list naming every party again, most of a page's loading time.
     joined = {
@@ -154,9 +159,9 @@ async def transfers_grouped_by(
         if (party_sel := sel.get(field)) is not None
     }
     for field, names in joined.items():
-        key, party = _PARTIES[field]
+        party_key, party = _PARTIES[field]
         # The party's id is the transfer's key to it, already selected.
-        query = query.join(party, party.id == key).add_columns(
+        query = query.join(party, col(party.id) == party_key).add_columns(
             *(getattr(party, name).label(f"{field}.{name}") for name in names if name != "id")
         )
     rows: list[Any] = []
@@ -167,7 +172,7 @@ async def transfers_grouped_by(
         for field, names in joined.items()
     }
     objects = await transfers(ctx, rows, sel, parties)
-    return grouped(zip(values_of(rows, column.key), objects, strict=True))
+    return grouped(zip(values_of(rows, key), objects, strict=True))
 
 
 async def _joined_parties(
@@ -196,10 +201,12 @@ async def _categories(
     for part in chunks(ids):
         pairs += (
             await ctx.session.execute(
-                select(TransferDataCategory.transfer_id, DataCategory)
-                .join(DataCategory, DataCategory.id == TransferDataCategory.data_category_id)
-                .where(TransferDataCategory.transfer_id.in_(part))
-                .order_by(DataCategory.key)
+                select(col(TransferDataCategory.transfer_id), DataCategory)
+                .join(
+                    DataCategory, col(DataCategory.id) == col(TransferDataCategory.data_category_id)
+                )
+                .where(col(TransferDataCategory.transfer_id).in_(part))
+                .order_by(col(DataCategory.key))
             )
         ).all()
     return grouped((transfer_id, data_category_object(row)) for transfer_id, row in pairs)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Date, String, Text, UniqueConstraint
+from sqlmodel import Field
 
 from registry._columns import enum_column
 from registry.db import Base
@@ -25,60 +25,60 @@ class Mechanism(StrEnum):
     ART49_DEROGATION = "art49_derogation"
 
 
-class Country(Base):
+class Country(Base, table=True):
     __tablename__ = "country"
 
-    code: Mapped[str] = mapped_column(String(2), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    eea: Mapped[bool] = mapped_column(default=False)
+    code: str = Field(primary_key=True, sa_type=String(2))
+    name: str = Field(sa_type=String(100))
+    eea: bool = Field(default=False)
     # The EU itself, not the EEA: calls from EU customers are never live-monitored (R-MON-3).
-    eu: Mapped[bool] = mapped_column(default=False)
+    eu: bool = Field(default=False)
 
 
-class AdequacyDecision(Base):
+class AdequacyDecision(Base, table=True):
     """An adequacy decision of the Commission (Art. 45) for a country."""
 
     __tablename__ = "adequacy_decision"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(80), unique=True)
-    country_code: Mapped[str] = mapped_column(ForeignKey("country.code"), index=True)
-    reference: Mapped[str] = mapped_column(String(300))
-    scope: Mapped[AdequacyScope] = mapped_column(enum_column(AdequacyScope))
-    scope_note: Mapped[str | None] = mapped_column(Text)
-    adopted_on: Mapped[date | None] = mapped_column(Date)
-    valid_until: Mapped[date | None] = mapped_column(Date)
-    verified: Mapped[bool] = mapped_column(default=False)
-    note: Mapped[str | None] = mapped_column(Text)
+    id: int = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, sa_type=String(80))
+    country_code: str = Field(foreign_key="country.code", sa_type=String(2), index=True)
+    reference: str = Field(sa_type=String(300))
+    scope: AdequacyScope = Field(sa_type=enum_column(AdequacyScope))
+    scope_note: str | None = Field(default=None, sa_type=Text)
+    adopted_on: date | None = Field(default=None, sa_type=Date)
+    valid_until: date | None = Field(default=None, sa_type=Date)
+    verified: bool = Field(default=False)
+    note: str | None = Field(default=None, sa_type=Text)
 
 
-class Transfer(Base):
+class Transfer(Base, table=True):
     """A transfer of an activity's data from an exporter to an importer, and its safeguard."""
 
     __tablename__ = "transfer"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(200), unique=True)
-    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id"), index=True)
-    exporter_id: Mapped[int] = mapped_column(ForeignKey("entity.id"), index=True)
-    importer_id: Mapped[int] = mapped_column(ForeignKey("entity.id"), index=True)
-    destination_country_code: Mapped[str] = mapped_column(ForeignKey("country.code"))
-    mechanism: Mapped[Mechanism] = mapped_column(enum_column(Mechanism))
-    scc_module: Mapped[int | None]
-    adequacy_decision_id: Mapped[int | None] = mapped_column(ForeignKey("adequacy_decision.id"))
-    derogation: Mapped[str | None] = mapped_column(Text)
-    signed_on: Mapped[date | None] = mapped_column(Date)
-    tia_reference: Mapped[str | None] = mapped_column(String(300))
-    tia_date: Mapped[date | None] = mapped_column(Date)
-    supplementary_measures: Mapped[str | None] = mapped_column(Text)
-    note: Mapped[str | None] = mapped_column(Text)
-    ended_on: Mapped[date | None] = mapped_column(Date)
+    id: int = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, sa_type=String(200))
+    activity_id: int = Field(foreign_key="activity.id", index=True)
+    exporter_id: int = Field(foreign_key="entity.id", index=True)
+    importer_id: int = Field(foreign_key="entity.id", index=True)
+    destination_country_code: str = Field(foreign_key="country.code", sa_type=String(2))
+    mechanism: Mechanism = Field(sa_type=enum_column(Mechanism))
+    scc_module: int | None = None
+    adequacy_decision_id: int | None = Field(default=None, foreign_key="adequacy_decision.id")
+    derogation: str | None = Field(default=None, sa_type=Text)
+    signed_on: date | None = Field(default=None, sa_type=Date)
+    tia_reference: str | None = Field(default=None, sa_type=String(300))
+    tia_date: date | None = Field(default=None, sa_type=Date)
+    supplementary_measures: str | None = Field(default=None, sa_type=Text)
+    note: str | None = Field(default=None, sa_type=Text)
+    ended_on: date | None = Field(default=None, sa_type=Date)
 
 
-class TransferDataCategory(Base):
+class TransferDataCategory(Base, table=True):
     __tablename__ = "transfer_data_category"
     __table_args__ = (UniqueConstraint("transfer_id", "data_category_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfer.id"), index=True)
-    data_category_id: Mapped[int] = mapped_column(ForeignKey("data_category.id"))
+    id: int = Field(default=None, primary_key=True)
+    transfer_id: int = Field(foreign_key="transfer.id", index=True)
+    data_category_id: int = Field(foreign_key="data_category.id")

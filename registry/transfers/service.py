@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry import clock
 from registry._edits import refuse_unknown_fields
@@ -97,13 +98,15 @@ class _Resolved:
 
 async def _takes_part(session: AsyncSession, activity: Activity, entity: Entity) -> bool:
     """A party of the activity, or a sub-processor engaged by one of its processors."""
-    parties = select(ActivityParty.entity_id).where(ActivityParty.activity_id == activity.id)
-    if await session.scalar(parties.where(ActivityParty.entity_id == entity.id)) is not None:
+    parties = select(col(ActivityParty.entity_id)).where(
+        col(ActivityParty.activity_id) == activity.id
+    )
+    if await session.scalar(parties.where(col(ActivityParty.entity_id) == entity.id)) is not None:
         return True
-    engaged = select(Engagement.id).where(
-        Engagement.sub_processor_id == entity.id,
-        Engagement.ended_on.is_(None),
-        Engagement.processor_id.in_(parties),
+    engaged = select(col(Engagement.id)).where(
+        col(Engagement.sub_processor_id) == entity.id,
+        col(Engagement.ended_on).is_(None),
+        col(Engagement.processor_id).in_(parties),
     )
     return await session.scalar(engaged) is not None
 
@@ -126,7 +129,9 @@ async def _resolve(session: AsyncSession, draft: TransferDraft) -> _Resolved:
     decision = None
     if draft.adequacy_decision_slug is not None:
         decision = await session.scalar(
-            select(AdequacyDecision).where(AdequacyDecision.slug == draft.adequacy_decision_slug)
+            select(AdequacyDecision).where(
+                col(AdequacyDecision.slug) == draft.adequacy_decision_slug
+            )
         )
         if decision is None:
             raise NotFound(f"no adequacy decision {draft.adequacy_decision_slug!r}")
@@ -188,8 +193,14 @@ async def _categories(
     rows = (
         await session.scalars(
             select(DataCategory)
-            .join(ActivityDataCategory, ActivityDataCategory.data_category_id == DataCategory.id)
-            .where(ActivityDataCategory.activity_id == activity.id, DataCategory.key.in_(keys))
+            .join(
+                ActivityDataCategory,
+                col(ActivityDataCategory.data_category_id) == col(DataCategory.id),
+            )
+            .where(
+                col(ActivityDataCategory.activity_id) == activity.id,
+                col(DataCategory.key).in_(keys),
+            )
         )
     ).all()
     missing = set(keys) - {row.key for row in rows}
@@ -203,10 +214,13 @@ async def _categories(
 async def _snapshot(session: AsyncSession, transfer: Transfer) -> dict[str, Any]:
     keys = (
         await session.scalars(
-            select(DataCategory.key)
-            .join(TransferDataCategory, TransferDataCategory.data_category_id == DataCategory.id)
-            .where(TransferDataCategory.transfer_id == transfer.id)
-            .order_by(DataCategory.key)
+            select(col(DataCategory.key))
+            .join(
+                TransferDataCategory,
+                col(TransferDataCategory.data_category_id) == col(DataCategory.id),
+            )
+            .where(col(TransferDataCategory.transfer_id) == transfer.id)
+            .order_by(col(DataCategory.key))
         )
     ).all()
     return {**history.snapshot(transfer), "data_category_keys": list(keys)}
@@ -230,7 +244,7 @@ async def _replace_categories(
     session: AsyncSession, transfer: Transfer, categories: list[DataCategory]
 ) -> None:
     await session.execute(
-        delete(TransferDataCategory).where(TransferDataCategory.transfer_id == transfer.id)
+        delete(TransferDataCategory).where(col(TransferDataCategory.transfer_id) == transfer.id)
     )
     session.add_all(
         TransferDataCategory(transfer_id=transfer.id, data_category_id=category.id)
@@ -243,13 +257,15 @@ async def create_transfer(*, session: AsyncSession, actor: Actor, draft: Transfe
     authorize(actor, Action.TRANSFERS_WRITE)
     resolved = await _resolve(session, draft)
     slug = draft.slug or f"{resolved.exporter.slug}--{resolved.importer.slug}"
-    if await session.scalar(select(Transfer.id).where(Transfer.slug == slug)) is not None:
+    if await session.scalar(select(col(Transfer.id)).where(col(Transfer.slug) == slug)) is not None:
         raise Conflict(f"a transfer {slug!r} exists already", field="slug")
     transfer = Transfer(
         slug=slug,
         activity_id=resolved.activity.id,
         exporter_id=resolved.exporter.id,
         importer_id=resolved.importer.id,
+        destination_country_code=resolved.destination,
+        mechanism=draft.mechanism,
     )
     _apply(transfer, draft, resolved)
     session.add(transfer)
@@ -268,7 +284,7 @@ async def create_transfer(*, session: AsyncSession, actor: Actor, draft: Transfe
 
 
 async def transfer_by_slug(session: AsyncSession, slug: str) -> Transfer:
-    transfer = await session.scalar(select(Transfer).where(Transfer.slug == slug))
+    transfer = await session.scalar(select(Transfer).where(col(Transfer.slug) == slug))
     if transfer is None:
         raise NotFound(f"no transfer {slug!r}")
     return transfer
@@ -338,23 +354,25 @@ async def list_transfers(
     *, session: AsyncSession, actor: Actor, flt: TransferFilter, after_id: int, limit: int
 ) -> Sequence[Transfer]:
     authorize(actor, Action.TRANSFERS_READ)
-    query = select(Transfer).where(Transfer.id > after_id).order_by(Transfer.id).limit(limit)
+    query = (
+        select(Transfer).where(col(Transfer.id) > after_id).order_by(col(Transfer.id)).limit(limit)
+    )
     if flt.activity_slug is not None:
-        query = query.join(Activity, Activity.id == Transfer.activity_id).where(
-            Activity.slug == flt.activity_slug
+        query = query.join(Activity, col(Activity.id) == col(Transfer.activity_id)).where(
+            col(Activity.slug) == flt.activity_slug
         )
     for slug, column in (
-        (flt.exporter_slug, Transfer.exporter_id),
-        (flt.importer_slug, Transfer.importer_id),
+        (flt.exporter_slug, col(Transfer.exporter_id)),
+        (flt.importer_slug, col(Transfer.importer_id)),
     ):
         if slug is not None:
-            query = query.where(column.in_(select(Entity.id).where(Entity.slug == slug)))
+            query = query.where(column.in_(select(col(Entity.id)).where(col(Entity.slug) == slug)))
     if flt.destination_country_code is not None:
         query = query.where(
-            Transfer.destination_country_code == flt.destination_country_code.upper()
+            col(Transfer.destination_country_code) == flt.destination_country_code.upper()
         )
     if flt.mechanism is not None:
-        query = query.where(Transfer.mechanism == flt.mechanism)
+        query = query.where(col(Transfer.mechanism) == flt.mechanism)
     if not flt.include_ended:
-        query = query.where(Transfer.ended_on.is_(None))
+        query = query.where(col(Transfer.ended_on).is_(None))
     return (await session.scalars(query)).all()
