@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Enum, TypeDecorator
+from sqlalchemy import DateTime, Enum, String, TypeDecorator, inspect
 from sqlalchemy.engine import Dialect
+from sqlmodel import SQLModel
 
 
 def enum_column(enum: type[StrEnum]) -> Enum:
@@ -31,3 +32,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+def text_lengths(model: type[SQLModel]) -> dict[str, int]:
+    """The most characters each bounded text column of a table takes, by field name: a
+    field's length is declared once, in its column type, and the checks read it there."""
+    return {
+        column.key: column.type.length
+        for column in inspect(model).columns
+        if isinstance(column.type, String) and column.type.length is not None
+    }

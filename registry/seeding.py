@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+from sqlmodel._compat import SQLModelConfig
 
 from registry.access.service import Actor
 from registry.db import Base
@@ -25,10 +26,12 @@ from registry.inventory import service as inventory
 from registry.inventory.models import (
     Activity,
     ActivityDataCategory,
+    ActivityDraft,
     ActivityParty,
     ActivitySubject,
     DataCategory,
     Entity,
+    EntityDraft,
     EntityKind,
     LegalBasis,
     PartyRole,
@@ -40,6 +43,10 @@ from registry.transfers import service as transfers
 from registry.transfers.models import AdequacyDecision, AdequacyScope, Country, Mechanism, Transfer
 
 SEED_ACTOR = Actor.system("seed")
+
+
+# A seed naming a field the record does not have is a mistake, not something to drop.
+STRICT_DRAFT = SQLModelConfig(extra="forbid", frozen=True)
 
 
 class _Strict(BaseModel):
@@ -78,20 +85,10 @@ class SubjectSeed(_Strict):
     description: str | None = None
 
 
-class EntitySeed(_Strict):
-    slug: str
-    kind: EntityKind
-    legal_name: str
-    country: str
-    known_as: str | None = None
-    registered_office: str | None = None
-    contact: str | None = None
-    dpo: str | None = None
-    representative: str | None = None
-    verified: bool = False
-    verification_note: str | None = None
-    dpf_certified: bool = False
-    notice_number: int | None = None
+class EntitySeed(EntityDraft):
+    """An entity as the seeds give it: its draft, nothing else."""
+
+    model_config = STRICT_DRAFT
 
 
 class BasisSeed(_Strict):
@@ -138,16 +135,10 @@ class SecurityMeasureSeed(_Strict):
     enforced_by_software: bool
 
 
-class ActivitySeed(_Strict):
-    slug: str
-    name: str
-    description: str
-    source: str
-    automated_decisions: str
-    arrangement_summary: str
-    operations: list[str]
-    recipient_categories: list[str]
-    transfer_summary: str
+class ActivitySeed(ActivityDraft):
+    """The activity as the seeds give it: its facts, and what hangs off it."""
+
+    model_config = STRICT_DRAFT
     security_measures: list[SecurityMeasureSeed]
     subject_categories: list[str]
     data_categories: list[RetentionSeed]
@@ -234,11 +225,9 @@ async def _seed_entities(session: AsyncSession, data: dict[str, Any]) -> int:
     existing = set((await session.scalars(select(col(Entity.slug)))).all())
     count = 0
     for raw in data["entities"]:
-        entry = EntitySeed(**raw)
-        if entry.slug in existing:
+        draft = EntitySeed(**raw)
+        if draft.slug in existing:
             continue
-        fields = entry.model_dump(exclude={"country"})
-        draft = inventory.EntityDraft(**fields, country_code=entry.country)
         await inventory.create_entity(session=session, actor=SEED_ACTOR, draft=draft)
         count += 1
     return count
@@ -251,20 +240,7 @@ async def _seed_activity(session: AsyncSession, entry: ActivitySeed) -> int:
     ):
         return 0
     activity = Activity(
-        **entry.model_dump(
-            include={
-                "slug",
-                "name",
-                "description",
-                "source",
-                "automated_decisions",
-                "arrangement_summary",
-                "operations",
-                "recipient_categories",
-                "transfer_summary",
-                "security_measures",
-            }
-        )
+        **entry.model_dump(include=set(ActivityDraft.model_fields) | {"security_measures"})
     )
     session.add(activity)
     await session.flush()

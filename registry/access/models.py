@@ -11,7 +11,18 @@ from registry._columns import UtcDateTime
 from registry.db import Base
 
 
-class Principal(Base, table=True):
+class PrincipalProfile(Base):
+    """Who a principal is and what it may do, as an administrator gives it: declared once for
+    the table and the service's list of what may change."""
+
+    handle: str = Field(unique=True, sa_type=String(80))
+    display_name: str = Field(sa_type=String(200))
+    roles: list[str] = Field(default_factory=list, sa_type=JSON)
+    confidentiality_committed_on: date | None = Field(default=None, sa_type=Date)
+    trained_on: date | None = Field(default=None, sa_type=Date)
+
+
+class Principal(PrincipalProfile, table=True):
     """A person or integration with a personal, never-reassigned ID (``handle``).
 
     A deactivated principal keeps its row, so that its handle stays taken for good (R-ACC-2)
@@ -21,11 +32,6 @@ class Principal(Base, table=True):
     __tablename__ = "principal"
 
     id: int = Field(default=None, primary_key=True)
-    handle: str = Field(unique=True, sa_type=String(80))
-    display_name: str = Field(sa_type=String(200))
-    roles: list[str] = Field(default_factory=list, sa_type=JSON)
-    confidentiality_committed_on: date | None = Field(default=None, sa_type=Date)
-    trained_on: date | None = Field(default=None, sa_type=Date)
     created_at: datetime = Field(sa_type=UtcDateTime)
     deactivated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 

@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from registry import clock
 from registry._edits import refuse_unknown_fields
-from registry.access.models import ApiToken, Principal
+from registry.access.models import ApiToken, Principal, PrincipalProfile
 from registry.access.policy import PERSONAL, Action, Role, allowed_roles
 from registry.errors import (
     Conflict,
@@ -34,8 +34,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Lower case only, so that "Ana" can never be handed out beside "ana" (R-ACC-2); no ":",
 # which marks the system's own actors ("system:cli"), so nobody can pass for one of them.
 HANDLE = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}")
-CLEARANCE_FIELDS = frozenset({"confidentiality_committed_on", "trained_on"})
-EDITABLE_FIELDS = frozenset({"display_name", "roles"}) | CLEARANCE_FIELDS
+# The handle is personal and for good (R-ACC-2): everything else about a principal may change.
+EDITABLE_FIELDS = frozenset(PrincipalProfile.model_fields) - {"handle"}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Insert,
-    String,
     bindparam,
     exists,
     func,
@@ -37,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlmodel import col
 
 from registry import clock
+from registry._columns import text_lengths
 from registry._detach import detached
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
@@ -110,11 +110,7 @@ _COLUMNS = [column.key for column in inspect(AuditEvent).columns]
 _LAST = (
     select(col(AuditEvent.seq), col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
 )
-_LENGTHS: dict[str, int] = {
-    column.key: column.type.length
-    for column in inspect(AuditEvent).columns
-    if isinstance(column.type, String) and column.type.length is not None
-}
+_LENGTHS = text_lengths(AuditEvent)
 
 
 class AuditLog:

@@ -6,13 +6,14 @@ from datetime import date
 
 import strawberry
 
+from registry._edits import drafted
 from registry.graphql.context import Info
 from registry.graphql.errors import ErrorType
 from registry.graphql.mutations import capped, given_fields, run
 from registry.graphql.relay import Connection, connection, page
 from registry.graphql.selection import selection_of
 from registry.inventory import loaders, record, service
-from registry.inventory.models import Entity, EntityKind, PartyRole
+from registry.inventory.models import Entity, EntityDraft, EntityKind, PartyRole
 from registry.inventory.types import (
     ActivityType,
     ControllerRecordType,
@@ -209,10 +210,12 @@ async def _entity_payload(
 class InventoryMutation:
     @strawberry.mutation
     async def create_entity(self, info: Info, input: CreateEntityInput) -> EntityPayload:
-        draft = service.EntityDraft(**given_fields(input))
+        given = given_fields(input)
         entity, errors = await run(
             info,
-            lambda s: service.create_entity(session=s, actor=info.context.actor, draft=draft),
+            lambda s: service.create_entity(
+                session=s, actor=info.context.actor, draft=drafted(EntityDraft, given)
+            ),
         )
         return await _entity_payload(info, entity, errors)
 

@@ -34,12 +34,14 @@ class LegalBasis(StrEnum):
     LEGITIMATE_INTERESTS = "art6_1_f"
 
 
-class Entity(Base, table=True):
-    """A legal person that takes part in processing: a group company, processor or authority."""
+class EntityDraft(Base):
+    """An entity's fields as they are given: declared once for the table, the service's input,
+    the seeds and, later, the rows of an import. The table adds its identity and retirement.
 
-    __tablename__ = "entity"
+    Building one validates the types; the service cleans and checks the values (blank text,
+    lengths, a known country) before anything is stored.
+    """
 
-    id: int = Field(default=None, primary_key=True)
     slug: str = Field(unique=True, sa_type=String(80))
     kind: EntityKind = Field(sa_type=enum_column(EntityKind))
     known_as: str | None = Field(default=None, sa_type=String(200))
@@ -55,6 +57,14 @@ class Entity(Base, table=True):
     dpf_certified: bool = Field(default=False)
     notice_number: int | None = None
     active_from: date | None = Field(default=None, sa_type=Date)
+
+
+class Entity(EntityDraft, table=True):
+    """A legal person that takes part in processing: a group company, processor or authority."""
+
+    __tablename__ = "entity"
+
+    id: int = Field(default=None, primary_key=True)
     retired_on: date | None = Field(default=None, sa_type=Date)
     retirement_reason: str | None = Field(default=None, sa_type=Text)
 
@@ -93,12 +103,11 @@ class SubjectCategory(Base, table=True):
     description: str | None = Field(default=None, sa_type=Text)
 
 
-class Activity(Base, table=True):
-    """A processing activity: one Art. 30 record shared by its joint controllers."""
+class ActivityDraft(Base):
+    """An activity's own Art. 30 facts as they are given: declared once for the table, the
+    seeds and, later, the privacy team's edits. Its parties, purposes, data and security
+    measures are declared where they live."""
 
-    __tablename__ = "activity"
-
-    id: int = Field(default=None, primary_key=True)
     slug: str = Field(unique=True, sa_type=String(80))
     name: str = Field(sa_type=String(300))
     description: str = Field(sa_type=Text)
@@ -107,8 +116,16 @@ class Activity(Base, table=True):
     arrangement_summary: str = Field(sa_type=Text)
     operations: list[str] = Field(default_factory=list, sa_type=JSON)
     recipient_categories: list[str] = Field(default_factory=list, sa_type=JSON)
-    security_measures: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     transfer_summary: str = Field(sa_type=Text)
+
+
+class Activity(ActivityDraft, table=True):
+    """A processing activity: one Art. 30 record shared by its joint controllers."""
+
+    __tablename__ = "activity"
+
+    id: int = Field(default=None, primary_key=True)
+    security_measures: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
 
 
 class ActivityParty(Base, table=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVarTuple
 
@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from registry import clock
-from registry._edits import refuse_unknown_fields
+from registry._columns import text_lengths
+from registry._edits import drafted, refuse_unknown_fields
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
@@ -26,6 +27,7 @@ from registry.inventory.models import (
     DataCategory,
     Engagement,
     Entity,
+    EntityDraft,
     EntityKind,
     PartyRole,
     Purpose,
@@ -34,41 +36,12 @@ from registry.transfers.models import Country
 
 Ts = TypeVarTuple("Ts")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-TEXT_LIMITS = {"legal_name": 300, "known_as": 200, "slug": 80}
-EDITABLE_FIELDS = frozenset(
-    {
-        "known_as",
-        "legal_name",
-        "registered_office",
-        "country_code",
-        "contact",
-        "dpo",
-        "representative",
-        "verified",
-        "verification_note",
-        "dpf_certified",
-        "active_from",
-    }
-)
+TEXT_LIMITS = text_lengths(Entity)
+# Fixed once recorded: the slug names the entity in history and integrations, the kind
+# decides the rules it falls under, the notice number is the notice's own.
+FIXED_FIELDS = frozenset({"slug", "kind", "notice_number"})
+EDITABLE_FIELDS = frozenset(EntityDraft.model_fields) - FIXED_FIELDS
 PROCESSOR_KINDS = frozenset({EntityKind.PROCESSOR, EntityKind.SUB_PROCESSOR})
-
-
-@dataclass(frozen=True)
-class EntityDraft:
-    slug: str
-    kind: EntityKind
-    legal_name: str
-    country_code: str
-    known_as: str | None = None
-    registered_office: str | None = None
-    contact: str | None = None
-    dpo: str | None = None
-    representative: str | None = None
-    verified: bool = False
-    verification_note: str | None = None
-    dpf_certified: bool = False
-    notice_number: int | None = None
-    active_from: date | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +100,7 @@ def _require_active(entity: Entity, field_name: str) -> None:
 
 async def create_entity(*, session: AsyncSession, actor: Actor, draft: EntityDraft) -> Entity:
     authorize(actor, Action.INVENTORY_WRITE)
-    values = asdict(draft)
+    values = draft.model_dump()
     slug = _clean_text("slug", draft.slug, required=True) or ""
     if not SLUG.match(slug):
         raise InvalidInput("slug must be lower-case words joined by hyphens", field="slug")
@@ -154,8 +127,12 @@ async def update_entity(
     refuse_unknown_fields(changes, EDITABLE_FIELDS)
     entity = await entity_by_slug(session, slug)
     _require_active(entity, "slug")
+    # Each change of its type first, as a draft of the whole entity would have it.
+    current = {name: getattr(entity, name) for name in EntityDraft.model_fields}
+    draft = drafted(EntityDraft, {**current, **changes})
     cleaned: dict[str, Any] = {}
-    for name, value in changes.items():
+    for name in changes:
+        value = getattr(draft, name)
         if name == "country_code":
             cleaned[name] = await _check_country(session, value)
         elif name == "legal_name":

@@ -9,6 +9,7 @@ import strawberry
 from sqlalchemy import select
 from sqlmodel import col
 
+from registry._edits import drafted
 from registry.access.policy import Action
 from registry.graphql.context import Info
 from registry.graphql.errors import ErrorType
@@ -47,6 +48,9 @@ class CreateTransferInput:
     tia_date: date | None = None
     supplementary_measures: str | None = None
     note: str | None = None
+    ended_on: date | None = strawberry.field(
+        default=None, description="A transfer that has ended already, recorded for the history."
+    )
     data_categories: list[str] | None = None
     slug: str | None = strawberry.field(default=None, description="Defaults to exporter--importer.")
 
@@ -159,7 +163,7 @@ class TransfersMutation:
             lambda s: service.create_transfer(
                 session=s,
                 actor=info.context.actor,
-                draft=service.TransferDraft(**fields),
+                draft=drafted(service.TransferDraft, fields),
             ),
         )
         return await _payload(info, transfer, errors)

@@ -52,7 +52,23 @@ class AdequacyDecision(Base, table=True):
     note: str | None = Field(default=None, sa_type=Text)
 
 
-class Transfer(Base, table=True):
+class TransferTerms(Base):
+    """A transfer's safeguard and its papers, as they are given: declared once for the table
+    and the service's draft, which name the activity and the parties each in their own way
+    (the table by id, the draft by slug)."""
+
+    mechanism: Mechanism = Field(sa_type=enum_column(Mechanism))
+    scc_module: int | None = None
+    derogation: str | None = Field(default=None, sa_type=Text)
+    signed_on: date | None = Field(default=None, sa_type=Date)
+    tia_reference: str | None = Field(default=None, sa_type=String(300))
+    tia_date: date | None = Field(default=None, sa_type=Date)
+    supplementary_measures: str | None = Field(default=None, sa_type=Text)
+    note: str | None = Field(default=None, sa_type=Text)
+    ended_on: date | None = Field(default=None, sa_type=Date)
+
+
+class Transfer(TransferTerms, table=True):
     """A transfer of an activity's data from an exporter to an importer, and its safeguard."""
 
     __tablename__ = "transfer"
@@ -63,16 +79,7 @@ class Transfer(Base, table=True):
     exporter_id: int = Field(foreign_key="entity.id", index=True)
     importer_id: int = Field(foreign_key="entity.id", index=True)
     destination_country_code: str = Field(foreign_key="country.code", sa_type=String(2))
-    mechanism: Mechanism = Field(sa_type=enum_column(Mechanism))
-    scc_module: int | None = None
     adequacy_decision_id: int | None = Field(default=None, foreign_key="adequacy_decision.id")
-    derogation: str | None = Field(default=None, sa_type=Text)
-    signed_on: date | None = Field(default=None, sa_type=Date)
-    tia_reference: str | None = Field(default=None, sa_type=String(300))
-    tia_date: date | None = Field(default=None, sa_type=Date)
-    supplementary_measures: str | None = Field(default=None, sa_type=Text)
-    note: str | None = Field(default=None, sa_type=Text)
-    ended_on: date | None = Field(default=None, sa_type=Date)
 
 
 class TransferDataCategory(Base, table=True):

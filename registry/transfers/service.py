@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import date
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from registry import clock
-from registry._edits import refuse_unknown_fields
+from registry._edits import drafted, refuse_unknown_fields
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
@@ -34,45 +33,29 @@ from registry.transfers.models import (
     Mechanism,
     Transfer,
     TransferDataCategory,
+    TransferTerms,
 )
 
 MAX_DATA_CATEGORIES = 50
-EDITABLE_FIELDS = frozenset(
-    {
-        "destination_country_code",
-        "mechanism",
-        "scc_module",
-        "adequacy_decision_slug",
-        "derogation",
-        "signed_on",
-        "tia_reference",
-        "tia_date",
-        "supplementary_measures",
-        "note",
-        "ended_on",
-        "data_category_keys",
-    }
-)
 
 
-@dataclass(frozen=True)
-class TransferDraft:
+class TransferDraft(TransferTerms):
+    """A transfer as it is given: its terms, and what it names by slug or key (the activity,
+    the parties, the adequacy decision, the data categories). The country defaults to the
+    importer's, the slug to ``exporter--importer``."""
+
     activity_slug: str
     exporter_slug: str
     importer_slug: str
-    mechanism: Mechanism
     destination_country_code: str | None = None
-    scc_module: int | None = None
     adequacy_decision_slug: str | None = None
-    derogation: str | None = None
-    signed_on: date | None = None
-    tia_reference: str | None = None
-    tia_date: date | None = None
-    supplementary_measures: str | None = None
-    note: str | None = None
-    ended_on: date | None = None
     data_category_keys: tuple[str, ...] = ()
     slug: str | None = None
+
+
+# Fixed once recorded: the slug names the transfer, the activity and parties are what it is.
+FIXED_FIELDS = frozenset({"slug", "activity_slug", "exporter_slug", "importer_slug"})
+EDITABLE_FIELDS = frozenset(TransferDraft.model_fields) - FIXED_FIELDS
 
 
 @dataclass(frozen=True)
@@ -227,17 +210,10 @@ async def _snapshot(session: AsyncSession, transfer: Transfer) -> dict[str, Any]
 
 
 def _apply(transfer: Transfer, draft: TransferDraft, resolved: _Resolved) -> None:
+    for name in TransferTerms.model_fields:
+        setattr(transfer, name, getattr(draft, name))
     transfer.destination_country_code = resolved.destination
-    transfer.mechanism = draft.mechanism
-    transfer.scc_module = draft.scc_module
     transfer.adequacy_decision_id = resolved.decision.id if resolved.decision else None
-    transfer.derogation = draft.derogation
-    transfer.signed_on = draft.signed_on
-    transfer.tia_reference = draft.tia_reference
-    transfer.tia_date = draft.tia_date
-    transfer.supplementary_measures = draft.supplementary_measures
-    transfer.note = draft.note
-    transfer.ended_on = draft.ended_on
 
 
 async def _replace_categories(
@@ -299,10 +275,7 @@ async def update_transfer(
     transfer = await transfer_by_slug(session, slug)
     before = await _snapshot(session, transfer)
     current = await _draft_of(session, transfer, before["data_category_keys"])
-    updates: dict[str, Any] = {
-        k: tuple(v) if k == "data_category_keys" else v for k, v in changes.items()
-    }
-    draft = replace(current, **updates)
+    draft = drafted(TransferDraft, {**current.model_dump(), **changes})
     resolved = await _resolve(session, draft)
     _apply(transfer, draft, resolved)
     await session.flush()
@@ -331,21 +304,13 @@ async def _draft_of(session: AsyncSession, transfer: Transfer, keys: list[str]) 
         else None
     )
     return TransferDraft(
+        **{name: getattr(transfer, name) for name in TransferTerms.model_fields},
         slug=transfer.slug,
         activity_slug=activity.slug,
         exporter_slug=exporter.slug,
         importer_slug=importer.slug,
         destination_country_code=transfer.destination_country_code,
-        mechanism=transfer.mechanism,
-        scc_module=transfer.scc_module,
         adequacy_decision_slug=decision.slug if decision else None,
-        derogation=transfer.derogation,
-        signed_on=transfer.signed_on,
-        tia_reference=transfer.tia_reference,
-        tia_date=transfer.tia_date,
-        supplementary_measures=transfer.supplementary_measures,
-        note=transfer.note,
-        ended_on=transfer.ended_on,
         data_category_keys=tuple(keys),
     )
 

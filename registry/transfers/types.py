@@ -46,6 +46,9 @@ class TransferType(Node):
     slug: str
     mechanism: Mechanism
     scc_module: int | None
+    derogation: str | None = strawberry.field(
+        description="The Art. 49 derogation relied on, when the mechanism is one."
+    )
     signed_on: date | None
     tia_reference: str | None
     tia_date: date | None

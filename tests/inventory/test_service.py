@@ -15,7 +15,13 @@ from registry.errors import Conflict, Forbidden, InvalidInput, RuleBroken
 from registry.history import service as history
 from registry.history.models import Change, ChangeAction
 from registry.inventory import record, service
-from registry.inventory.models import ActivityDataCategory, DataCategory, Entity, EntityKind
+from registry.inventory.models import (
+    ActivityDataCategory,
+    DataCategory,
+    Entity,
+    EntityDraft,
+    EntityKind,
+)
 from registry.inventory.record import EntityGapReason
 from registry.seeding import seed
 from tests.conftest import OFFICER, SEEDS
@@ -24,7 +30,7 @@ Sessions = async_sessionmaker[AsyncSession]
 ACTIVITY = "call-recording-and-monitoring"
 
 
-def draft(slug: str = "acme-hosting", **overrides: object) -> service.EntityDraft:
+def draft(slug: str = "acme-hosting", **overrides: object) -> EntityDraft:
     values: dict[str, object] = {
         "slug": slug,
         "kind": EntityKind.SUB_PROCESSOR,
@@ -35,7 +41,7 @@ def draft(slug: str = "acme-hosting", **overrides: object) -> service.EntityDraf
         "verified": True,
     }
     values.update(overrides)
-    return service.EntityDraft(**values)  # type: ignore[arg-type]
+    return EntityDraft(**values)  # type: ignore[arg-type]
 
 
 async def count(sessions: Sessions, model: type) -> int:
@@ -166,6 +172,36 @@ async def test_an_update_that_changes_nothing_is_not_recorded(seeded: Sessions) 
             session=session, actor=OFFICER, limit=10, subject_slug="talkdesk"
         )
     assert [c.action for c in changes] == [ChangeAction.CREATED]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"verified": "maybe"}, "verified"),
+        ({"active_from": "soon"}, "active_from"),
+        ({"country_code": None}, "country_code"),
+        ({"legal_name": None}, "legal_name"),
+        ({"dpf_certified": [True]}, "dpf_certified"),
+    ],
+)
+async def test_an_entity_update_of_the_wrong_type_is_refused_naming_its_field(
+    seeded: Sessions, changes: dict[str, object], field: str
+) -> None:
+    before = await count(seeded, Change)
+    with pytest.raises(InvalidInput) as raised:
+        async with transaction(seeded) as session:
+            await service.update_entity(
+                session=session,
+                actor=OFFICER,
+                slug="talkdesk",
+                changes={**changes, "contact": "privacy@talkdesk.example"},
+            )
+    assert raised.value.field == field
+    async with seeded() as session:
+        entity = await service.entity_by_slug(session, "talkdesk")
+    assert (entity.legal_name, entity.country_code) == ("Talkdesk Inc.", "US")
+    assert entity.contact != "privacy@talkdesk.example"
+    assert await count(seeded, Change) == before
 
 
 @pytest.mark.parametrize(

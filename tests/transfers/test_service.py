@@ -175,6 +175,41 @@ async def test_r_inv_3_changing_a_transfer_to_the_wrong_module_is_refused(seeded
 
 
 @pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"mechanism": None}, "mechanism"),
+        ({"mechanism": "carrier pigeon"}, "mechanism"),
+        ({"scc_module": "two"}, "scc_module"),
+        ({"signed_on": "last spring"}, "signed_on"),
+        ({"data_category_keys": 7}, "data_category_keys"),
+    ],
+)
+async def test_a_transfer_update_of_the_wrong_type_is_refused_naming_its_field(
+    seeded: Sessions, changes: dict[str, object], field: str
+) -> None:
+    async with seeded() as session:
+        changes_before = await session.scalar(select(func.count()).select_from(Change))
+    with pytest.raises(InvalidInput) as raised:
+        async with transaction(seeded) as session:
+            await service.update_transfer(
+                session=session,
+                actor=OFFICER,
+                slug="mood-media-austria--talkdesk",
+                changes={**changes, "note": "changed"},
+            )
+    assert raised.value.field == field
+    async with seeded() as session:
+        transfer = await service.transfer_by_slug(session, "mood-media-austria--talkdesk")
+        changes_after = await session.scalar(select(func.count()).select_from(Change))
+    assert (transfer.mechanism, transfer.scc_module, transfer.note) == (
+        Mechanism.SCC_2021_914,
+        2,
+        None,
+    )
+    assert changes_after == changes_before
+
+
+@pytest.mark.parametrize(
     ("draft", "field"),
     [
         (scc("mood-media-austria", "mood-media-austria", 1), "importer"),
