@@ -16,6 +16,7 @@ from sqlmodel import col
 
 from registry import clock
 from registry._edits import refuse_unknown_fields
+from registry._text import optional_text, stated
 from registry.access.models import ApiToken, Principal, PrincipalProfile
 from registry.access.policy import PERSONAL, Action, Role, allowed_roles
 from registry.errors import (
@@ -124,14 +125,8 @@ def hash_token(token: str) -> str:
 
 
 def _text(field: str, value: str | None, limit: int) -> str:
-    cleaned = (value or "").strip()
-    if not cleaned:
-        raise InvalidInput(f"{field} may not be blank", field=field)
-    if len(cleaned) > limit:
-        raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
-    if not cleaned.isprintable():
-        raise InvalidInput(f"{field} may not hold control characters", field=field)
-    return cleaned
+    # A principal's name, a reason, a token's label: each one line.
+    return stated(value, field, limit=limit, one_line=True)
 
 
 def _roles(roles: Iterable[Role | str] | None) -> list[str]:
@@ -262,7 +257,7 @@ async def update_principal(
             field="roles",
         )
     changed = sorted(name for name, value in wanted.items() if getattr(principal, name) != value)
-    why = _text("reason", reason, 500) if reason is not None and reason.strip() else None
+    why = optional_text(reason, "reason", limit=500, one_line=True)
     if "display_name" in changed and why is None:
         raise RuleBroken(
             "R-ACC-2",

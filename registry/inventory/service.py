@@ -15,6 +15,7 @@ from sqlmodel import col
 from registry import clock
 from registry._columns import text_lengths
 from registry._edits import drafted, refuse_unknown_fields
+from registry._text import optional_text, stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
@@ -37,6 +38,7 @@ from registry.transfers.models import Country
 Ts = TypeVarTuple("Ts")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TEXT_LIMITS = text_lengths(Entity)
+ONE_LINE_FIELDS = frozenset({"slug", "legal_name", "known_as"})
 # Fixed once recorded: the slug names the entity in history and integrations, the kind
 # decides the rules it falls under, the notice number is the notice's own.
 FIXED_FIELDS = frozenset({"slug", "kind", "notice_number"})
@@ -56,20 +58,12 @@ class EntityFilter:
 
 
 def _clean_text(name: str, value: str | None, *, required: bool = False) -> str | None:
-    if value is None:
-        if required:
-            raise InvalidInput(f"{name} is required", field=name)
-        return None
-    value = value.strip()
-    if not value:
-        if required:
-            raise InvalidInput(f"{name} may not be blank", field=name)
-        # An empty string is no data: store it as missing, so gaps stay visible (R-INV-5).
-        return None
+    # Names are one line; addresses, contacts and notes may run over several.
     limit = TEXT_LIMITS.get(name, 2000)
-    if len(value) > limit:
-        raise InvalidInput(f"{name} is longer than {limit} characters", field=name)
-    return value
+    one_line = name in ONE_LINE_FIELDS
+    if required:
+        return stated(value, name, limit=limit, one_line=one_line)
+    return optional_text(value, name, limit=limit, one_line=one_line)
 
 
 async def _check_country(session: AsyncSession, code: str) -> str:

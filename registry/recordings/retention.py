@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from registry import clock
+from registry._text import stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.audit.models import Outcome
@@ -109,16 +110,18 @@ async def place_hold(
         raise NotFound(f"no recording {recording_id!r}")
     if recording.status is not RecordingStatus.ACTIVE:
         raise InvalidInput("the recording was erased already", field="recording")
-    if not justification.strip():
-        raise RuleBroken(
-            "R-RET-2", "a hold needs its legitimate interest stated", field="justification"
-        )
+    justification = stated(
+        justification,
+        "justification",
+        missing="a hold needs its legitimate interest stated",
+        rule="R-RET-2",
+    )
     if ends_on <= clock.today():
         raise RuleBroken("R-RET-2", "a hold needs an end in the future", field="ends_on")
     hold = LegalHold(
         recording_id=recording.id,
         ground=ground,
-        justification=justification.strip(),
+        justification=justification,
         ends_on=ends_on,
         placed_by=actor.handle,
         placed_at=clock.now(),
