@@ -88,6 +88,7 @@ def code_of(response: httpx.Response) -> str:
 async def test_r_acc_6_a_stalled_audit_database_refuses_in_time_and_holds_up_nothing_else(
     api: Api, stall: AsyncConnection, audit_log: AuditLog, engine: AsyncEngine
 ) -> None:
+    """R-ACC-6: a stalled audit database refuses in time and holds up nothing else."""
     read: list[str] = []
     event.listen(
         engine.sync_engine,
@@ -160,6 +161,7 @@ async def test_r_acc_6_the_audio_and_package_routes_refuse_in_time_when_the_audi
     api: Api, stall: AsyncConnection
 ) -> None:
     # A sign-in refusal is audited before it is answered, on these routes as on /graphql.
+    """R-ACC-6: the audio and package routes refuse in time when the audit log stalls."""
     for path in ("/recordings/some-recording/audio?purpose=quality", "/packages/1"):
         refused = await asyncio.wait_for(
             api.client.get(path, headers={"Authorization": "Bearer x"}), 5 * DEADLINE

@@ -120,6 +120,7 @@ def test_tokens_are_listed_without_themselves_and_revoked(env: str) -> None:
 
 
 def test_r_acc_6_each_command_is_audited_as_the_cli(env: str, audit_url: str) -> None:
+    """R-ACC-6: each command is audited as the cli."""
     _ok("principals", "create", "ana", "--name", "Ana", "--role", "agent")
     runner.invoke(app, ["principals", "create", "ana", "--name", "Ana", "--role", "agent"])
     _ok("tokens", "issue", "ana")
@@ -137,6 +138,7 @@ def test_r_acc_6_each_command_is_audited_as_the_cli(env: str, audit_url: str) ->
 def test_r_acc_6_nothing_is_done_when_the_audit_log_cannot_be_written(
     env: str, audit_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """R-ACC-6: nothing is done when the audit log cannot be written."""
     missing = tmp_path / "missing" / "audit.db"
     monkeypatch.setenv("REGISTRY_AUDIT_DATABASE_URL", f"sqlite+aiosqlite:///{missing}")
     refused = runner.invoke(

@@ -16,6 +16,7 @@ def test_text_is_trimmed() -> None:
 
 @pytest.mark.parametrize("blank", [None, "", "   ", "\n\t"])
 def test_r_inv_5_blank_optional_text_is_stored_as_missing(blank: str | None) -> None:
+    """R-INV-5: blank optional text is stored as missing."""
     assert optional_text(blank, "contact") is None
 
 

@@ -67,6 +67,7 @@ async def test_r_acc_6_a_flood_of_junk_tokens_is_refused_early_and_audited_as_a_
     audit_log: AuditLog,
     frozen_clock: clock.FrozenClock,
 ) -> None:
+    """R-ACC-6: a flood of junk tokens is refused early and audited as a count."""
     attacker, other = clients
     answers = [await junk(attacker, n) for n in range(10)]
     assert [a.status_code for a in answers] == [401] * 3 + [429] * 7

@@ -64,6 +64,7 @@ async def test_a_token_is_stored_hashed_and_works_until_it_expires(
 
 
 async def test_r_acc_2_a_personal_id_is_never_given_twice(sessions: Sessions) -> None:
+    """R-ACC-2: a personal id is never given twice."""
     async with transaction(sessions) as session:
         await service.create_principal(
             session=session, actor=OFFICER, handle="ana", display_name="Ana", roles=[Role.AGENT]
@@ -167,6 +168,7 @@ async def test_r_acc_2_a_personal_id_never_changes(sessions: Sessions) -> None:
 async def test_r_acc_2_ids_are_plain_so_none_passes_for_another(
     sessions: Sessions, handle: str
 ) -> None:
+    """R-ACC-2: ids are plain so none passes for another."""
     async with transaction(sessions) as session:
         with pytest.raises(InvalidInput):
             await service.create_principal(
@@ -225,6 +227,7 @@ async def test_an_update_that_makes_no_sense_is_refused(
 async def test_r_acc_3_an_actor_is_cleared_with_both_dates_on_record(
     sessions: Sessions, committed: date | None, trained: date | None, cleared: bool
 ) -> None:
+    """R-ACC-3: an actor is cleared with both dates on record."""
     token = await make(sessions, confidentiality_committed_on=committed, trained_on=trained)
     assert (await authenticate(sessions, token)).cleared is cleared
 
@@ -242,6 +245,7 @@ def test_r_acc_3_personal_data_is_refused_without_clearance(action: Action) -> N
 
 @pytest.mark.parametrize("action", sorted(set(Action) - PERSONAL))
 def test_r_acc_3_actions_on_no_personal_data_need_no_clearance(action: Action) -> None:
+    """R-ACC-3: actions on no personal data need no clearance."""
     service.authorize(Actor(handle="new", roles=roles_that_may(action), cleared=False), action)
 
 
@@ -403,6 +407,7 @@ async def test_r_acc_7_no_one_changes_their_own_roles_or_clearance_dates(
 async def test_r_acc_7_roles_and_clearance_come_from_another_admin_or_the_cli(
     sessions: Sessions,
 ) -> None:
+    """R-ACC-7: roles and clearance come from another admin or the cli."""
     root, other = await an_admin(sessions, "root"), await an_admin(sessions, "other")
     await make(sessions, "ana", confidentiality_committed_on=None, trained_on=None)
     async with transaction(sessions) as session:
@@ -514,6 +519,7 @@ async def test_r_acc_2_a_new_name_needs_a_reason(sessions: Sessions, reason: str
 async def test_r_acc_2_a_change_keeps_what_was_before_and_after_and_why(
     sessions: Sessions,
 ) -> None:
+    """R-ACC-2: a change keeps what was before and after and why."""
     await make(sessions)
     async with transaction(sessions) as session:
         change = await service.update_principal(

@@ -29,6 +29,7 @@ def another_name_for(url: str, tmp_path: Path) -> str:
 
 
 async def test_r_acc_6_two_databases_are_apart(database_url: str, audit_url: str) -> None:
+    """R-ACC-6: two databases are apart."""
     await apart.ensure_urls_apart(database_url, audit_url)
 
 
@@ -42,6 +43,7 @@ async def test_r_acc_6_one_database_under_two_urls_is_not_apart(
 
 
 def test_r_acc_6_one_sqlite_file_written_two_ways_is_not_apart(tmp_path: Path) -> None:
+    """R-ACC-6: one sqlite file written two ways is not apart."""
     file = tmp_path / "registry.db"
     written_twice = f"sqlite+aiosqlite:///{tmp_path}/./registry.db"
     with pytest.raises(apart.NotApart):

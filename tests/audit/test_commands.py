@@ -51,6 +51,7 @@ def test_verify_and_checkpoint_report_an_intact_log(env: str, tmp_path: Path) ->
 
 
 def test_r_acc_6_verify_names_the_first_broken_link(env: str) -> None:
+    """R-ACC-6: verify names the first broken link."""
     drop_guard = (
         "ALTER TABLE audit_event DISABLE TRIGGER USER"
         if env.startswith("postgresql")
@@ -63,6 +64,8 @@ def test_r_acc_6_verify_names_the_first_broken_link(env: str) -> None:
 
 
 def test_r_acc_6_verify_passes_after_events_quoting_odd_text(env: str) -> None:
+    """R-ACC-6: verify passes after events quoting odd text."""
+
     async def quote() -> None:
         log = AuditLog.open(env)
         try:

@@ -27,6 +27,7 @@ async def events(log: AuditLog, **match: Any) -> list[AuditEvent]:
 async def test_r_acc_6_a_mutation_is_audited_with_who_what_and_outcome(
     api: Api, audit_log: AuditLog
 ) -> None:
+    """R-ACC-6: a mutation is audited with who what and outcome."""
     await api.data(CREATE % "IE")
     await api.data(CREATE % "XX", role=Role.PRIVACY_OFFICER)
     done, failed = await events(audit_log, action="createEntity")
@@ -40,6 +41,7 @@ async def test_r_acc_6_a_mutation_is_audited_with_who_what_and_outcome(
 
 
 async def test_r_acc_6_denials_are_audited(api: Api, audit_log: AuditLog) -> None:
+    """R-ACC-6: denials are audited."""
     await api.data(CREATE % "IE", role=Role.INTEGRATION)
     body = await api.query("{ changes { nodes { actor } } }", role=Role.AGENT)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
@@ -56,6 +58,7 @@ async def test_r_acc_6_denials_are_audited(api: Api, audit_log: AuditLog) -> Non
 async def test_r_acc_6_only_the_security_team_reads_the_log_and_its_reading_is_audited(
     api: Api, audit_log: AuditLog
 ) -> None:
+    """R-ACC-6: only the security team reads the log and its reading is audited."""
     await api.data(CREATE % "IE")
     for role in Role:
         body = await api.query(READ_LOG, role=role)
@@ -98,6 +101,7 @@ async def break_the_log(log: AuditLog) -> None:
 async def test_r_acc_6_fail_closed_a_read_returns_nothing_when_the_log_cannot_be_written(
     api: Api, audit_log: AuditLog
 ) -> None:
+    """R-ACC-6: fail closed a read returns nothing when the log cannot be written."""
     await break_the_log(audit_log)
     response = await api.client.post(
         "/graphql",
@@ -113,6 +117,7 @@ async def test_r_acc_6_fail_closed_a_read_returns_nothing_when_the_log_cannot_be
 async def test_r_acc_6_fail_closed_a_change_is_undone_when_the_log_cannot_be_written(
     api: Api, audit_log: AuditLog
 ) -> None:
+    """R-ACC-6: fail closed a change is undone when the log cannot be written."""
     await break_the_log(audit_log)
     response = await api.client.post(
         "/graphql",
@@ -127,6 +132,7 @@ async def test_r_acc_6_fail_closed_a_change_is_undone_when_the_log_cannot_be_wri
 async def test_r_acc_6_fail_closed_an_unknown_caller_is_refused_without_a_trace(
     api: Api, audit_log: AuditLog
 ) -> None:
+    """R-ACC-6: fail closed an unknown caller is refused without a trace."""
     await break_the_log(audit_log)
     response = await api.client.post("/graphql", json={"query": "{ me { handle } }"})
     assert response.status_code == 503
@@ -138,6 +144,7 @@ async def test_r_acc_6_a_refusal_quoting_unstorable_text_is_audited_not_lost(
     # PostgreSQL's text holds neither a NUL nor a lone surrogate: the log once refused such an
     # event, and the refusal went unlogged with a 503. A NUL is now refused before execution
     # (INVALID_INPUT); a lone surrogate still reaches the refusal's target.
+    """R-ACC-6: a refusal quoting unstorable text is audited not lost."""
     document = {
         "query": "mutation($handle: String!) { deactivatePrincipal(handle: $handle) { errors { __typename } } }",
         "variables": {"handle": "ana\ud800" + "x" * 400},

@@ -47,6 +47,7 @@ def app_role(databases: Databases, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 async def test_r_acc_6_the_app_role_appends_and_reads_but_cannot_rewrite(
     app_role: tuple[str, str],
 ) -> None:
+    """R-ACC-6: the app role appends and reads but cannot rewrite."""
     owner_url, app_url = app_role
     log = AuditLog.open(app_url)
     try:

@@ -65,6 +65,7 @@ async def test_an_untouched_chain_verifies(log: AuditLog) -> None:
 
 
 async def test_r_acc_6_the_log_refuses_update_and_delete(log: AuditLog) -> None:
+    """R-ACC-6: the log refuses update and delete."""
     await fill(log, 2)
     for statement in ("UPDATE audit_event SET principal = 'x'", "DELETE FROM audit_event"):
         with pytest.raises(DBAPIError, match="append-only"):
@@ -74,6 +75,7 @@ async def test_r_acc_6_the_log_refuses_update_and_delete(log: AuditLog) -> None:
 
 
 async def test_r_acc_6_an_edited_event_is_named(log: AuditLog) -> None:
+    """R-ACC-6: an edited event is named."""
     await fill(log)
     await as_attacker(log, "UPDATE audit_event SET principal = 'someone-else' WHERE seq = 4")
     result = await log.verify()
@@ -81,6 +83,7 @@ async def test_r_acc_6_an_edited_event_is_named(log: AuditLog) -> None:
 
 
 async def test_r_acc_6_a_deleted_event_is_named(log: AuditLog) -> None:
+    """R-ACC-6: a deleted event is named."""
     await fill(log)
     await as_attacker(log, "DELETE FROM audit_event WHERE seq = 3")
     result = await log.verify()
@@ -88,6 +91,7 @@ async def test_r_acc_6_a_deleted_event_is_named(log: AuditLog) -> None:
 
 
 async def test_r_acc_6_an_inserted_event_is_named(log: AuditLog) -> None:
+    """R-ACC-6: an inserted event is named."""
     await fill(log)
     # Make room after event 2 and slip in a copy of event 2 as event 3.
     await as_attacker(
@@ -103,6 +107,7 @@ async def test_r_acc_6_an_inserted_event_is_named(log: AuditLog) -> None:
 
 
 async def test_r_acc_6_reordered_events_are_named(log: AuditLog) -> None:
+    """R-ACC-6: reordered events are named."""
     await fill(log)
     await as_attacker(
         log,
@@ -117,6 +122,7 @@ async def test_r_acc_6_reordered_events_are_named(log: AuditLog) -> None:
 async def test_r_acc_6_a_rewritten_tail_is_caught_by_a_signed_checkpoint(
     log: AuditLog, tmp_path: Path
 ) -> None:
+    """R-ACC-6: a rewritten tail is caught by a signed checkpoint."""
     await fill(log)
     key = checkpoints.load_or_create_key(tmp_path / "signing.key")
     await checkpoints.make_checkpoint(log, key)
@@ -220,6 +226,7 @@ async def test_time_and_order_are_kept(log: AuditLog, frozen_clock: clock.Frozen
 
 @pytest.mark.parametrize("role", [r for r in Role if r is not Role.SECURITY_AUDITOR])
 async def test_r_acc_6_only_the_security_team_reads_the_log(log: AuditLog, role: Role) -> None:
+    """R-ACC-6: only the security team reads the log."""
     with pytest.raises(Forbidden):
         await log.events(actor=Actor(handle="x", roles=frozenset({role})), after_seq=0, limit=1)
 
@@ -249,6 +256,7 @@ LIMITS = {"principal": 80, "action": 80, "target": 300, "purpose": 80, "request_
 async def test_r_acc_6_the_log_takes_any_text_and_the_chain_still_verifies(
     audit_url: str, odd: str
 ) -> None:
+    """R-ACC-6: the log takes any text and the chain still verifies."""
     quoting = Entry(
         principal=odd,
         action=odd,
@@ -282,6 +290,7 @@ async def test_r_acc_6_the_log_takes_any_text_and_the_chain_still_verifies(
 
 
 def test_r_acc_6_unstorable_characters_are_kept_as_escapes_and_long_texts_as_their_hash() -> None:
+    """R-ACC-6: unstorable characters are kept as escapes and long texts as their hash."""
     assert storable.fitted("handle=a\x00b\ud800", 300) == "handle=a\\x00b\\ud800"
     long = storable.fitted("y" * 1000, 300)
     digest = hashlib.sha256(b"y" * 1000).hexdigest()[:16]

@@ -152,6 +152,7 @@ async def test_r_acc_5_a_request_without_legal_basis_or_reference_is_refused_and
 async def test_r_acc_5_a_request_names_recordings_that_exist_and_not_too_many(
     api: Api, recorder: Recorder
 ) -> None:
+    """R-ACC-5: a request names recordings that exist and not too many."""
     (recording_id,) = await recorder.record(1)
     unknown = await record(api, [recording_id, "no-such-recording"])
     assert rules(unknown) == [("NotFoundError", None, "recordings")]
@@ -165,6 +166,7 @@ async def test_r_acc_5_a_request_names_recordings_that_exist_and_not_too_many(
 async def test_r_acc_5_a_request_is_recorded_as_received_with_what_it_asks_for(
     api: Api, recorder: Recorder
 ) -> None:
+    """R-ACC-5: a request is recorded as received with what it asks for."""
     first, second = await recorder.record(2)
     # Asked twice for the same recording: it is one item.
     recorded = await record(api, [first, second, first], reference="  Order 2026/4471 ")
@@ -265,6 +267,7 @@ async def test_r_acc_5_the_reviewer_does_not_release_alone(
 async def test_r_acc_5_only_a_received_request_is_reviewed_and_a_second_review_changes_nothing(
     api: Api, desk: Desk, recorder: Recorder
 ) -> None:
+    """R-ACC-5: only a received request is reviewed and a second review changes nothing."""
     request_id = await approved(desk, list(await recorder.record(1)))
     again = await review(desk.reviewer, request_id, approve=False, necessity="Changed my mind")
     assert rules(again) == [("InvalidInputError", None, "request")]
@@ -351,6 +354,7 @@ async def test_r_acc_5_an_approved_request_releases_exactly_the_recordings_it_li
 async def test_r_acc_5_a_recording_erased_before_release_is_withheld_and_says_why(
     api: Api, desk: Desk, recorder: Recorder
 ) -> None:
+    """R-ACC-5: a recording erased before release is withheld and says why."""
     made = await recorder.record(2)
     kept, erased = made
     request_id = await approved(desk, [kept, erased])
@@ -379,6 +383,7 @@ async def test_r_acc_5_a_recording_erased_before_release_is_withheld_and_says_wh
 async def test_r_ret_1_a_recording_past_its_period_is_withheld_even_before_the_sweep(
     api: Api, desk: Desk, recorder: Recorder, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-RET-1: a recording past its period is withheld even before the sweep."""
     expired, held = made = await recorder.record(2)
     async with transaction(recorder.scene.sessions) as session:
         await retention.place_hold(
@@ -451,6 +456,7 @@ async def test_r_acc_5_every_step_leaves_an_audit_entry(
 async def test_r_acc_5_roles_other_than_privacy_officer_are_refused_at_every_step(
     api: Api, recorder: Recorder
 ) -> None:
+    """R-ACC-5: roles other than privacy officer are refused at every step."""
     recordings = list(await recorder.record(1))
     request_id = await received(api, recordings)
     steps: list[tuple[str, dict[str, Any], str]] = [

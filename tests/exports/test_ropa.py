@@ -95,6 +95,7 @@ async def test_r_inv_5_missing_registered_office_is_a_gap_never_invented_text(
 async def test_r_inv_5_a_controller_with_an_office_shows_it_and_no_gap_of_its_own(
     seeded: Sessions,
 ) -> None:
+    """R-INV-5: a controller with an office shows it and no gap of its own."""
     row = _by_controller(await _export(seeded))["mood-media-austria"]
 
     assert row.registered_office == "Kristein 2, 4470 Enns, Oberösterreich"

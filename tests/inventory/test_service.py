@@ -104,6 +104,7 @@ async def test_r_inv_6_a_data_category_needs_a_retention_criterion(seeded: Sessi
 async def test_r_inv_6_every_seeded_category_has_retention_and_recordings_30_days(
     seeded: Sessions,
 ) -> None:
+    """R-INV-6: every seeded category has retention and recordings 30 days."""
     async with seeded() as session:
         facts = await record.load_activity_facts(session)
     (activity,) = facts.values()
@@ -232,6 +233,7 @@ async def test_only_the_privacy_officer_edits_the_inventory(seeded: Sessions) ->
 
 
 async def test_r_inv_5_gaps_are_listed_and_nothing_is_invented(seeded: Sessions) -> None:
+    """R-INV-5: gaps are listed and nothing is invented."""
     async with seeded() as session:
         gaps = await record.gaps(session=session, actor=OFFICER)
         europe = await service.entity_by_slug(session, "mood-media-europe")
@@ -247,6 +249,7 @@ async def test_r_inv_5_gaps_are_listed_and_nothing_is_invented(seeded: Sessions)
 
 
 async def test_r_inv_5_filling_a_gap_removes_it(seeded: Sessions) -> None:
+    """R-INV-5: filling a gap removes it."""
     async with transaction(seeded) as session:
         await service.update_entity(
             session=session,

@@ -59,6 +59,7 @@ async def statuses(scene: Scene, call_id: str) -> list[RecordingStatus]:
 async def test_r_con_1_pressing_1_consents_to_recording_and_monitoring(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-CON-1: pressing 1 consents to recording and monitoring."""
     call_id = await scene.call()
     async with transaction(scene.sessions) as session:
         call = await calls.record_ivr_choice(
@@ -72,6 +73,7 @@ async def test_r_con_1_pressing_1_consents_to_recording_and_monitoring(
 async def test_r_con_1_pressing_2_stops_everything_and_destroys_audio_received(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-CON-1: pressing 2 stops everything and destroys audio received."""
     inbound = await scene.call()
     async with transaction(scene.sessions) as session:
         await calls.record_ivr_choice(session=session, actor=SYSTEM, call_id=inbound, digit="2")
@@ -87,6 +89,7 @@ async def test_r_con_1_pressing_2_stops_everything_and_destroys_audio_received(
 async def test_r_con_1_audio_received_before_a_refusal_is_destroyed(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-CON-1: audio received before a refusal is destroyed."""
     call_id = await scene.call()
     async with transaction(scene.sessions) as session:
         call = await session.get_one(Call, call_id)
@@ -115,6 +118,7 @@ async def test_the_welcome_message_takes_only_1_or_2(scene: Scene) -> None:
 async def test_r_con_2_a_refused_outbound_call_owes_a_deletion_until_management_does_it(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-CON-2: a refused outbound call owes a deletion until management does it."""
     call_id = await scene.call(Direction.OUTBOUND)
     start = await upload(scene, ring, blobs, call_id, Segment.START)
     async with transaction(scene.sessions) as session:
@@ -164,6 +168,7 @@ async def test_r_con_3_no_customer_audio_is_stored_without_consent(
 async def test_r_con_3_withdrawal_stops_processing_and_erases_the_audio(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-CON-3: withdrawal stops processing and erases the audio."""
     call_id = await scene.call()
     async with transaction(scene.sessions) as session:
         await calls.record_ivr_choice(session=session, actor=SYSTEM, call_id=call_id, digit="1")
@@ -238,6 +243,7 @@ async def test_r_min_1_a_childs_calls_are_erased_and_no_more_audio_taken(
 
 
 async def test_r_con_3_withdrawal_ends_live_monitoring_at_once(scene: Scene) -> None:
+    """R-CON-3: withdrawal ends live monitoring at once."""
     call_id = await scene.call()
     async with transaction(scene.sessions) as session:
         await calls.record_ivr_choice(session=session, actor=SYSTEM, call_id=call_id, digit="1")
@@ -254,6 +260,7 @@ async def test_r_con_3_withdrawal_ends_live_monitoring_at_once(scene: Scene) -> 
 async def test_r_con_2_the_start_of_a_call_is_not_taken_again_once_management_deleted_it(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-CON-2: the start of a call is not taken again once management deleted it."""
     call_id = await scene.call(Direction.OUTBOUND)
     await upload(scene, ring, blobs, call_id, Segment.START)
     async with transaction(scene.sessions) as session:
@@ -277,6 +284,7 @@ async def test_r_con_2_the_start_of_a_call_is_not_taken_again_once_management_de
 async def test_r_con_2_a_start_deleted_before_its_audio_arrived_refuses_the_audio(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-CON-2: a start deleted before its audio arrived refuses the audio."""
     call_id = await scene.call(Direction.OUTBOUND)
     async with transaction(scene.sessions) as session:
         await calls.record_agent_answer(

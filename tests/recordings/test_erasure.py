@@ -64,6 +64,7 @@ async def place(api: Api, recording_id: str, ground: str) -> None:
 async def test_r_era_1_an_erasure_request_shreds_the_recording_at_once(
     api: Api, scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-ERA-1: an erasure request shreds the recording at once."""
     recording_id, other = await recorded(scene, ring, blobs, count=2)
     for role in set(Role) - {Role.PRIVACY_OFFICER}:
         refused = await erase(api, recording_id, role)
@@ -91,6 +92,7 @@ async def test_r_era_1_an_erasure_request_shreds_the_recording_at_once(
 async def test_r_era_1_the_tombstone_holds_no_personal_data(
     api: Api, scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-ERA-1: the tombstone holds no personal data."""
     (recording_id,) = await recorded(scene, ring, blobs)
     await erase(api, recording_id)
     assert set(Tombstone.__table__.columns.keys()) == {
@@ -138,6 +140,7 @@ async def test_r_era_1_a_hold_for_legal_claims_refuses_the_request_and_names_its
 async def test_r_era_1_a_hold_on_another_legitimate_interest_does_not_stop_a_request(
     api: Api, scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-ERA-1: a hold on another legitimate interest does not stop a request."""
     (recording_id,) = await recorded(scene, ring, blobs)
     await place(api, recording_id, "OTHER_LEGITIMATE_INTEREST")
     done = await erase(api, recording_id)
@@ -214,6 +217,7 @@ async def test_r_era_1_a_request_while_the_sweeper_erases_the_recording_erases_i
     blobs: LocalBlobStore,
     frozen_clock: clock.FrozenClock,
 ) -> None:
+    """R-ERA-1: a request while the sweeper erases the recording erases it once."""
     if databases.backend == "sqlite":
         pytest.skip("row locks: SQLite's writers never overlap (the later one fails)")
     (recording_id,) = await recorded(scene, ring, blobs)

@@ -79,6 +79,7 @@ def kept_by(placed: LegalHold, recording_id: str) -> dict[str, Any]:
 async def test_r_era_1_an_agents_withdrawal_leaves_a_recording_held_for_legal_claims(
     api: Api, scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-ERA-1: an agents withdrawal leaves a recording held for legal claims."""
     held, free = await recorded(scene, ring, blobs, count=2)
     placed = await hold(scene, held, ENDS, CLAIM)
     call = await call_of(scene, held)
@@ -96,6 +97,7 @@ async def test_r_era_1_an_agents_withdrawal_leaves_a_recording_held_for_legal_cl
 async def test_r_era_1_a_refusal_leaves_audio_held_for_legal_claims(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-ERA-1: a refusal leaves audio held for legal claims."""
     (held,) = await recorded(scene, ring, blobs)
     placed = await hold(scene, held, ENDS, CLAIM)
     call = await call_of(scene, held)
@@ -112,6 +114,7 @@ async def test_r_era_1_a_refusal_leaves_audio_held_for_legal_claims(
 async def test_r_era_1_marking_a_child_leaves_audio_held_for_legal_claims_and_whose_it_is(
     api: Api, scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-ERA-1: marking a child leaves audio held for legal claims and whose it is."""
     held, free = await recorded(scene, ring, blobs, count=2)
     placed = await hold(scene, held, ENDS, CLAIM)
     minor = "mutation($subject: Int!) { markUnder16(subject: $subject) { subject { under16 } errors { __typename } } }"
@@ -131,6 +134,7 @@ async def test_r_era_1_marking_a_child_leaves_audio_held_for_legal_claims_and_wh
 async def test_r_era_1_deleting_a_calls_start_leaves_audio_held_and_the_deletion_owed(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-ERA-1: deleting a calls start leaves audio held and the deletion owed."""
     call_id = await scene.call(Direction.OUTBOUND)
     async with transaction(scene.sessions) as session:
         start = await storage.store(
@@ -168,6 +172,7 @@ async def test_r_era_1_deleting_a_calls_start_leaves_audio_held_and_the_deletion
 async def test_r_era_1_a_subjects_erasure_leaves_what_a_hold_for_legal_claims_keeps(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-ERA-1: a subjects erasure leaves what a hold for legal claims keeps."""
     held, free = await recorded(scene, ring, blobs, count=2)
     placed = await hold(scene, held, ENDS, CLAIM)
     async with transaction(scene.sessions) as session:
@@ -185,6 +190,7 @@ async def test_r_era_1_a_subjects_erasure_leaves_what_a_hold_for_legal_claims_ke
 async def test_r_ret_2_a_hold_on_another_interest_keeps_a_recording_past_its_period_only(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-RET-2: a hold on another interest keeps a recording past its period only."""
     (held,) = await recorded(scene, ring, blobs)
     async with transaction(scene.sessions) as session:
         await retention.place_hold(

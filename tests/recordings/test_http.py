@@ -210,6 +210,7 @@ async def test_a_download_announces_the_length_of_the_audio_whatever_its_size(ap
 async def test_r_acc_6_a_download_is_audited_with_who_what_and_its_purpose(
     api: Api, audit_log: AuditLog, recording_id: str
 ) -> None:
+    """R-ACC-6: a download is audited with who what and its purpose."""
     assert (await download(api, recording_id, purpose="training")).status_code == 200
     (event,) = await events(audit_log, action="recording.download")
     assert (event.principal, event.outcome, event.target, event.purpose) == (
@@ -223,6 +224,7 @@ async def test_r_acc_6_a_download_is_audited_with_who_what_and_its_purpose(
 async def test_r_acc_6_no_audio_leaves_when_the_download_cannot_be_audited(
     api: Api, audit_log: AuditLog, recording_id: str
 ) -> None:
+    """R-ACC-6: no audio leaves when the download cannot be audited."""
     await break_the_log(audit_log)
     response = await download(api, recording_id)
     assert response.status_code == 503
@@ -270,6 +272,7 @@ async def test_r_enc_1_neither_the_audio_nor_the_callers_identifiers_are_kept_in
     tmp_path: Path,
     recording_id: str,
 ) -> None:
+    """R-ENC-1: neither the audio nor the callers identifiers are kept in clear."""
     assert (await download(api, recording_id)).status_code == 200
     needles = [MARKER, *IDENTIFIERS]
     record, audit = await every_value(engine), await every_value(audit_log.engine)
@@ -293,6 +296,7 @@ async def test_r_enc_1_neither_the_audio_nor_the_callers_identifiers_are_kept_in
 async def test_r_acc_1_r_acc_4_only_qa_specialists_and_supervisors_download(
     api: Api, audit_log: AuditLog, recording_id: str
 ) -> None:
+    """R-ACC-1: r acc 4 only qa specialists and supervisors download."""
     for role in Role:
         response = await download(api, recording_id, role=role)
         mine = await events(audit_log, principal=handle_of(role), action="recording.download")
@@ -372,6 +376,7 @@ async def test_r_con_4_a_purpose_outside_the_activity_needs_the_callers_separate
 async def test_r_acc_6_an_unauthenticated_caller_gets_nothing_and_is_audited(
     api: Api, audit_log: AuditLog, blobs: LocalBlobStore, recording_id: str
 ) -> None:
+    """R-ACC-6: an unauthenticated caller gets nothing and is audited."""
     before = stored_files(blobs)
     call_id = await new_call(api)
     refused = [
@@ -486,6 +491,7 @@ FURTHER_ON = {
 async def test_r_acc_4_an_altered_first_block_is_an_error_answer_and_no_audio(
     api: Api, seeded: Sessions, blobs: LocalBlobStore, recording_id: str, damage: str
 ) -> None:
+    """R-ACC-4: an altered first block is an error answer and no audio."""
     IN_THE_FIRST_BLOCK[damage](await blob_path(seeded, blobs, recording_id))
     response = await download(api, recording_id)
     assert response.status_code == 500
@@ -496,6 +502,7 @@ async def test_r_acc_4_an_altered_first_block_is_an_error_answer_and_no_audio(
 async def test_r_acc_4_a_recorded_size_no_sealing_gives_is_an_error_answer(
     api: Api, seeded: Sessions, recording_id: str
 ) -> None:
+    """R-ACC-4: a recorded size no sealing gives is an error answer."""
     async with transaction(seeded) as session:
         (await session.get_one(Recording, recording_id)).size = 71
     response = await download(api, recording_id)
@@ -508,6 +515,7 @@ async def test_r_acc_4_a_recorded_size_no_sealing_gives_is_an_error_answer(
 async def test_r_acc_4_alteration_further_on_aborts_the_download_instead_of_ending_it(
     api: Api, seeded: Sessions, blobs: LocalBlobStore, recording_id: str, damage: str
 ) -> None:
+    """R-ACC-4: alteration further on aborts the download instead of ending it."""
     FURTHER_ON[damage](await blob_path(seeded, blobs, recording_id))
     # In-process, the aborted answer is the app's error reaching the client; over the wire
     # it is a connection closed mid-body (see the next test). Never a clean, short 200.
@@ -562,6 +570,7 @@ async def test_r_acc_4_over_http_a_download_cut_off_cannot_pass_for_a_whole_one(
     recording_id: str,
     damage: str,
 ) -> None:
+    """R-ACC-4: over http a download cut off cannot pass for a whole one."""
     FURTHER_ON[damage](await blob_path(seeded, blobs, recording_id))
     received = bytearray()
     async with served(make_app()) as url, httpx.AsyncClient(base_url=url) as client:
@@ -767,6 +776,7 @@ async def test_a_download_the_key_ring_has_no_key_for_is_a_typed_error_audited_a
 async def test_r_acc_6_a_refused_download_is_denied_with_the_purpose_asked_for(
     api: Api, audit_log: AuditLog, recording_id: str
 ) -> None:
+    """R-ACC-6: a refused download is denied with the purpose asked for."""
     response = await download(api, recording_id, purpose="marketing")
     assert error_of(response)["ruleId"] == "R-CON-4"
     (entry,) = await events(audit_log, action="recording.download")
@@ -776,6 +786,7 @@ async def test_r_acc_6_a_refused_download_is_denied_with_the_purpose_asked_for(
 async def test_r_acc_6_a_mutation_refused_under_a_rule_is_audited_as_denied(
     api: Api, audit_log: AuditLog, recording_id: str
 ) -> None:
+    """R-ACC-6: a mutation refused under a rule is audited as denied."""
     variables = {"recording": recording_id, "justification": "a claim", "endsOn": "2020-01-01"}
     body = await api.data(PLACE_HOLD, variables)
     assert [e["__typename"] for e in body["placeLegalHold"]["errors"]] == ["RuleBrokenError"]

@@ -24,6 +24,7 @@ async def test_r_acc_6_a_head_request_downloads_nothing_and_counts_and_audits_no
     audit_log: AuditLog,
     recording_id: str,
 ) -> None:
+    """R-ACC-6: a head request downloads nothing and counts and audits nothing."""
     request_id = await new_request(seeded, RequestKind.ARRANGEMENT, None)
     package_id = await answer(seeded, ring, blobs, request_id)
     officer = bearer(api.tokens[Role.PRIVACY_OFFICER])

@@ -56,6 +56,7 @@ async def tombstones(scene: Scene) -> dict[int, tuple[ErasureReason, str]]:
 async def test_r_ret_3_the_sweep_erases_identifiers_nothing_keeps_with_a_tombstone(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-RET-3: the sweep erases identifiers nothing keeps with a tombstone."""
     await recorded(scene, ring, blobs)
     never_called = await register(scene, ring, "Cy Nocall")
     frozen_clock.advance(20 * DAY)
@@ -82,6 +83,7 @@ async def test_r_ret_3_the_sweep_erases_identifiers_nothing_keeps_with_a_tombsto
 async def test_r_ret_3_a_held_recording_an_open_request_or_a_recent_call_keeps_them(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-RET-3: a held recording an open request or a recent call keeps them."""
     (held,) = await recorded(scene, ring, blobs)
     await hold(scene, held, (NOW + 90 * DAY).date())
     requester = await register(scene, ring, "Ed Requester")

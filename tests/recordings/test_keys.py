@@ -93,6 +93,7 @@ async def test_r_enc_1_rotation_rewraps_every_data_key_and_never_touches_the_aud
     audit_log: AuditLog,
     tmp_path: Path,
 ) -> None:
+    """R-ENC-1: rotation rewraps every data key and never touches the audio."""
     live = await recorded(scene, ring, blobs, count=3)
     (shredded,) = await recorded(scene, ring, blobs)
     async with transaction(scene.sessions) as session:
@@ -140,6 +141,7 @@ async def test_r_ret_1_the_sweep_command_erases_the_expired_and_says_how_many(
     audit_log: AuditLog,
     frozen_clock: clock.FrozenClock,
 ) -> None:
+    """R-RET-1: the sweep command erases the expired and says how many."""
     expired = await recorded(scene, ring, blobs, count=2)
     frozen_clock.advance(20 * DAY)
     (kept,) = await recorded(scene, ring, blobs)

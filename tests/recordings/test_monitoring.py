@@ -87,6 +87,7 @@ async def events(log: AuditLog, action: str) -> list[AuditEvent]:
 async def test_r_mon_1_only_qa_specialists_and_supervisors_may_monitor(
     api: Api, scene: Scene, audit_log: AuditLog
 ) -> None:
+    """R-MON-1: only qa specialists and supervisors may monitor."""
     call_id = await consented_call(api)
     for role in Role:
         payload = await start(api, call_id, role)
@@ -106,6 +107,7 @@ async def test_r_mon_1_only_qa_specialists_and_supervisors_may_monitor(
 async def test_r_mon_1_only_who_started_a_session_ends_it_and_others_may_not_try(
     api: Api, scene: Scene
 ) -> None:
+    """R-MON-1: only who started a session ends it and others may not try."""
     call_id = await consented_call(api)
     started = await start(api, call_id, Role.QA_SPECIALIST)
     session_id = started["session"]["id"]
@@ -118,6 +120,7 @@ async def test_r_mon_1_only_who_started_a_session_ends_it_and_others_may_not_try
 
 
 async def test_r_mon_2_each_of_the_three_reasons_is_recorded(api: Api, scene: Scene) -> None:
+    """R-MON-2: each of the three reasons is recorded."""
     call_id = await consented_call(api)
     for reason in MonitoringReason:
         payload = await start(api, call_id, Role.SUPERVISOR, reason.name)
@@ -176,6 +179,7 @@ async def test_r_mon_3_customers_outside_the_eu_may_be_monitored(
     api: Api, scene: Scene, country: str
 ) -> None:
     # Iceland and Norway are in the EEA but not in the EU: the rule names the EU.
+    """R-MON-3: customers outside the eu may be monitored."""
     call_id = await consented_call(api, country)
     payload = await start(api, call_id, Role.QA_SPECIALIST)
     assert payload["errors"] == [] and payload["session"]["callId"] == call_id
@@ -218,6 +222,7 @@ async def test_r_min_1_a_childs_call_is_never_monitored(api: Api, scene: Scene) 
 async def test_r_mon_1_sessions_are_recorded_and_audited(
     api: Api, scene: Scene, audit_log: AuditLog, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-MON-1: sessions are recorded and audited."""
     call_id = await consented_call(api)
     started = await start(api, call_id, Role.QA_SPECIALIST, "PROBATION")
     assert started["session"] == {
@@ -251,6 +256,7 @@ async def test_r_mon_1_sessions_are_recorded_and_audited(
 async def test_r_mon_1_a_refused_attempt_is_audited_with_the_broken_rule(
     api: Api, scene: Scene, audit_log: AuditLog
 ) -> None:
+    """R-MON-1: a refused attempt is audited with the broken rule."""
     call_id = await consented_call(api, "FR")
     await start(api, call_id, Role.SUPERVISOR)
     (audited,) = await events(audit_log, "startMonitoring")

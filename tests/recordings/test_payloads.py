@@ -35,6 +35,7 @@ def refused_fields(body: dict[str, Any]) -> set[str]:
 async def test_r_acc_1_an_agents_mutations_return_the_call_without_its_steps_or_recordings(
     api: Api, scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-ACC-1: an agents mutations return the call without its steps or recordings."""
     registered = await api.query(REGISTER, {"customer": scene.customer_id}, role=Role.AGENT)
     payload = registered["data"]["registerCall"]
     call_id = payload["call"]["id"]
@@ -67,6 +68,7 @@ async def test_r_acc_1_an_agents_mutations_return_the_call_without_its_steps_or_
 async def test_r_acc_1_those_who_read_calls_see_them_whole_in_a_payload(
     api: Api, scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-ACC-1: those who read calls see them whole in a payload."""
     (recording_id,) = await recorded(scene, ring, blobs)
     async with scene.sessions() as session:
         call_id = (await session.get_one(calls.Recording, recording_id)).call_id
@@ -79,6 +81,7 @@ async def test_r_acc_1_those_who_read_calls_see_them_whole_in_a_payload(
 async def test_r_acc_6_reading_the_deletions_owed_is_audited(
     api: Api, scene: Scene, audit_log: AuditLog
 ) -> None:
+    """R-ACC-6: reading the deletions owed is audited."""
     call_id = await scene.call(Direction.OUTBOUND)
     async with transaction(scene.sessions) as session:
         await calls.record_agent_answer(

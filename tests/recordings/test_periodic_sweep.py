@@ -42,6 +42,7 @@ async def test_r_ret_1_the_server_sweeps_expired_recordings_by_itself_and_audits
     audit_log: AuditLog,
     frozen_clock: clock.FrozenClock,
 ) -> None:
+    """R-RET-1: the server sweeps expired recordings by itself and audits it."""
     expired = await scene.recorded(ring, blobs, AUDIO)
     frozen_clock.advance(timedelta(days=30))
     kept = await scene.recorded(ring, blobs, AUDIO)

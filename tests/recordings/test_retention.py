@@ -148,6 +148,7 @@ class BlobStoreDown(LocalBlobStore):
 async def test_r_ret_1_a_recording_expires_after_the_activitys_period_not_a_constant(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-RET-1: a recording expires after the activitys period not a constant."""
     (seeded,) = await recorded(scene, ring, blobs)
     await set_retention(scene.sessions, 10)
     # Uploaded an hour after the call began: retention runs from when it was made.
@@ -193,6 +194,7 @@ async def test_r_ret_1_another_activity_without_a_number_of_days_hides_no_period
 ) -> None:
     # The company is party to a second activity whose recordings are kept by a criterion
     # only: the period the first one sets still applies, on every backend.
+    """R-RET-1: another activity without a number of days hides no period."""
     async with transaction(scene.sessions) as session:
         first = await session.scalar(select(Activity))
         assert first is not None
@@ -236,6 +238,7 @@ async def test_r_ret_1_another_activity_without_a_number_of_days_hides_no_period
 async def test_r_ret_1_the_sweep_erases_the_expired_and_leaves_the_rest(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-RET-1: the sweep erases the expired and leaves the rest."""
     (old,) = await recorded(scene, ring, blobs)
     frozen_clock.advance(20 * DAY)
     (young,) = await recorded(scene, ring, blobs)
@@ -253,6 +256,7 @@ async def test_r_ret_1_the_sweep_erases_the_expired_and_leaves_the_rest(
 async def test_r_ret_1_an_expired_recordings_tombstone_holds_no_personal_data(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-RET-1: an expired recordings tombstone holds no personal data."""
     (recording_id,) = await recorded(scene, ring, blobs)
     frozen_clock.advance(31 * DAY)
     await sweep(scene, blobs)
@@ -337,6 +341,7 @@ async def test_r_ret_2_only_privacy_officers_place_holds(
 async def test_r_ret_2_a_held_recording_outlives_its_period_until_the_hold_ends(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-RET-2: a held recording outlives its period until the hold ends."""
     held, free = await recorded(scene, ring, blobs, count=2)
     ends_on = (NOW + 60 * DAY).date()
     await hold(scene, held, ends_on)
@@ -355,6 +360,7 @@ async def test_r_ret_2_a_held_recording_outlives_its_period_until_the_hold_ends(
 async def test_r_ret_2_a_released_hold_keeps_nothing(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-RET-2: a released hold keeps nothing."""
     (recording_id,) = await recorded(scene, ring, blobs)
     placed = await hold(scene, recording_id, (NOW + 90 * DAY).date())
     frozen_clock.advance(31 * DAY)
@@ -368,6 +374,7 @@ async def test_r_ret_2_a_released_hold_keeps_nothing(
 async def test_r_ret_1_a_sweep_stopped_after_shredding_is_finished_once_by_the_next(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-RET-1: a sweep stopped after shredding is finished once by the next."""
     recording_ids = await recorded(scene, ring, blobs, count=3)
     frozen_clock.advance(31 * DAY)
     # The first step, then the process dies: data keys gone, tombstones left, blobs kept.
@@ -391,6 +398,7 @@ async def test_r_ret_1_a_sweep_stopped_after_shredding_is_finished_once_by_the_n
 async def test_r_ret_1_a_failed_blob_deletion_is_finished_by_the_next_sweep(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-RET-1: a failed blob deletion is finished by the next sweep."""
     recording_ids = await recorded(scene, ring, blobs, count=2)
     frozen_clock.advance(31 * DAY)
     with pytest.raises(OSError, match="unreachable"):
@@ -411,6 +419,8 @@ async def test_r_ret_1_the_sweeps_statements_do_not_grow_with_its_batch(
     engine: AsyncEngine,
     frozen_clock: clock.FrozenClock,
 ) -> None:
+    """R-RET-1: the sweeps statements do not grow with its batch."""
+
     async def statements_to_sweep(count: int) -> int:
         expired = await recorded(scene, ring, blobs, count=count)
         frozen_clock.advance(31 * DAY)
@@ -437,6 +447,7 @@ async def test_r_ret_1_the_sweeps_statements_do_not_grow_with_its_batch(
 async def test_r_ret_1_sweeping_again_changes_nothing(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-RET-1: sweeping again changes nothing."""
     expired = await recorded(scene, ring, blobs, count=3)
     frozen_clock.advance(25 * DAY)
     (kept,) = await recorded(scene, ring, blobs)
@@ -468,6 +479,7 @@ async def test_r_ret_1_two_sweepers_at_once_erase_every_expired_recording_exactl
     database_url: str,
     frozen_clock: clock.FrozenClock,
 ) -> None:
+    """R-RET-1: two sweepers at once erase every expired recording exactly once."""
     expired = await recorded(scene, ring, blobs, count=40)
     frozen_clock.advance(20 * DAY)
     kept = await recorded(scene, ring, blobs, count=3)
@@ -538,6 +550,7 @@ async def test_r_ret_2_a_hold_placed_while_the_sweeper_erases_the_recording_is_r
     blobs: LocalBlobStore,
     frozen_clock: clock.FrozenClock,
 ) -> None:
+    """R-RET-2: a hold placed while the sweeper erases the recording is refused."""
     if databases.backend == "sqlite":
         pytest.skip("row locks: SQLite's writers never overlap (the later one fails)")
     (recording_id,) = await recorded(scene, ring, blobs)
@@ -555,6 +568,7 @@ async def test_r_ret_2_a_hold_placed_while_the_sweeper_erases_the_recording_is_r
 async def test_r_acc_6_the_shreds_of_an_interrupted_sweep_are_in_the_audit_log(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-ACC-6: the shreds of an interrupted sweep are in the audit log."""
     first = await recorded(scene, ring, blobs, count=3)
     frozen_clock.advance(31 * DAY)
     # The sweep stops after its shredding committed, before it could sum up what it did.

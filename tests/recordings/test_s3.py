@@ -89,6 +89,7 @@ async def test_r_ret_1_the_sweep_command_deletes_expired_recordings_from_the_buc
     tmp_path: Path,
     frozen_clock: clock.FrozenClock,
 ) -> None:
+    """R-RET-1: the sweep command deletes expired recordings from the bucket."""
     expired = (await upload(api, await new_call(api))).json()["id"]
     frozen_clock.advance(timedelta(days=20))
     kept = (await upload(api, await new_call(api))).json()["id"]

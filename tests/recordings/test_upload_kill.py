@@ -148,6 +148,7 @@ async def test_r_enc_1_a_server_killed_at_any_step_of_an_upload_leaves_no_orphan
     frozen_clock: clock.FrozenClock,
     tmp_path: Path,
 ) -> None:
+    """R-ENC-1: a server killed at any step of an upload leaves no orphan blob."""
     if databases.backend != "postgresql":
         pytest.skip("the steps are held with PostgreSQL's locks")
     tokens = await issue_role_tokens(seeded)

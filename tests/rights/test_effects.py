@@ -432,6 +432,7 @@ async def test_r_min_1_marking_a_child_under_16_destroys_the_answers_built_for_t
 async def test_r_min_1_a_guardians_request_destroys_the_answers_built_for_the_child(
     scene: Scene, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-MIN-1: a guardians request destroys the answers built for the child."""
     await recorded(scene, ring, blobs)
     access = await answered(scene, ring, blobs, RequestKind.ACCESS)
     assert access.outcome is not None

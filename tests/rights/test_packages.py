@@ -233,6 +233,7 @@ async def access_package_id(
 async def test_r_dsr_1_an_access_package_holds_the_answer_the_subjects_data_and_their_audio(
     api: Api, seeded: Sessions, answered: Answered, access_package_id: str
 ) -> None:
+    """R-DSR-1: an access package holds the answer the subjects data and their audio."""
     response = await download(api, access_package_id)
     assert response.headers["content-type"] == "application/zip"
     assert response.headers["content-disposition"] == (
@@ -322,6 +323,7 @@ async def test_r_dsr_1_the_access_answer_says_what_the_record_holds_for_a_custom
 async def test_r_dsr_1_an_agents_access_answer_names_legitimate_interests_and_objection(
     api: Api, seeded: Sessions, ring: KeyRing, blobs: LocalBlobStore, answered: Answered
 ) -> None:
+    """R-DSR-1: an agents access answer names legitimate interests and objection."""
     request_id = await new_request(seeded, RequestKind.ACCESS, answered.agent_id)
     archive = archive_of(
         await download(api, await answer(seeded, ring, blobs, request_id, answered.agent_id))
@@ -343,6 +345,7 @@ async def test_r_dsr_1_an_agents_access_answer_names_legitimate_interests_and_ob
 async def test_r_dsr_1_portability_is_json_of_the_identifiers_calls_and_consent_choices(
     api: Api, seeded: Sessions, ring: KeyRing, blobs: LocalBlobStore, answered: Answered
 ) -> None:
+    """R-DSR-1: portability is json of the identifiers calls and consent choices."""
     request_id = await new_request(seeded, RequestKind.PORTABILITY, answered.subject_id)
     response = await download(
         api, await answer(seeded, ring, blobs, request_id, answered.subject_id)
@@ -386,12 +389,14 @@ CONFIDENTIAL_SUMMARY = (
     ],
 )
 def test_r_dsr_5_each_part_marked_confidential_is_redacted(text: str, expected: str) -> None:
+    """R-DSR-5: each part marked confidential is redacted."""
     assert answers.redact_confidential(text) == expected
 
 
 async def test_r_dsr_5_the_arrangement_is_given_with_its_confidential_parts_redacted(
     api: Api, seeded: Sessions, ring: KeyRing, blobs: LocalBlobStore
 ) -> None:
+    """R-DSR-5: the arrangement is given with its confidential parts redacted."""
     async with transaction(seeded) as session:
         activity = (await session.scalars(select(Activity))).one()
         activity.arrangement_summary = CONFIDENTIAL_SUMMARY
@@ -432,6 +437,7 @@ async def test_r_enc_1_a_package_keeps_neither_the_audio_nor_the_identifiers_in_
     answered: Answered,
     access_package_id: str,
 ) -> None:
+    """R-ENC-1: a package keeps neither the audio nor the identifiers in clear."""
     archive = archive_of(await download(api, access_package_id))
     # The package held them in clear, so the scans below would find them if kept so.
     assert MARKER in archive.read(audio_file_name(next(iter(answered.audio))))
@@ -454,6 +460,7 @@ async def test_r_enc_1_a_package_keeps_neither_the_audio_nor_the_identifiers_in_
 async def test_r_acc_6_a_package_download_is_audited_and_counted(
     api: Api, audit_log: AuditLog, seeded: Sessions, access_package_id: str
 ) -> None:
+    """R-ACC-6: a package download is audited and counted."""
     assert (await download(api, access_package_id)).status_code == 200
     (event,) = await events(audit_log, action="downloadPackage")
     assert (event.principal, event.outcome, event.target) == (
@@ -467,6 +474,7 @@ async def test_r_acc_6_a_package_download_is_audited_and_counted(
 async def test_r_acc_6_nothing_is_sent_or_counted_when_the_download_cannot_be_audited(
     api: Api, audit_log: AuditLog, seeded: Sessions, access_package_id: str
 ) -> None:
+    """R-ACC-6: nothing is sent or counted when the download cannot be audited."""
     await break_the_log(audit_log)
     response = await download(api, access_package_id)
     assert response.status_code == 503
@@ -479,6 +487,7 @@ async def test_r_acc_6_nothing_is_sent_or_counted_when_the_download_cannot_be_au
 async def test_r_acc_6_only_roles_with_package_download_get_a_package(
     api: Api, audit_log: AuditLog, access_package_id: str
 ) -> None:
+    """R-ACC-6: only roles with package download get a package."""
     for role in Role:
         response = await download(api, access_package_id, role=role)
         mine = await events(audit_log, principal=handle_of(role), action="downloadPackage")
@@ -497,6 +506,7 @@ async def test_r_acc_6_only_roles_with_package_download_get_a_package(
 async def test_r_acc_6_without_a_valid_token_nothing_is_sent_and_the_refusal_is_audited(
     api: Api, audit_log: AuditLog, access_package_id: str
 ) -> None:
+    """R-ACC-6: without a valid token nothing is sent and the refusal is audited."""
     refused = [
         await api.client.get(f"/packages/{access_package_id}"),
         await api.client.get(f"/packages/{access_package_id}", headers=bearer("rgt_not-a-token")),
@@ -532,6 +542,7 @@ async def test_a_missing_package_is_not_found_and_an_expired_one_is_gone(
 async def test_r_acc_4_a_package_altered_in_its_first_block_is_an_error_answer(
     api: Api, seeded: Sessions, blobs: LocalBlobStore, access_package_id: str, damage: str
 ) -> None:
+    """R-ACC-4: a package altered in its first block is an error answer."""
     IN_THE_FIRST_BLOCK[damage](await package_blob(seeded, blobs, access_package_id))
     response = await download(api, access_package_id)
     assert response.status_code == 500
@@ -545,6 +556,7 @@ async def test_r_acc_4_a_package_altered_in_its_first_block_is_an_error_answer(
 async def test_r_acc_4_a_package_altered_further_on_aborts_the_download(
     api: Api, seeded: Sessions, blobs: LocalBlobStore, access_package_id: str, damage: str
 ) -> None:
+    """R-ACC-4: a package altered further on aborts the download."""
     FURTHER_ON[damage](await package_blob(seeded, blobs, access_package_id))
     with pytest.raises(CiphertextInvalid):
         await download(api, access_package_id)
@@ -557,6 +569,7 @@ async def test_r_acc_4_over_http_a_package_cut_off_cannot_pass_for_a_whole_one(
     blobs: LocalBlobStore,
     access_package_id: str,
 ) -> None:
+    """R-ACC-4: over http a package cut off cannot pass for a whole one."""
     path = await package_blob(seeded, blobs, access_package_id)
     whole = path.stat().st_size
     flip(lambda size: size // 2)(path)
@@ -572,6 +585,7 @@ async def test_r_acc_4_over_http_a_package_cut_off_cannot_pass_for_a_whole_one(
 async def test_r_acc_4_one_packages_content_cannot_pass_for_anothers(
     api: Api, seeded: Sessions, ring: KeyRing, blobs: LocalBlobStore, answered: Answered
 ) -> None:
+    """R-ACC-4: one packages content cannot pass for anothers."""
     first = await answer(seeded, ring, blobs, answered.request_id, answered.subject_id)
     second = await answer(seeded, ring, blobs, answered.request_id, answered.subject_id)
     (await package_blob(seeded, blobs, second)).write_bytes(
@@ -584,6 +598,7 @@ async def test_r_acc_4_one_packages_content_cannot_pass_for_anothers(
 async def test_r_acc_4_open_package_raises_where_the_content_proves_false(
     seeded: Sessions, ring: KeyRing, blobs: LocalBlobStore, access_package_id: str
 ) -> None:
+    """R-ACC-4: open package raises where the content proves false."""
     cut(lambda size: size - 1)(await package_blob(seeded, blobs, access_package_id))
     async with transaction(seeded) as session:
         _, content = await open_package(

@@ -224,6 +224,7 @@ def test_r_dsr_2_the_deadline_is_30_days_or_a_month_whichever_comes_first(
 async def test_r_dsr_2_a_request_received_on_1_march_is_due_on_31_march(
     scene: Scene, ring: KeyRing, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-DSR-2: a request received on 1 march is due on 31 march."""
     frozen_clock.current = datetime(2027, 3, 1, 10, tzinfo=UTC)
     received = service.Received(kind=RequestKind.ACCESS, controller="mood-media-uk", phone=PHONE)
     async with transaction(scene.sessions) as session:

@@ -49,10 +49,12 @@ async def gap_pairs(sessions: Sessions) -> set[tuple[str, str]]:
 
 
 async def test_r_inv_2_the_seeded_record_has_no_transfer_gap(seeded: Sessions) -> None:
+    """R-INV-2: the seeded record has no transfer gap."""
     assert await gap_pairs(seeded) == set()
 
 
 async def test_r_inv_2_a_flow_out_of_the_eea_without_a_mechanism_is_a_gap(seeded: Sessions) -> None:
+    """R-INV-2: a flow out of the eea without a mechanism is a gap."""
     async with transaction(seeded) as session:
         await service.update_transfer(
             session=session,
@@ -66,6 +68,7 @@ async def test_r_inv_2_a_flow_out_of_the_eea_without_a_mechanism_is_a_gap(seeded
 async def test_r_inv_2_a_new_processor_outside_the_eea_shows_as_a_gap_until_covered(
     seeded: Sessions,
 ) -> None:
+    """R-INV-2: a new processor outside the eea shows as a gap until covered."""
     async with transaction(seeded) as session:
         await add_entity(session, "callcloud-in", EntityKind.PROCESSOR, "IN")
         await inventory.add_party(
@@ -88,6 +91,7 @@ async def test_r_inv_2_a_new_processor_outside_the_eea_shows_as_a_gap_until_cove
 
 
 async def test_r_inv_2_uk_adequacy_covers_flows_to_uk_group_companies(seeded: Sessions) -> None:
+    """R-INV-2: uk adequacy covers flows to uk group companies."""
     async with seeded() as session:
         found = await record.who_processes(session=session, actor=OFFICER, country_code="GB")
     uk = next(p for p in found if p.entity.slug == "mood-media-uk")
@@ -95,6 +99,7 @@ async def test_r_inv_2_uk_adequacy_covers_flows_to_uk_group_companies(seeded: Se
 
 
 async def test_r_inv_2_the_dpf_covers_only_certified_us_importers(seeded: Sessions) -> None:
+    """R-INV-2: the dpf covers only certified us importers."""
     async with transaction(seeded) as session:
         await add_entity(session, "voice-analytics-us", EntityKind.PROCESSOR, "US")
         await inventory.add_party(
@@ -157,6 +162,7 @@ async def test_r_inv_3_the_scc_module_must_match_the_roles(
 
 
 async def test_r_inv_3_changing_a_transfer_to_the_wrong_module_is_refused(seeded: Sessions) -> None:
+    """R-INV-3: changing a transfer to the wrong module is refused."""
     async with seeded() as session:
         changes_before = await session.scalar(select(func.count()).select_from(Change))
     with pytest.raises(RuleBroken):
