@@ -50,6 +50,7 @@ def serve(
     """Serve the registry. On the embedded default it migrates and seeds itself first."""
     import uvicorn
 
+    from registry._access_log import log_config
     from registry.app import build_app
 
     settings = Settings()
@@ -75,7 +76,9 @@ def serve(
         )
     asgi_app = build_app(settings)
     _tune_garbage_collector()
-    uvicorn.run(asgi_app, host=listen_host, port=listen_port, log_level="info")
+    uvicorn.run(
+        asgi_app, host=listen_host, port=listen_port, log_level="info", log_config=log_config()
+    )
 
 
 def _tune_garbage_collector() -> None:
