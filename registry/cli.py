@@ -94,8 +94,9 @@ def _tune_garbage_collector() -> None:
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Bring the database schema up to date."""
     settings = Settings()
-    if settings.is_sqlite:
-        _prepare_var_dir(settings)
+    # Whatever the record's database, the audit log, key ring and signing key default to
+    # files under var/: it must exist before either migration opens them.
+    _prepare_var_dir(settings)
     require_apart(settings)
     migrate.upgrade(settings.resolved_database_url, revision)
     migrate.upgrade_audit(settings.resolved_audit_database_url)

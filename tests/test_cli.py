@@ -147,3 +147,16 @@ def test_r_acc_6_nothing_is_done_when_the_audit_log_cannot_be_written(
     assert refused.exit_code == 1 and "audit log cannot be written" in refused.stderr
     monkeypatch.setenv("REGISTRY_AUDIT_DATABASE_URL", audit_url)
     assert "ana" not in _ok("principals", "list")
+
+
+def test_db_upgrade_in_a_fresh_directory_makes_the_audit_logs_default_home(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The record's database is given, nothing else: the audit log is var/audit.db of the
+    # working directory, where no var/ exists yet.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
+    for name in ("REGISTRY_AUDIT_DATABASE_URL", "REGISTRY_VAR_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    _ok("db", "upgrade")
+    assert (tmp_path / "var" / "audit.db").is_file()
