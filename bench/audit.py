@@ -20,9 +20,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
+from who_processes import bench_databases, database_url
 
 from registry import migrate
 from registry.access import service as access
@@ -36,7 +35,8 @@ from registry.db import create_engine, session_factory, transaction
 from registry.settings import Settings
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-DB_NAMES = {"main": "registry_bench_main", "audit": "registry_bench_audit"}
+# Each run adds a suffix of its own to these (see who_processes.unique_name).
+DB_PREFIXES = ("registry_bench_main", "registry_bench_audit")
 REQUESTS = 200
 
 
@@ -148,20 +148,6 @@ async def request_figures(main_url: str, audit_url: str) -> tuple[float, float]:
     return statistics.median(requests) * 1000, statistics.median(appends) * 1000
 
 
-async def recreate(admin_url: str, name: str, *, create: bool = True) -> str:
-    url = make_url(admin_url)
-    connection = await asyncpg.connect(
-        url.set(drivername="postgresql").render_as_string(hide_password=False)
-    )
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
 def report(backend: str, count: int, figures: dict[str, float], baseline: float) -> None:
     for name, seconds in figures.items():
         rate, ratio = count / seconds, seconds / baseline
@@ -175,16 +161,12 @@ async def run(args: argparse.Namespace) -> None:
         sqlite_url = f"sqlite+aiosqlite:///{Path(folder) / 'audit.db'}"
         await asyncio.to_thread(migrate.upgrade_audit, sqlite_url)
         report("sqlite", args.events, await chain_figures(sqlite_url, args.events), baseline)
-    main_url = await recreate(args.admin_url, DB_NAMES["main"])
-    audit_url = await recreate(args.admin_url, DB_NAMES["audit"])
-    try:
+    async with bench_databases(args.admin_url, DB_PREFIXES, keep=args.keep) as names:
+        main_url, audit_url = (database_url(args.admin_url, name) for name in names)
         await asyncio.to_thread(migrate.upgrade, main_url)
         await asyncio.to_thread(migrate.upgrade_audit, audit_url)
         report("postgresql", args.events, await chain_figures(audit_url, args.events), baseline)
         request_ms, append_ms = await request_figures(main_url, audit_url)
-    finally:
-        for name in DB_NAMES.values():
-            await recreate(args.admin_url, name, create=False)
     print(
         f"\nper audited request (PostgreSQL, in-process, median of {REQUESTS}): "
         f"request {request_ms:.2f} ms, its audit append {append_ms:.2f} ms "
@@ -196,6 +178,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
     parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the databases at the end (their names are printed)",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

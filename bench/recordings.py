@@ -41,10 +41,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from who_processes import (
+    bench_databases,
     database_url,
     for_asyncpg,
     free_port,
-    recreate_database,
     registry_command,
     registry_env,
     running,
@@ -66,7 +66,8 @@ from registry.recordings.retention import sweep
 from registry.recordings.storage import BLOCK_BYTES, in_blocks
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-DB_NAMES = {"main": "registry_bench_rec", "audit": "registry_bench_rec_audit"}
+# Each run adds a suffix of its own to these (see who_processes.unique_name).
+DB_PREFIXES = ("registry_bench_rec", "registry_bench_rec_audit")
 MB = 1_000_000
 # The recording the aim is set for, a larger one over which each request's fixed cost
 # spreads, and a tiny one that is nearly all fixed cost.
@@ -135,17 +136,15 @@ class Scene:
     listener: str
 
 
-async def prepare(admin_url: str, var_dir: Path) -> Scene:
-    """Fresh databases, seeded; an uploader, a listener and a consented call, via the services."""
-    urls = {kind: database_url(admin_url, name) for kind, name in DB_NAMES.items()}
-    for name in DB_NAMES.values():
-        await recreate_database(admin_url, name)
-    await asyncio.to_thread(migrate.upgrade, urls["main"])
-    await asyncio.to_thread(migrate.upgrade_audit, urls["audit"])
-    await seed_registry(urls["main"])
+async def prepare(admin_url: str, names: list[str], var_dir: Path) -> Scene:
+    """Seeds the fresh databases (main, audit); an uploader, a listener and a consented call."""
+    main_url, audit_url = (database_url(admin_url, name) for name in names)
+    await asyncio.to_thread(migrate.upgrade, main_url)
+    await asyncio.to_thread(migrate.upgrade_audit, audit_url)
+    await seed_registry(main_url)
     # The server loads this same ring from its var dir.
     ring = KeyRing.load_or_create(var_dir / "keyring.json")
-    engine = create_engine(urls["main"])
+    engine = create_engine(main_url)
     tokens = {}
     try:
         async with transaction(session_factory(engine)) as session:
@@ -183,14 +182,7 @@ async def prepare(admin_url: str, var_dir: Path) -> Scene:
             await calls.record_ivr_choice(session=session, actor=SYSTEM, call_id=call.id, digit="1")
     finally:
         await engine.dispose()
-    return Scene(
-        urls["main"], urls["audit"], call.id, tokens[Role.IT_OPERATOR], tokens[Role.QA_SPECIALIST]
-    )
-
-
-async def drop_databases(admin_url: str) -> None:
-    for name in DB_NAMES.values():
-        await recreate_database(admin_url, name, create=False)
+    return Scene(main_url, audit_url, call.id, tokens[Role.IT_OPERATOR], tokens[Role.QA_SPECIALIST])
 
 
 # ---------------------------------------------------------------- one audio server
@@ -565,14 +557,14 @@ def print_sweep(figures: SweepFigures, count: int) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    try:
+    async with bench_databases(args.admin_url, DB_PREFIXES, keep=args.keep) as names:
         with (
             tempfile.TemporaryDirectory(prefix="registry-bench-rec-") as var_name,
             tempfile.TemporaryDirectory(prefix="registry-bench-plain-") as plain_name,
         ):
             var_dir = Path(var_name)
-            scene = await prepare(args.admin_url, var_dir)
-            print(f"databases {', '.join(DB_NAMES.values())} ready; call {scene.call_id}")
+            scene = await prepare(args.admin_url, names, var_dir)
+            print(f"databases {', '.join(names)} ready; call {scene.call_id}")
             async with contextlib.AsyncExitStack() as stack:
                 registry = await start_registry(stack, scene, var_dir)
                 plain = await start_plain(stack, Path(plain_name))
@@ -583,8 +575,6 @@ async def run(args: argparse.Namespace) -> None:
                 scene.main_url, scene.audit_url, scene.call_id, args.sweep_rows
             )
             print_sweep(figures, args.sweep_rows)
-    finally:
-        await drop_databases(args.admin_url)
 
 
 def parse_args() -> argparse.Namespace:
@@ -592,6 +582,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL, help="a database to connect to")
     parser.add_argument("--repeat", type=int, default=10, help="timed rounds of 5 MB transfers")
     parser.add_argument("--sweep-rows", type=int, default=SWEEP_ROWS, help="expired recordings")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the databases at the end (their names are printed)",
+    )
     # Internal: how the bench starts its baseline server in a process of its own.
     parser.add_argument("--serve-plain", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

@@ -13,8 +13,9 @@ b. Access package: `registry.rights.answers.access_package` for a subject with 1
    blob store; the time, and the bench process's peak RSS over each, for 10 recordings
    and for 100 (streaming means the peaks match).
 
-Both run on PostgreSQL, in a database of their own (`registry_bench_rights`, dropped at
-the end, whatever happens); the blobs and the key ring live in a temp folder.
+Both run on PostgreSQL, in a database of their own (`registry_bench_rights_<hex>`, a name
+unique to the run, dropped at the end, whatever happens, unless --keep); the blobs and the
+key ring live in a temp folder.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from who_processes import (
     StatementCounter,
+    bench_databases,
     database_url,
     for_asyncpg,
-    recreate_database,
     seed_registry,
 )
 
@@ -61,7 +62,8 @@ from registry.rights.models import Package, RequestKind, RequestStatus, RightsRe
 from registry.rights.package import open_package
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "registry_bench_rights"
+# Each run adds a suffix of its own (see who_processes.unique_name).
+DB_PREFIX = "registry_bench_rights"
 MB = 1_000_000
 ERASE_ROWS = 10_000
 # The erased subject's recordings are spread over calls as a busy agent's would be.
@@ -73,9 +75,8 @@ SYSTEM = Actor.system("bench")
 Sessions = async_sessionmaker[AsyncSession]
 
 
-async def prepare(admin_url: str) -> str:
-    url = database_url(admin_url, DB_NAME)
-    await recreate_database(admin_url, DB_NAME)
+async def prepare(admin_url: str, name: str) -> str:
+    url = database_url(admin_url, name)
     await asyncio.to_thread(migrate.upgrade, url)
     await seed_registry(url)
     return url
@@ -433,19 +434,17 @@ def print_package(figures: PackageFigures, count: int, size: int, repeat: int) -
 
 
 async def run(args: argparse.Namespace) -> None:
-    try:
+    async with bench_databases(args.admin_url, [DB_PREFIX], keep=args.keep) as [name]:
         with tempfile.TemporaryDirectory(prefix="registry-bench-rights-") as folder:
             ring = KeyRing.load_or_create(Path(folder) / "keyring.json")
             blobs = LocalBlobStore(Path(folder) / "blobs")
-            url = await prepare(args.admin_url)
-            print(f"database {DB_NAME} ready")
+            url = await prepare(args.admin_url, name)
+            print(f"database {name} ready")
             erasure = await erasure_figures(url, ring, args.erase_rows, args.repeat)
             print_erasure(erasure, args.erase_rows, args.repeat)
             size = args.recording_mb * MB
             package = await package_figures(url, ring, blobs, args.recordings, size, args.repeat)
             print_package(package, args.recordings, size, args.repeat)
-    finally:
-        await recreate_database(args.admin_url, DB_NAME, create=False)
 
 
 def parse_args() -> argparse.Namespace:
@@ -455,6 +454,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--erase-rows", type=int, default=ERASE_ROWS, help="recordings erased")
     parser.add_argument("--recordings", type=int, default=PACKAGE_RECORDINGS)
     parser.add_argument("--recording-mb", type=int, default=RECORDING_MB)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the database at the end (its name is printed)"
+    )
     return parser.parse_args()
 
 

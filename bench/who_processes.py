@@ -27,7 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,8 @@ NODE_DIR = BENCH / ".node"
 POSTGRAPHILE = NODE_DIR / "node_modules" / ".bin" / "postgraphile"
 OUT_DIR = BENCH / ".out"
 
-DB_NAME = "registry_bench"
+# Each run adds a suffix of its own (see unique_name): the bench never reuses a name.
+DB_PREFIX = "registry_bench"
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 PAGE = 100
 WARMUP = 3
@@ -109,14 +111,54 @@ def for_asyncpg(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def recreate_database(admin_url: str, name: str, *, create: bool = True) -> None:
+def unique_name(prefix: str) -> str:
+    """A name no other run uses: two runs at once, or someone's own database, never collide."""
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+async def create_database(admin_url: str, name: str) -> None:
+    """Creates ``name``; one that exists is refused, never dropped: it is not this run's."""
     connection = await asyncpg.connect(for_asyncpg(admin_url))
     try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    except asyncpg.DuplicateDatabaseError:
+        raise RuntimeError(f"database {name} already exists; refusing to use it") from None
     finally:
         await connection.close()
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    connection = await asyncpg.connect(for_asyncpg(admin_url))
+    try:
+        # FORCE: a server the bench started may still hold a connection as it stops.
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def bench_databases(
+    admin_url: str, prefixes: Sequence[str], *, keep: bool = False
+) -> AsyncIterator[list[str]]:
+    """Fresh databases, one per prefix, with unique names; dropped however the run ends.
+
+    Only the ones this run created are dropped (on an error or Ctrl-C too), so a run can
+    never destroy another's. With ``keep`` they stay, and their names are printed.
+    """
+    created: list[str] = []
+    try:
+        for prefix in prefixes:
+            name = unique_name(prefix)
+            await create_database(admin_url, name)
+            created.append(name)
+        yield created
+    finally:
+        if keep:
+            if created:
+                print(f"kept databases: {', '.join(created)}", flush=True)
+        else:
+            for name in created:
+                await drop_database(admin_url, name)
 
 
 async def seed_registry(url: str) -> None:
@@ -551,13 +593,15 @@ async def start_sql(stack: contextlib.AsyncExitStack, url: str) -> Contender:
     return Contender(SQL_JSON, sql_json_call(pool), registry_nodes)
 
 
-async def start_postgraphile(stack: contextlib.AsyncExitStack, admin_url: str) -> Contender | None:
+async def start_postgraphile(
+    stack: contextlib.AsyncExitStack, admin_url: str, name: str
+) -> Contender | None:
     skipped = ensure_postgraphile()
     if skipped:
         print(f"PostGraphile skipped: {skipped}", flush=True)
         return None
     port = free_port()
-    pg_url = database_url(admin_url, DB_NAME, "postgres")
+    pg_url = database_url(admin_url, name, "postgres")
     process = stack.enter_context(running("postgraphile", postgraphile_command(pg_url, port)))
     client = await stack.enter_async_context(
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=HTTP_TIMEOUT)
@@ -625,22 +669,21 @@ def print_table(rows: list[Row]) -> None:
 # ---------------------------------------------------------------- the run
 
 
-async def build_database(args: argparse.Namespace, url: str) -> int:
+async def build_database(args: argparse.Namespace, name: str, url: str) -> int:
     start = time.perf_counter()
-    await recreate_database(args.admin_url, DB_NAME)
     await asyncio.to_thread(migrate.upgrade, url)
     await seed_registry(url)
     await insert_synthetic(url, args.entities, args.transfers)
     total = await count_entities(url)
     took = time.perf_counter() - start
-    print(f"database {DB_NAME}: {total} entities, built in {took:.1f} s", flush=True)
+    print(f"database {name}: {total} entities, built in {took:.1f} s", flush=True)
     return total
 
 
 async def run(args: argparse.Namespace) -> None:
-    url = database_url(args.admin_url, DB_NAME)
-    try:
-        total = await build_database(args, url)
+    async with bench_databases(args.admin_url, [DB_PREFIX], keep=args.keep) as [name]:
+        url = database_url(args.admin_url, name)
+        total = await build_database(args, name, url)
         token = await issue_bench_token(url)
         rows = [Row(f"{PAGE}", PAGE), Row(f"all {total}", total)]
         async with contextlib.AsyncExitStack() as stack:
@@ -649,7 +692,7 @@ async def run(args: argparse.Namespace) -> None:
                 await start_registry(stack, url, token, max(5000, total), cache=False),
                 await start_sql(stack, url),
             ]
-            if (postgraphile := await start_postgraphile(stack, args.admin_url)) is not None:
+            if (postgraphile := await start_postgraphile(stack, args.admin_url, name)) is not None:
                 contenders.append(postgraphile)
             for row in rows:
                 await measure(row, contenders, args.repeat)
@@ -659,9 +702,6 @@ async def run(args: argparse.Namespace) -> None:
         print_table(rows)
         names = ", ".join(c.name for c in contenders)
         print(f"checked: {names} returned the same rows at both sizes")
-    finally:
-        if not args.keep:
-            await recreate_database(args.admin_url, DB_NAME, create=False)
 
 
 def parse_args() -> argparse.Namespace:
@@ -670,7 +710,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--entities", type=int, default=2000, help="synthetic entities to add")
     parser.add_argument("--transfers", type=int, default=20000, help="synthetic transfers to add")
     parser.add_argument("--repeat", type=int, default=15, help="timed runs per size and contender")
-    parser.add_argument("--keep", action="store_true", help=f"keep the {DB_NAME} database")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the database at the end (its name is printed)"
+    )
     return parser.parse_args()
 
 
