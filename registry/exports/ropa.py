@@ -60,11 +60,14 @@ MECHANISMS = {
     Mechanism.ADEQUACY_DECISION: "adequacy decision (Art. 45)",
     Mechanism.BCR: "binding corporate rules (Art. 47)",
     Mechanism.ART49_DEROGATION: "derogation (Art. 49)",
+    Mechanism.UK_IDTA: "UK International Data Transfer Agreement",
+    Mechanism.UK_ADDENDUM: "UK Addendum to the standard contractual clauses (EU) 2021/914",
 }
 SAFEGUARDS = {
     Safeguard.WITHIN_EEA: "within the EEA",
     Safeguard.NOT_A_TRANSFER_FROM_THE_EEA: "not a transfer from the EEA",
-    Safeguard.ADEQUACY: "adequacy decision",
+    Safeguard.NOT_A_TRANSFER: "not a transfer: within one country",
+    Safeguard.ADEQUACY: "adequacy",
     Safeguard.TRANSFER_MECHANISM: "transfer mechanism",
     Safeguard.GAP: "no valid safeguard",
 }
