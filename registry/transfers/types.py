@@ -75,4 +75,6 @@ class FlowType:
     transfer: TransferType | None
     adequacy_decision: AdequacyDecisionType | None
     rule_id: str | None = strawberry.field(description="The rule a gap breaks.")
-    reason: str | None
+    reason: str | None = strawberry.field(
+        description="Why the hop is a gap, or the UK adequacy a hop out of the UK rests on."
+    )
