@@ -308,8 +308,12 @@ def _hop(flow: Flow) -> str:
 
 
 def _safeguard(flow: Flow) -> str:
-    if flow.safeguard is Safeguard.ADEQUACY and flow.adequacy_decision is not None:
-        return f"adequacy decision, {flow.adequacy_decision.reference}"
+    if flow.safeguard is Safeguard.ADEQUACY:
+        # A hop out of the UK says which UK adequacy it rests on (R-INV-7).
+        basis = f" ({flow.reason})" if flow.reason else ""
+        if flow.adequacy_decision is not None:
+            return f"adequacy decision, {flow.adequacy_decision.reference}{basis}"
+        return f"{SAFEGUARDS[flow.safeguard]}{basis}"
     if flow.safeguard is Safeguard.TRANSFER_MECHANISM and flow.transfer is not None:
         return _mechanism(flow.transfer)
     if flow.safeguard is Safeguard.GAP:
