@@ -279,3 +279,21 @@ async def test_r_inv_7_who_processes_shows_the_onward_hop_and_its_rule(
         "importer": {"slug": INDIA_SUB},
         "ruleId": "R-INV-7",
     } in listed
+
+
+async def test_r_inv_7_uk_law_kept_the_eu_adequacy_decisions_made_before_2021(
+    seeded: Sessions,
+) -> None:
+    """R-INV-7: Japan's decision (2019) covers a UK export; Korea's (EU, late 2021) does not,
+    as no UK regulation made since is on record."""
+    await add_processor(seeded, "speech-jp", "JP")
+    await add_processor(seeded, "speech-kr", "KR")
+    found = await gaps(seeded)
+    assert ("mood-media-uk", "speech-jp") not in found
+    assert found[("mood-media-uk", "speech-kr")].rule_id == "R-INV-7"
+    assert ("mood-media-austria", "speech-kr") not in found
+    hops = await hops_to(seeded, "speech-jp", "JP")
+    (from_uk,) = [h for h in hops if h.exporter.slug == "mood-media-uk"]
+    assert from_uk.safeguard is Safeguard.ADEQUACY
+    assert from_uk.adequacy_decision is not None
+    assert from_uk.adequacy_decision.slug == "jp-adequacy"
