@@ -310,7 +310,7 @@ def _hop(flow: Flow) -> str:
 def _safeguard(flow: Flow) -> str:
     if flow.safeguard is Safeguard.ADEQUACY:
         # A hop out of the UK says which UK adequacy it rests on (R-INV-7).
-        basis = f" ({flow.reason})" if flow.reason else ""
+        basis = f" ({flow.adequacy_basis})" if flow.adequacy_basis else ""
         if flow.adequacy_decision is not None:
             return f"adequacy decision, {flow.adequacy_decision.reference}{basis}"
         return f"{SAFEGUARDS[flow.safeguard]}{basis}"

@@ -35,6 +35,9 @@ class Flow:
     adequacy_decision: AdequacyDecision | None = None
     rule_id: str | None = None
     reason: str | None = None
+    # What adequacy rests on when it is not the Commission's decision alone: a hop out of
+    # the UK rests on UK law. Apart from ``reason``, which says only why a hop is a gap.
+    adequacy_basis: str | None = None
 
 
 @dataclass
@@ -89,7 +92,7 @@ class FlowMap:
                 flow,
                 Safeguard.ADEQUACY,
                 transfer=_first(recorded),
-                reason="UK adequacy regulations recognise the EEA states",
+                adequacy_basis="UK adequacy regulations recognise the EEA states",
             )
         decision = safeguards.uk_covering_decision(
             self.decisions.get(flow.destination_code, []),
@@ -102,7 +105,7 @@ class FlowMap:
                 Safeguard.ADEQUACY,
                 decision=decision,
                 transfer=_first(recorded),
-                reason="an EU adequacy decision kept by UK law",
+                adequacy_basis="an EU adequacy decision kept by UK law",
             )
         missing = (
             f"no UK adequacy for {flow.destination_code} and no UK mechanism "
@@ -169,6 +172,7 @@ def _with(
     decision: AdequacyDecision | None = None,
     rule_id: str | None = None,
     reason: str | None = None,
+    adequacy_basis: str | None = None,
 ) -> Flow:
     return Flow(
         flow.activity_id,
@@ -180,6 +184,7 @@ def _with(
         decision,
         rule_id,
         reason,
+        adequacy_basis,
     )
 
 

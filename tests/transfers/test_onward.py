@@ -219,6 +219,10 @@ async def test_r_inv_7_uk_exports_to_the_eea_rest_on_uk_adequacy(seeded: Session
     hops = await hops_to(seeded, "mood-media-austria", "AT")
     from_uk = [h for h in hops if h.exporter.slug in ("mood-media-uk", "playnetwork-uk")]
     assert len(from_uk) == 2 and {h.safeguard for h in from_uk} == {Safeguard.ADEQUACY}
+    # No Commission decision covers a UK export: the hop names the UK law it rests on, and
+    # has no reason, which only a gap has.
+    assert {(h.adequacy_decision, h.reason) for h in from_uk} == {(None, None)}
+    assert all("UK adequacy regulations" in (h.adequacy_basis or "") for h in from_uk)
 
 
 @pytest.mark.parametrize(
@@ -272,6 +276,21 @@ async def test_r_inv_7_who_processes_shows_the_onward_hop_and_its_rule(
         for path in sub["paths"]
     }
     assert last_hops == {("talkdesk", "GAP", "R-INV-7")}
+    austria = """{ whoProcesses(country: "AT") { entity { slug }
+      paths { exporter { slug } safeguard adequacyBasis } } }"""
+    (found,) = [
+        p
+        for p in (await api.data(austria))["whoProcesses"]
+        if p["entity"]["slug"] == "mood-media-austria"
+    ]
+    from_uk = [path[0] for path in found["paths"] if path[0]["exporter"]["slug"] == "mood-media-uk"]
+    assert from_uk == [
+        {
+            "exporter": {"slug": "mood-media-uk"},
+            "safeguard": "ADEQUACY",
+            "adequacyBasis": "UK adequacy regulations recognise the EEA states",
+        }
+    ]
     gaps_query = "{ transferGaps { transfers { exporter { slug } importer { slug } ruleId } } }"
     listed = (await api.data(gaps_query))["transferGaps"]["transfers"]
     assert {
