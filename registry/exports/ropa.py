@@ -60,11 +60,14 @@ MECHANISMS = {
     Mechanism.ADEQUACY_DECISION: "adequacy decision (Art. 45)",
     Mechanism.BCR: "binding corporate rules (Art. 47)",
     Mechanism.ART49_DEROGATION: "derogation (Art. 49)",
+    Mechanism.UK_IDTA: "UK International Data Transfer Agreement",
+    Mechanism.UK_ADDENDUM: "UK Addendum to the standard contractual clauses (EU) 2021/914",
 }
 SAFEGUARDS = {
     Safeguard.WITHIN_EEA: "within the EEA",
     Safeguard.NOT_A_TRANSFER_FROM_THE_EEA: "not a transfer from the EEA",
-    Safeguard.ADEQUACY: "adequacy decision",
+    Safeguard.NOT_A_TRANSFER: "not a transfer: within one country",
+    Safeguard.ADEQUACY: "adequacy",
     Safeguard.TRANSFER_MECHANISM: "transfer mechanism",
     Safeguard.GAP: "no valid safeguard",
 }
@@ -305,8 +308,12 @@ def _hop(flow: Flow) -> str:
 
 
 def _safeguard(flow: Flow) -> str:
-    if flow.safeguard is Safeguard.ADEQUACY and flow.adequacy_decision is not None:
-        return f"adequacy decision, {flow.adequacy_decision.reference}"
+    if flow.safeguard is Safeguard.ADEQUACY:
+        # A hop out of the UK says which UK adequacy it rests on (R-INV-7).
+        basis = f" ({flow.adequacy_basis})" if flow.adequacy_basis else ""
+        if flow.adequacy_decision is not None:
+            return f"adequacy decision, {flow.adequacy_decision.reference}{basis}"
+        return f"{SAFEGUARDS[flow.safeguard]}{basis}"
     if flow.safeguard is Safeguard.TRANSFER_MECHANISM and flow.transfer is not None:
         return _mechanism(flow.transfer)
     if flow.safeguard is Safeguard.GAP:

@@ -1,9 +1,11 @@
-"""The flows the record implies, each judged for its safeguard (R-INV-2).
+"""The flows the record implies, each judged for its safeguard (R-INV-2, R-INV-7).
 
 The activity's data flows from each joint controller to the others and to its
-processors, and from each processor to the sub-processors it engages. A flow
-out of the EEA needs an adequacy decision covering the importer or a valid
-transfer record; one without is a gap.
+processors, and from each processor to the sub-processors it engages. Each hop
+is judged on its own, from the EEA exporter to the last importer: a flow out of
+the EEA, or onwards from a third country to another, needs an adequacy decision
+covering the importer or a valid transfer record; a flow out of the UK needs UK
+adequacy or a UK mechanism. One without is a gap.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ class Flow:
     adequacy_decision: AdequacyDecision | None = None
     rule_id: str | None = None
     reason: str | None = None
+    # What adequacy rests on when it is not the Commission's decision alone: a hop out of
+    # the UK rests on UK law. Apart from ``reason``, which says only why a hop is a gap.
+    adequacy_basis: str | None = None
 
 
 @dataclass
@@ -49,33 +54,84 @@ class FlowMap:
     transfers: dict[tuple[int, int, int], list[Transfer]]
 
     def judge(self, activity_id: int, exporter_id: int, importer_id: int) -> Flow:
+        """Judges one hop by the law it is exported under: a hop out of the EEA by the GDPR
+        (R-INV-2); one out of the UK by UK GDPR (R-INV-7); and one from elsewhere onwards,
+        to a third country, again by the GDPR, as the data came from the EEA (R-INV-7)."""
         exporter = self.entities[exporter_id]
         importer = self.entities[importer_id]
         recorded = self.transfers.get((activity_id, exporter_id, importer_id), [])
         destination = recorded[0].destination_country_code if recorded else importer.country_code
         flow = Flow(activity_id, exporter, importer, destination, Safeguard.GAP)
-        if exporter.country_code not in self.eea:
-            return _with(flow, Safeguard.NOT_A_TRANSFER_FROM_THE_EEA, transfer=_first(recorded))
+        origin = exporter.country_code
+        if origin in self.eea:
+            if destination in self.eea:
+                return _with(flow, Safeguard.WITHIN_EEA, transfer=_first(recorded))
+            return self._judge_gdpr(flow, recorded, "R-INV-2")
+        if destination == origin:
+            return _with(flow, Safeguard.NOT_A_TRANSFER, transfer=_first(recorded))
+        if origin == safeguards.UK:
+            return self._judge_uk(flow, recorded)
         if destination in self.eea:
-            return _with(flow, Safeguard.WITHIN_EEA, transfer=_first(recorded))
+            return _with(flow, Safeguard.NOT_A_TRANSFER_FROM_THE_EEA, transfer=_first(recorded))
+        return self._judge_gdpr(flow, recorded, "R-INV-7")
+
+    def _judge_gdpr(self, flow: Flow, recorded: list[Transfer], rule_id: str) -> Flow:
         decision = safeguards.covering_decision(
-            self.decisions.get(destination, []),
-            importer_dpf_certified=importer.dpf_certified,
+            self.decisions.get(flow.destination_code, []),
+            importer_dpf_certified=flow.importer.dpf_certified,
             on=self.on,
         )
         if decision is not None:
             return _with(flow, Safeguard.ADEQUACY, decision=decision, transfer=_first(recorded))
-        failure = safeguards.TransferCheck(
-            False, "R-INV-2", f"no adequacy decision for {destination} and no transfer on record"
+        missing = f"no adequacy decision for {flow.destination_code} and no transfer on record"
+        return self._judge_recorded(flow, recorded, safeguards.Regime.GDPR, rule_id, missing)
+
+    def _judge_uk(self, flow: Flow, recorded: list[Transfer]) -> Flow:
+        if flow.destination_code in self.eea:
+            return _with(
+                flow,
+                Safeguard.ADEQUACY,
+                transfer=_first(recorded),
+                adequacy_basis="UK adequacy regulations recognise the EEA states",
+            )
+        decision = safeguards.uk_covering_decision(
+            self.decisions.get(flow.destination_code, []),
+            importer_dpf_certified=flow.importer.dpf_certified,
+            on=self.on,
         )
+        if decision is not None:
+            return _with(
+                flow,
+                Safeguard.ADEQUACY,
+                decision=decision,
+                transfer=_first(recorded),
+                adequacy_basis="an EU adequacy decision kept by UK law",
+            )
+        missing = (
+            f"no UK adequacy for {flow.destination_code} and no UK mechanism "
+            "(IDTA or UK Addendum) on record"
+        )
+        return self._judge_recorded(flow, recorded, safeguards.Regime.UK_GDPR, "R-INV-7", missing)
+
+    def _judge_recorded(
+        self,
+        flow: Flow,
+        recorded: list[Transfer],
+        regime: safeguards.Regime,
+        rule_id: str,
+        missing: str,
+    ) -> Flow:
+        failure = safeguards.TransferCheck(False, rule_id, missing)
         for transfer in recorded:
             check = safeguards.check_transfer(
                 transfer,
-                exporter_kind=exporter.kind,
-                importer_kind=importer.kind,
-                decisions=self.decisions.get(destination, []),
-                importer_dpf_certified=importer.dpf_certified,
+                exporter_kind=flow.exporter.kind,
+                importer_kind=flow.importer.kind,
+                decisions=self.decisions.get(flow.destination_code, []),
+                importer_dpf_certified=flow.importer.dpf_certified,
                 on=self.on,
+                regime=regime,
+                rule_id=rule_id,
             )
             if check.valid:
                 return _with(flow, Safeguard.TRANSFER_MECHANISM, transfer=transfer)
@@ -116,6 +172,7 @@ def _with(
     decision: AdequacyDecision | None = None,
     rule_id: str | None = None,
     reason: str | None = None,
+    adequacy_basis: str | None = None,
 ) -> Flow:
     return Flow(
         flow.activity_id,
@@ -127,6 +184,7 @@ def _with(
         decision,
         rule_id,
         reason,
+        adequacy_basis,
     )
 
 

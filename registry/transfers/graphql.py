@@ -151,7 +151,7 @@ async def _payload(
 @strawberry.type
 class TransfersMutation:
     @strawberry.mutation(
-        description="Records a transfer; its safeguard is checked (R-INV-2, R-INV-3)."
+        description="Records a transfer; its safeguard is checked (R-INV-2, R-INV-3, R-INV-7)."
     )
     async def create_transfer(self, info: Info, input: CreateTransferInput) -> TransferPayload:
         fields = _service_fields(input)

@@ -251,6 +251,7 @@ async def flows(ctx: Context, items: Sequence[Flow], sel: Selection) -> list[Flo
             else None,
             rule_id=f.rule_id,
             reason=f.reason,
+            adequacy_basis=f.adequacy_basis,
         )
         for f in items
     ]

@@ -23,6 +23,11 @@ class Mechanism(StrEnum):
     ADEQUACY_DECISION = "adequacy_decision"
     BCR = "bcr"
     ART49_DEROGATION = "art49_derogation"
+    # Exports under UK GDPR. The IDTA stands alone and has no modules. The UK Addendum
+    # only amends the EU SCCs, so one record of it stands for the SCCs and the Addendum
+    # signed together: it carries the SCC module the parties' roles call for (R-INV-3).
+    UK_IDTA = "uk_idta"
+    UK_ADDENDUM = "uk_addendum"
 
 
 class Country(Base, table=True):

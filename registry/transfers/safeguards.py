@@ -1,4 +1,4 @@
-"""Whether a flow of data out of the EEA is safeguarded (R-INV-2, R-INV-3).
+"""Whether a flow of data out of the EEA or the UK is safeguarded (R-INV-2, R-INV-3, R-INV-7).
 
 Pure functions over rows already loaded, so the same judgement serves single
 transfers, the gap report and who-processes paths without more queries.
@@ -25,7 +25,25 @@ class Safeguard(StrEnum):
     ADEQUACY = "adequacy"
     TRANSFER_MECHANISM = "transfer_mechanism"
     NOT_A_TRANSFER_FROM_THE_EEA = "not_from_eea"
+    # Exporter and importer in the same country outside the EEA: the data crosses no border.
+    NOT_A_TRANSFER = "not_a_transfer"
     GAP = "gap"
+
+
+class Regime(StrEnum):
+    """The law a hop is exported under, which decides what can safeguard it."""
+
+    GDPR = "gdpr"
+    UK_GDPR = "uk_gdpr"
+
+
+UK = "GB"
+# UK GDPR took over the EU adequacy decisions in force when the transition period ended
+# (Data Protection Act 2018, Schedule 21), and recognises the EEA states.
+UK_CARRIED_OVER_BEFORE = date(2021, 1, 1)
+UK_MECHANISMS = frozenset({Mechanism.UK_IDTA, Mechanism.UK_ADDENDUM})
+# The SCC module follows the roles under both: the UK Addendum amends the EU SCCs' modules.
+MODULED = frozenset({Mechanism.SCC_2021_914, Mechanism.UK_ADDENDUM})
 
 
 # Decision (EU) 2021/914: the module follows the roles of exporter and importer.
@@ -66,6 +84,18 @@ def covering_decision(
     return None
 
 
+def uk_covering_decision(
+    decisions: Iterable[AdequacyDecision], *, importer_dpf_certified: bool, on: date
+) -> AdequacyDecision | None:
+    """An EU decision that UK law kept as its own; later EU decisions do not bind the UK, and
+    UK regulations made since (such as the UK extension of the Data Privacy Framework) are
+    not on record, so a flow they would cover shows as a gap until a UK mechanism is."""
+    carried_over = [
+        d for d in decisions if d.adopted_on is not None and d.adopted_on < UK_CARRIED_OVER_BEFORE
+    ]
+    return covering_decision(carried_over, importer_dpf_certified=importer_dpf_certified, on=on)
+
+
 @dataclass(frozen=True)
 class TransferCheck:
     """Why a recorded transfer does not (or does) safeguard its flow."""
@@ -83,10 +113,15 @@ def check_transfer(
     decisions: Iterable[AdequacyDecision],
     importer_dpf_certified: bool,
     on: date,
+    regime: Regime = Regime.GDPR,
+    rule_id: str = "R-INV-2",
 ) -> TransferCheck:
+    """Judges one recorded transfer; a failure names ``rule_id``, the rule of the hop (R-INV-2
+    for data leaving the EEA, R-INV-7 for an onward hop or an export from the UK), unless
+    the SCC module is what is wrong (R-INV-3)."""
     if transfer.ended_on is not None and transfer.ended_on <= on:
-        return TransferCheck(False, "R-INV-2", f"the transfer ended on {transfer.ended_on}")
-    if transfer.mechanism is Mechanism.SCC_2021_914:
+        return TransferCheck(False, rule_id, f"the transfer ended on {transfer.ended_on}")
+    if transfer.mechanism in MODULED:
         expected = expected_scc_module(exporter_kind, importer_kind)
         if transfer.scc_module != expected:
             return TransferCheck(
@@ -96,12 +131,38 @@ def check_transfer(
                 f"({role_of(exporter_kind).value} to {role_of(importer_kind).value}: "
                 f"module {expected})",
             )
-        return TransferCheck(True)
+    if regime is Regime.UK_GDPR:
+        return _check_uk(transfer, rule_id)
+    if transfer.mechanism in UK_MECHANISMS:
+        return TransferCheck(
+            False, rule_id, "a UK mechanism does not cover a transfer under the GDPR"
+        )
     if transfer.mechanism is Mechanism.ADEQUACY_DECISION:
         relevant = [d for d in decisions if d.id == transfer.adequacy_decision_id]
         if covering_decision(relevant, importer_dpf_certified=importer_dpf_certified, on=on):
             return TransferCheck(True)
-        return TransferCheck(False, "R-INV-2", "the adequacy decision does not cover the importer")
+        return TransferCheck(False, rule_id, "the adequacy decision does not cover the importer")
     if transfer.mechanism is Mechanism.ART49_DEROGATION and not transfer.derogation:
-        return TransferCheck(False, "R-INV-2", "an Art. 49 derogation must be named")
+        return TransferCheck(False, rule_id, "an Art. 49 derogation must be named")
     return TransferCheck(True)
+
+
+def _check_uk(transfer: Transfer, rule_id: str) -> TransferCheck:
+    if transfer.mechanism in UK_MECHANISMS:
+        return TransferCheck(True)
+    if transfer.mechanism is Mechanism.ART49_DEROGATION:
+        # UK GDPR keeps Art. 49's derogations as they are.
+        if transfer.derogation:
+            return TransferCheck(True)
+        return TransferCheck(False, rule_id, "an Art. 49 derogation must be named")
+    if transfer.mechanism is Mechanism.SCC_2021_914:
+        return TransferCheck(
+            False,
+            rule_id,
+            "the EU SCCs alone do not cover a transfer out of the UK: "
+            "they need the UK Addendum, or the IDTA instead",
+        )
+    # An EU adequacy decision or EU-approved BCRs are the EU's; the UK approves its own.
+    return TransferCheck(
+        False, rule_id, f"{transfer.mechanism.value} does not cover a transfer out of the UK"
+    )

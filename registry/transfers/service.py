@@ -118,7 +118,8 @@ async def _resolve(session: AsyncSession, draft: TransferDraft) -> _Resolved:
         )
         if decision is None:
             raise NotFound(f"no adequacy decision {draft.adequacy_decision_slug!r}")
-    _check_mechanism(draft, exporter, importer, destination, decision)
+    exporter_country = await session.get_one(Country, exporter.country_code)
+    _check_mechanism(draft, exporter, importer, destination, decision, exporter_country.eea)
     if draft.signed_on is not None and draft.signed_on > clock.today():
         raise InvalidInput("signed_on lies in the future", field="signed_on")
     categories = await _categories(session, activity, draft.data_category_keys)
@@ -131,8 +132,14 @@ def _check_mechanism(
     importer: Entity,
     destination: str,
     decision: AdequacyDecision | None,
+    exporter_in_eea: bool,
 ) -> None:
-    if draft.mechanism is Mechanism.SCC_2021_914:
+    if draft.mechanism in safeguards.UK_MECHANISMS and exporter_in_eea:
+        raise InvalidInput(
+            f"{draft.mechanism.value} is a UK mechanism; {exporter.slug} exports from the EEA",
+            field="mechanism",
+        )
+    if draft.mechanism in safeguards.MODULED:
         expected = safeguards.expected_scc_module(exporter.kind, importer.kind)
         if draft.scc_module != expected:
             raise RuleBroken(
@@ -143,7 +150,9 @@ def _check_mechanism(
                 field="scc_module",
             )
     elif draft.scc_module is not None:
-        raise InvalidInput("an SCC module goes only with SCCs", field="scc_module")
+        raise InvalidInput(
+            "an SCC module goes only with SCCs or the UK Addendum", field="scc_module"
+        )
     if draft.mechanism is Mechanism.ADEQUACY_DECISION:
         if decision is None or decision.country_code != destination:
             raise InvalidInput(

@@ -75,4 +75,8 @@ class FlowType:
     transfer: TransferType | None
     adequacy_decision: AdequacyDecisionType | None
     rule_id: str | None = strawberry.field(description="The rule a gap breaks.")
-    reason: str | None
+    reason: str | None = strawberry.field(description="Why the hop is a gap.")
+    adequacy_basis: str | None = strawberry.field(
+        description="The law an adequacy rests on besides a Commission decision: for a hop "
+        "out of the UK, UK law."
+    )

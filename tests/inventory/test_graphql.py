@@ -134,7 +134,11 @@ async def test_transfer_gaps_lists_entities_missing_art_30_data_r_inv_5(api: Api
         "{ transferGaps { transfers { exporter { slug } } entities { entity { slug } reasons note } } }"
     )
     gaps = {g["entity"]["slug"]: g for g in data["transferGaps"]["entities"]}
-    assert data["transferGaps"]["transfers"] == []
+    # Only the UK companies' exports, which the notice leaves without a UK mechanism (R-INV-7).
+    assert {g["exporter"]["slug"] for g in data["transferGaps"]["transfers"]} == {
+        "mood-media-uk",
+        "playnetwork-uk",
+    }
     assert gaps["mood-media-europe"]["reasons"] == ["NO_REGISTERED_OFFICE", "UNVERIFIED_NAME"]
     assert "BV" in gaps["mood-media-europe"]["note"]
 
@@ -178,8 +182,9 @@ async def test_processor_record_has_art_30_2_fields(api: Api) -> None:
     )
     rec = data["processorRecord"]
     assert len(rec["controllers"]) == 28
-    # From the EEA controllers under SCCs; the UK and US ones export nothing out of the EEA.
-    assert len(rec["transfers"]) == 19
+    # From the EEA controllers under SCCs, and from the UK ones without a UK mechanism
+    # (R-INV-7); the US ones send to Talkdesk within the US.
+    assert len(rec["transfers"]) == 21
     assert rec["subProcessors"] == []
 
 

@@ -24,6 +24,7 @@ from registry.inventory.models import (
 )
 from registry.inventory.record import EntityGapReason
 from registry.seeding import seed
+from registry.transfers.safeguards import Safeguard
 from tests.conftest import OFFICER, SEEDS
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -304,8 +305,9 @@ async def test_a_sub_processors_record_shows_the_hop_from_its_processor(seeded: 
     async with seeded() as session:
         sub = await record.processor_record(session=session, actor=OFFICER, slug="speech-us")
         gaps = await record.gaps(session=session, actor=OFFICER)
-    # Talkdesk's onward transfer inside the US is not an export from the EEA: no gap anywhere.
-    assert sub.transfers == [] and gaps.transfers == []
+    # Talkdesk's onward hop inside the US crosses no border (R-INV-7): no gap of its own.
+    assert sub.transfers == []
+    assert not [flow for flow in gaps.transfers if flow.importer.slug == "speech-us"]
     assert len(sub.controllers) == 28
 
 
@@ -314,8 +316,12 @@ async def test_a_us_controllers_record_lists_the_transfers_it_receives(seeded: S
         muzak = await record.controller_record(
             session=session, actor=OFFICER, slug="muzak-us", contact="privacy@example.test"
         )
-    assert len(muzak.transfers) == 19
+    # From the 19 EEA controllers; from the 2 UK ones, gaps without a UK mechanism; and its own
+    # onward hops to the 2 UK ones, covered by the UK's adequacy decision (R-INV-7).
+    assert len(muzak.transfers) == 23
     assert {flow.transfer.scc_module for flow in muzak.transfers if flow.transfer} == {1}
+    onward = [flow for flow in muzak.transfers if flow.exporter.slug == "muzak-us"]
+    assert {flow.safeguard for flow in onward} == {Safeguard.ADEQUACY}
 
 
 async def test_records_are_refused_for_entities_of_the_wrong_kind(seeded: Sessions) -> None:

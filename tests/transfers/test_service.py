@@ -42,15 +42,43 @@ async def add_entity(session: AsyncSession, slug: str, kind: EntityKind, country
     )
 
 
+UK_COMPANIES = ("mood-media-uk", "playnetwork-uk")
+US_COMPANIES = (
+    "convergence-us",
+    "dmx-us",
+    "mood-media-north-america-holdings",
+    "muzak-us",
+    "servicenet-exp-us",
+    "technical-media-solutions-us",
+    "playnetwork-us",
+)
+# The notice names only the EU SCCs: the UK companies' exports to the US group companies and
+# to Talkdesk have no UK mechanism, so the seeded record shows each as a gap (R-INV-7).
+SEEDED_UK_GAPS = {(uk, us) for uk in UK_COMPANIES for us in (*US_COMPANIES, "talkdesk")}
+
+
 async def gap_pairs(sessions: Sessions) -> set[tuple[str, str]]:
     async with sessions() as session:
         gaps = await record.gaps(session=session, actor=OFFICER)
     return {(flow.exporter.slug, flow.importer.slug) for flow in gaps.transfers}
 
 
-async def test_r_inv_2_the_seeded_record_has_no_transfer_gap(seeded: Sessions) -> None:
-    """R-INV-2: the seeded record has no transfer gap."""
-    assert await gap_pairs(seeded) == set()
+async def test_r_inv_2_the_seeded_record_has_no_transfer_gap_from_the_eea(
+    seeded: Sessions,
+) -> None:
+    """R-INV-2: nothing leaves the EEA uncovered; the only gaps are the UK's (R-INV-7)."""
+    assert await gap_pairs(seeded) == SEEDED_UK_GAPS
+
+
+async def test_r_inv_7_the_seeded_uk_exports_lack_a_uk_mechanism(seeded: Sessions) -> None:
+    """R-INV-7: what the notice states leaves these hops uncovered, and the record says so."""
+    async with seeded() as session:
+        gaps = await record.gaps(session=session, actor=OFFICER)
+    assert {flow.rule_id for flow in gaps.transfers} == {"R-INV-7"}
+    assert {flow.transfer.mechanism for flow in gaps.transfers if flow.transfer} == {
+        Mechanism.SCC_2021_914
+    }
+    assert len(gaps.transfers) == len(SEEDED_UK_GAPS)
 
 
 async def test_r_inv_2_a_flow_out_of_the_eea_without_a_mechanism_is_a_gap(seeded: Sessions) -> None:
@@ -62,7 +90,7 @@ async def test_r_inv_2_a_flow_out_of_the_eea_without_a_mechanism_is_a_gap(seeded
             slug="mood-media-austria--talkdesk",
             changes={"ended_on": date(2026, 6, 30)},
         )
-    assert await gap_pairs(seeded) == {("mood-media-austria", "talkdesk")}
+    assert await gap_pairs(seeded) - SEEDED_UK_GAPS == {("mood-media-austria", "talkdesk")}
 
 
 async def test_r_inv_2_a_new_processor_outside_the_eea_shows_as_a_gap_until_covered(
@@ -78,11 +106,11 @@ async def test_r_inv_2_a_new_processor_outside_the_eea_shows_as_a_gap_until_cove
             entity_slug="callcloud-in",
             role=PartyRole.PROCESSOR,
         )
-    gaps = await gap_pairs(seeded)
-    # Every EEA controller now sends data to India with no safeguard; UK and US ones are
-    # not exporting from the EEA.
+    gaps = await gap_pairs(seeded) - SEEDED_UK_GAPS
+    # Every controller now sends data to India with no safeguard: the EEA ones (R-INV-2), the
+    # US ones onwards (R-INV-7) and the UK ones under UK GDPR (R-INV-7).
     assert {importer for _, importer in gaps} == {"callcloud-in"}
-    assert len(gaps) == 19
+    assert len(gaps) == 28
     async with transaction(seeded) as session:
         await service.create_transfer(
             session=session, actor=OFFICER, draft=scc("mood-media-austria", "callcloud-in", 2)
