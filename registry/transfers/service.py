@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from registry import clock
+from registry._columns import text_lengths
 from registry._edits import drafted, refuse_unknown_fields
+from registry._text import optional_text
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
@@ -37,6 +39,14 @@ from registry.transfers.models import (
 )
 
 MAX_DATA_CATEGORIES = 50
+TEXT_LIMITS = text_lengths(Transfer)
+# A transfer's free-text terms, and whether each is one line (a reference) or prose.
+TEXT_TERMS = {
+    "derogation": False,
+    "tia_reference": True,
+    "supplementary_measures": False,
+    "note": False,
+}
 
 
 class TransferDraft(TransferTerms):
@@ -218,6 +228,17 @@ async def _snapshot(session: AsyncSession, transfer: Transfer) -> dict[str, Any]
     return {**history.snapshot(transfer), "data_category_keys": list(keys)}
 
 
+def _with_clean_text(draft: TransferDraft) -> TransferDraft:
+    """The draft with its free text trimmed and bounded, blank text as missing (R-INV-5)."""
+    cleaned = {
+        name: optional_text(
+            getattr(draft, name), name, limit=TEXT_LIMITS.get(name, 2000), one_line=one_line
+        )
+        for name, one_line in TEXT_TERMS.items()
+    }
+    return draft.model_copy(update=cleaned)
+
+
 def _apply(transfer: Transfer, draft: TransferDraft, resolved: _Resolved) -> None:
     for name in TransferTerms.model_fields:
         setattr(transfer, name, getattr(draft, name))
@@ -240,6 +261,7 @@ async def _replace_categories(
 
 async def create_transfer(*, session: AsyncSession, actor: Actor, draft: TransferDraft) -> Transfer:
     authorize(actor, Action.TRANSFERS_WRITE)
+    draft = _with_clean_text(draft)
     resolved = await _resolve(session, draft)
     slug = draft.slug or f"{resolved.exporter.slug}--{resolved.importer.slug}"
     if await session.scalar(select(col(Transfer.id)).where(col(Transfer.slug) == slug)) is not None:
@@ -285,6 +307,7 @@ async def update_transfer(
     before = await _snapshot(session, transfer)
     current = await _draft_of(session, transfer, before["data_category_keys"])
     draft = drafted(TransferDraft, {**current.model_dump(), **changes})
+    draft = _with_clean_text(draft)
     resolved = await _resolve(session, draft)
     _apply(transfer, draft, resolved)
     await session.flush()

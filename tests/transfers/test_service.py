@@ -320,3 +320,35 @@ async def test_a_transfer_records_its_data_categories(seeded: Sessions) -> None:
         )
     assert transfer.slug == "mood-media-austria--ctrl-jp"
     assert transfer.destination_country_code == "JP"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"tia_reference": "TIA-" + "x" * 300}, "tia_reference"),
+        ({"tia_reference": "TIA 2026\n-14"}, "tia_reference"),
+        ({"note": "ok\x07"}, "note"),
+        ({"supplementary_measures": "y" * 2001}, "supplementary_measures"),
+    ],
+)
+async def test_a_transfers_free_text_is_bounded_and_clean(
+    seeded: Sessions, changes: dict[str, object], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        async with transaction(seeded) as session:
+            await service.update_transfer(
+                session=session, actor=OFFICER, slug="mood-media-austria--talkdesk", changes=changes
+            )
+    assert raised.value.field == field
+
+
+async def test_r_inv_5_a_transfers_blank_text_is_stored_as_missing(seeded: Sessions) -> None:
+    """R-INV-5: blank text is no data: stored as missing, not as an empty string."""
+    async with transaction(seeded) as session:
+        transfer = await service.update_transfer(
+            session=session,
+            actor=OFFICER,
+            slug="mood-media-austria--talkdesk",
+            changes={"note": "  ", "tia_reference": " TIA-2026-14 "},
+        )
+    assert (transfer.note, transfer.tia_reference) == (None, "TIA-2026-14")
