@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from registry import clock
 from registry.access.policy import Role
 from registry.db import transaction
+from registry.history import service as history
 from registry.inventory import service as inventory
-from tests.conftest import OFFICER, Api, Databases
+from tests.conftest import NOW, OFFICER, Api, Databases
+from tests.inventory.test_graphql import CREATE, new_entity
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -122,3 +126,55 @@ async def test_r_inv_4_a_cached_answer_is_not_served_after_a_late_commit(
     await asyncio.wait_for(slow, 10)
     after = await api.data(CONTACT)
     assert after["entity"]["contact"] == "late@talkdesk.example"
+
+
+async def test_r_inv_4_a_rolled_back_change_leaves_no_gap(seeded: Sessions) -> None:
+    """R-INV-4: the sequence has no holes, so a follower can tell it missed nothing."""
+    with pytest.raises(RuntimeError):
+        async with transaction(seeded) as session:
+            await inventory.update_entity(
+                session=session, actor=OFFICER, slug="talkdesk", changes={"contact": "x@y.example"}
+            )
+            raise RuntimeError("the request failed after recording its change")
+    await _contact(seeded, "muzak-us", "one@muzak.example")
+    await _contact(seeded, "talkdesk", "two@talkdesk.example")
+    async with seeded() as session:
+        changes = await history.list_changes(session=session, actor=OFFICER, limit=1000)
+    sequences = [c.sequence for c in changes]
+    assert sequences == list(range(1, len(changes) + 1))
+    assert [c.subject_slug for c in changes[-2:]] == ["muzak-us", "talkdesk"]
+
+
+SINCE = """
+query Since($since: DateTime!) {
+  changes(since: $since, subjectSlug: "acme-hosting") { nodes { action at } }
+}
+"""
+
+
+async def test_r_inv_4_changes_since_a_time(api: Api, frozen_clock: clock.FrozenClock) -> None:
+    """R-INV-4: an integration starting out can ask for the changes from a time on."""
+    created = await api.data(CREATE, {"input": new_entity()})
+    assert created["createEntity"]["errors"] == []
+    frozen_clock.advance(timedelta(hours=1))
+    await _contact_over_api(api, "acme-hosting", "dpo@acme.example")
+    later = (NOW + timedelta(hours=1)).isoformat()
+    data = await api.data(SINCE, {"since": later}, role=Role.INTEGRATION)
+    assert data["changes"]["nodes"] == [{"action": "UPDATED", "at": later}]
+    earlier = (NOW + timedelta(seconds=1)).isoformat()
+    data = await api.data(SINCE, {"since": earlier}, role=Role.INTEGRATION)
+    assert [c["action"] for c in data["changes"]["nodes"]] == ["UPDATED"]
+    data = await api.data(SINCE, {"since": NOW.isoformat()}, role=Role.INTEGRATION)
+    assert [c["action"] for c in data["changes"]["nodes"]] == ["CREATED", "UPDATED"]
+
+
+UPDATE = """
+mutation Update($slug: String!, $contact: String!) {
+  updateEntity(slug: $slug, input: {contact: $contact}) { errors { message } }
+}
+"""
+
+
+async def _contact_over_api(api: Api, slug: str, contact: str) -> None:
+    data = await api.data(UPDATE, {"slug": slug, "contact": contact})
+    assert data["updateEntity"]["errors"] == []
