@@ -21,7 +21,7 @@ from registry.history.models import Change, ChangeAction
 )
 class ChangeType(Node):
     sequence: int = strawberry.field(
-        description="The change's place in commit order, with no gaps; follow with `after`."
+        description="The change's place in the order changes committed; follow with `after`."
     )
     at: datetime
     actor: str
