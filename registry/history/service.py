@@ -72,8 +72,9 @@ def number_changes(session: Session) -> None:
     number is taken here, as the last writes of the transaction: the one-row counter is
     incremented (``UPDATE ... RETURNING``), which locks its row until COMMIT. The next
     numbering transaction waits on that lock and, once it gets it, reads the value the
-    first one committed, so numbers are given in commit order without gaps (a rollback
-    undoes its increment too). A reader's snapshot sees the changes of every commit before
+    first one committed (PostgreSQL's default READ COMMITTED re-reads the row it waited
+    for), so numbers are given in commit order without gaps (a rollback undoes its
+    increment too). A reader's snapshot sees the changes of every commit before
     it, hence always a prefix 1..N of the sequence: paging with ``sequence > cursor``
     sees every change once, in order.
 
