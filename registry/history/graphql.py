@@ -20,7 +20,9 @@ from registry.history.models import Change, ChangeAction
     name="Change", description="One change to the record: who, when, before and after."
 )
 class ChangeType(Node):
-    sequence: int = strawberry.field(description="Orders changes; follow with `after`.")
+    sequence: int = strawberry.field(
+        description="The change's place in the order changes committed; follow with `after`."
+    )
     at: datetime
     actor: str
     subject_type: str
@@ -30,12 +32,18 @@ class ChangeType(Node):
     after: dict[str, Any] | None = strawberry.field(graphql_type=JSON | None)
 
 
+def _sequence(row: Change) -> int:
+    # Every change another transaction can read was numbered as it committed.
+    assert row.sequence is not None
+    return row.sequence
+
+
 def change_objects(rows: list[Change], want_id: bool) -> list[ChangeType]:
     make_id = id_maker("Change", want_id)
     return [
         ChangeType(
             id=make_id(row.id),
-            sequence=row.id,
+            sequence=_sequence(row),
             at=row.at,
             actor=row.actor,
             subject_type=row.subject_type,
@@ -51,7 +59,11 @@ def change_objects(rows: list[Change], want_id: bool) -> list[ChangeType]:
 @strawberry.type
 class HistoryQuery:
     @strawberry.field(
-        description="Changes in the order they happened; retired entities keep theirs."
+        description=(
+            "Changes in the order they committed, each once: resume with `after` set to the"
+            " last `endCursor`. `since` keeps the changes made at or after a time; retired"
+            " entities keep theirs."
+        )
     )
     async def changes(
         self,
@@ -60,6 +72,7 @@ class HistoryQuery:
         after: str | None = None,
         subject_type: str | None = None,
         subject_slug: str | None = None,
+        since: datetime | None = None,
     ) -> Connection[ChangeType]:
         ctx = info.context
         window = page(first, after, limit=ctx.settings.max_page_size)
@@ -67,16 +80,17 @@ class HistoryQuery:
             await service.list_changes(
                 session=ctx.session,
                 actor=ctx.actor,
-                after_id=window.after,
+                after_sequence=window.after,
                 limit=window.fetch,
                 subject_type=subject_type,
                 subject_slug=subject_slug,
+                since=since,
             )
         )
         shown, more = window.split(rows)
         want_id = "id" in selection_of(info.selected_fields).connection_nodes()
         return connection(
             change_objects(shown, want_id),
-            [r.id for r in shown],
+            [_sequence(r) for r in shown],
             has_next_page=more,
         )

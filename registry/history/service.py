@@ -7,15 +7,17 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.db import Base
-from registry.history.models import Change, ChangeAction
+from registry.history.models import Change, ChangeAction, ChangeCounter
 
 
 def snapshot(row: Base) -> dict[str, Any]:
@@ -52,21 +54,85 @@ async def record_change(
     )
     session.add(change)
     await session.flush()
+    # Its sequence is given when the transaction commits (``number_changes``).
+    session.info[_UNNUMBERED] = True
     return change
+
+
+_UNNUMBERED = "history.unnumbered_changes"
+
+
+@event.listens_for(Session, "before_commit")
+def number_changes(session: Session) -> None:
+    """Gives the changes of the committing transaction their sequence numbers, in commit order.
+
+    A number taken when a change is inserted (an autoincrement id) does not follow commit
+    order: on PostgreSQL a transaction that inserted first may commit last, after a
+    follower's cursor has passed its number, and the change is skipped for good. So the
+    number is taken here, as the last writes of the transaction: the one-row counter is
+    incremented (``UPDATE ... RETURNING``), which locks its row until COMMIT. The next
+    numbering transaction waits on that lock and, once it gets it, reads the value the
+    first one committed (PostgreSQL's default READ COMMITTED re-reads the row it waited
+    for), so numbers are given in commit order without gaps (a rollback undoes its
+    increment too). A reader's snapshot sees the changes of every commit before
+    it, hence always a prefix 1..N of the sequence: paging with ``sequence > cursor``
+    sees every change once, in order.
+
+    The lock is held from here to COMMIT only, and its holder waits on no other row: its
+    own writes are flushed before it is taken, so the transactions never deadlock on it.
+    On SQLite only one transaction writes at a time, and the same steps simply run.
+    Savepoints are left alone: what a released savepoint recorded is numbered with the
+    transaction around it, and what a rolled-back one recorded is gone.
+    """
+    if session.in_nested_transaction() or not session.info.get(_UNNUMBERED):
+        return
+    session.flush()
+    ids = session.scalars(
+        select(col(Change.id)).where(col(Change.sequence).is_(None)).order_by(col(Change.id))
+    ).all()
+    if not ids:
+        return
+    last = session.execute(
+        update(ChangeCounter)
+        .where(col(ChangeCounter.id) == 1)
+        .values(last_sequence=col(ChangeCounter.last_sequence) + len(ids))
+        .returning(col(ChangeCounter.last_sequence))
+    ).scalar_one()
+    numbers = dict(zip(ids, range(last - len(ids) + 1, last + 1), strict=True))
+    session.execute(update(Change), [{"id": id_, "sequence": n} for id_, n in numbers.items()])
+    for row in session.identity_map.values():
+        if isinstance(row, Change) and row.id in numbers:
+            set_committed_value(row, "sequence", numbers[row.id])
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_unnumbered(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_UNNUMBERED, None)
 
 
 async def list_changes(
     *,
     session: AsyncSession,
     actor: Actor,
-    after_id: int = 0,
+    after_sequence: int = 0,
     limit: int,
     subject_type: str | None = None,
     subject_slug: str | None = None,
+    since: datetime | None = None,
 ) -> Sequence[Change]:
-    """Changes in the order they happened, from just after ``after_id``: a feed to follow."""
+    """Changes in the order they committed, from just after ``after_sequence``: a feed to
+    follow. ``since`` keeps those made at or after that time; the order is still that of
+    their commits, which a change made earlier may follow."""
     authorize(actor, Action.HISTORY_READ)
-    query = select(Change).where(col(Change.id) > after_id).order_by(col(Change.id)).limit(limit)
+    query = (
+        select(Change)
+        .where(col(Change.sequence) > after_sequence)
+        .order_by(col(Change.sequence))
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(col(Change.at) >= since)
     if subject_type is not None:
         query = query.where(col(Change.subject_type) == subject_type)
     if subject_slug is not None:
@@ -75,9 +141,11 @@ async def list_changes(
 
 
 async def record_version(session: AsyncSession) -> int:
-    """A number that grows with every change to the record: the newest change's id.
+    """A number that grows with every commit that changes the record: the newest change's
+    sequence.
 
-    Every write to the record leaves a change (R-INV-4), so an answer computed at one
-    version stays true until the version moves.
+    Every write to the record leaves a change (R-INV-4), and sequences follow commit order,
+    so an answer computed at one version stays true until the version moves. (The highest
+    id would not do: a change that commits after one with a higher id leaves it as it was.)
     """
-    return int(await session.scalar(select(func.max(Change.id))) or 0)
+    return int(await session.scalar(select(func.max(col(Change.sequence)))) or 0)
