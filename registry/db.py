@@ -42,7 +42,19 @@ def table_registry() -> registry:
     return registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 
-class Base(SQLModel, registry=table_registry()):
+class RowIdentity:
+    """Rows are the same when they are the same object, as SQLAlchemy's own classes are: the
+    session keeps one object per row, and code puts rows in sets and dict keys. (A pydantic
+    model compares its fields and so cannot be hashed.)"""
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+class Base(RowIdentity, SQLModel, registry=table_registry()):
     """The record's tables: SQLModel classes with ``table=True``.
 
     A table's integer primary key is declared ``int`` with a default of ``None``: the

@@ -10,10 +10,10 @@ from sqlalchemy import JSON, String
 from sqlmodel import Field, SQLModel
 
 from registry._columns import UtcDateTime, enum_column
-from registry.db import table_registry
+from registry.db import RowIdentity, table_registry
 
 
-class AuditBase(SQLModel, registry=table_registry()):
+class AuditBase(RowIdentity, SQLModel, registry=table_registry()):
     """The audit log's tables, on a metadata of their own."""
 
 
