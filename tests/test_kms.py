@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
@@ -38,6 +37,7 @@ from registry.kms import (
     stored_id,
 )
 from registry.settings import Settings
+from tests.kms import kms_client, kms_ring, new_kms_key, use_dummy_credentials
 from tests.s3 import ACCESS_KEY, REGION, SECRET_KEY, running_s3_server
 from tests.test_crypto import joined, stream
 
@@ -53,29 +53,12 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Dummy credentials, from the environment as the registry takes them, and no profile."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    use_dummy_credentials(monkeypatch, tmp_path)
 
 
 @pytest.fixture
 def kms(endpoint: str) -> Any:
-    """boto3's KMS client: to make and disable keys behind the registry's back."""
-    return boto3.client("kms", endpoint_url=endpoint, region_name=REGION)
-
-
-def new_kms_key(kms: Any) -> str:
-    key_id: str = kms.create_key(Description="registry test KEK")["KeyMetadata"]["KeyId"]
-    return key_id
-
-
-def kms_ring(path: Path, endpoint: str, *key_ids: str) -> KeyRing:
-    keks = KmsKeys.connect(key_ids, endpoint=endpoint, region=REGION)
-    return KeyRing.load_or_create(path / "keyring.json", remote=keks)
+    return kms_client(endpoint)
 
 
 class Sent:
