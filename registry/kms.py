@@ -23,6 +23,7 @@ functions, in a worker thread. Credentials come from the AWS tools' usual places
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -33,6 +34,8 @@ import botocore.exceptions
 
 from registry.crypto import KEY_BYTES, CiphertextInvalid, KekUnavailable, KeyRing, WrappedKey
 from registry.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "kms:"
 # What the registry stores in key_id (64 characters) after the prefix: a KMS key ID is a
@@ -169,6 +172,14 @@ class KmsKeys:
             ) from None
 
     def _call(self, operation: str, key_id: str, **parameters: Any) -> dict[str, Any]:
+        try:
+            return self._answer(operation, key_id, parameters)
+        except (KekUnavailable, KmsKeyUnknown) as error:
+            # For the operator: a client is told only that the key is unavailable.
+            logger.warning("%s", error)
+            raise
+
+    def _answer(self, operation: str, key_id: str, parameters: dict[str, Any]) -> dict[str, Any]:
         # Errors name the operation, the key and the KMS's error code, never its message,
         # which may quote an account or a policy; nor the parameters, which hold a data key.
         try:

@@ -3,11 +3,14 @@ API on its one port), dummy credentials, and keys made behind the registry's bac
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 
 from registry.crypto import KeyRing
 from registry.kms import KmsKeys
@@ -47,3 +50,26 @@ def kms_environment(endpoint: str, *key_ids: str) -> dict[str, str]:
         "REGISTRY_KMS_ENDPOINT": endpoint,
         "REGISTRY_KMS_REGION": REGION,
     }
+
+
+class KmsAnswers:
+    """The KMS's answer, as AWS gives it, to what moto lets through: moto records a disabled
+    key's state and policies but still encrypts with it, where AWS refuses with a code."""
+
+    def __init__(self, ring: KeyRing, code: str) -> None:
+        assert isinstance(ring.remote, KmsKeys)
+        self.code = code
+        ring.remote._client.meta.events.register_first("before-send.kms", self._refuse)
+
+    def _refuse(self, request: Any, **_: Any) -> AWSResponse:
+        body = json.dumps({"__type": self.code, "message": "arn:aws:kms:... is not usable"})
+        headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "test"}
+        return AWSResponse(request.url, 400, headers, _Raw(body.encode()))
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
 
 from registry.blobs import LocalBlobStore
 from registry.crypto import (
@@ -37,7 +35,7 @@ from registry.kms import (
     stored_id,
 )
 from registry.settings import Settings
-from tests.kms import kms_client, kms_ring, new_kms_key, use_dummy_credentials
+from tests.kms import KmsAnswers, kms_client, kms_ring, new_kms_key, use_dummy_credentials
 from tests.s3 import ACCESS_KEY, REGION, SECRET_KEY, running_s3_server
 from tests.test_crypto import joined, stream
 
@@ -180,29 +178,6 @@ def test_r_enc_1_keys_wrapped_in_the_file_still_open_and_rotation_moves_them_to_
     assert unwrap(ring, RECORDING, moved) == data_key
     with pytest.raises(ValueError, match="remote"):
         ring.add_primary()
-
-
-class KmsAnswers:
-    """The KMS's answer, as AWS gives it, to what moto lets through: moto records a disabled
-    key's state and policies but still encrypts with it, where AWS refuses with a code."""
-
-    def __init__(self, ring: KeyRing, code: str) -> None:
-        assert isinstance(ring.remote, KmsKeys)
-        self.code = code
-        ring.remote._client.meta.events.register_first("before-send.kms", self._refuse)
-
-    def _refuse(self, request: Any, **_: Any) -> AWSResponse:
-        body = json.dumps({"__type": self.code, "message": "arn:aws:kms:... is not usable"})
-        headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "test"}
-        return AWSResponse(request.url, 400, headers, _Raw(body.encode()))
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._body
 
 
 @pytest.mark.parametrize(
