@@ -330,10 +330,14 @@ def new_data_key() -> bytes:
     return Cobblestone256Encryptor.generate_key()
 
 
-def _wrap_aad(recording_id: str, key_id: str) -> bytes:
+def _required(recording_id: str) -> str:
     if not recording_id:
         raise ValueError("a recording ID is required")
-    return _bound("registry recording data key", recording_id, key_id)
+    return recording_id
+
+
+def _wrap_aad(recording_id: str, key_id: str) -> bytes:
+    return _bound("registry recording data key", _required(recording_id), key_id)
 
 
 def wrap(ring: KeyRing, recording_id: str, data_key: bytes) -> WrappedKey:
@@ -341,8 +345,7 @@ def wrap(ring: KeyRing, recording_id: str, data_key: bytes) -> WrappedKey:
     if len(data_key) != KEY_BYTES:
         raise ValueError(f"a data key is {KEY_BYTES} bytes")
     if ring.remote is not None:
-        _wrap_aad(recording_id, ring.remote.primary_id)
-        return ring.remote.wrap(recording_id, data_key)
+        return ring.remote.wrap(_required(recording_id), data_key)
     key_id = ring.primary_id
     # Random nonces are safe for about 2**32 wraps per KEK: rotate long before that.
     nonce = os.urandom(NONCE_BYTES)
@@ -356,8 +359,7 @@ def unwrap(ring: KeyRing, recording_id: str, wrapped: WrappedKey) -> bytes:
     ``KekUnavailable`` (a ``KeyError``) if the KEK's service cannot use it now.
     """
     if ring.remote is not None and ring.remote.owns(wrapped.key_id):
-        _wrap_aad(recording_id, wrapped.key_id)
-        return ring.remote.unwrap(recording_id, wrapped)
+        return ring.remote.unwrap(_required(recording_id), wrapped)
     aead = ring._aead(wrapped.key_id)
     aad = _wrap_aad(recording_id, wrapped.key_id)
     if len(wrapped.ciphertext) != NONCE_BYTES + KEY_BYTES + 16:
@@ -373,8 +375,7 @@ def rewrap(ring: KeyRing, recording_id: str, wrapped: WrappedKey) -> WrappedKey:
     """The same data key wrapped under the current primary KEK (rotation)."""
     if ring.remote is not None and ring.remote.owns(wrapped.key_id):
         # The service re-wraps it itself: the data key never leaves it on the way.
-        _wrap_aad(recording_id, wrapped.key_id)
-        return ring.remote.rewrap(recording_id, wrapped)
+        return ring.remote.rewrap(_required(recording_id), wrapped)
     return wrap(ring, recording_id, unwrap(ring, recording_id, wrapped))
 
 
@@ -395,13 +396,6 @@ async def unwrap_async(ring: KeyRing, recording_id: str, wrapped: WrappedKey) ->
     if ring.remote is None:
         return unwrap(ring, recording_id, wrapped)
     return await anyio.to_thread.run_sync(unwrap, ring, recording_id, wrapped)
-
-
-async def rewrap_async(ring: KeyRing, recording_id: str, wrapped: WrappedKey) -> WrappedKey:
-    """``rewrap``, off the event loop when the KEK is remote."""
-    if ring.remote is None:
-        return rewrap(ring, recording_id, wrapped)
-    return await anyio.to_thread.run_sync(rewrap, ring, recording_id, wrapped)
 
 
 # Streaming audio

@@ -19,7 +19,6 @@ from registry.crypto import (
     new_data_key,
     open_sealed,
     rewrap,
-    rewrap_async,
     seal,
     unwrap,
     unwrap_async,
@@ -120,7 +119,7 @@ async def test_r_enc_1_recordings_are_sealed_under_kms_wrapped_keys_and_only_dat
     wrapped = await wrap_async(ring, RECORDING, data_key)
     await store.write(RECORDING, seal(data_key, RECORDING, stream(audio, 4096)))
     opened_key = await unwrap_async(ring, RECORDING, wrapped)
-    moved = await rewrap_async(rotated, RECORDING, wrapped)
+    moved = rewrap(rotated, RECORDING, wrapped)
 
     assert marker[:16] not in (tmp_path / "blobs" / RECORDING).read_bytes()
     assert await joined(open_sealed(opened_key, RECORDING, store.read(RECORDING))) == audio
