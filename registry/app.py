@@ -27,6 +27,7 @@ from registry.crypto import KeyRing
 from registry.db import create_engine, session_factory
 from registry.graphql.schema import build_schema
 from registry.graphql.view import RegistryGraphQL
+from registry.kms import open_key_ring
 from registry.recordings.http import AudioRoutes
 from registry.recordings.sweeping import sweep_all
 from registry.rights.http import PackageRoutes
@@ -50,7 +51,7 @@ def build_app(
     # lock when it begins, instead of failing when a read turns into a write.
     engine = engine or create_engine(settings.resolved_database_url, serial_writes=True)
     audit_log = audit_log or AuditLog.open(settings.resolved_audit_database_url)
-    ring = ring or KeyRing.load_or_create(settings.resolved_keyring_file)
+    ring = ring or open_key_ring(settings)
     blobs = blobs or open_blob_store(settings)
     sessions = session_factory(engine)
     schema = build_schema(development=settings.env is Environment.DEVELOPMENT)

@@ -6,6 +6,10 @@ data key is kept only wrapped by a key encryption key (KEK) of the key ring. Des
 wrapped data key makes every copy of the audio unreadable at once (crypto-shredding, R-ERA-1);
 rotating KEKs re-wraps data keys and never touches the audio.
 
+The KEKs may instead be held by a key management service (``registry.kms``): the ring then
+hands wrapping to it, and the file keeps the two secrets below and its older KEKs, which
+still unwrap what was wrapped before the switch.
+
 The key ring also holds two secrets with a purpose each, apart from the KEKs: one keys the
 blind index (find a caller by phone or e-mail without storing either in clear), the other
 seals short personal fields (names, phone numbers, e-mail addresses) in database columns.
@@ -24,8 +28,9 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+import anyio.to_thread
 from cryptography.cobblestone import Cobblestone256Decryptor, Cobblestone256Encryptor
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac
@@ -48,11 +53,49 @@ class CiphertextInvalid(Exception):
     """Ciphertext failed authentication: tampered, truncated, reordered, moved or wrong key."""
 
 
+class KekUnavailable(KeyError):
+    """A KEK that exists cannot be used now: its service unreachable, access refused, the key
+    disabled. Nothing is lost, unlike a KEK missing from the ring: the same call can succeed
+    once the service or its policy is set right.
+
+    A ``KeyError`` as a missing KEK is, so that every caller that answers "key unavailable"
+    answers it for this too.
+    """
+
+    def __str__(self) -> str:
+        # KeyError's own str() quotes its message as if it were a key.
+        return str(self.args[0]) if self.args else type(self).__name__
+
+
+class RemoteKeks(Protocol):
+    """KEKs held by a key management service: data keys go in and out, the KEKs never do.
+
+    Each method may block on the network: async code calls them through ``wrap_async`` and
+    its kin, which run them in a worker thread.
+    """
+
+    @property
+    def primary_id(self) -> str: ...
+
+    def owns(self, key_id: str) -> bool:
+        """Whether ``key_id`` names one of these KEKs (rather than one of the file's)."""
+        ...
+
+    def wrap(self, recording_id: str, data_key: bytes) -> WrappedKey: ...
+
+    def unwrap(self, recording_id: str, wrapped: WrappedKey) -> bytes: ...
+
+    def rewrap(self, recording_id: str, wrapped: WrappedKey) -> WrappedKey:
+        """A key wrapped by one of these KEKs, wrapped again under the primary."""
+        ...
+
+
 class KeyRing:
     """KEKs by ID (one primary; older ones kept to unwrap) and the index and field secrets.
 
     Kept in one JSON file of mode 0600. A KEK is never removed: every data key wrapped
-    under it would be shredded by accident.
+    under it would be shredded by accident. With ``remote`` KEKs, new data keys are wrapped
+    by those; the file's KEKs still unwrap what they wrapped before.
     """
 
     def __init__(
@@ -63,10 +106,12 @@ class KeyRing:
         keys: dict[str, bytes],
         index_secret: bytes,
         field_secret: bytes,
+        remote: RemoteKeks | None = None,
     ) -> None:
         if primary_id not in keys:
             raise ValueError(f"{path}: the primary key {primary_id!r} is not in the ring")
         self._path = path
+        self.remote = remote
         self._primary_id = primary_id
         self._keys = keys
         self._index_secret = index_secret
@@ -79,11 +124,21 @@ class KeyRing:
 
     def __repr__(self) -> str:
         # Names only: a key must never reach a log through a repr.
-        return f"KeyRing({str(self._path)!r}, primary={self._primary_id!r}, keys={len(self._keys)})"
+        remote = "" if self.remote is None else f", remote={self.remote!r}"
+        return (
+            f"KeyRing({str(self._path)!r}, primary={self.primary_id!r},"
+            f" keys={len(self._keys)}{remote})"
+        )
 
     @classmethod
-    def load_or_create(cls, path: Path) -> KeyRing:
+    def load_or_create(cls, path: Path, *, remote: RemoteKeks | None = None) -> KeyRing:
         """The ring in ``path``; a new one, written with mode 0600, if there is none yet."""
+        ring = cls._load_or_create(path)
+        ring.remote = remote
+        return ring
+
+    @classmethod
+    def _load_or_create(cls, path: Path) -> KeyRing:
         try:
             return cls._load(path)
         except FileNotFoundError:
@@ -106,6 +161,8 @@ class KeyRing:
 
     @property
     def primary_id(self) -> str:
+        if self.remote is not None:
+            return self.remote.primary_id
         # A rotation by another process (`registry keys rotate`) changes the file: from then
         # on new data keys are wrapped under its new primary, not the one loaded at start.
         if _stamp_of(self._path) != self._stamp:
@@ -118,6 +175,9 @@ class KeyRing:
 
     def add_primary(self) -> str:
         """Make a new KEK the primary (rotation) and return its ID; older KEKs stay to unwrap."""
+        if self.remote is not None:
+            # A new KEK in the file would wrap nothing: the remote primary wraps every key.
+            raise ValueError("the primary key is the remote one: it is made in its service")
         with _locked(self._path):
             # Re-read under the lock: a rotation made by another process since we loaded
             # must not be lost by writing our older copy over it.
@@ -270,16 +330,22 @@ def new_data_key() -> bytes:
     return Cobblestone256Encryptor.generate_key()
 
 
-def _wrap_aad(recording_id: str, key_id: str) -> bytes:
+def _required(recording_id: str) -> str:
     if not recording_id:
         raise ValueError("a recording ID is required")
-    return _bound("registry recording data key", recording_id, key_id)
+    return recording_id
+
+
+def _wrap_aad(recording_id: str, key_id: str) -> bytes:
+    return _bound("registry recording data key", _required(recording_id), key_id)
 
 
 def wrap(ring: KeyRing, recording_id: str, data_key: bytes) -> WrappedKey:
     """``data_key`` wrapped under the primary KEK, bound to the recording and the KEK's ID."""
     if len(data_key) != KEY_BYTES:
         raise ValueError(f"a data key is {KEY_BYTES} bytes")
+    if ring.remote is not None:
+        return ring.remote.wrap(_required(recording_id), data_key)
     key_id = ring.primary_id
     # Random nonces are safe for about 2**32 wraps per KEK: rotate long before that.
     nonce = os.urandom(NONCE_BYTES)
@@ -288,7 +354,12 @@ def wrap(ring: KeyRing, recording_id: str, data_key: bytes) -> WrappedKey:
 
 
 def unwrap(ring: KeyRing, recording_id: str, wrapped: WrappedKey) -> bytes:
-    """The data key; ``KeyError`` if the ring lacks the KEK, ``CiphertextInvalid`` if false."""
+    """The data key; ``KeyError`` if the ring lacks the KEK, ``CiphertextInvalid`` if false.
+
+    ``KekUnavailable`` (a ``KeyError``) if the KEK's service cannot use it now.
+    """
+    if ring.remote is not None and ring.remote.owns(wrapped.key_id):
+        return ring.remote.unwrap(_required(recording_id), wrapped)
     aead = ring._aead(wrapped.key_id)
     aad = _wrap_aad(recording_id, wrapped.key_id)
     if len(wrapped.ciphertext) != NONCE_BYTES + KEY_BYTES + 16:
@@ -302,7 +373,29 @@ def unwrap(ring: KeyRing, recording_id: str, wrapped: WrappedKey) -> bytes:
 
 def rewrap(ring: KeyRing, recording_id: str, wrapped: WrappedKey) -> WrappedKey:
     """The same data key wrapped under the current primary KEK (rotation)."""
+    if ring.remote is not None and ring.remote.owns(wrapped.key_id):
+        # The service re-wraps it itself: the data key never leaves it on the way.
+        return ring.remote.rewrap(_required(recording_id), wrapped)
     return wrap(ring, recording_id, unwrap(ring, recording_id, wrapped))
+
+
+# A remote KEK is a call over the network: inside async code it runs in a worker thread, so
+# that the event loop serves other requests meanwhile. The file's KEKs take microseconds,
+# less than the hop to a thread would: they run where they are called.
+
+
+async def wrap_async(ring: KeyRing, recording_id: str, data_key: bytes) -> WrappedKey:
+    """``wrap``, off the event loop when the KEK is remote."""
+    if ring.remote is None:
+        return wrap(ring, recording_id, data_key)
+    return await anyio.to_thread.run_sync(wrap, ring, recording_id, data_key)
+
+
+async def unwrap_async(ring: KeyRing, recording_id: str, wrapped: WrappedKey) -> bytes:
+    """``unwrap``, off the event loop when the KEK is remote."""
+    if ring.remote is None:
+        return unwrap(ring, recording_id, wrapped)
+    return await anyio.to_thread.run_sync(unwrap, ring, recording_id, wrapped)
 
 
 # Streaming audio

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     audit_signing_key_file: Path | None = None
     # Key encryption keys and the index/field secrets; production supplies a secret file.
     keyring_file: Path | None = None
+    # KEKs in a KMS instead (the AWS KMS API), comma-separated key IDs or ARNs: the first is
+    # the primary, the others stay to unwrap. The file keeps the index and field secrets.
+    # Credentials come from the AWS tools' usual places, never from here.
+    kms_key_ids: str | None = None
+    # Another server than AWS's (a KMS of another provider, a test's); and the region.
+    kms_endpoint: str | None = None
+    kms_region: str | None = None
     blob_dir: Path | None = None
     # Sealed audio in a bucket of S3-compatible storage instead (`s3://bucket/prefix`); the
     # rest of the blob_s3_* settings go with it. Unset credentials come from the AWS tools'
@@ -93,6 +100,10 @@ class Settings(BaseSettings):
     @property
     def resolved_keyring_file(self) -> Path:
         return self.keyring_file or self.var_dir / "keyring.json"
+
+    @property
+    def kms_key_id_list(self) -> list[str]:
+        return [key_id.strip() for key_id in (self.kms_key_ids or "").split(",") if key_id.strip()]
 
     @property
     def resolved_blob_dir(self) -> Path:

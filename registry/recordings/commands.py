@@ -14,7 +14,9 @@ from registry.audit.commands import require_apart
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, AuditUnavailable, Entry
 from registry.blobs import open_blob_store
+from registry.crypto import KekUnavailable
 from registry.db import create_engine, session_factory
+from registry.kms import remote_keks
 from registry.recordings import keys
 from registry.recordings.sweeping import Swept, sweep_all
 from registry.settings import Settings
@@ -95,8 +97,9 @@ def _rotation_entry(primary: str, rewrapped: keys.Rewrapped, outcome: Outcome) -
 async def _rotate(settings: Settings, batch: int) -> Rotation:
     ring_file = settings.resolved_keyring_file
     try:
-        ring = keys.ring_to_rotate(ring_file)
-    except keys.KeyRingUnavailable as error:
+        ring = keys.ring_to_rotate(ring_file, remote=remote_keks(settings))
+    except (keys.KeyRingUnavailable, KekUnavailable, ValueError) as error:
+        # Each names the file or the KMS setting and what is wrong, never a key.
         raise _Stopped(str(error)) from None
     engine = create_engine(settings.resolved_database_url, serial_writes=True)
     log = AuditLog.open(settings.resolved_audit_database_url)
@@ -111,7 +114,8 @@ async def _rotate(settings: Settings, batch: int) -> Rotation:
                 f"the database cannot be reached ({_summary(error)}); the key ring is unchanged"
             ) from None
         try:
-            primary = ring.add_primary()
+            # KMS keys are made in the KMS: the first of REGISTRY_KMS_KEY_IDS is the new one.
+            primary = ring.add_primary() if ring.remote is None else ring.primary_id
         except OSError as error:
             raise _Stopped(
                 f"cannot write the key ring {ring_file}: {error.strerror or error}; it is unchanged"

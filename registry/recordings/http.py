@@ -26,7 +26,7 @@ from registry.access.service import Actor
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, AuditUnavailable, Entry, sign_in_refused
 from registry.blobs import BlobMissing, BlobStore
-from registry.crypto import CiphertextInvalid, KeyRing
+from registry.crypto import CiphertextInvalid, KekUnavailable, KeyRing
 from registry.errors import (
     DomainError,
     Forbidden,
@@ -36,6 +36,7 @@ from registry.errors import (
     error_extensions,
 )
 from registry.graphql.view import REQUEST_ID
+from registry.kms import KmsKeyUnknown
 from registry.recordings import storage, uploads
 from registry.recordings.models import Segment
 from registry.settings import Settings
@@ -268,6 +269,14 @@ class AudioRoutes:
         except AuditUnavailable:
             await self._abandon(upload)
             return self._audit_unavailable(exchange, "; nothing was stored")
+        except (KekUnavailable, KmsKeyUnknown):
+            # The KMS would not wrap the data key (unreachable, refused, no such key).
+            await self._abandon(upload)
+            return await self._failed(
+                exchange,
+                "KEY_UNAVAILABLE",
+                "the recording's key cannot be wrapped; nothing was stored",
+            )
         except ClientDisconnect:
             await self._abandon(upload)
             return exchange.error(400, "INCOMPLETE", "the body ended before it was whole")

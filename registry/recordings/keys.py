@@ -4,7 +4,13 @@ The audio is never touched: only the small wrapped data keys change. Batches com
 one and older keys stay in the ring, so a rotation stopped half-way leaves every recording
 readable, and running it again finishes the work (under a newer key still). A data key that
 cannot be unwrapped (damaged, or its key gone from the ring) is left as it is and named,
-rather than stopping every rotation to come at the same recording.
+rather than stopping every rotation to come at the same recording; a KEK whose KMS cannot use
+it now (unreachable, access refused, the key disabled) stops the rotation instead, since
+nothing is lost and every row under it would fail the same way.
+
+With KEKs in a KMS (``registry.kms``) the new primary is made there and put first in
+``REGISTRY_KMS_KEY_IDS``: a rotation then re-wraps every data key under it, those under the
+file's KEKs (wrapped before the switch) too.
 """
 
 from __future__ import annotations
@@ -13,11 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+import anyio.to_thread
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from registry.crypto import CiphertextInvalid, KeyRing, WrappedKey, rewrap
+from registry.crypto import (
+    CiphertextInvalid,
+    KekUnavailable,
+    KeyRing,
+    RemoteKeks,
+    WrappedKey,
+    rewrap,
+)
 from registry.db import claimed
 from registry.recordings.models import Recording
 from registry.rights.models import Package
@@ -41,7 +55,7 @@ class Rewrapped:
     unreadable: list[str] = field(default_factory=list)
 
 
-def ring_to_rotate(path: Path) -> KeyRing:
+def ring_to_rotate(path: Path, *, remote: RemoteKeks | None = None) -> KeyRing:
     """The key ring in ``path``: never a new one, which would wrap nothing that exists."""
     if not path.exists():
         raise KeyRingUnavailable(
@@ -49,7 +63,7 @@ def ring_to_rotate(path: Path) -> KeyRing:
             " ring the server uses"
         )
     try:
-        return KeyRing.load_or_create(path)
+        return KeyRing.load_or_create(path, remote=remote)
     except OSError as error:
         raise KeyRingUnavailable(
             f"cannot read the key ring {path}: {error.strerror or error}"
@@ -105,7 +119,11 @@ async def _rewrap_table(
                 assert row.key_id is not None and row.wrapped_key is not None
                 wrapped = WrappedKey(row.key_id, row.wrapped_key)
                 try:
-                    fresh = rewrap(ring, row.id, wrapped)
+                    # In a worker thread: a KMS key's re-wrap is a call over the network.
+                    # For the file's KEKs the hop costs little beside the batch's queries.
+                    fresh = await anyio.to_thread.run_sync(rewrap, ring, row.id, wrapped)
+                except KekUnavailable:
+                    raise
                 except (CiphertextInvalid, KeyError):
                     unreadable.append(row.id)
                     continue

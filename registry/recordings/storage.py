@@ -22,7 +22,15 @@ from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.blobs import BlobStore
-from registry.crypto import KeyRing, WrappedKey, new_data_key, open_sealed, seal, unwrap, wrap
+from registry.crypto import (
+    KeyRing,
+    WrappedKey,
+    new_data_key,
+    open_sealed,
+    seal,
+    unwrap_async,
+    wrap_async,
+)
 from registry.errors import NotFound, RuleBroken
 from registry.inventory.models import ActivityParty, Purpose
 from registry.recordings import erasure, uploads
@@ -110,7 +118,7 @@ async def seal_audio(
 ) -> uploads.Sealed:
     """The audio sealed as it streams in, under a fresh data key wrapped by the primary KEK."""
     data_key = new_data_key()
-    wrapped = wrap(ring, upload.recording_id, data_key)
+    wrapped = await wrap_async(ring, upload.recording_id, data_key)
     sealed = in_blocks(seal(data_key, upload.recording_id, audio))
     return uploads.Sealed(wrapped, await blobs.write(upload.blob_key, sealed))
 
@@ -178,6 +186,8 @@ async def open_for_listening(
     await require_use_allowed(session, call, purpose=purpose)
     if recording.key_id is None or recording.wrapped_key is None:
         raise NotFound(f"no recording {recording_id!r}")
-    data_key = unwrap(ring, recording.id, WrappedKey(recording.key_id, recording.wrapped_key))
+    data_key = await unwrap_async(
+        ring, recording.id, WrappedKey(recording.key_id, recording.wrapped_key)
+    )
     sealed = blobs.read(recording.blob_key, BLOCK_BYTES)
     return recording, in_blocks(open_sealed(data_key, recording.id, sealed))

@@ -28,7 +28,15 @@ from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.blobs import BlobStore
-from registry.crypto import KeyRing, WrappedKey, new_data_key, open_sealed, seal, unwrap, wrap
+from registry.crypto import (
+    KeyRing,
+    WrappedKey,
+    new_data_key,
+    open_sealed,
+    seal,
+    unwrap_async,
+    wrap_async,
+)
 from registry.errors import DomainError, NotFound
 from registry.recordings.erasure import within_retention
 from registry.recordings.models import Recording, RecordingStatus
@@ -96,7 +104,7 @@ async def build_package(
         raise ValueError(f"an unzipped package is one entry, not {len(entries)}")
     package_id = str(uuid.uuid4())
     data_key = new_data_key()
-    wrapped = wrap(ring, package_id, data_key)
+    wrapped = await wrap_async(ring, package_id, data_key)
     blob_key = f"{package_id}.sealed"
     size = await blobs.write(blob_key, in_blocks(seal(data_key, package_id, content)))
     package = Package(
@@ -184,7 +192,7 @@ async def open_package(
         raise NotFound(f"no package {package_id!r}")
     if package.expires_at <= clock.now():
         raise PackageExpired(f"package {package_id!r} expired at {package.expires_at.isoformat()}")
-    data_key = unwrap(ring, package.id, WrappedKey(package.key_id, package.wrapped_key))
+    data_key = await unwrap_async(ring, package.id, WrappedKey(package.key_id, package.wrapped_key))
     # In SQL, so that downloads at the same time are all counted.
     package.downloads = Package.downloads + 1
     await session.flush()
@@ -196,7 +204,7 @@ async def open_package(
 async def _opened_audio(
     ring: KeyRing, blobs: BlobStore, recording_id: str, wrapped: WrappedKey, blob_key: str
 ) -> AsyncIterator[bytes]:
-    data_key = unwrap(ring, recording_id, wrapped)
+    data_key = await unwrap_async(ring, recording_id, wrapped)
     sealed = blobs.read(blob_key, BLOCK_BYTES)
     async for block in in_blocks(open_sealed(data_key, recording_id, sealed)):
         yield block
