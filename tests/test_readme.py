@@ -103,7 +103,7 @@ def embedded_env(directory: Path) -> dict[str, str]:
 def test_the_readmes_first_query_answers_on_a_fresh_embedded_registry(
     fresh_directory: Path,
 ) -> None:
-    curl = block_with("curl -s http://127.0.0.1:8000/graphql")
+    curl = block_with("{ whoProcesses(dataCategory:")
     with serving(embedded_env(fresh_directory), fresh_directory / "server.log") as server:
         command = curl.replace("http://127.0.0.1:8000", server.url)
         ran = subprocess.run(

@@ -249,6 +249,7 @@ async def test_r_inv_7_a_uk_mechanism_for_an_export_from_the_eea_is_refused(
 
 
 async def test_r_inv_7_the_idta_takes_no_scc_module(seeded: Sessions) -> None:
+    """R-INV-7: the UK IDTA is a contract of its own; an SCC module on it is refused."""
     with pytest.raises(InvalidInput) as raised:
         async with transaction(seeded) as session:
             await service.update_transfer(
