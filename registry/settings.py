@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     query_cost_per_minute: int = Field(default=200_000, ge=0)
     # A /graphql body larger than this is refused before it is read further, let alone parsed.
     graphql_max_body_bytes: int = Field(default=256 * 1024, ge=1)
+    # The bearer token a Prometheus scraper sends to /metrics; unset, /metrics is not served.
+    metrics_token: SecretStr | None = None
     seeds_dir: Path = Path(__file__).resolve().parent.parent / "seeds"
 
     @cached_property

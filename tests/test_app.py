@@ -12,7 +12,12 @@ async def test_health_and_readiness(api: Api) -> None:
     assert (await api.client.get("/healthz")).json() == {"status": "ok"}
     ready = await api.client.get("/readyz")
     # Both databases are reported: the record's and the audit log's (R-ACC-6).
-    assert ready.json() == {"status": "ready", "database": "ok", "auditLog": "ok"}
+    assert ready.json() == {
+        "status": "ready",
+        "database": "ok",
+        "auditLog": "ok",
+        "blobStore": "ok",
+    }
 
 
 async def test_an_unexpected_failure_is_masked_with_a_request_id(
