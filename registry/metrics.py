@@ -46,7 +46,8 @@ logger = logging.getLogger(__name__)
 # operations, and a label's values must stay few.
 MAX_OPERATIONS = 200
 OPERATION_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,63}$")
-# A scrape waits this long for the gauges read from the database; then it answers without.
+# A scrape waits this long for the gauges read from the database; then it answers with
+# the figures last read.
 GAUGE_SECONDS = 2.0
 # The objects an answer may hold (graphql/cost.py): from one to the default per-request cap.
 COST_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000)

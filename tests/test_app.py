@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from registry.blobs import LocalBlobStore
 from tests.conftest import Api
 
 
@@ -17,6 +20,18 @@ async def test_health_and_readiness(api: Api) -> None:
         "database": "ok",
         "auditLog": "ok",
         "blobStore": "ok",
+    }
+
+
+async def test_readiness_reports_a_blob_folder_gone(api: Api, blobs: LocalBlobStore) -> None:
+    shutil.rmtree(blobs.root)
+    ready = await api.client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json() == {
+        "status": "unavailable",
+        "database": "ok",
+        "auditLog": "ok",
+        "blobStore": "unavailable",
     }
 
 
