@@ -6,14 +6,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.access.policy import Role
 from registry.audit.service import AuditLog
 from registry.blobs import LocalBlobStore
 from registry.recordings.sweeping import sweep_all
+from registry.settings import Settings
 from tests.conftest import AppFactory, client_of, issue_role_tokens
 
 METRICS_TOKEN = "metrics-token-for-the-tests-0123456789"
@@ -57,6 +60,11 @@ async def test_metrics_ask_for_their_own_token(
         answer = await client.get("/metrics", headers=SCRAPE)
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith("text/plain")
+
+
+def test_a_short_metrics_token_is_refused() -> None:
+    with pytest.raises(ValidationError, match="metrics_token"):
+        Settings(metrics_token="short")
 
 
 @pytest_asyncio.fixture
