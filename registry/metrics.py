@@ -59,7 +59,6 @@ class Observation:
     """What the routes learn of one request that the middleware cannot see."""
 
     metrics: Metrics | None = None
-    operation: str | None = None
     code: str | None = None
     cost: int | None = None
     graphql_body: bytes | None = field(default=None, repr=False)
@@ -184,7 +183,7 @@ class Metrics:
         self.held.set(held)
 
     def operation_label(self, observation: Observation) -> str:
-        name = observation.operation or _operation_name(observation.graphql_body)
+        name = _operation_name(observation.graphql_body)
         if name is None:
             return ""
         if name not in self._operations:
