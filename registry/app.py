@@ -1,7 +1,8 @@
-"""The ASGI application: /graphql, the audio routes, /healthz and /readyz.
+"""The ASGI application: /graphql, the audio routes, /healthz, /readyz and /metrics.
 
-/healthz and /readyz answer anyone and tell nothing personal; every other route asks
-for a bearer token and goes through the policy table.
+/healthz and /readyz answer anyone and tell nothing personal; /metrics asks for its own
+token (see registry.metrics); every other route asks for a bearer token and goes through
+the policy table.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,12 +24,13 @@ from starlette.routing import Route
 
 from registry._detach import detached
 from registry.audit.service import AuditLog
-from registry.blobs import BlobStore, open_blob_store
+from registry.blobs import BlobStore, LocalBlobStore, open_blob_store
 from registry.crypto import KeyRing
 from registry.db import create_engine, session_factory
 from registry.graphql.schema import build_schema
 from registry.graphql.view import RegistryGraphQL
 from registry.kms import open_key_ring
+from registry.metrics import Metrics
 from registry.recordings.http import AudioRoutes
 from registry.recordings.sweeping import sweep_all
 from registry.rights.http import PackageRoutes
@@ -36,8 +39,11 @@ from registry.throttle import Throttle
 
 logger = logging.getLogger(__name__)
 
-# How long /readyz waits for each database: a load balancer's probe gives up soon after.
+# How long /readyz waits for each dependency: a load balancer's probe gives up soon after.
 READINESS_SECONDS = 2.0
+# A key no blob has (keys are recording IDs): asking a bucket for it proves the bucket
+# answers and the credentials are taken, and costs one HEAD request.
+READINESS_KEY = "readiness-probe"
 
 
 def build_app(
@@ -54,6 +60,8 @@ def build_app(
     ring = ring or open_key_ring(settings)
     blobs = blobs or open_blob_store(settings)
     sessions = session_factory(engine)
+    metrics = Metrics(settings=settings, sessions=sessions)
+    audit_log.on_append = metrics.audit_appended
     schema = build_schema(development=settings.env is Environment.DEVELOPMENT)
     graphql = RegistryGraphQL(
         schema,
@@ -77,10 +85,12 @@ def build_app(
 
     async def readyz(_request: Request) -> JSONResponse:
         # Both databases, since no request that needs auditing can be answered without the
-        # audit log's; each is given a few seconds, so a stalled one is reported, not waited on.
+        # audit log's, and the blob store, without which no audio goes in or out; each is
+        # given a few seconds, so a stalled one is reported, not waited on.
         checks = {
             "database": _answers(_select_one(engine)),
             "auditLog": _answers(audit_log.head()),
+            "blobStore": _answers(_blobs_reachable(blobs)),
         }
         states = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
         ready = all(states.values())
@@ -98,7 +108,9 @@ def build_app(
         sweeper = None
         if settings.sweep_interval_seconds:
             sweeper = asyncio.create_task(
-                _sweep_every(settings.sweep_interval_seconds, sessions, blobs, audit_log, stopping)
+                _sweep_every(
+                    settings.sweep_interval_seconds, sessions, blobs, audit_log, metrics, stopping
+                )
             )
         yield
         stopping.set()
@@ -109,10 +121,12 @@ def build_app(
         await audit_log.close()
 
     app = Starlette(
-        middleware=[throttle.middleware()],
+        # Measured outermost, so requests the throttle refuses are counted too.
+        middleware=[metrics.middleware(), throttle.middleware()],
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *audio.routes(),
             *PackageRoutes.beside(audio).routes(),
@@ -120,12 +134,22 @@ def build_app(
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.metrics = metrics
     return app
 
 
 async def _select_one(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+async def _blobs_reachable(blobs: BlobStore) -> None:
+    if isinstance(blobs, LocalBlobStore):
+        # A folder that exists and this process may write into: no file is made.
+        if not (blobs.root.is_dir() and os.access(blobs.root, os.W_OK | os.X_OK)):
+            raise OSError(f"{blobs.root} is not a folder this process may write in")
+        return
+    await blobs.exists(READINESS_KEY)
 
 
 async def _answers(probe: Coroutine[Any, Any, object]) -> bool:
@@ -143,6 +167,7 @@ async def _sweep_every(
     sessions: async_sessionmaker[AsyncSession],
     blobs: BlobStore,
     audit_log: AuditLog,
+    metrics: Metrics,
     stopping: asyncio.Event,
 ) -> None:
     # Safe beside other replicas' sweepers and `registry sweep`: see recordings.retention.
@@ -151,9 +176,11 @@ async def _sweep_every(
     while not stopping.is_set():
         try:
             swept = await sweep_all(sessions=sessions, blobs=blobs, audit_log=audit_log)
+            metrics.sweep_done(swept)
             if swept.anything:
                 logger.info("sweep: %s", swept.detail())
         except Exception:
+            metrics.sweep_failed()
             logger.exception("sweep failed; it runs again in %g s", seconds)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):

@@ -52,6 +52,7 @@ def serve(
 
     from registry._access_log import log_config
     from registry.app import build_app
+    from registry.logs import json_lines
 
     settings = Settings()
     _prepare_var_dir(settings)
@@ -77,7 +78,11 @@ def serve(
     asgi_app = build_app(settings)
     _tune_garbage_collector()
     uvicorn.run(
-        asgi_app, host=listen_host, port=listen_port, log_level="info", log_config=log_config()
+        asgi_app,
+        host=listen_host,
+        port=listen_port,
+        log_level="info",
+        log_config=json_lines(log_config()),
     )
 
 

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     query_cost_per_minute: int = Field(default=200_000, ge=0)
     # A /graphql body larger than this is refused before it is read further, let alone parsed.
     graphql_max_body_bytes: int = Field(default=256 * 1024, ge=1)
+    # The bearer token a Prometheus scraper sends to /metrics; unset, /metrics is not served.
+    # Long enough that guessing it, at the pace the throttle allows, is hopeless.
+    metrics_token: SecretStr | None = Field(default=None, min_length=24)
     seeds_dir: Path = Path(__file__).resolve().parent.parent / "seeds"
 
     @cached_property

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from registry.blobs import LocalBlobStore
 from tests.conftest import Api
 
 
@@ -12,7 +15,24 @@ async def test_health_and_readiness(api: Api) -> None:
     assert (await api.client.get("/healthz")).json() == {"status": "ok"}
     ready = await api.client.get("/readyz")
     # Both databases are reported: the record's and the audit log's (R-ACC-6).
-    assert ready.json() == {"status": "ready", "database": "ok", "auditLog": "ok"}
+    assert ready.json() == {
+        "status": "ready",
+        "database": "ok",
+        "auditLog": "ok",
+        "blobStore": "ok",
+    }
+
+
+async def test_readiness_reports_a_blob_folder_gone(api: Api, blobs: LocalBlobStore) -> None:
+    shutil.rmtree(blobs.root)
+    ready = await api.client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json() == {
+        "status": "unavailable",
+        "database": "ok",
+        "auditLog": "ok",
+        "blobStore": "unavailable",
+    }
 
 
 async def test_an_unexpected_failure_is_masked_with_a_request_id(

@@ -126,11 +126,12 @@ async def test_r_acc_6_a_stalled_audit_database_refuses_in_time_and_holds_up_not
         "status": "unavailable",
         "database": "ok",
         "auditLog": "unavailable",
+        "blobStore": "ok",
     }
 
     await stall.rollback()
     ready = await poll_ready(api)
-    assert ready == {"status": "ready", "database": "ok", "auditLog": "ok"}
+    assert ready == {"status": "ready", "database": "ok", "auditLog": "ok", "blobStore": "ok"}
     office = await api.data('{ entity(slug: "dmx-us") { registeredOffice } }')
     assert office["entity"]["registeredOffice"] != "1 Main St"
     read = await post(api, AUDITED_READ, Role.ADMIN)
@@ -170,4 +171,9 @@ async def test_r_acc_6_the_audio_and_package_routes_refuse_in_time_when_the_audi
         assert refused.json()["error"]["code"] == "AUDIT_UNAVAILABLE"
     # What was given up on winds down once the log answers again.
     await stall.rollback()
-    assert await poll_ready(api) == {"status": "ready", "database": "ok", "auditLog": "ok"}
+    assert await poll_ready(api) == {
+        "status": "ready",
+        "database": "ok",
+        "auditLog": "ok",
+        "blobStore": "ok",
+    }

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -129,6 +130,8 @@ class AuditLog:
         self._head: Head | None = None
         # Appends of one process go one at a time, so they never race each other for a number.
         self._appending = asyncio.Lock()
+        # Told how long each append took and whether it failed (the app's metrics).
+        self.on_append: Callable[[float, bool], None] = lambda _seconds, _failed: None
 
     @classmethod
     def open(cls, url: str) -> AuditLog:
@@ -150,10 +153,11 @@ class AuditLog:
         """Writes the entries, in order, at the head of the chain; durable on return."""
         if not entries:
             return []
+        started, failed = time.perf_counter(), True
         try:
             async with self._appending:
                 try:
-                    return await self._append(entries)
+                    events = await self._append(entries)
                 except DBAPIError as error:
                     if not error.connection_invalidated:
                         raise
@@ -161,9 +165,14 @@ class AuditLog:
                     # renewed, so try once more. A statement cut off there may yet have been
                     # written, so at worst the entries are in the log twice, never missing.
                     self._head = None
-                    return await self._append(entries)
+                    events = await self._append(entries)
+            failed = False
+            return events
         except Exception as error:
             raise AuditUnavailable("the audit log cannot be written") from error
+        finally:
+            # A cancelled append (given up at a deadline) counts as failed too.
+            self.on_append(time.perf_counter() - started, failed)
 
     async def _append(self, entries: Sequence[Entry]) -> list[AuditEvent]:
         now = clock.now()

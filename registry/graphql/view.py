@@ -32,6 +32,8 @@ from registry.graphql.cache import CacheKey, ResponseCache, cacheable_request, r
 from registry.graphql.context import Context
 from registry.graphql.ratelimit import RateLimiter
 from registry.history.service import record_version
+from registry.logs import bind_principal, bind_request
+from registry.metrics import observed
 from registry.settings import Environment, Settings
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 def _error(
     status: int, code: str, message: str, request_id: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    observed().code = code
     body = {"errors": [{"message": message, "extensions": {"code": code, "requestId": request_id}}]}
     return JSONResponse(
         body, status_code=status, headers={"X-Request-ID": request_id, **(headers or {})}
@@ -120,7 +123,9 @@ class RegistryGraphQL(GraphQL[Context, None]):
         request = Request(scope, receive)
         given = request.headers.get("x-request-id", "")
         request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        bind_request(request_id)
         body = await _body_within(request, self.settings.graphql_max_body_bytes)
+        observed().graphql_body = body
         if body is not None:
             response = await self._respond(Request(scope, _replaying(body, receive)), request_id)
         else:
@@ -138,6 +143,7 @@ class RegistryGraphQL(GraphQL[Context, None]):
             actor = await self.authenticate(request)
         except Unauthenticated as error:
             return await self._refuse_sign_in(error, request_id)
+        bind_principal(actor.handle)
         if wait := self.rate_limiter.take(actor.handle):
             return _rate_limited("too many requests", math.ceil(wait), request_id)
         context = Context(
@@ -207,6 +213,8 @@ class RegistryGraphQL(GraphQL[Context, None]):
     async def _answer(self, request: Request, context: Context) -> Response:
         key = await self._cache_key(request, context)
         cached = self.cache.get(key) if key is not None else None
+        if key is not None:
+            observed().cache_lookup(hit=cached is not None)
         if cached is not None:
             return Response(cached, media_type="application/json")
         response = await self.run(request, context=context)
@@ -273,6 +281,7 @@ class RegistryGraphQL(GraphQL[Context, None]):
     ) -> GraphQLHTTPResponse:
         # Only an answer without errors may be kept for others.
         request.state.clean = not result.errors
+        observed().cost = (result.extensions or {}).get("cost", {}).get("requested")
         return await super().process_result(request, result)
 
     async def authenticate(self, request: Request, session: AsyncSession | None = None) -> Actor:

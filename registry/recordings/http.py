@@ -37,6 +37,8 @@ from registry.errors import (
 )
 from registry.graphql.view import REQUEST_ID
 from registry.kms import KmsKeyUnknown
+from registry.logs import bind_principal, bind_request
+from registry.metrics import observed
 from registry.recordings import storage, uploads
 from registry.recordings.models import Segment
 from registry.settings import Settings
@@ -80,6 +82,7 @@ class Exchange:
     purpose: str | None = None
 
     def error(self, status: int, code: str, message: str, **extra: str) -> JSONResponse:
+        observed().code = code
         body = {"code": code, "message": message, "requestId": self.request_id, **extra}
         return JSONResponse({"error": body}, status_code=status)
 
@@ -128,6 +131,7 @@ class AudioRoutes:
         async def endpoint(request: Request) -> Response:
             given = request.headers.get("x-request-id", "")
             request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+            bind_request(request_id)
             exchange = Exchange(request, request_id, action)
             try:
                 response = await handler(exchange)
@@ -171,6 +175,7 @@ class AudioRoutes:
                 return self._audit_unavailable(exchange)
             return self._answer(exchange, error)
         exchange.actor = actor
+        bind_principal(actor.handle)
         try:
             require_plain_text(
                 {**exchange.request.path_params, **dict(exchange.request.query_params)}
