@@ -224,7 +224,8 @@ def _operation_name(body: bytes | None) -> str | None:
         return None
     try:
         decoded = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # Not JSON, or nested past what the decoder follows: the view refuses it already.
         return "anonymous"
     name = decoded.get("operationName") if isinstance(decoded, dict) else None
     return name if isinstance(name, str) and OPERATION_NAME.match(name) else "anonymous"
