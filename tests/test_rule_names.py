@@ -1,5 +1,6 @@
-"""`grep -r R-INV-3 tests/` finds the tests of a rule: each test named after a rule
-(`test_r_inv_3_...`) names it in the written form too, in its docstring or body."""
+"""`grep -r R-INV-3 tests/` finds the tests of a rule: every rule of docs/REQUIREMENTS.md is
+named by a test, and each test named after a rule (`test_r_inv_3_...`) names it in the
+written form too, in its docstring or body."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
+REQUIREMENTS = TESTS.parent / "docs" / "REQUIREMENTS.md"
 RULE_TEST = re.compile(r"^test_r_([a-z]+)_(\d+)_")
 
 
@@ -24,3 +26,12 @@ def test_every_test_named_after_a_rule_names_it_as_the_readme_greps_it() -> None
             if rule_id not in (ast.get_source_segment(source, node) or ""):
                 unnamed.append(f"{path.relative_to(TESTS)}::{node.name} lacks {rule_id}")
     assert unnamed == []
+
+
+def test_every_rule_of_the_requirements_is_named_by_a_test() -> None:
+    rules = set(re.findall(r"\*\*(R-[A-Z]+-\d+)\*\*", REQUIREMENTS.read_text(encoding="utf-8")))
+    assert len(rules) > 20
+    named = set()
+    for path in TESTS.rglob("test_*.py"):
+        named |= set(re.findall(r"R-[A-Z]+-\d+", path.read_text(encoding="utf-8")))
+    assert sorted(rules - named) == []
