@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -103,6 +104,8 @@ def embedded_env(directory: Path) -> dict[str, str]:
 def test_the_readmes_first_query_answers_on_a_fresh_embedded_registry(
     fresh_directory: Path,
 ) -> None:
+    if shutil.which("curl") is None:
+        pytest.skip("the README's first query is a curl command, and curl is not installed")
     curl = block_with("{ whoProcesses(dataCategory:")
     with serving(embedded_env(fresh_directory), fresh_directory / "server.log") as server:
         command = curl.replace("http://127.0.0.1:8000", server.url)
