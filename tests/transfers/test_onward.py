@@ -16,6 +16,7 @@ from registry.transfers.flows import Flow
 from registry.transfers.models import Mechanism, Transfer
 from registry.transfers.safeguards import Safeguard
 from tests.conftest import OFFICER, Api
+from tests.transfers.test_service import add_entity
 
 Sessions = async_sessionmaker[AsyncSession]
 ACTIVITY = "call-recording-and-monitoring"
@@ -31,14 +32,6 @@ def draft(
         importer_slug=importer,
         mechanism=mechanism,
         scc_module=module,
-    )
-
-
-async def add_entity(session: AsyncSession, slug: str, kind: EntityKind, country: str) -> None:
-    await inventory.create_entity(
-        session=session,
-        actor=OFFICER,
-        draft=inventory.EntityDraft(slug=slug, kind=kind, legal_name=slug, country_code=country),
     )
 
 
