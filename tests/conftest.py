@@ -6,7 +6,8 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -313,3 +314,21 @@ async def api(make_app: AppFactory, seeded: async_sessionmaker[AsyncSession]) ->
     tokens = await issue_role_tokens(seeded)
     async with client_of(make_app()) as client:
         yield Api(client, tokens)
+
+
+Serve = Callable[..., Awaitable[Api]]
+
+
+@pytest_asyncio.fixture
+async def serve(
+    make_app: AppFactory, seeded: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Serve]:
+    """Starts the app on the test's seeded database with the given settings."""
+    tokens = await issue_role_tokens(seeded)
+    async with AsyncExitStack() as clients:
+
+        async def start(**settings: Any) -> Api:
+            client = client_of(make_app(**settings))
+            return Api(await clients.enter_async_context(client), tokens)
+
+        yield start

@@ -4,40 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from registry import clock
 from registry.access.policy import Action, Role, allowed_roles
 from registry.graphql.ratelimit import RateLimiter
 from registry.history import service as history
 from registry.inventory import service as inventory
-from tests.conftest import NOW, Api, AppFactory, client_of, issue_role_tokens
-
-Serve = Callable[..., Awaitable[Api]]
-
-
-@pytest_asyncio.fixture
-async def serve(
-    make_app: AppFactory, seeded: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[Serve]:
-    """Starts the app on the test's seeded database with the given settings."""
-    tokens = await issue_role_tokens(seeded)
-    async with AsyncExitStack() as clients:
-
-        async def start(**settings: Any) -> Api:
-            client = client_of(make_app(**settings))
-            return Api(await clients.enter_async_context(client), tokens)
-
-        yield start
+from tests.conftest import NOW, Api, Serve
 
 
 async def post(api: Api, body: Any, role: Role | None = Role.PRIVACY_OFFICER) -> httpx.Response:

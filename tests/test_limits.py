@@ -10,39 +10,20 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest_asyncio
 from graphql import parse
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry import clock
 from registry.access.policy import Role
 from registry.graphql.cost import query_cost
 from registry.graphql.schema import build_schema
-from tests.conftest import Api, AppFactory, client_of, issue_role_tokens
-
-Serve = Callable[..., Awaitable[Api]]
-
-
-@pytest_asyncio.fixture
-async def serve(
-    make_app: AppFactory, seeded: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[Serve]:
-    """Starts the app on the test's seeded database with the given settings."""
-    tokens = await issue_role_tokens(seeded)
-    async with AsyncExitStack() as clients:
-
-        async def start(**settings: Any) -> Api:
-            client = client_of(make_app(**settings))
-            return Api(await clients.enter_async_context(client), tokens)
-
-        yield start
+from tests.conftest import Api, Serve
 
 
 def bearer(api: Api, role: Role = Role.PRIVACY_OFFICER) -> dict[str, str]:
