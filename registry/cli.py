@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from registry import migrate
-from registry._commands import CLI, run, write_secret
+from registry._commands import CLI, Guarded, run, write_secret
 from registry.access import service as access
 from registry.access.commands import principals_app, tokens_app
 from registry.audit.commands import audit_app, require_apart
@@ -23,7 +23,9 @@ from registry.seeding import seed as load_seeds
 from registry.settings import Settings
 
 app = typer.Typer(
-    help="The registry of processing for call-centre recordings.", no_args_is_help=True
+    cls=Guarded,
+    help="The registry of processing for call-centre recordings.",
+    no_args_is_help=True,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 export_app = typer.Typer(help="Exports of the record.", no_args_is_help=True)
