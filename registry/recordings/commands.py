@@ -78,13 +78,13 @@ def sweep(
 ) -> None:
     """Erase recordings past their retention and not held (safe on many replicas at once);
     then remove temp files that writes killed with their process left in the blob folder."""
+    if as_json and not dry_run:
+        raise typer.BadParameter("only a dry run is listed", param_hint="--json")
     settings = Settings()
     require_apart(settings)
     if dry_run:
         _preview(settings, as_json=as_json)
         return
-    if as_json:
-        raise typer.BadParameter("only a dry run is listed", param_hint="--json")
     with progress("sweeping: erasing batches") as tracker:
         swept = asyncio.run(_sweep(settings, batch, tracker))
     line = (
