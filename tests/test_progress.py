@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -54,9 +55,10 @@ async def test_nothing_is_shown_without_a_terminal() -> None:
 
 
 @pytest.fixture
-def env(database_url: str, audit_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def env(database_url: str, audit_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
     monkeypatch.setenv("REGISTRY_AUDIT_DATABASE_URL", audit_url)
+    monkeypatch.setenv("REGISTRY_VAR_DIR", str(tmp_path))
 
 
 def test_an_export_to_standard_output_holds_the_export_alone(env: None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import Result
@@ -34,11 +35,12 @@ runner = CliRunner()
 
 @pytest.fixture
 def cli_env(
-    database_url: str, audit_url: str, blobs: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+    database_url: str, audit_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
     monkeypatch.setenv("REGISTRY_AUDIT_DATABASE_URL", audit_url)
-    monkeypatch.setenv("REGISTRY_BLOB_DIR", str(blobs.root))
+    # The test's folder: its blobs are the ``blobs`` fixture's.
+    monkeypatch.setenv("REGISTRY_VAR_DIR", str(tmp_path))
 
 
 async def invoke(*arguments: str) -> Result:
