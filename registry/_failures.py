@@ -14,7 +14,7 @@ import socket
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy import make_url
+from sqlalchemy import inspect, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -32,7 +32,8 @@ PROBE_SECONDS = 10.0
 def setup_failure(error: BaseException) -> str | None:
     """The line that tells what ``error`` says of the setup; None if it is not a setup fault."""
     if isinstance(error, ValidationError):
-        return _invalid_settings(error)
+        # A model of the record that fails to validate is a fault in the code, not the setup.
+        return _invalid_settings(error) if error.title == Settings.__name__ else None
     try:
         settings = Settings()
     except ValidationError as invalid:
@@ -46,15 +47,30 @@ def setup_failure(error: BaseException) -> str | None:
             f"cannot write the audit log at {masked(url)} (REGISTRY_AUDIT_DATABASE_URL):"
             f" {_probe(url) or reason(cause, url)}"
         )
+    databases = (
+        ("database", settings.resolved_database_url, "REGISTRY_DATABASE_URL", "alembic_version"),
+        (
+            "audit database",
+            settings.resolved_audit_database_url,
+            "REGISTRY_AUDIT_DATABASE_URL",
+            "audit_alembic_version",
+        ),
+    )
     # The error does not say which database failed: ask each in turn.
-    for what, url, setting in (
-        ("database", settings.resolved_database_url, "REGISTRY_DATABASE_URL"),
-        ("audit database", settings.resolved_audit_database_url, "REGISTRY_AUDIT_DATABASE_URL"),
-    ):
+    for what, url, setting, _ in databases:
         failed = _probe(url)
         if failed is not None:
             verb = "open" if url.startswith("sqlite") else "reach"
             return f"cannot {verb} the {what} at {masked(url)} ({setting}): {failed}"
+    if not isinstance(error, DBAPIError):
+        return None
+    # Both answer; a statement failed: a database never migrated has no tables to query.
+    for what, url, setting, version_table in databases:
+        if not _migrated(url, version_table):
+            return (
+                f"the {what} at {masked(url)} ({setting}) has no tables yet:"
+                " run `registry db upgrade`"
+            )
     return None
 
 
@@ -110,13 +126,27 @@ def _probe(url: str) -> str | None:
     return None
 
 
-async def _connect(url: str) -> None:
+async def _connect(url: str, version_table: str | None = None) -> bool:
+    """Connects to ``url``; whether ``version_table`` (Alembic's record of the schema) is there."""
     engine = create_async_engine(url)
     try:
-        async with asyncio.timeout(PROBE_SECONDS), engine.connect():
-            pass
+        async with asyncio.timeout(PROBE_SECONDS), engine.connect() as connection:
+            if version_table is None:
+                return True
+            return await connection.run_sync(lambda sync: inspect(sync).has_table(version_table))
     finally:
         await engine.dispose()
+
+
+def _migrated(url: str, version_table: str) -> bool:
+    try:
+        database = make_url(url).database
+        if url.startswith("sqlite") and database and not Path(database).exists():
+            return False
+        return asyncio.run(_connect(url, version_table))
+    except Exception:
+        # Whatever stops the look stops the verdict too: the original error is told instead.
+        return True
 
 
 def _sqlite_file_problem(database: str | None) -> str | None:

@@ -215,3 +215,17 @@ def test_a_setting_that_is_not_valid_is_named(monkeypatch: pytest.MonkeyPatch) -
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
     assert line.startswith("registry: the setting REGISTRY_PORT is not valid:")
+
+
+def test_a_database_never_migrated_is_told_to_be_upgraded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGISTRY_VAR_DIR", str(tmp_path))
+    for name in ("REGISTRY_DATABASE_URL", "REGISTRY_AUDIT_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    result = runner.invoke(app, ["principals", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"registry: the database at sqlite+aiosqlite:///{tmp_path}/registry.db"
+        " (REGISTRY_DATABASE_URL) has no tables yet: run `registry db upgrade`"
+    ]
