@@ -21,10 +21,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from registry.audit.service import AuditUnavailable
 from registry.settings import Settings
 
-# The errors a database that is not there, or not answering, raises as the command uses it:
-# asyncpg lets a refused or unresolved connection through as a bare OSError.
-DATABASE_ERRORS = (DBAPIError, OSError, TimeoutError, AuditUnavailable)
-SETUP_ERRORS = (*DATABASE_ERRORS, ValidationError)
+# What a database that is not there or not answering, a file that cannot be opened, or a
+# setting that is not valid raise as a command goes: asyncpg lets a refused or unresolved
+# connection through as a bare OSError.
+SETUP_ERRORS = (DBAPIError, OSError, TimeoutError, AuditUnavailable, ValidationError)
+AUDIT_VERSION_TABLE = "audit_alembic_version"
 # Long enough for a server across a network, short enough that a typo does not hang a shell.
 PROBE_SECONDS = 10.0
 
@@ -42,10 +43,12 @@ def setup_failure(error: BaseException) -> str | None:
         return _file_failure(error, settings)
     if isinstance(error, AuditUnavailable):
         url = settings.resolved_audit_database_url
-        cause = error.__cause__ or error
+        why = _probe(url)
+        if why is None and not _migrated(url, AUDIT_VERSION_TABLE):
+            why = "it has no tables yet: run `registry db upgrade`"
         return (
             f"cannot write the audit log at {masked(url)} (REGISTRY_AUDIT_DATABASE_URL):"
-            f" {_probe(url) or reason(cause, url)}"
+            f" {why or reason(error.__cause__ or error, url)}"
         )
     databases = (
         ("database", settings.resolved_database_url, "REGISTRY_DATABASE_URL", "alembic_version"),
@@ -53,7 +56,7 @@ def setup_failure(error: BaseException) -> str | None:
             "audit database",
             settings.resolved_audit_database_url,
             "REGISTRY_AUDIT_DATABASE_URL",
-            "audit_alembic_version",
+            AUDIT_VERSION_TABLE,
         ),
     )
     # The error does not say which database failed: ask each in turn.
