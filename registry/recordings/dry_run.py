@@ -20,8 +20,16 @@ from registry import clock
 from registry.audit.models import Outcome
 from registry.audit.service import Entry
 from registry.recordings import erasure, retention
-from registry.recordings.models import ErasureReason, PendingUpload, Recording, RecordingStatus
+from registry.recordings.models import (
+    ErasureReason,
+    LegalHold,
+    PendingUpload,
+    Recording,
+    RecordingStatus,
+)
 from registry.rights.models import Package
+
+ASKED_AT_ONCE = 1000
 
 
 @dataclass(frozen=True)
@@ -68,9 +76,11 @@ async def preview(*, session: AsyncSession) -> Preview:
         col(Recording.expires_at), col(Recording.id)
     )
     expired = list((await session.scalars(expired_first)).all())
-    holds = await erasure.holds_keeping(
-        session, [r.id for r in expired], ErasureReason.EXPIRED, on=now
-    )
+    holds: dict[str, LegalHold] = {}
+    # A slice at a time: a database takes only so many parameters in one statement.
+    for start in range(0, len(expired), ASKED_AT_ONCE):
+        ids = [r.id for r in expired[start : start + ASKED_AT_ONCE]]
+        holds |= await erasure.holds_keeping(session, ids, ErasureReason.EXPIRED, on=now)
     period = await retention.retention_of_identifiers(session)
     subjects = (
         list((await session.scalars(retention.identifiers_due(now, period))).all())
