@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from registry import migrate
-from registry._commands import CLI, run, write_secret
+from registry._commands import CLI, Guarded, run, write_secret
+from registry._progress import progress
 from registry.access import service as access
 from registry.access.commands import principals_app, tokens_app
 from registry.audit.commands import audit_app, require_apart
@@ -23,7 +24,9 @@ from registry.seeding import seed as load_seeds
 from registry.settings import Settings
 
 app = typer.Typer(
-    help="The registry of processing for call-centre recordings.", no_args_is_help=True
+    cls=Guarded,
+    help="The registry of processing for call-centre recordings.",
+    no_args_is_help=True,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 export_app = typer.Typer(help="Exports of the record.", no_args_is_help=True)
@@ -144,14 +147,19 @@ def export_ropa(
     if fmt is Format.XLSX and output is None:
         raise typer.BadParameter("xlsx is a binary format: give a file", param_hint="--output")
     settings = Settings()
-    export = run(
-        settings,
-        lambda s: ropa.build(
-            session=s, actor=CLI, contact=settings.privacy_contact, controller=controller
-        ),
-        snapshot=True,
-    )
-    data = render(export, fmt)
+    # Two steps, each one call: the bar says which is under way, on standard error, so an
+    # export to standard output stays clean.
+    with progress("reading the record", total=2) as tracker:
+        export = run(
+            settings,
+            lambda s: ropa.build(
+                session=s, actor=CLI, contact=settings.privacy_contact, controller=controller
+            ),
+            snapshot=True,
+        )
+        tracker.update(completed=1, description=f"writing {fmt.value}")
+        data = render(export, fmt)
+        tracker.update(completed=2)
     if output is None:
         typer.echo(data, nl=False)
         return

@@ -160,3 +160,72 @@ def test_db_upgrade_in_a_fresh_directory_makes_the_audit_logs_default_home(
         monkeypatch.delenv(name, raising=False)
     _ok("db", "upgrade")
     assert (tmp_path / "var" / "audit.db").is_file()
+
+
+CLOSED_PORT = "postgresql+asyncpg://nobody:secret@127.0.0.1:1/x"
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["principals", "list"]])
+def test_an_unreachable_database_is_told_in_one_line_without_its_password(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGISTRY_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", CLOSED_PORT)
+    monkeypatch.delenv("REGISTRY_AUDIT_DATABASE_URL", raising=False)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "secret" not in result.output
+    assert result.stderr.splitlines() == [
+        "registry: cannot reach the database at postgresql+asyncpg://nobody:***@127.0.0.1:1/x"
+        " (REGISTRY_DATABASE_URL): connection refused"
+    ]
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["principals", "list"]])
+def test_a_database_in_a_missing_folder_is_told_in_one_line(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "missing"
+    monkeypatch.setenv("REGISTRY_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", f"sqlite+aiosqlite:///{missing}/registry.db")
+    monkeypatch.delenv("REGISTRY_AUDIT_DATABASE_URL", raising=False)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.stderr.splitlines() == [
+        f"registry: cannot open the database at sqlite+aiosqlite:///{missing}/registry.db"
+        f" (REGISTRY_DATABASE_URL): the folder {missing} does not exist"
+    ]
+
+
+def test_an_unreachable_audit_database_is_named_as_such(
+    env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGISTRY_AUDIT_DATABASE_URL", CLOSED_PORT)
+    result = runner.invoke(app, ["sweep"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "secret" not in result.output
+    (line,) = result.stderr.splitlines()
+    assert "nobody:***@127.0.0.1:1/x (REGISTRY_AUDIT_DATABASE_URL): connection refused" in line
+
+
+def test_a_setting_that_is_not_valid_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGISTRY_PORT", "eighty")
+    result = runner.invoke(app, ["principals", "list"])
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("registry: the setting REGISTRY_PORT is not valid:")
+
+
+def test_a_database_never_migrated_is_told_to_be_upgraded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGISTRY_VAR_DIR", str(tmp_path))
+    for name in ("REGISTRY_DATABASE_URL", "REGISTRY_AUDIT_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    result = runner.invoke(app, ["principals", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"registry: the database at sqlite+aiosqlite:///{tmp_path}/registry.db"
+        " (REGISTRY_DATABASE_URL) has no tables yet: run `registry db upgrade`"
+    ]

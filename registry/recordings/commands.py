@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from typing import Annotated, NoReturn
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry._commands import run
+from registry._progress import Tracker, progress
 from registry.audit.commands import require_apart
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, AuditUnavailable, Entry
@@ -17,7 +22,7 @@ from registry.blobs import open_blob_store
 from registry.crypto import KekUnavailable
 from registry.db import create_engine, session_factory
 from registry.kms import remote_keks
-from registry.recordings import keys
+from registry.recordings import dry_run, keys, retention
 from registry.recordings.sweeping import Swept, sweep_all
 from registry.settings import Settings
 
@@ -30,28 +35,58 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-async def _sweep(settings: Settings, batch: int) -> Swept:
+async def _sweep(settings: Settings, batch: int, tracker: Tracker) -> Swept:
     # Each transaction takes SQLite's write lock at once, so sweepers never interleave.
     engine = create_engine(settings.resolved_database_url, serial_writes=True)
     log = AuditLog.open(settings.resolved_audit_database_url)
+    # Each batch that erases is audited before it commits: the count of appends is the
+    # sweep's progress, batch by batch, however many steps it has.
+    appended = 0
+
+    def counted(_seconds: float, failed: bool) -> None:
+        nonlocal appended
+        appended += not failed
+
+    log.on_append = counted
     try:
-        return await sweep_all(
-            sessions=session_factory(engine),
-            blobs=open_blob_store(settings),
-            audit_log=log,
-            batch=batch,
+        return await tracker.follow(
+            lambda: appended,
+            sweep_all(
+                sessions=session_factory(engine),
+                blobs=open_blob_store(settings),
+                audit_log=log,
+                batch=batch,
+            ),
         )
     finally:
         await engine.dispose()
         await log.close()
 
 
-def sweep(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
+def sweep(
+    batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="List what would be erased and what holds keep; change nothing.",
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --dry-run: the list as JSON.")
+    ] = False,
+) -> None:
     """Erase recordings past their retention and not held (safe on many replicas at once);
     then remove temp files that writes killed with their process left in the blob folder."""
+    if as_json and not dry_run:
+        raise typer.BadParameter("only a dry run is listed", param_hint="--json")
     settings = Settings()
     require_apart(settings)
-    swept = asyncio.run(_sweep(settings, batch))
+    if dry_run:
+        _preview(settings, as_json=as_json)
+        return
+    with progress("sweeping: erasing batches") as tracker:
+        swept = asyncio.run(_sweep(settings, batch, tracker))
     line = (
         f"registry: {swept.report.shredded} recordings shredded,"
         f" {swept.report.blobs_deleted} blobs deleted,"
@@ -60,6 +95,55 @@ def sweep(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
     if swept.temp_files is not None:
         line += f", {swept.temp_files} stale temp files removed"
     typer.echo(line)
+
+
+def _preview(settings: Settings, *, as_json: bool) -> None:
+    """Lists what a sweep would do now; the audit log is told that a dry run looked."""
+
+    async def audited(session: AsyncSession) -> dry_run.Preview:
+        preview = await dry_run.preview(session=session)
+        log = AuditLog.open(settings.resolved_audit_database_url)
+        try:
+            await log.append([dry_run.audited(preview, retention.SWEEPER.handle)])
+        finally:
+            await log.close()
+        return preview
+
+    preview = run(settings, audited, snapshot=True)
+    if as_json:
+        typer.echo(json.dumps(asdict(preview), default=_iso, indent=2))
+        return
+    for line in _listed(preview):
+        typer.echo(line)
+    counts = preview.counts()
+    typer.echo(
+        f"registry: dry run, nothing changed: {counts['recordings']} recordings would be"
+        f" erased, {counts['held']} kept by holds, {counts['shredded']} shredded blobs"
+        f" deleted, {counts['subjects']} subjects' identifiers erased,"
+        f" {counts['packages']} expired packages erased,"
+        f" {counts['unfinished_uploads']} unfinished uploads removed"
+    )
+
+
+def _listed(preview: dry_run.Preview) -> list[str]:
+    return [
+        *(f"erase recording {r.id}: expired on {_iso(r.since)}" for r in preview.recordings),
+        *(
+            f"keep recording {h.recording_id}: hold on {h.ground} until {h.until.isoformat()}"
+            for h in preview.held
+        ),
+        *(f"delete the blob of recording {r}: shredded already" for r in preview.shredded),
+        *(f"erase the identifiers of subject {s}" for s in preview.subjects),
+        *(f"erase package {p.id}: expired on {_iso(p.since)}" for p in preview.packages),
+        *(
+            f"remove unfinished upload {u.id}: deadline passed on {_iso(u.since)}"
+            for u in preview.unfinished_uploads
+        ),
+    ]
+
+
+def _iso(value: date | datetime) -> str:
+    return value.isoformat()
 
 
 class _Stopped(Exception):
@@ -94,7 +178,7 @@ def _rotation_entry(primary: str, rewrapped: keys.Rewrapped, outcome: Outcome) -
     )
 
 
-async def _rotate(settings: Settings, batch: int) -> Rotation:
+async def _rotate(settings: Settings, batch: int, tracker: Tracker) -> Rotation:
     ring_file = settings.resolved_keyring_file
     try:
         ring = keys.ring_to_rotate(ring_file, remote=remote_keks(settings))
@@ -121,8 +205,13 @@ async def _rotate(settings: Settings, batch: int) -> Rotation:
                 f"cannot write the key ring {ring_file}: {error.strerror or error}; it is unchanged"
             ) from None
         progress = keys.Rewrapped()
+        total = await keys.under_older_keys(sessions=sessions, ring=ring)
+        tracker.update(completed=0, total=total)
         try:
-            await keys.rewrap_all(sessions=sessions, ring=ring, batch=batch, progress=progress)
+            await tracker.follow(
+                lambda: progress.done + len(progress.unreadable),
+                keys.rewrap_all(sessions=sessions, ring=ring, batch=batch, progress=progress),
+            )
         except Exception as error:
             with contextlib.suppress(AuditUnavailable):
                 await log.append([_rotation_entry(primary, progress, Outcome.FAILED)])
@@ -156,7 +245,8 @@ def rotate(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None
     settings = Settings()
     require_apart(settings)
     try:
-        rotation = asyncio.run(_rotate(settings, batch))
+        with progress("re-wrapping data keys") as tracker:
+            rotation = asyncio.run(_rotate(settings, batch, tracker))
     except _Stopped as stopped:
         _fail(str(stopped))
     done = rotation.rewrapped

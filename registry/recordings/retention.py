@@ -167,6 +167,13 @@ def _held_now(today: date) -> Exists:
     )
 
 
+def expired_recordings(now: datetime) -> Select[Recording]:
+    """Recordings past their period on ``now`` and not erased yet, held or not."""
+    return select(Recording).where(
+        col(Recording.status) == RecordingStatus.ACTIVE, col(Recording.expires_at) <= now
+    )
+
+
 def _oldest_first(session: AsyncSession, query: Select[*Ts], batch: int) -> Select[*Ts]:
     return claimed(session, query.order_by(col(Recording.expires_at)).limit(batch))
 
@@ -190,11 +197,7 @@ async def sweep(
     while True:
         async with sessions() as session, session.begin():
             now = clock.now()
-            expired = select(Recording).where(
-                col(Recording.status) == RecordingStatus.ACTIVE,
-                col(Recording.expires_at) <= now,
-                ~_held_now(now.date()),
-            )
+            expired = expired_recordings(now).where(~_held_now(now.date()))
             rows = list((await session.scalars(_oldest_first(session, expired, batch))).all())
             done = await erasure.shred(
                 session=session, actor=SWEEPER, recordings=rows, reason=ErasureReason.EXPIRED
@@ -268,6 +271,19 @@ def _identifiers_kept(now: datetime, period: timedelta) -> ColumnElement[bool]:
     )
 
 
+def identifiers_due(now: datetime, period: timedelta) -> Select[int]:
+    """Subjects whose identifiers are past ``period`` on ``now`` and that nothing keeps."""
+    return (
+        select(col(Subject.id))
+        .where(
+            col(Subject.identifiers_erased_at).is_(None),
+            col(Subject.created_at) <= now - period,
+            ~_identifiers_kept(now, period),
+        )
+        .order_by(col(Subject.id))
+    )
+
+
 async def erase_expired_identifiers(
     *, sessions: async_sessionmaker[AsyncSession], audit_log: AuditLog, batch: int = 500
 ) -> int:
@@ -280,16 +296,7 @@ async def erase_expired_identifiers(
             period = await retention_of_identifiers(session)
             if period is None:
                 return erased
-            due = (
-                select(col(Subject.id))
-                .where(
-                    col(Subject.identifiers_erased_at).is_(None),
-                    col(Subject.created_at) <= now - period,
-                    ~_identifiers_kept(now, period),
-                )
-                .order_by(col(Subject.id))
-                .limit(batch)
-            )
+            due = identifiers_due(now, period).limit(batch)
             ids = list((await session.scalars(claimed(session, due))).all())
             if ids:
                 await session.execute(
