@@ -20,8 +20,8 @@ other index (no subject linked yet, the requester gave other details, the subjec
 identifiers are erased) cannot be recomputed. An open request keeps it under the old
 secret, which stays in the ring until the request is linked or closes; a closed request
 has it cleared, since keeping an index under a secret being retired would keep that secret
-alive for good. A cleared request no longer tells repeats (R-DSR-4) by that phone or e-mail,
-only by its subject.
+alive for good. Either way a later request, indexed under the new secret, is matched to it as
+a repeat (R-DSR-4) by subject only, not by that phone or e-mail.
 """
 
 from __future__ import annotations
