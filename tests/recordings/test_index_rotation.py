@@ -90,7 +90,7 @@ async def subject_versions(sessions: Sessions) -> dict[int, int | None]:
                 col(Subject.phone_index).is_not(None) | col(Subject.email_index).is_not(None)
             )
         )
-        return dict(rows.tuples().all())
+        return {subject_id: version for subject_id, version in rows.all()}
 
 
 async def received(
