@@ -13,6 +13,9 @@ still unwrap what was wrapped before the switch.
 The key ring also holds two secrets with a purpose each, apart from the KEKs: one keys the
 blind index (find a caller by phone or e-mail without storing either in clear), the other
 seals short personal fields (names, phone numbers, e-mail addresses) in database columns.
+The index secret has numbered versions: a rotation (``registry.recordings.index_rotation``)
+makes a new one current and keeps the older ones, which lookups still try, until every
+stored index is recomputed; then they are retired.
 """
 
 from __future__ import annotations
@@ -43,7 +46,13 @@ NONCE_BYTES = 12
 # Cobblestone's update() returns about as much as it is given: a caller's 100 MiB chunk is cut
 # into pieces so that no single ciphertext or plaintext object grows with the stream.
 PIECE_BYTES = 64 * 1024
+# Format 1 holds one index secret; format 2 numbered versions of it. A ring whose index
+# secret was never rotated is still written as format 1, so that older releases read it.
 _RING_FORMAT = 1
+_RING_FORMAT_VERSIONED = 2
+# The version of the one index secret of a format 1 ring, and so of every index stored
+# before the index secret could be rotated.
+FIRST_INDEX_VERSION = 1
 _FIELD_VERSION = b"\x01"
 
 Kind = Literal["phone", "email"]
@@ -91,10 +100,12 @@ class RemoteKeks(Protocol):
 
 
 class KeyRing:
-    """KEKs by ID (one primary; older ones kept to unwrap) and the index and field secrets.
+    """KEKs by ID (one primary; older ones kept to unwrap), the index secrets by version
+    (one current; older ones kept while a rotation recomputes indexes) and the field secret.
 
     Kept in one JSON file of mode 0600. A KEK is never removed: every data key wrapped
-    under it would be shredded by accident. With ``remote`` KEKs, new data keys are wrapped
+    under it would be shredded by accident. An index secret is removed once no stored index
+    is under it (``retire_index_secrets``). With ``remote`` KEKs, new data keys are wrapped
     by those; the file's KEKs still unwrap what they wrapped before.
     """
 
@@ -104,17 +115,21 @@ class KeyRing:
         *,
         primary_id: str,
         keys: dict[str, bytes],
-        index_secret: bytes,
+        index_secrets: dict[int, bytes],
+        index_version: int,
         field_secret: bytes,
         remote: RemoteKeks | None = None,
     ) -> None:
         if primary_id not in keys:
             raise ValueError(f"{path}: the primary key {primary_id!r} is not in the ring")
+        if index_version not in index_secrets:
+            raise ValueError(f"{path}: the current index secret {index_version} is not in the ring")
         self._path = path
         self.remote = remote
         self._primary_id = primary_id
         self._keys = keys
-        self._index_secret = index_secret
+        self._index_secrets = index_secrets
+        self._index_version = index_version
         self._field = AESGCM(field_secret)
         self._field_secret = field_secret
         # Building an AESGCM costs about as much as a wrap: keep one per KEK.
@@ -148,7 +163,8 @@ class KeyRing:
             path,
             primary_id=key_id,
             keys={key_id: AESGCM.generate_key(bit_length=256)},
-            index_secret=os.urandom(KEY_BYTES),
+            index_secrets={FIRST_INDEX_VERSION: os.urandom(KEY_BYTES)},
+            index_version=FIRST_INDEX_VERSION,
             field_secret=os.urandom(KEY_BYTES),
         )
         try:
@@ -163,11 +179,28 @@ class KeyRing:
     def primary_id(self) -> str:
         if self.remote is not None:
             return self.remote.primary_id
-        # A rotation by another process (`registry keys rotate`) changes the file: from then
-        # on new data keys are wrapped under its new primary, not the one loaded at start.
+        self._follow()
+        return self._primary_id
+
+    @property
+    def index_version(self) -> int:
+        """The version of the index secret that new blind indexes are made under."""
+        self._follow()
+        return self._index_version
+
+    @property
+    def index_versions(self) -> list[int]:
+        """Every index secret version held, the current one first: those still in use."""
+        self._follow()
+        older = sorted(set(self._index_secrets) - {self._index_version}, reverse=True)
+        return [self._index_version, *older]
+
+    def _follow(self) -> None:
+        # A rotation by another process (`registry keys rotate`, `rotate-index`) changes the
+        # file: from then on new data keys are wrapped under its new primary, and new indexes
+        # made under its new index secret, not the ones loaded at start.
         if _stamp_of(self._path) != self._stamp:
             self._adopt(type(self)._load(self._path))
-        return self._primary_id
 
     def get(self, key_id: str) -> bytes:
         self._know(key_id)
@@ -187,13 +220,55 @@ class KeyRing:
                 self._path,
                 primary_id=key_id,
                 keys={**current._keys, key_id: AESGCM.generate_key(bit_length=256)},
-                index_secret=current._index_secret,
+                index_secrets=current._index_secrets,
+                index_version=current._index_version,
                 field_secret=current._field_secret,
             )
-            _write_private(self._path, rotated._document(), replace=True)
-            rotated._stamp = _stamp_of(self._path)
-        self._adopt(rotated)
+            self._replace(rotated)
         return key_id
+
+    def add_index_secret(self) -> int:
+        """Make a new index secret current and return its version; older ones stay, so that
+        indexes not yet recomputed are still found, until ``retire_index_secrets``."""
+        with _locked(self._path):
+            current = type(self)._load(self._path)
+            version = max(current._index_secrets) + 1
+            rotated = current._with_index_secrets(
+                {**current._index_secrets, version: os.urandom(KEY_BYTES)}, version
+            )
+            self._replace(rotated)
+        return version
+
+    def retire_index_secrets(self, below: int) -> list[int]:
+        """Remove the index secrets older than version ``below``, once no index is under them;
+        returns the versions removed."""
+        with _locked(self._path):
+            current = type(self)._load(self._path)
+            retired = sorted(
+                v for v in current._index_secrets if v < below and v != current._index_version
+            )
+            if not retired:
+                self._adopt(current)
+                return []
+            kept = {v: s for v, s in current._index_secrets.items() if v not in retired}
+            self._replace(current._with_index_secrets(kept, current._index_version))
+        return retired
+
+    def _with_index_secrets(self, held: dict[int, bytes], version: int) -> KeyRing:
+        return type(self)(
+            self._path,
+            primary_id=self._primary_id,
+            keys=self._keys,
+            index_secrets=held,
+            index_version=version,
+            field_secret=self._field_secret,
+        )
+
+    def _replace(self, rotated: KeyRing) -> None:
+        """Write ``rotated`` over the file (the caller holds its lock) and become it."""
+        _write_private(self._path, rotated._document(), replace=True)
+        rotated._stamp = _stamp_of(self._path)
+        self._adopt(rotated)
 
     def _aead(self, key_id: str) -> AESGCM:
         self._know(key_id)
@@ -209,16 +284,24 @@ class KeyRing:
 
     def _adopt(self, other: KeyRing) -> None:
         self._primary_id, self._keys, self._aeads = other._primary_id, other._keys, other._aeads
+        self._index_secrets, self._index_version = other._index_secrets, other._index_version
         self._stamp = other._stamp
 
     def _document(self) -> bytes:
-        document = {
+        document: dict[str, Any] = {
             "format": _RING_FORMAT,
             "primary": self._primary_id,
             "keys": {key_id: _b64(key) for key_id, key in self._keys.items()},
-            "index_secret": _b64(self._index_secret),
-            "field_secret": _b64(self._field_secret),
         }
+        if list(self._index_secrets) == [FIRST_INDEX_VERSION]:
+            document["index_secret"] = _b64(self._index_secrets[FIRST_INDEX_VERSION])
+        else:
+            document["format"] = _RING_FORMAT_VERSIONED
+            document["index_secrets"] = {
+                str(version): _b64(secret) for version, secret in self._index_secrets.items()
+            }
+            document["index_version"] = self._index_version
+        document["field_secret"] = _b64(self._field_secret)
         return json.dumps(document, indent=2).encode()
 
     @classmethod
@@ -228,13 +311,23 @@ class KeyRing:
         text = path.read_bytes()
         try:
             document: dict[str, Any] = json.loads(text)
-            if document["format"] != _RING_FORMAT:
+            if document["format"] == _RING_FORMAT:
+                index_secrets = {FIRST_INDEX_VERSION: _secret(document["index_secret"])}
+                index_version = FIRST_INDEX_VERSION
+            elif document["format"] == _RING_FORMAT_VERSIONED:
+                index_secrets = {
+                    _version(version): _secret(value)
+                    for version, value in document["index_secrets"].items()
+                }
+                index_version = _version(document["index_version"])
+            else:
                 raise ValueError("unknown format")
             ring = cls(
                 path,
                 primary_id=document["primary"],
                 keys={key_id: _secret(value) for key_id, value in document["keys"].items()},
-                index_secret=_secret(document["index_secret"]),
+                index_secrets=index_secrets,
+                index_version=index_version,
                 field_secret=_secret(document["field_secret"]),
             )
         # These errors name a field or a shape, never a value; ``from None`` drops the JSON
@@ -269,6 +362,16 @@ def _secret(value: str) -> bytes:
     if len(key) != KEY_BYTES:
         raise ValueError(f"a key is not {KEY_BYTES} bytes")
     return key
+
+
+def _version(value: object) -> int:
+    # bool is an int to Python, and JSON object keys are strings: take neither at face value.
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("an index secret version is not a number")
+    version = int(value)
+    if version < FIRST_INDEX_VERSION:
+        raise ValueError("an index secret version is below 1")
+    return version
 
 
 def _new_key_id(taken: set[str]) -> str:
@@ -480,14 +583,33 @@ def _normal_phone(value: str) -> str:
 _NORMALISE: dict[str, Callable[[str], str]] = {"email": _normal_email, "phone": _normal_phone}
 
 
-def blind_index(ring: KeyRing, kind: Kind, value: str) -> str:
-    """A keyed HMAC-SHA256 (hex) of the normalised value: equal values match, none is revealed."""
+def blind_index(ring: KeyRing, kind: Kind, value: str, *, version: int | None = None) -> str:
+    """A keyed HMAC-SHA256 (hex) of the normalised value: equal values match, none is revealed.
+
+    Under the current index secret, or the one of ``version`` (``KeyError`` if retired).
+    """
+    version = ring.index_version if version is None else version
+    if version not in ring._index_secrets:
+        raise KeyError(f"no index secret {version} in the key ring")
+    return _mac(ring._index_secrets[version], kind, value)
+
+
+def blind_indexes(ring: KeyRing, kind: Kind, value: str) -> list[str]:
+    """The value's blind index under every index secret still in use, the current one first.
+
+    A lookup matches any of them: while a rotation recomputes the stored indexes, some are
+    under the new secret and the rest under an older one.
+    """
+    return [blind_index(ring, kind, value, version=v) for v in ring.index_versions]
+
+
+def _mac(secret: bytes, kind: Kind, value: str) -> str:
     if kind not in _NORMALISE:
         raise ValueError(f"no blind index for {kind!r}")
     normal = _NORMALISE[kind](value)
     if not normal.lstrip("+"):
         raise ValueError(f"an empty {kind} has no blind index")
-    mac = hmac.HMAC(ring._index_secret, hashes.SHA256())
+    mac = hmac.HMAC(secret, hashes.SHA256())
     # The kind is in the message so that a phone number and an e-mail never share an index.
     mac.update(_bound(kind, normal))
     return mac.finalize().hex()

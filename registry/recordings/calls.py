@@ -78,13 +78,21 @@ def seal_identifiers(ring: KeyRing, subject: Subject, identifiers: Identifiers) 
     ):
         sealed = seal_field(ring, value, f"subject:{subject.id}:{name}") if value else None
         setattr(subject, f"{name}_sealed", sealed)
+    # Read once: a rotation may make a new index secret current meanwhile, and the version
+    # recorded must be the one both indexes were made under.
+    version = ring.index_version
     try:
         subject.phone_index = (
-            blind_index(ring, "phone", identifiers.phone) if identifiers.phone else None
+            blind_index(ring, "phone", identifiers.phone, version=version)
+            if identifiers.phone
+            else None
         )
         subject.email_index = (
-            blind_index(ring, "email", identifiers.email) if identifiers.email else None
+            blind_index(ring, "email", identifiers.email, version=version)
+            if identifiers.email
+            else None
         )
+        subject.index_secret_version = version
     except ValueError as error:
         raise InvalidInput(str(error)) from error
 

@@ -22,7 +22,7 @@ from registry.blobs import open_blob_store
 from registry.crypto import KekUnavailable
 from registry.db import create_engine, session_factory
 from registry.kms import remote_keks
-from registry.recordings import dry_run, keys, retention
+from registry.recordings import dry_run, index_rotation, keys, retention
 from registry.recordings.sweeping import Swept, sweep_all
 from registry.settings import Settings
 
@@ -265,3 +265,63 @@ def rotate(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None
 
 def _shown(ids: list[str], most: int = 10) -> list[str]:
     return ids if len(ids) <= most else [*ids[:most], f"and {len(ids) - most} more"]
+
+
+async def _rotate_index(settings: Settings, batch: int) -> index_rotation.IndexRotation:
+    # The index secrets are always in the file, KMS or not: no KMS is asked.
+    ring = keys.ring_to_rotate(settings.resolved_keyring_file)
+    engine = create_engine(settings.resolved_database_url, serial_writes=True)
+    log = AuditLog.open(settings.resolved_audit_database_url)
+    try:
+        return await index_rotation.rotate_index(
+            sessions=session_factory(engine),
+            ring=ring,
+            audit_log=log,
+            principal=CLI_PRINCIPAL,
+            batch=batch,
+        )
+    finally:
+        await engine.dispose()
+        await log.close()
+
+
+@keys_app.command("rotate-index")
+def rotate_index(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
+    """Make a new blind-index secret current and recompute every phone and e-mail index under
+    it; the older secret is retired once no index is left under it.
+
+    Safe to run again after a failure: it goes on with the rotation begun, and lookups match
+    under the older secret until then.
+    """
+    settings = Settings()
+    require_apart(settings)
+    try:
+        rotation = asyncio.run(_rotate_index(settings, batch))
+    except (keys.KeyRingUnavailable, index_rotation.RotationStopped) as stopped:
+        _fail(str(stopped))
+    done = rotation.reindexed
+    typer.echo(
+        f"registry: index secret {rotation.version} is current; indexes of {done.subjects}"
+        f" subjects and {done.requests} rights requests recomputed"
+    )
+    if done.cleared:
+        cleared = ", ".join(_shown([str(request_id) for request_id in done.cleared]))
+        typer.echo(
+            f"registry: {len(done.cleared)} closed rights requests had indexes no linked subject"
+            f" proves, which were cleared: requests {cleared}"
+        )
+    if rotation.retired:
+        retired = ", ".join(map(str, rotation.retired))
+        typer.echo(f"registry: every index is under the current secret; retired {retired}")
+    elif rotation.left:
+        typer.echo(
+            f"registry: {rotation.left} rows are still under an older secret, which stays in the"
+            " ring so that they are found (open rights requests whose subject is not linked,"
+            " rows busy or written since): run `registry keys rotate-index` again later"
+        )
+    if done.unreadable:
+        unreadable = ", ".join(_shown([str(subject_id) for subject_id in done.unreadable]))
+        _fail(
+            f"{len(done.unreadable)} subjects' sealed phone or e-mail does not open; their indexes"
+            f" were left as they were: subjects {unreadable}"
+        )

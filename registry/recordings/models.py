@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, LargeBinary, String, Text
+from sqlalchemy import JSON, Date, Integer, LargeBinary, String, Text
 from sqlmodel import Field
 
 from registry._columns import UtcDateTime, enum_column
@@ -87,6 +87,9 @@ class Subject(Base, table=True):
     email_sealed: bytes | None = Field(default=None, sa_type=LargeBinary)
     phone_index: str | None = Field(default=None, index=True, sa_type=String(64))
     email_index: str | None = Field(default=None, index=True, sa_type=String(64))
+    # The index secret the two indexes are under; none before the secret could be rotated,
+    # which means its first version (registry.recordings.index_rotation).
+    index_secret_version: int | None = Field(default=None, sa_type=Integer)
     country_code: str | None = Field(default=None, foreign_key="country.code", sa_type=String(2))
     principal_handle: str | None = Field(default=None, sa_type=String(80))
     under_16: bool = Field(default=False)

@@ -18,33 +18,50 @@ from registry.errors import InvalidInput
 from registry.recordings.models import Call, Recording, RecordingStatus, Subject
 
 
-def contact_indexes(
-    ring: KeyRing, phone: str | None, email: str | None
-) -> tuple[str | None, str | None]:
+@dataclass(frozen=True)
+class ContactIndexes:
+    """A requester's phone and e-mail as blind indexes: never the values themselves."""
+
+    # Under the current index secret, of version ``version``: what a request keeps.
+    phone_index: str | None
+    email_index: str | None
+    version: int
+    # Under every index secret still in use, the current one first: what a search matches,
+    # since during a rotation a subject's index may still be under an older secret.
+    phone_indexes: tuple[str, ...]
+    email_indexes: tuple[str, ...]
+
+
+def contact_indexes(ring: KeyRing, phone: str | None, email: str | None) -> ContactIndexes:
     """The blind indexes of a phone and an e-mail; at least one must be given."""
     phone, email = (phone or "").strip() or None, (email or "").strip() or None
     if phone is None and email is None:
         raise InvalidInput("a phone number or an e-mail address is needed to find the subject")
+    # Read once, so that the current version and the indexes under it agree.
+    versions = ring.index_versions
     try:
-        return (
-            blind_index(ring, "phone", phone) if phone else None,
-            blind_index(ring, "email", email) if email else None,
-        )
+        phones = tuple(blind_index(ring, "phone", phone, version=v) for v in versions if phone)
+        emails = tuple(blind_index(ring, "email", email, version=v) for v in versions if email)
     except ValueError as error:
         raise InvalidInput(str(error)) from error
+    return ContactIndexes(
+        phone_index=phones[0] if phones else None,
+        email_index=emails[0] if emails else None,
+        version=versions[0],
+        phone_indexes=phones,
+        email_indexes=emails,
+    )
 
 
-async def subjects_by_indexes(
-    session: AsyncSession, phone_index: str | None, email_index: str | None
-) -> list[Subject]:
+async def subjects_by_indexes(session: AsyncSession, given: ContactIndexes) -> list[Subject]:
     """Every subject, customer or agent, whose phone or e-mail index matches."""
     matches = [
-        column == value
-        for column, value in (
-            (col(Subject.phone_index), phone_index),
-            (col(Subject.email_index), email_index),
+        col(column).in_(values)
+        for column, values in (
+            (Subject.phone_index, given.phone_indexes),
+            (Subject.email_index, given.email_indexes),
         )
-        if value is not None
+        if values
     ]
     if not matches:
         return []
@@ -74,7 +91,7 @@ async def find_subjects(
     """The subjects a phone or e-mail belongs to, with their calls and how much is held."""
     authorize(actor, Action.RIGHTS_READ)
     found = []
-    for subject in await subjects_by_indexes(session, *contact_indexes(ring, phone, email)):
+    for subject in await subjects_by_indexes(session, contact_indexes(ring, phone, email)):
         involved = or_(col(Call.customer_id) == subject.id, col(Call.agent_id) == subject.id)
         calls = (
             await session.scalars(

@@ -74,6 +74,8 @@ class RightsRequest(Base, table=True):
     subject_id: int | None = Field(default=None, foreign_key="subject.id", index=True)
     phone_index: str | None = Field(default=None, index=True, sa_type=String(64))
     email_index: str | None = Field(default=None, index=True, sa_type=String(64))
+    # The index secret the two indexes are under, as for a subject.
+    index_secret_version: int | None = Field(default=None, sa_type=Integer)
     by_guardian: bool = Field(default=False)
     received_at: datetime = Field(sa_type=UtcDateTime)
     received_by: str = Field(sa_type=String(80))

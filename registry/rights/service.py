@@ -88,8 +88,8 @@ async def receive(
             raise InvalidInput("a rectification says what to correct", field="corrections")
     elif corrections is not None:
         raise InvalidInput("only a rectification carries corrections", field="corrections")
-    phone_index, email_index = contact_indexes(ring, received.phone, received.email)
-    matches = await subjects_by_indexes(session, phone_index, email_index)
+    given = contact_indexes(ring, received.phone, received.email)
+    matches = await subjects_by_indexes(session, given)
     now = clock.now()
     request = RightsRequest(
         kind=received.kind,
@@ -97,8 +97,9 @@ async def receive(
         controller_id=controller.id,
         # Only an unambiguous match is linked; otherwise the privacy team picks the subject.
         subject_id=matches[0].id if len(matches) == 1 else None,
-        phone_index=phone_index,
-        email_index=email_index,
+        phone_index=given.phone_index,
+        email_index=given.email_index,
+        index_secret_version=given.version,
         by_guardian=received.by_guardian,
         received_at=now,
         received_by=actor.handle,
