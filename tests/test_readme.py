@@ -166,3 +166,32 @@ def test_the_readmes_postgresql_lines_migrate_seed_and_serve(
     with serving(served, fresh_directory / "server.log") as server:
         ready = httpx.get(f"{server.url}/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
+
+
+def test_the_readmes_feed_follower_resumes_from_its_saved_cursor(fresh_directory: Path) -> None:
+    (script,) = re.findall(r"```python\n(.*?)```", readme(), flags=re.DOTALL)
+    with serving(embedded_env(fresh_directory), fresh_directory / "server.log") as server:
+        follower = fresh_directory / "follow.py"
+        follower.write_text(script.replace("https://registry.example", server.url))
+        token = (fresh_directory / "var" / "bootstrap-token").read_text().strip()
+        env = {**clean_env(), "REGISTRY_TOKEN": token}
+
+        def follow() -> list[str]:
+            ran = subprocess.run(
+                [sys.executable, str(follower)],
+                cwd=fresh_directory,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert ran.returncode == 0, ran.stderr
+            return ran.stdout.splitlines()
+
+        first = follow()
+        again = follow()
+    # The seeding's changes, each once, in order; the second run has nothing new to say.
+    sequences = [int(line.split()[0]) for line in first]
+    assert len(sequences) > 10 and sequences == sorted(set(sequences))
+    assert again == []
+    assert (fresh_directory / "registry-feed.cursor").read_text().strip()
