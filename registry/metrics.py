@@ -23,9 +23,8 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry import clock, logs
 from registry.access.service import Actor
-from registry.recordings.models import LegalHold, Recording, RecordingStatus
+from registry.recordings import retention
 from registry.rights import service as rights
 from registry.settings import Settings
 
@@ -199,19 +198,10 @@ async def _overdue(session: AsyncSession) -> int:
 
 
 async def _held(session: AsyncSession) -> int:
-    # The sweep's own test of a hold in force (recordings.retention): not released, not ended.
+    # The sweep's own queries: past their period, and kept by a hold in force.
     now = clock.now()
-    in_force = exists().where(
-        col(LegalHold.recording_id) == col(Recording.id),
-        col(LegalHold.released_at).is_(None),
-        col(LegalHold.ends_on) >= now.date(),
-    )
-    query = select(func.count()).where(
-        col(Recording.status) == RecordingStatus.ACTIVE,
-        col(Recording.expires_at) <= now,
-        in_force,
-    )
-    return await session.scalar(query) or 0
+    kept = retention.expired_recordings(now).where(retention.held_now(now.date()))
+    return await session.scalar(select(func.count()).select_from(kept.subquery())) or 0
 
 
 def _digest(token: str) -> bytes:

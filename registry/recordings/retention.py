@@ -159,7 +159,8 @@ class SweepReport:
     identifiers_erased: int = 0
 
 
-def _held_now(today: date) -> Exists:
+def held_now(today: date) -> Exists:
+    """A hold in force on ``today`` keeps the recording (of the outer query)."""
     return exists().where(
         col(LegalHold.recording_id) == col(Recording.id),
         col(LegalHold.released_at).is_(None),
@@ -197,7 +198,7 @@ async def sweep(
     while True:
         async with sessions() as session, session.begin():
             now = clock.now()
-            expired = expired_recordings(now).where(~_held_now(now.date()))
+            expired = expired_recordings(now).where(~held_now(now.date()))
             rows = list((await session.scalars(_oldest_first(session, expired, batch))).all())
             done = await erasure.shred(
                 session=session, actor=SWEEPER, recordings=rows, reason=ErasureReason.EXPIRED
