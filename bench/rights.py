@@ -52,7 +52,7 @@ from registry.access.service import Actor
 from registry.blobs import LocalBlobStore
 from registry.crypto import KeyRing
 from registry.db import create_engine, session_factory, transaction
-from registry.inventory.models import Entity
+from registry.record.inventory.models import Entity
 from registry.recordings import calls, storage
 from registry.recordings.models import Direction, Segment, Subject, SubjectKind
 from registry.recordings.storage import BLOCK_BYTES

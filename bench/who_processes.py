@@ -44,7 +44,7 @@ from registry.access.policy import Role
 from registry.access.service import Actor
 from registry.app import build_app
 from registry.db import create_engine, session_factory, transaction
-from registry.inventory.models import EntityKind
+from registry.record.inventory.models import EntityKind
 from registry.seeding import seed
 from registry.settings import Settings
 

@@ -3,8 +3,8 @@
 from registry.access.models import ApiToken, Principal
 from registry.authorities.models import AuthorityRequest, DisclosureItem
 from registry.db import Base
-from registry.history.models import Change
-from registry.inventory.models import (
+from registry.record.history.models import Change
+from registry.record.inventory.models import (
     Activity,
     ActivityDataCategory,
     ActivityParty,
@@ -15,6 +15,12 @@ from registry.inventory.models import (
     Purpose,
     PurposeBasis,
     SubjectCategory,
+)
+from registry.record.transfers.models import (
+    AdequacyDecision,
+    Country,
+    Transfer,
+    TransferDataCategory,
 )
 from registry.recordings.models import (
     Call,
@@ -34,12 +40,6 @@ from registry.rights.models import (
     RequestStep,
     Restriction,
     RightsRequest,
-)
-from registry.transfers.models import (
-    AdequacyDecision,
-    Country,
-    Transfer,
-    TransferDataCategory,
 )
 
 __all__ = [

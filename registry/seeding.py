@@ -20,10 +20,10 @@ from sqlmodel._compat import SQLModelConfig
 
 from registry.access.service import Actor
 from registry.db import Base
-from registry.history import service as history
-from registry.history.models import ChangeAction
-from registry.inventory import service as inventory
-from registry.inventory.models import (
+from registry.record.history import service as history
+from registry.record.history.models import ChangeAction
+from registry.record.inventory import service as inventory
+from registry.record.inventory.models import (
     Activity,
     ActivityDataCategory,
     ActivityDraft,
@@ -39,8 +39,14 @@ from registry.inventory.models import (
     PurposeBasis,
     SubjectCategory,
 )
-from registry.transfers import service as transfers
-from registry.transfers.models import AdequacyDecision, AdequacyScope, Country, Mechanism, Transfer
+from registry.record.transfers import service as transfers
+from registry.record.transfers.models import (
+    AdequacyDecision,
+    AdequacyScope,
+    Country,
+    Mechanism,
+    Transfer,
+)
 
 SEED_ACTOR = Actor.system("seed")
 

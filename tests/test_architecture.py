@@ -15,11 +15,9 @@ DOMAINS = (
     "access",
     "audit",
     "authorities",
-    "history",
-    "inventory",
     "recordings",
+    "record",
     "rights",
-    "transfers",
 )
 # Modules that serve GraphQL and may import it.
 GRAPHQL_LAYER = {"graphql.py", "types.py", "loaders.py", "http.py"}
@@ -40,7 +38,7 @@ def core_modules() -> list[Path]:
     for domain in DOMAINS:
         folder = PACKAGE / domain
         if folder.is_dir():
-            modules += [p for p in folder.glob("*.py") if p.name not in GRAPHQL_LAYER]
+            modules += [p for p in folder.rglob("*.py") if p.name not in GRAPHQL_LAYER]
     modules += [
         PACKAGE / name for name in ("db.py", "clock.py", "errors.py", "settings.py", "seeding.py")
     ]

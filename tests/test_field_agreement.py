@@ -23,15 +23,15 @@ from registry.access.graphql import CreatePrincipalInput, PrincipalType, UpdateP
 from registry.access.models import Principal
 from registry.db import Base
 from registry.exports.ropa import ControllerRow, ProcessorRow
-from registry.inventory import service as inventory_service
-from registry.inventory.graphql import CreateEntityInput, UpdateEntityInput
-from registry.inventory.models import Activity, Entity, EntityDraft
-from registry.inventory.types import ActivityType, EntityType
+from registry.record.inventory import service as inventory_service
+from registry.record.inventory.graphql import CreateEntityInput, UpdateEntityInput
+from registry.record.inventory.models import Activity, Entity, EntityDraft
+from registry.record.inventory.types import ActivityType, EntityType
+from registry.record.transfers import service as transfer_service
+from registry.record.transfers.graphql import CreateTransferInput, UpdateTransferInput
+from registry.record.transfers.models import Transfer
+from registry.record.transfers.types import TransferType
 from registry.seeding import ActivitySeed, EntitySeed
-from registry.transfers import service as transfer_service
-from registry.transfers.graphql import CreateTransferInput, UpdateTransferInput
-from registry.transfers.models import Transfer
-from registry.transfers.types import TransferType
 
 
 def columns(model: type[Base]) -> set[str]:

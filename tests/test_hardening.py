@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from registry import clock
 from registry.access.policy import Action, Role, allowed_roles
 from registry.graphql.ratelimit import RateLimiter
-from registry.history import service as history
-from registry.inventory import service as inventory
+from registry.record.history import service as history
+from registry.record.inventory import service as inventory
 from tests.conftest import NOW, Api, Serve
 
 

@@ -17,9 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry import clock
 from registry.access.service import Actor
 from registry.errors import InvalidInput
-from registry.inventory import record
-from registry.inventory.models import Activity, DataCategory, Entity, LegalBasis
-from registry.inventory.record import (
+from registry.record import answers as record
+from registry.record.answers import (
     ActivityFacts,
     ControllerRecord,
     EntityGap,
@@ -28,9 +27,10 @@ from registry.inventory.record import (
     ProcessingRole,
     ProcessorRecord,
 )
-from registry.transfers.flows import Flow
-from registry.transfers.models import Mechanism, Transfer
-from registry.transfers.safeguards import Safeguard
+from registry.record.graph import Flow
+from registry.record.inventory.models import Activity, DataCategory, Entity, LegalBasis
+from registry.record.transfers.models import Mechanism, Transfer
+from registry.record.transfers.safeguards import Safeguard
 
 Cell = str | tuple[str, ...]
 

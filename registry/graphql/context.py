@@ -18,8 +18,8 @@ from registry.audit.service import AuditLog, Entry
 from registry.blobs import BlobStore
 from registry.crypto import KeyRing
 from registry.graphql.ratelimit import RateLimiter
+from registry.record.transfers.models import Country
 from registry.settings import Settings
-from registry.transfers.models import Country
 
 
 @dataclass

@@ -10,11 +10,11 @@ from registry.access.policy import Action
 from registry.graphql.context import Info
 from registry.graphql.relay import KEYS, Node, parse_global_id
 from registry.graphql.selection import Selection, selection_of
-from registry.history.graphql import change_objects
-from registry.history.models import Change
-from registry.inventory import loaders as inventory
-from registry.transfers import loaders as transfers
-from registry.transfers.models import AdequacyDecision, Transfer
+from registry.record.history.graphql import change_objects
+from registry.record.history.models import Change
+from registry.record.inventory import loaders as inventory
+from registry.record.transfers import loaders as transfers
+from registry.record.transfers.models import AdequacyDecision, Transfer
 
 
 async def _load(info: Info, type_name: str, key: int, sel: Selection) -> Node | None:

@@ -32,13 +32,13 @@ from registry.graphql.cost import QueryCost
 from registry.graphql.errors import ERROR_TYPES
 from registry.graphql.inputs import RefuseNulCharacters
 from registry.graphql.node import NodeQuery
-from registry.history.graphql import ChangeType, HistoryQuery
-from registry.inventory.graphql import InventoryMutation, InventoryQuery
-from registry.inventory.types import ActivityType, EntityType
+from registry.record.history.graphql import ChangeType, HistoryQuery
+from registry.record.inventory.graphql import InventoryMutation, InventoryQuery
+from registry.record.inventory.types import ActivityType, EntityType
+from registry.record.transfers.graphql import TransfersMutation, TransfersQuery
+from registry.record.transfers.types import AdequacyDecisionType, TransferType
 from registry.recordings.graphql import RecordingsMutation, RecordingsQuery
 from registry.rights.graphql import RightsMutation, RightsQuery
-from registry.transfers.graphql import TransfersMutation, TransfersQuery
-from registry.transfers.types import AdequacyDecisionType, TransferType
 
 logger = logging.getLogger(__name__)
 

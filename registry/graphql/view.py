@@ -31,9 +31,9 @@ from registry.errors import DomainError, InvalidInput, Unauthenticated
 from registry.graphql.cache import CacheKey, ResponseCache, cacheable_request, read_scope
 from registry.graphql.context import Context
 from registry.graphql.ratelimit import RateLimiter
-from registry.history.service import record_version
 from registry.logs import bind_principal, bind_request
 from registry.metrics import observed
+from registry.record.history.service import record_version
 from registry.settings import Environment, Settings
 
 logger = logging.getLogger(__name__)

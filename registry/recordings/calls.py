@@ -15,7 +15,8 @@ from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.crypto import KeyRing, blind_index, seal_field
 from registry.errors import InvalidInput, NotFound, RuleBroken
-from registry.inventory.models import Entity, EntityKind
+from registry.record.inventory.models import Entity, EntityKind
+from registry.record.transfers.models import Country
 from registry.recordings import erasure
 from registry.recordings.models import (
     Call,
@@ -32,7 +33,6 @@ from registry.recordings.models import (
     Subject,
     SubjectKind,
 )
-from registry.transfers.models import Country
 
 
 @dataclass(frozen=True)

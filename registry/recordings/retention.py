@@ -44,7 +44,7 @@ from registry.audit.service import AuditLog, Entry
 from registry.blobs import BlobStore
 from registry.db import claimed
 from registry.errors import InvalidInput, NotFound, RuleBroken
-from registry.inventory.models import ActivityDataCategory, ActivityParty, DataCategory
+from registry.record.inventory.models import ActivityDataCategory, ActivityParty, DataCategory
 from registry.recordings import erasure
 from registry.recordings.models import (
     Call,

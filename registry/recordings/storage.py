@@ -32,7 +32,7 @@ from registry.crypto import (
     wrap_async,
 )
 from registry.errors import NotFound, RuleBroken
-from registry.inventory.models import ActivityParty, Purpose
+from registry.record.inventory.models import ActivityParty, Purpose
 from registry.recordings import erasure, uploads
 from registry.recordings.calls import call_by_id
 from registry.recordings.models import (

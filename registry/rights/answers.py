@@ -33,14 +33,14 @@ from registry.access.service import Actor, authorize
 from registry.blobs import BlobStore
 from registry.crypto import KeyRing
 from registry.exports.ropa import LEGAL_BASES, MECHANISMS, SAFEGUARDS
-from registry.inventory import record
-from registry.inventory.models import Entity, EntityKind, LegalBasis
-from registry.inventory.record import CROSS_BORDER, Processing, ProcessingRole
+from registry.record import answers as record
+from registry.record.answers import CROSS_BORDER, Processing, ProcessingRole
+from registry.record.graph import Flow
+from registry.record.inventory.models import Entity, EntityKind, LegalBasis
 from registry.recordings.models import Subject, SubjectKind
 from registry.rights.held import data_document, load_held, portability_document, when
 from registry.rights.models import Package, PackageKind, RightsRequest
 from registry.rights.package import Entry, audio_entries, build_package, servable
-from registry.transfers.flows import Flow
 
 VERSION = 1
 AUDIO_FOLDER = "recordings"

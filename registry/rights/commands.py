@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from registry._commands import CLI, run
-from registry.inventory.models import Entity
+from registry.record.inventory.models import Entity
 from registry.rights import service
 from registry.rights.deadlines import deadline
 from registry.rights.models import RightsRequest

@@ -25,7 +25,7 @@ from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.crypto import KeyRing, open_field
 from registry.errors import InvalidInput, NotFound, RuleBroken
-from registry.inventory.models import ActivityParty, Engagement, Entity, PartyRole
+from registry.record.inventory.models import ActivityParty, Engagement, Entity, PartyRole
 from registry.recordings import calls, erasure
 from registry.recordings.models import (
     Call,

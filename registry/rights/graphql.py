@@ -20,7 +20,7 @@ from registry.graphql.errors import ErrorType
 from registry.graphql.loading import grouped
 from registry.graphql.mutations import run
 from registry.graphql.relay import Connection, connection, page
-from registry.inventory.models import Entity
+from registry.record.inventory.models import Entity
 from registry.recordings.calls import Identifiers
 from registry.recordings.graphql import call_objects
 from registry.rights import completion, effects, lookup, service

@@ -19,7 +19,7 @@ from sqlmodel import col
 
 from registry import clock
 from registry.crypto import KeyRing, open_field
-from registry.inventory.models import Entity
+from registry.record.inventory.models import Entity
 from registry.recordings.models import (
     Call,
     ConsentEvent,

@@ -24,7 +24,7 @@ from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.crypto import KeyRing, seal_field
 from registry.errors import InvalidInput, NotFound, RuleBroken
-from registry.inventory.models import Entity, EntityKind
+from registry.record.inventory.models import Entity, EntityKind
 from registry.recordings.calls import Identifiers
 from registry.recordings.models import Subject
 from registry.rights.deadlines import MAX_EXTENSION_MONTHS, add_months, deadline, first_deadline

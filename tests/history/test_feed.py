@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from registry import clock
 from registry.access.policy import Role
 from registry.db import transaction
-from registry.history import service as history
-from registry.inventory import service as inventory
+from registry.record.history import service as history
+from registry.record.inventory import service as inventory
 from tests.conftest import NOW, OFFICER, Api, Databases
 from tests.inventory.test_graphql import CREATE, new_entity
 

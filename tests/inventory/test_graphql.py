@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry.access.policy import Role
 from registry.db import transaction
-from registry.inventory import service as inventory
-from registry.inventory.models import EntityKind
-from registry.transfers import service as transfers
-from registry.transfers.models import Mechanism
+from registry.record.inventory import service as inventory
+from registry.record.inventory.models import EntityKind
+from registry.record.transfers import service as transfers
+from registry.record.transfers.models import Mechanism
 from tests.conftest import OFFICER, Api
 
 WHO = """

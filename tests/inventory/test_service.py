@@ -12,19 +12,20 @@ from registry.access.policy import Role
 from registry.access.service import Actor
 from registry.db import transaction
 from registry.errors import Conflict, Forbidden, InvalidInput, RuleBroken
-from registry.history import service as history
-from registry.history.models import Change, ChangeAction
-from registry.inventory import record, service
-from registry.inventory.models import (
+from registry.record import answers as record
+from registry.record.answers import EntityGapReason
+from registry.record.history import service as history
+from registry.record.history.models import Change, ChangeAction
+from registry.record.inventory import service
+from registry.record.inventory.models import (
     ActivityDataCategory,
     DataCategory,
     Entity,
     EntityDraft,
     EntityKind,
 )
-from registry.inventory.record import EntityGapReason
+from registry.record.transfers.safeguards import Safeguard
 from registry.seeding import seed
-from registry.transfers.safeguards import Safeguard
 from tests.conftest import OFFICER, SEEDS
 
 Sessions = async_sessionmaker[AsyncSession]

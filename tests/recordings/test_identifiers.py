@@ -12,7 +12,7 @@ from registry import clock
 from registry.blobs import LocalBlobStore
 from registry.crypto import KeyRing
 from registry.db import transaction
-from registry.inventory.models import Entity
+from registry.record.inventory.models import Entity
 from registry.recordings import calls, retention
 from registry.recordings.models import ErasureReason, IdentifierTombstone, Subject, SubjectKind
 from registry.rights.models import RequestKind, RequestStatus, RightsRequest

@@ -14,9 +14,9 @@ from registry.audit.models import AuditEvent, Outcome
 from registry.audit.service import AuditLog
 from registry.db import transaction
 from registry.errors import RuleBroken
+from registry.record.transfers.models import Country
 from registry.recordings import calls, monitoring
 from registry.recordings.models import MonitoringReason, MonitoringSession
-from registry.transfers.models import Country
 from tests.conftest import NOW, Api
 from tests.recordings.conftest import SYSTEM, Scene
 

@@ -20,7 +20,7 @@ from registry.blobs import LocalBlobStore
 from registry.crypto import KeyRing
 from registry.db import create_engine, session_factory, transaction
 from registry.errors import InvalidInput, RuleBroken
-from registry.inventory.models import (
+from registry.record.inventory.models import (
     Activity,
     ActivityDataCategory,
     ActivityParty,

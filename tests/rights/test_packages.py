@@ -31,13 +31,14 @@ from registry.blobs import LocalBlobStore
 from registry.crypto import CiphertextInvalid, KeyRing
 from registry.db import transaction
 from registry.errors import Forbidden
-from registry.inventory.models import (
+from registry.record.inventory.models import (
     Activity,
     ActivityParty,
     Entity,
     PartyRole,
     Purpose,
 )
+from registry.record.transfers.models import Transfer
 from registry.recordings import calls, erasure, storage
 from registry.recordings.models import Direction, Recording, Segment, Subject
 from registry.rights import answers
@@ -49,7 +50,6 @@ from registry.rights.package import (
     build_package,
     open_package,
 )
-from registry.transfers.models import Transfer
 from tests.audit.test_graphql import break_the_log
 from tests.conftest import NOW, Api, AppFactory
 from tests.recordings.conftest import Scene, scene

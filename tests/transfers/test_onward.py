@@ -8,13 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.db import transaction
 from registry.errors import InvalidInput, RuleBroken
-from registry.inventory import record
-from registry.inventory import service as inventory
-from registry.inventory.models import EntityKind, PartyRole
-from registry.transfers import service
-from registry.transfers.flows import Flow
-from registry.transfers.models import Mechanism, Transfer
-from registry.transfers.safeguards import Safeguard
+from registry.record import answers as record
+from registry.record.graph import Flow
+from registry.record.inventory import service as inventory
+from registry.record.inventory.models import EntityKind, PartyRole
+from registry.record.transfers import service
+from registry.record.transfers.models import Mechanism, Transfer
+from registry.record.transfers.safeguards import Safeguard
 from tests.conftest import OFFICER, Api
 from tests.transfers.test_service import add_entity
 

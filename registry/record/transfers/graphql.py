@@ -16,9 +16,9 @@ from registry.graphql.errors import ErrorType
 from registry.graphql.mutations import capped, given_fields, run
 from registry.graphql.relay import Connection, connection, page
 from registry.graphql.selection import selection_of
-from registry.transfers import loaders, service
-from registry.transfers.models import Mechanism, Transfer
-from registry.transfers.types import CountryType, TransferType
+from registry.record.transfers import loaders, service
+from registry.record.transfers.models import Mechanism, Transfer
+from registry.record.transfers.types import CountryType, TransferType
 
 
 @strawberry.input

@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from registry.inventory.models import ActivityParty, Engagement, Entity, PartyRole
-from registry.transfers import safeguards
-from registry.transfers.models import AdequacyDecision, Country, Transfer
-from registry.transfers.safeguards import Safeguard
+from registry.record.inventory.models import ActivityParty, Engagement, Entity, PartyRole
+from registry.record.transfers import safeguards
+from registry.record.transfers.models import AdequacyDecision, Country, Transfer
+from registry.record.transfers.safeguards import Safeguard
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from registry.inventory.models import EntityKind
-from registry.transfers.models import AdequacyDecision, AdequacyScope, Mechanism, Transfer
+from registry.record.inventory.models import EntityKind
+from registry.record.transfers.models import AdequacyDecision, AdequacyScope, Mechanism, Transfer
 
 
 class PartyRole(StrEnum):

@@ -14,15 +14,7 @@ from registry.graphql.context import Context
 from registry.graphql.loading import UNLOADED, chunks, grouped, id_maker
 from registry.graphql.selection import Selection
 from registry.graphql.shape import Relation, Shape, column_rows, values_of
-from registry.inventory.models import (
-    ActivityParty,
-    DataCategory,
-    Engagement,
-    Entity,
-    PartyRole,
-    SubjectCategory,
-)
-from registry.inventory.record import (
+from registry.record.answers import (
     ActivityFacts,
     ControllerRecord,
     EntityGap,
@@ -32,7 +24,16 @@ from registry.inventory.record import (
     entity_gaps,
     load_activity_facts,
 )
-from registry.inventory.types import (
+from registry.record.graph import Flow
+from registry.record.inventory.models import (
+    ActivityParty,
+    DataCategory,
+    Engagement,
+    Entity,
+    PartyRole,
+    SubjectCategory,
+)
+from registry.record.inventory.types import (
     ActivityType,
     ControllerRecordType,
     DataCategoryType,
@@ -46,9 +47,8 @@ from registry.inventory.types import (
     SecurityMeasureType,
     SubjectCategoryType,
 )
-from registry.transfers import loaders as transfers
-from registry.transfers.flows import Flow
-from registry.transfers.types import FlowType
+from registry.record.transfers import loaders as transfers
+from registry.record.transfers.types import FlowType
 
 ENTITY = Shape(EntityType, Entity)
 GAP_COLUMNS = ("kind", "registered_office", "verified", "contact", "verification_note")

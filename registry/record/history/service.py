@@ -17,7 +17,7 @@ from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.db import Base
-from registry.history.models import Change, ChangeAction, ChangeCounter
+from registry.record.history.models import Change, ChangeAction, ChangeCounter
 
 
 def snapshot(row: Base) -> dict[str, Any]:

@@ -17,10 +17,10 @@ from registry._text import optional_text
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
-from registry.history import service as history
-from registry.history.models import ChangeAction
-from registry.inventory import service as inventory
-from registry.inventory.models import (
+from registry.record.history import service as history
+from registry.record.history.models import ChangeAction
+from registry.record.inventory import service as inventory
+from registry.record.inventory.models import (
     Activity,
     ActivityDataCategory,
     ActivityParty,
@@ -28,8 +28,8 @@ from registry.inventory.models import (
     Engagement,
     Entity,
 )
-from registry.transfers import safeguards
-from registry.transfers.models import (
+from registry.record.transfers import safeguards
+from registry.record.transfers.models import (
     AdequacyDecision,
     Country,
     Mechanism,

@@ -12,8 +12,8 @@ from registry.graphql.context import Info
 from registry.graphql.loading import id_maker
 from registry.graphql.relay import Connection, Node, connection, page
 from registry.graphql.selection import selection_of
-from registry.history import service
-from registry.history.models import Change, ChangeAction
+from registry.record.history import service
+from registry.record.history.models import Change, ChangeAction
 
 
 @strawberry.type(

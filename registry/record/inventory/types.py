@@ -8,9 +8,9 @@ import strawberry
 
 import registry.graphql.enums  # noqa: F401  (registers the enums)
 from registry.graphql.relay import Node
-from registry.inventory.models import EntityKind, LegalBasis
-from registry.inventory.record import EntityGapReason, ProcessingRole
-from registry.transfers.types import CountryType, FlowType, TransferType
+from registry.record.answers import EntityGapReason, ProcessingRole
+from registry.record.inventory.models import EntityKind, LegalBasis
+from registry.record.transfers.types import CountryType, FlowType, TransferType
 
 
 @strawberry.type(

@@ -9,15 +9,15 @@ import strawberry
 
 import registry.graphql.enums  # noqa: F401  (registers the enums)
 from registry.graphql.relay import Node
-from registry.transfers.models import AdequacyScope, Mechanism
-from registry.transfers.safeguards import Safeguard
+from registry.record.transfers.models import AdequacyScope, Mechanism
+from registry.record.transfers.safeguards import Safeguard
 
 if TYPE_CHECKING:
-    from registry.inventory.types import ActivityType, DataCategoryType, EntityType
+    from registry.record.inventory.types import ActivityType, DataCategoryType, EntityType
 
-EntityRef = Annotated["EntityType", strawberry.lazy("registry.inventory.types")]
-ActivityRef = Annotated["ActivityType", strawberry.lazy("registry.inventory.types")]
-DataCategoryRef = Annotated["DataCategoryType", strawberry.lazy("registry.inventory.types")]
+EntityRef = Annotated["EntityType", strawberry.lazy("registry.record.inventory.types")]
+ActivityRef = Annotated["ActivityType", strawberry.lazy("registry.record.inventory.types")]
+DataCategoryRef = Annotated["DataCategoryType", strawberry.lazy("registry.record.inventory.types")]
 
 
 @strawberry.type(name="Country")

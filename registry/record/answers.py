@@ -15,7 +15,8 @@ from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import InvalidInput, NotFound
-from registry.inventory.models import (
+from registry.record.graph import Flow, FlowMap, load_flow_map
+from registry.record.inventory.models import (
     Activity,
     ActivityDataCategory,
     ActivitySubject,
@@ -27,8 +28,7 @@ from registry.inventory.models import (
     PurposeBasis,
     SubjectCategory,
 )
-from registry.transfers.flows import Flow, FlowMap, load_flow_map
-from registry.transfers.safeguards import Safeguard
+from registry.record.transfers.safeguards import Safeguard
 
 CROSS_BORDER = frozenset({Safeguard.ADEQUACY, Safeguard.TRANSFER_MECHANISM, Safeguard.GAP})
 

@@ -19,9 +19,9 @@ from registry._text import optional_text, stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
-from registry.history import service as history
-from registry.history.models import ChangeAction
-from registry.inventory.models import (
+from registry.record.history import service as history
+from registry.record.history.models import ChangeAction
+from registry.record.inventory.models import (
     Activity,
     ActivityDataCategory,
     ActivityParty,
@@ -33,7 +33,7 @@ from registry.inventory.models import (
     PartyRole,
     Purpose,
 )
-from registry.transfers.models import Country
+from registry.record.transfers.models import Country
 
 Ts = TypeVarTuple("Ts")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

@@ -12,9 +12,10 @@ from registry.graphql.errors import ErrorType
 from registry.graphql.mutations import capped, given_fields, run
 from registry.graphql.relay import Connection, connection, page
 from registry.graphql.selection import selection_of
-from registry.inventory import loaders, record, service
-from registry.inventory.models import Entity, EntityDraft, EntityKind, PartyRole
-from registry.inventory.types import (
+from registry.record import answers as record
+from registry.record.inventory import loaders, service
+from registry.record.inventory.models import Entity, EntityDraft, EntityKind, PartyRole
+from registry.record.inventory.types import (
     ActivityType,
     ControllerRecordType,
     EntityType,
@@ -22,7 +23,7 @@ from registry.inventory.types import (
     ProcessorRecordType,
     RecordGapsType,
 )
-from registry.transfers import loaders as transfer_loaders
+from registry.record.transfers import loaders as transfer_loaders
 
 
 @strawberry.input

@@ -15,13 +15,18 @@ from registry.graphql.context import Context
 from registry.graphql.loading import UNLOADED, chunks, grouped, id_maker, unique_by_id
 from registry.graphql.selection import Selection
 from registry.graphql.shape import Relation, Shape, column_rows, values_of
-from registry.inventory.models import DataCategory, Entity
-from registry.transfers.flows import Flow
-from registry.transfers.models import AdequacyDecision, Transfer, TransferDataCategory
-from registry.transfers.types import AdequacyDecisionType, CountryType, FlowType, TransferType
+from registry.record.graph import Flow
+from registry.record.inventory.models import DataCategory, Entity
+from registry.record.transfers.models import AdequacyDecision, Transfer, TransferDataCategory
+from registry.record.transfers.types import (
+    AdequacyDecisionType,
+    CountryType,
+    FlowType,
+    TransferType,
+)
 
 if TYPE_CHECKING:
-    from registry.inventory.types import DataCategoryType, EntityType
+    from registry.record.inventory.types import DataCategoryType, EntityType
 
 
 async def countries(ctx: Context, sel: Selection | None) -> dict[str, CountryType]:
@@ -112,7 +117,7 @@ async def transfers(
 
     ``parties`` holds exporters or importers already loaded, by field; others are fetched.
     """
-    from registry.inventory import loaders as inventory
+    from registry.record.inventory import loaders as inventory
 
     ctx.require(Action.TRANSFERS_READ)
     relations: dict[str, Relation] = {}
@@ -145,7 +150,7 @@ async def transfers_grouped_by(
     ctx: Context, key: PartyKey, ids: Sequence[int], sel: Selection | None
 ) -> dict[int, list[TransferType]]:
     """The transfers whose ``key`` (exporter or importer) is one of ``ids``, by that id."""
-    from registry.inventory import loaders as inventory
+    from registry.record.inventory import loaders as inventory
 
     if sel is None or not ids:
         return {}
@@ -179,7 +184,7 @@ async def _joined_parties(
     ctx: Context, rows: Sequence[Any], field: str, names: list[str], sel: Selection
 ) -> dict[int, EntityType]:
     """Each distinct party whose columns were joined into ``rows`` under ``field``."""
-    from registry.inventory import loaders as inventory
+    from registry.record.inventory import loaders as inventory
 
     # Any row naming a party holds its columns: each party is built once, from one of them.
     row_of = dict(zip(values_of(rows, _RELATION_KEYS[field]), rows, strict=True))
@@ -195,7 +200,7 @@ async def _joined_parties(
 async def _categories(
     ctx: Context, ids: Sequence[int], sel: Selection
 ) -> dict[int, list[DataCategoryType]]:
-    from registry.inventory.loaders import data_category_object
+    from registry.record.inventory.loaders import data_category_object
 
     pairs: list[tuple[int, DataCategory]] = []
     for part in chunks(ids):
@@ -213,7 +218,7 @@ async def _categories(
 
 
 async def flows(ctx: Context, items: Sequence[Flow], sel: Selection) -> list[FlowType]:
-    from registry.inventory import loaders as inventory
+    from registry.record.inventory import loaders as inventory
 
     party_sel = sel.merged("exporter", "importer")
     rows = unique_by_id((e for f in items for e in (f.exporter, f.importer)), lambda e: e.id)
