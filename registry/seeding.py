@@ -21,7 +21,7 @@ from sqlmodel._compat import SQLModelConfig
 from registry.access.service import Actor
 from registry.db import Base
 from registry.record.history import service as history
-from registry.record.history.models import ChangeAction
+from registry.record.history.models import ChangeEvent
 from registry.record.inventory import service as inventory
 from registry.record.inventory.models import (
     Activity,
@@ -218,9 +218,8 @@ async def seed(*, session: AsyncSession, seeds_dir: Path) -> Counter[str]:
         await history.record_change(
             session=session,
             actor=SEED_ACTOR,
-            subject_type="seeds",
+            event=ChangeEvent.SEEDS_LOADED,
             subject_slug=seeds_dir.name,
-            action=ChangeAction.CREATED,
             before=None,
             after=dict(created),
         )

@@ -122,6 +122,7 @@ MUTATIONS: dict[str, Action] = {
     "attachDataCategory": Action.INVENTORY_WRITE,
     "createTransfer": Action.TRANSFERS_WRITE,
     "updateTransfer": Action.TRANSFERS_WRITE,
+    "updateAdequacyDecision": Action.TRANSFERS_WRITE,
     "createPrincipal": Action.PRINCIPALS_MANAGE,
     "updatePrincipal": Action.PRINCIPALS_MANAGE,
     "deactivatePrincipal": Action.PRINCIPALS_MANAGE,

@@ -6,7 +6,7 @@ import strawberry
 
 from registry.access.policy import Role
 from registry.record.answers import EntityGapReason, ProcessingRole
-from registry.record.history.models import ChangeAction
+from registry.record.history.models import ChangeAction, ChangeEvent
 from registry.record.inventory.models import EntityKind, LegalBasis
 from registry.record.transfers.models import AdequacyScope, Mechanism
 from registry.record.transfers.safeguards import Safeguard
@@ -14,6 +14,7 @@ from registry.record.transfers.safeguards import Safeguard
 for enum in (
     AdequacyScope,
     ChangeAction,
+    ChangeEvent,
     EntityGapReason,
     EntityKind,
     LegalBasis,

@@ -33,6 +33,7 @@ from registry.graphql.context import Context
 from registry.graphql.ratelimit import RateLimiter
 from registry.logs import bind_principal, bind_request
 from registry.metrics import observed
+from registry.record.history.requests import on_behalf_of
 from registry.record.history.service import record_version
 from registry.settings import Environment, Settings
 
@@ -127,7 +128,11 @@ class RegistryGraphQL(GraphQL[Context, None]):
         body = await _body_within(request, self.settings.graphql_max_body_bytes)
         observed().graphql_body = body
         if body is not None:
-            response = await self._respond(Request(scope, _replaying(body, receive)), request_id)
+            # Every change the request records names it (R-INV-4).
+            with on_behalf_of(request_id):
+                response = await self._respond(
+                    Request(scope, _replaying(body, receive)), request_id
+                )
         else:
             limit = self.settings.graphql_max_body_bytes
             message = f"the request body is larger than {limit} bytes"

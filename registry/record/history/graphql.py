@@ -10,26 +10,51 @@ from strawberry.scalars import JSON
 
 from registry.graphql.context import Info
 from registry.graphql.loading import id_maker
+from registry.graphql.mutations import capped
 from registry.graphql.relay import Connection, Node, connection, page
 from registry.graphql.selection import selection_of
 from registry.record.history import service
-from registry.record.history.models import Change, ChangeAction
+from registry.record.history.events import SCHEMA_VERSION
+from registry.record.history.models import Change, ChangeAction, ChangeEvent
 
 
 @strawberry.type(
-    name="Change", description="One change to the record: who, when, before and after."
+    name="Change",
+    description=(
+        "One change to the record, a typed event: what happened (`event`), to which subject,"
+        " its snapshot before and after, who, when, why, and the request that made it."
+    ),
 )
 class ChangeType(Node):
     sequence: int = strawberry.field(
         description="The change's place in the order changes committed; follow with `after`."
     )
+    schema_version: int = strawberry.field(
+        description=(
+            "The version of this shape and of the snapshots' keys. Keys and event types are"
+            " only ever added; the version moves when they are."
+        )
+    )
+    event: ChangeEvent = strawberry.field(description="What kind of write this was.")
     at: datetime
     actor: str
     subject_type: str
-    subject_slug: str
+    subject_slug: str = strawberry.field(
+        description="The subject's slug; a link's is its ends joined by `>`, and its"
+        " snapshots name each end (`processor`, `sub_processor`, `activity`, ...)."
+    )
     action: ChangeAction
-    before: dict[str, Any] | None = strawberry.field(graphql_type=JSON | None)
-    after: dict[str, Any] | None = strawberry.field(graphql_type=JSON | None)
+    before: dict[str, Any] | None = strawberry.field(
+        graphql_type=JSON | None, description="The subject as it was; null if it was new."
+    )
+    after: dict[str, Any] | None = strawberry.field(
+        graphql_type=JSON | None, description="The subject as the change left it."
+    )
+    reason: str | None = strawberry.field(description="Why, as the person who made it said.")
+    request_id: str | None = strawberry.field(
+        description="The API request that made the change (its `X-Request-ID`); null for"
+        " changes made from the command line or by loading the seeds."
+    )
 
 
 def _sequence(row: Change) -> int:
@@ -44,6 +69,8 @@ def change_objects(rows: list[Change], want_id: bool) -> list[ChangeType]:
         ChangeType(
             id=make_id(row.id),
             sequence=_sequence(row),
+            schema_version=SCHEMA_VERSION,
+            event=row.event,
             at=row.at,
             actor=row.actor,
             subject_type=row.subject_type,
@@ -51,6 +78,8 @@ def change_objects(rows: list[Change], want_id: bool) -> list[ChangeType]:
             action=row.action,
             before=row.before,
             after=row.after,
+            reason=row.reason,
+            request_id=row.request_id,
         )
         for row in rows
     ]
@@ -62,7 +91,7 @@ class HistoryQuery:
         description=(
             "Changes in the order they committed, each once: resume with `after` set to the"
             " last `endCursor`. `since` keeps the changes made at or after a time; retired"
-            " entities keep theirs."
+            " entities keep theirs. `events` keeps the changes of those types."
         )
     )
     async def changes(
@@ -73,6 +102,7 @@ class HistoryQuery:
         subject_type: str | None = None,
         subject_slug: str | None = None,
         since: datetime | None = None,
+        events: list[ChangeEvent] | None = None,
     ) -> Connection[ChangeType]:
         ctx = info.context
         window = page(first, after, limit=ctx.settings.max_page_size)
@@ -85,6 +115,7 @@ class HistoryQuery:
                 subject_type=subject_type,
                 subject_slug=subject_slug,
                 since=since,
+                events=frozenset(capped(events, "events")),
             )
         )
         shown, more = window.split(rows)

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, Index, String, Text
 from sqlmodel import Field
 
 from registry._columns import UtcDateTime, enum_column
@@ -21,11 +21,33 @@ class ChangeAction(StrEnum):
     UNLINKED = "unlinked"
 
 
+class ChangeEvent(StrEnum):
+    """What kind of write a change was: one member for each write to the record.
+
+    Followers code against these; a member is only ever added, never renamed or removed
+    (the feed's ``schemaVersion`` moves when one is added).
+    """
+
+    ENTITY_CREATED = "entity_created"
+    ENTITY_UPDATED = "entity_updated"
+    ENTITY_RETIRED = "entity_retired"
+    SUB_PROCESSOR_ENGAGED = "sub_processor_engaged"
+    SUB_PROCESSOR_RELEASED = "sub_processor_released"
+    ACTIVITY_PARTY_ADDED = "activity_party_added"
+    DATA_CATEGORY_ATTACHED = "data_category_attached"
+    TRANSFER_CREATED = "transfer_created"
+    TRANSFER_UPDATED = "transfer_updated"
+    ADEQUACY_DECISION_CHANGED = "adequacy_decision_changed"
+    SEEDS_LOADED = "seeds_loaded"
+
+
 class Change(Base, table=True):
     """One change to the record. Rows are only ever added; ``sequence`` orders them for
     followers (see ``history.service.number_changes``)."""
 
     __tablename__ = "change"
+    # ``updatedSince``: the changes of one subject at or after a time, found by the index.
+    __table_args__ = (Index("ix_change_subject_at", "subject_type", "subject_slug", "at"),)
 
     id: int = Field(default=None, primary_key=True)
     # Given as the writing transaction commits, in commit order; empty only until then, so
@@ -36,8 +58,13 @@ class Change(Base, table=True):
     subject_type: str = Field(index=True, sa_type=String(40))
     subject_slug: str = Field(index=True, sa_type=String(200))
     action: ChangeAction = Field(sa_type=enum_column(ChangeAction))
+    event: ChangeEvent = Field(sa_type=enum_column(ChangeEvent))
     before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # Why, as the person who made the change said (a retirement's reason, say); often none.
+    reason: str | None = Field(default=None, sa_type=Text)
+    # The API request that made the change; none for the command line and the seeds.
+    request_id: str | None = Field(default=None, sa_type=String(64))
 
 
 class ChangeCounter(Base, table=True):

@@ -7,17 +7,21 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import event, func, inspect, select, update
+from sqlalchemy import ColumnElement, Select, event, func, inspect, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Mapped, Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from registry import clock
+from registry._text import optional_text
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.db import Base
-from registry.record.history.models import Change, ChangeAction, ChangeCounter
+from registry.errors import InvalidInput
+from registry.record.history.events import EVENT_KINDS, SUBJECT_TYPES
+from registry.record.history.models import Change, ChangeCounter, ChangeEvent
+from registry.record.history.requests import current_request_id
 
 
 def snapshot(row: Base) -> dict[str, Any]:
@@ -33,24 +37,38 @@ def snapshot(row: Base) -> dict[str, Any]:
     return values
 
 
+REASON_LIMIT = 2000
+
+
+def stated_reason(reason: str | None) -> str | None:
+    """Why a person made a change, as they put it: optional prose, kept with the change."""
+    return optional_text(reason, "reason", limit=REASON_LIMIT)
+
+
 async def record_change(
     *,
     session: AsyncSession,
     actor: Actor,
-    subject_type: str,
+    event: ChangeEvent,
     subject_slug: str,
-    action: ChangeAction,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    reason: str | None = None,
 ) -> Change:
+    """Records one event; its subject type and action follow from its type, and the request
+    that made it from the request being served (``requests.on_behalf_of``)."""
+    kind = EVENT_KINDS[event]
     change = Change(
         at=clock.now(),
         actor=actor.handle,
-        subject_type=subject_type,
+        subject_type=kind.subject_type,
         subject_slug=subject_slug,
-        action=action,
+        action=kind.action,
+        event=event,
         before=before,
         after=after,
+        reason=reason,
+        request_id=current_request_id(),
     )
     session.add(change)
     await session.flush()
@@ -120,11 +138,20 @@ async def list_changes(
     subject_type: str | None = None,
     subject_slug: str | None = None,
     since: datetime | None = None,
+    events: frozenset[ChangeEvent] = frozenset(),
 ) -> Sequence[Change]:
     """Changes in the order they committed, from just after ``after_sequence``: a feed to
     follow. ``since`` keeps those made at or after that time; the order is still that of
-    their commits, which a change made earlier may follow."""
+    their commits, which a change made earlier may follow. ``events`` keeps those of the
+    given types (all when empty)."""
     authorize(actor, Action.HISTORY_READ)
+    if subject_type is not None and subject_type not in SUBJECT_TYPES:
+        known = ", ".join(sorted(SUBJECT_TYPES))
+        raise InvalidInput(
+            f"unknown subject type {subject_type!r}: one of {known}", field="subjectType"
+        )
+    if after_sequence < 0:
+        raise InvalidInput("the cursor is not one the feed gave", field="after")
     query = (
         select(Change)
         .where(col(Change.sequence) > after_sequence)
@@ -137,7 +164,38 @@ async def list_changes(
         query = query.where(col(Change.subject_type) == subject_type)
     if subject_slug is not None:
         query = query.where(col(Change.subject_slug) == subject_slug)
+    if events:
+        query = query.where(col(Change.event).in_(events))
     return (await session.scalars(query)).all()
+
+
+def changed_since(subject_type: str, since: datetime) -> Select[Any]:
+    """The slugs of the subjects of ``subject_type`` with a change at or after ``since``:
+    a subquery for lists that offer ``updatedSince`` (the index on subject and time finds
+    them)."""
+    return select(col(Change.subject_slug)).where(
+        col(Change.subject_type) == subject_type, col(Change.at) >= since
+    )
+
+
+def entity_changed_since(
+    slug: Mapped[str] | ColumnElement[str], since: datetime
+) -> ColumnElement[bool]:
+    """Whether the entity of ``slug`` has a change at or after ``since``: to itself, or to a
+    sub-processor engagement it is an end of (what its ``subProcessors`` and ``engagedBy``
+    show). An engagement's slug is ``processor>sub-processor``; entity slugs are lower-case
+    words and hyphens, so neither ``>`` nor a LIKE wildcard stands in one."""
+    engagement = (
+        select(col(Change.id))
+        .where(
+            col(Change.subject_type) == "engagement",
+            col(Change.at) >= since,
+            col(Change.subject_slug).like(slug.concat(">%"))
+            | col(Change.subject_slug).like(literal("%>").concat(slug)),
+        )
+        .exists()
+    )
+    return slug.in_(changed_since("entity", since)) | engagement
 
 
 async def record_version(session: AsyncSession) -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Annotated
 
 import strawberry
 
@@ -100,6 +101,13 @@ class InventoryQuery:
         filter: EntityFilter | None = None,
         first: int = 50,
         after: str | None = None,
+        updated_since: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="Only entities with a change at or after this time: to the entity,"
+                " or to a sub-processor engagement it is an end of."
+            ),
+        ] = None,
     ) -> Connection[EntityType]:
         ctx = info.context
         window = page(first, after, limit=ctx.settings.max_page_size)
@@ -115,6 +123,7 @@ class InventoryQuery:
                 data_category=flt.data_category,
                 purpose=flt.purpose,
                 include_retired=flt.include_retired,
+                updated_since=updated_since,
             ),
             after_id=window.after,
             limit=window.fetch,
@@ -221,12 +230,14 @@ class InventoryMutation:
         return await _entity_payload(info, entity, errors)
 
     @strawberry.mutation
-    async def update_entity(self, info: Info, slug: str, input: UpdateEntityInput) -> EntityPayload:
+    async def update_entity(
+        self, info: Info, slug: str, input: UpdateEntityInput, reason: str | None = None
+    ) -> EntityPayload:
         changes = given_fields(input)
         entity, errors = await run(
             info,
             lambda s: service.update_entity(
-                session=s, actor=info.context.actor, slug=slug, changes=changes
+                session=s, actor=info.context.actor, slug=slug, changes=changes, reason=reason
             ),
         )
         return await _entity_payload(info, entity, errors)
@@ -245,15 +256,20 @@ class InventoryMutation:
 
     @strawberry.mutation
     async def link_sub_processor(
-        self, info: Info, processor: str, sub_processor: str, since: date | None = None
+        self,
+        info: Info,
+        processor: str,
+        sub_processor: str,
+        since: date | None = None,
+        reason: str | None = None,
     ) -> EngagementPayload:
-        return await _engagement(info, processor, sub_processor, since, link=True)
+        return await _engagement(info, processor, sub_processor, since, reason, link=True)
 
     @strawberry.mutation
     async def unlink_sub_processor(
-        self, info: Info, processor: str, sub_processor: str
+        self, info: Info, processor: str, sub_processor: str, reason: str | None = None
     ) -> EngagementPayload:
-        return await _engagement(info, processor, sub_processor, None, link=False)
+        return await _engagement(info, processor, sub_processor, None, reason, link=False)
 
     @strawberry.mutation(
         description="Makes an entity a joint controller or processor of an activity."
@@ -297,7 +313,13 @@ class InventoryMutation:
 
 
 async def _engagement(
-    info: Info, processor: str, sub_processor: str, since: date | None, *, link: bool
+    info: Info,
+    processor: str,
+    sub_processor: str,
+    since: date | None,
+    reason: str | None,
+    *,
+    link: bool,
 ) -> EngagementPayload:
     actor = info.context.actor
     if link:
@@ -309,13 +331,18 @@ async def _engagement(
                 processor_slug=processor,
                 sub_processor_slug=sub_processor,
                 since=since,
+                reason=reason,
             ),
         )
     else:
         _, errors = await run(
             info,
             lambda s: service.unlink_sub_processor(
-                session=s, actor=actor, processor_slug=processor, sub_processor_slug=sub_processor
+                session=s,
+                actor=actor,
+                processor_slug=processor,
+                sub_processor_slug=sub_processor,
+                reason=reason,
             ),
         )
     if errors:

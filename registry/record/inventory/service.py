@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Row, Select, select
@@ -20,7 +20,8 @@ from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
 from registry.record.history import service as history
-from registry.record.history.models import ChangeAction
+from registry.record.history.events import link_slug
+from registry.record.history.models import ChangeEvent
 from registry.record.inventory.models import (
     Activity,
     ActivityDataCategory,
@@ -55,6 +56,8 @@ class EntityFilter:
     purpose: str | None = None
     include_retired: bool = False
     slugs: frozenset[str] = field(default_factory=frozenset)
+    # Only entities with a change at or after this time (``updatedSince``).
+    updated_since: datetime | None = None
 
 
 def _clean_text(name: str, value: str | None, *, required: bool = False) -> str | None:
@@ -109,16 +112,22 @@ async def create_entity(*, session: AsyncSession, actor: Actor, draft: EntityDra
     entity = Entity(**values)
     session.add(entity)
     await session.flush()
-    await _record_entity(session, actor, entity, ChangeAction.CREATED, before=None)
+    await _record_entity(session, actor, entity, ChangeEvent.ENTITY_CREATED, before=None)
     return entity
 
 
 async def update_entity(
-    *, session: AsyncSession, actor: Actor, slug: str, changes: Mapping[str, Any]
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    slug: str,
+    changes: Mapping[str, Any],
+    reason: str | None = None,
 ) -> Entity:
     """Applies the given field changes; a change that alters nothing is not recorded."""
     authorize(actor, Action.INVENTORY_WRITE)
     refuse_unknown_fields(changes, EDITABLE_FIELDS)
+    why = history.stated_reason(reason)
     entity = await entity_by_slug(session, slug)
     _require_active(entity, "slug")
     # Each change of its type first, as a draft of the whole entity would have it.
@@ -140,7 +149,9 @@ async def update_entity(
         setattr(entity, name, value)
     if history.snapshot(entity) != before:
         await session.flush()
-        await _record_entity(session, actor, entity, ChangeAction.UPDATED, before=before)
+        await _record_entity(
+            session, actor, entity, ChangeEvent.ENTITY_UPDATED, before=before, reason=why
+        )
     return entity
 
 
@@ -148,18 +159,19 @@ async def _record_entity(
     session: AsyncSession,
     actor: Actor,
     entity: Entity,
-    action: ChangeAction,
+    event: ChangeEvent,
     *,
     before: dict[str, Any] | None,
+    reason: str | None = None,
 ) -> None:
     await history.record_change(
         session=session,
         actor=actor,
-        subject_type="entity",
+        event=event,
         subject_slug=entity.slug,
-        action=action,
         before=before,
         after=history.snapshot(entity),
+        reason=reason,
     )
 
 
@@ -175,7 +187,14 @@ async def retire_entity(
     entity.retired_on = retired_on or clock.today()
     entity.retirement_reason = _clean_text("reason", reason, required=True)
     await session.flush()
-    await _record_entity(session, actor, entity, ChangeAction.RETIRED, before=before)
+    await _record_entity(
+        session,
+        actor,
+        entity,
+        ChangeEvent.ENTITY_RETIRED,
+        before=before,
+        reason=entity.retirement_reason,
+    )
     return entity
 
 
@@ -186,8 +205,10 @@ async def link_sub_processor(
     processor_slug: str,
     sub_processor_slug: str,
     since: date | None = None,
+    reason: str | None = None,
 ) -> Engagement:
     authorize(actor, Action.INVENTORY_WRITE)
+    why = history.stated_reason(reason)
     processor = await entity_by_slug(session, processor_slug)
     sub_processor = await entity_by_slug(session, sub_processor_slug)
     _require_active(processor, "processor")
@@ -213,14 +234,22 @@ async def link_sub_processor(
     engagement.ended_on = None
     session.add(engagement)
     await session.flush()
-    await _record_engagement(session, actor, engagement, processor, sub_processor, linked=True)
+    await _record_engagement(
+        session, actor, engagement, processor, sub_processor, linked=True, reason=why
+    )
     return engagement
 
 
 async def unlink_sub_processor(
-    *, session: AsyncSession, actor: Actor, processor_slug: str, sub_processor_slug: str
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    processor_slug: str,
+    sub_processor_slug: str,
+    reason: str | None = None,
 ) -> Engagement:
     authorize(actor, Action.INVENTORY_WRITE)
+    why = history.stated_reason(reason)
     processor = await entity_by_slug(session, processor_slug)
     sub_processor = await entity_by_slug(session, sub_processor_slug)
     engagement = await session.scalar(
@@ -234,7 +263,9 @@ async def unlink_sub_processor(
         raise NotFound(f"{processor_slug} does not engage {sub_processor_slug}")
     engagement.ended_on = clock.today()
     await session.flush()
-    await _record_engagement(session, actor, engagement, processor, sub_processor, linked=False)
+    await _record_engagement(
+        session, actor, engagement, processor, sub_processor, linked=False, reason=why
+    )
     return engagement
 
 
@@ -246,6 +277,7 @@ async def _record_engagement(
     sub_processor: Entity,
     *,
     linked: bool,
+    reason: str | None,
 ) -> None:
     state = {
         "processor": processor.slug,
@@ -256,11 +288,11 @@ async def _record_engagement(
     await history.record_change(
         session=session,
         actor=actor,
-        subject_type="engagement",
-        subject_slug=f"{processor.slug}>{sub_processor.slug}",
-        action=ChangeAction.LINKED if linked else ChangeAction.UNLINKED,
+        event=ChangeEvent.SUB_PROCESSOR_ENGAGED if linked else ChangeEvent.SUB_PROCESSOR_RELEASED,
+        subject_slug=link_slug(processor.slug, sub_processor.slug),
         before=None if linked else {**state, "ended_on": None},
         after=state,
+        reason=reason,
     )
 
 
@@ -292,11 +324,10 @@ async def add_party(
     await history.record_change(
         session=session,
         actor=actor,
-        subject_type="activity_party",
-        subject_slug=f"{activity_slug}>{entity_slug}",
-        action=ChangeAction.LINKED,
+        event=ChangeEvent.ACTIVITY_PARTY_ADDED,
+        subject_slug=link_slug(activity.slug, entity.slug),
         before=None,
-        after={"activity": activity_slug, "entity": entity_slug, "role": role.value},
+        after={"activity": activity.slug, "entity": entity.slug, "role": role.value},
     )
     return party
 
@@ -342,11 +373,15 @@ async def attach_data_category(
     await history.record_change(
         session=session,
         actor=actor,
-        subject_type="activity_data_category",
-        subject_slug=f"{activity_slug}>{category_key}",
-        action=ChangeAction.LINKED,
+        event=ChangeEvent.DATA_CATEGORY_ATTACHED,
+        subject_slug=link_slug(activity.slug, category.key),
         before=None,
-        after={"retention_days": retention_days, "retention_criterion": criterion},
+        after={
+            "retention_days": retention_days,
+            "retention_criterion": criterion,
+            "activity": activity.slug,
+            "data_category": category.key,
+        },
     )
     return link
 
@@ -360,6 +395,8 @@ def _filtered(query: Select[*Ts], flt: EntityFilter) -> Select[*Ts]:
         query = query.where(col(Entity.country_code).in_(flt.country_codes))
     if flt.slugs:
         query = query.where(col(Entity.slug).in_(flt.slugs))
+    if flt.updated_since is not None:
+        query = query.where(history.entity_changed_since(col(Entity.slug), flt.updated_since))
     if flt.eea is not None:
         eea_codes = select(col(Country.code)).where(col(Country.eea).is_(flt.eea))
         query = query.where(col(Entity.country_code).in_(eea_codes))

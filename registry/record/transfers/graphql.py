@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy import select
@@ -16,9 +16,9 @@ from registry.graphql.errors import ErrorType
 from registry.graphql.mutations import capped, given_fields, run
 from registry.graphql.relay import Connection, connection, page
 from registry.graphql.selection import selection_of
-from registry.record.transfers import loaders, service
-from registry.record.transfers.models import Mechanism, Transfer
-from registry.record.transfers.types import CountryType, TransferType
+from registry.record.transfers import decisions, loaders, service
+from registry.record.transfers.models import AdequacyDecision, Mechanism, Transfer
+from registry.record.transfers.types import AdequacyDecisionType, CountryType, TransferType
 
 
 @strawberry.input
@@ -71,6 +71,20 @@ class UpdateTransferInput:
     data_categories: list[str] | None = strawberry.UNSET
 
 
+@strawberry.input(description="Only the fields given are changed; null clears a field.")
+class UpdateAdequacyDecisionInput:
+    valid_until: date | None = strawberry.UNSET
+    verified: bool | None = strawberry.UNSET
+    note: str | None = strawberry.UNSET
+    scope_note: str | None = strawberry.UNSET
+
+
+@strawberry.type
+class AdequacyDecisionPayload:
+    adequacy_decision: AdequacyDecisionType | None
+    errors: list[ErrorType]
+
+
 @strawberry.type
 class TransferPayload:
     transfer: TransferType | None
@@ -105,6 +119,10 @@ class TransfersQuery:
         filter: TransferFilter | None = None,
         first: int = 50,
         after: str | None = None,
+        updated_since: Annotated[
+            datetime | None,
+            strawberry.argument(description="Only transfers with a change at or after this time."),
+        ] = None,
     ) -> Connection[TransferType]:
         ctx = info.context
         window = page(first, after, limit=ctx.settings.max_page_size)
@@ -119,6 +137,7 @@ class TransfersQuery:
                 destination_country_code=flt.destination_country,
                 mechanism=flt.mechanism,
                 include_ended=flt.include_ended,
+                updated_since=updated_since,
             ),
             after_id=window.after,
             limit=window.fetch,
@@ -170,13 +189,43 @@ class TransfersMutation:
 
     @strawberry.mutation(description="Changes a transfer; the whole record is checked again.")
     async def update_transfer(
-        self, info: Info, slug: str, input: UpdateTransferInput
+        self, info: Info, slug: str, input: UpdateTransferInput, reason: str | None = None
     ) -> TransferPayload:
         changes = _service_fields(input)
         transfer, errors = await run(
             info,
             lambda s: service.update_transfer(
-                session=s, actor=info.context.actor, slug=slug, changes=changes
+                session=s, actor=info.context.actor, slug=slug, changes=changes, reason=reason
             ),
         )
         return await _payload(info, transfer, errors)
+
+    @strawberry.mutation(
+        description="Changes what the record keeps of an adequacy decision; the change is kept"
+        " in the history (R-INV-4)."
+    )
+    async def update_adequacy_decision(
+        self,
+        info: Info,
+        slug: str,
+        input: UpdateAdequacyDecisionInput,
+        reason: str | None = None,
+    ) -> AdequacyDecisionPayload:
+        changes = given_fields(input)
+        decision, errors = await run(
+            info,
+            lambda s: decisions.update_adequacy_decision(
+                session=s, actor=info.context.actor, slug=slug, changes=changes, reason=reason
+            ),
+        )
+        return _decision_payload(info, decision, errors)
+
+
+def _decision_payload(
+    info: Info, decision: AdequacyDecision | None, errors: list[ErrorType]
+) -> AdequacyDecisionPayload:
+    if decision is None:
+        return AdequacyDecisionPayload(adequacy_decision=None, errors=errors)
+    sel = selection_of(info.selected_fields).at("adequacyDecision")
+    built = loaders.decision_objects([decision], sel)
+    return AdequacyDecisionPayload(adequacy_decision=built[0], errors=errors)

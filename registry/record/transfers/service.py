@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -18,7 +19,7 @@ from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
 from registry.record.history import service as history
-from registry.record.history.models import ChangeAction
+from registry.record.history.models import ChangeEvent
 from registry.record.inventory import service as inventory
 from registry.record.inventory.models import (
     Activity,
@@ -77,6 +78,8 @@ class TransferFilter:
     mechanism: Mechanism | None = None
     include_ended: bool = True
     exporter_ids: frozenset[int] = field(default_factory=frozenset)
+    # Only transfers with a change at or after this time (``updatedSince``).
+    updated_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -225,7 +228,18 @@ async def _snapshot(session: AsyncSession, transfer: Transfer) -> dict[str, Any]
             .order_by(col(DataCategory.key))
         )
     ).all()
-    return {**history.snapshot(transfer), "data_category_keys": list(keys)}
+    activity = await session.get_one(Activity, transfer.activity_id)
+    exporter = await session.get_one(Entity, transfer.exporter_id)
+    importer = await session.get_one(Entity, transfer.importer_id)
+    # The row and its categories, as always; then its ends by name, for followers that
+    # have no ids to resolve.
+    return {
+        **history.snapshot(transfer),
+        "data_category_keys": list(keys),
+        "activity": activity.slug,
+        "exporter": exporter.slug,
+        "importer": importer.slug,
+    }
 
 
 def _with_clean_text(draft: TransferDraft) -> TransferDraft:
@@ -281,9 +295,8 @@ async def create_transfer(*, session: AsyncSession, actor: Actor, draft: Transfe
     await history.record_change(
         session=session,
         actor=actor,
-        subject_type="transfer",
+        event=ChangeEvent.TRANSFER_CREATED,
         subject_slug=slug,
-        action=ChangeAction.CREATED,
         before=None,
         after=await _snapshot(session, transfer),
     )
@@ -298,11 +311,17 @@ async def transfer_by_slug(session: AsyncSession, slug: str) -> Transfer:
 
 
 async def update_transfer(
-    *, session: AsyncSession, actor: Actor, slug: str, changes: Mapping[str, Any]
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    slug: str,
+    changes: Mapping[str, Any],
+    reason: str | None = None,
 ) -> Transfer:
     """Applies changes, then checks the whole transfer again as if it were new."""
     authorize(actor, Action.TRANSFERS_WRITE)
     refuse_unknown_fields(changes, EDITABLE_FIELDS)
+    why = history.stated_reason(reason)
     transfer = await transfer_by_slug(session, slug)
     before = await _snapshot(session, transfer)
     current = await _draft_of(session, transfer, before["data_category_keys"])
@@ -317,11 +336,11 @@ async def update_transfer(
         await history.record_change(
             session=session,
             actor=actor,
-            subject_type="transfer",
+            event=ChangeEvent.TRANSFER_UPDATED,
             subject_slug=slug,
-            action=ChangeAction.UPDATED,
             before=before,
             after=after,
+            reason=why,
         )
     return transfer
 
@@ -372,4 +391,7 @@ async def list_transfers(
         query = query.where(col(Transfer.mechanism) == flt.mechanism)
     if not flt.include_ended:
         query = query.where(col(Transfer.ended_on).is_(None))
+    if flt.updated_since is not None:
+        changed = history.changed_since("transfer", flt.updated_since)
+        query = query.where(col(Transfer.slug).in_(changed))
     return (await session.scalars(query)).all()

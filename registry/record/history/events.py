@@ -1,0 +1,45 @@
+"""The typed events of the change log: what subject each kind of write names, and how.
+
+One shape for every event (R-INV-4): the subject's type and slug, its snapshot before and
+after, who, when, why, and the request that made it. ``SCHEMA_VERSION`` names that shape for
+integrations; it moves when an event type or a snapshot key is added (keys are only ever
+added, never renamed or removed, so a follower written for an older version keeps working).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from registry.record.history.models import ChangeAction, ChangeEvent
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class EventKind:
+    subject_type: str
+    # The older, coarser verb, kept for followers written before events were typed.
+    action: ChangeAction
+
+
+EVENT_KINDS: dict[ChangeEvent, EventKind] = {
+    ChangeEvent.ENTITY_CREATED: EventKind("entity", ChangeAction.CREATED),
+    ChangeEvent.ENTITY_UPDATED: EventKind("entity", ChangeAction.UPDATED),
+    ChangeEvent.ENTITY_RETIRED: EventKind("entity", ChangeAction.RETIRED),
+    ChangeEvent.SUB_PROCESSOR_ENGAGED: EventKind("engagement", ChangeAction.LINKED),
+    ChangeEvent.SUB_PROCESSOR_RELEASED: EventKind("engagement", ChangeAction.UNLINKED),
+    ChangeEvent.ACTIVITY_PARTY_ADDED: EventKind("activity_party", ChangeAction.LINKED),
+    ChangeEvent.DATA_CATEGORY_ATTACHED: EventKind("activity_data_category", ChangeAction.LINKED),
+    ChangeEvent.TRANSFER_CREATED: EventKind("transfer", ChangeAction.CREATED),
+    ChangeEvent.TRANSFER_UPDATED: EventKind("transfer", ChangeAction.UPDATED),
+    ChangeEvent.ADEQUACY_DECISION_CHANGED: EventKind("adequacy_decision", ChangeAction.UPDATED),
+    ChangeEvent.SEEDS_LOADED: EventKind("seeds", ChangeAction.CREATED),
+}
+
+SUBJECT_TYPES = frozenset(kind.subject_type for kind in EVENT_KINDS.values())
+
+
+def link_slug(*ends: str) -> str:
+    """The slug of a link between records, e.g. ``processor>sub-processor``: kept as the
+    feed has always named links; the snapshots name each end on its own."""
+    return ">".join(ends)
