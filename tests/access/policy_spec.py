@@ -115,6 +115,7 @@ DOORS: dict[str, Action] = {
     ),
     "createTransfer": Action.TRANSFERS_WRITE,
     "updateTransfer": Action.TRANSFERS_WRITE,
+    "updateAdequacyDecision": Action.TRANSFERS_WRITE,
     **dict.fromkeys(
         (
             "createPrincipal",

@@ -151,6 +151,7 @@ DOORS: dict[str, str] = {
     "attachDataCategory": 'mutation { attachDataCategory(activity: "a", category: "c", retentionCriterion: "r") { errors { __typename } } }',
     "createTransfer": 'mutation { createTransfer(input: {activity: "a", exporter: "x", importer: "y", destinationCountryCode: "US", mechanism: BCR}) { errors { __typename } } }',
     "updateTransfer": 'mutation { updateTransfer(slug: "t", input: {note: "n"}) { errors { __typename } } }',
+    "updateAdequacyDecision": 'mutation { updateAdequacyDecision(slug: "d", input: {note: "n"}) { errors { __typename } } }',
     "createPrincipal": 'mutation { createPrincipal(input: {handle: "x", displayName: "X", roles: [AGENT]}) { errors { __typename } } }',
     "updatePrincipal": 'mutation { updatePrincipal(handle: "x", input: {displayName: "Y"}) { errors { __typename } } }',
     "deactivatePrincipal": 'mutation { deactivatePrincipal(handle: "x") { errors { __typename } } }',
