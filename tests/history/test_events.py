@@ -4,7 +4,7 @@ it. Through the real GraphQL endpoint, on both backends."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -493,3 +493,30 @@ async def test_r_inv_4_the_feed_filters_by_event_type(api: Api) -> None:
     assert "entities" in error["message"]
     body = await api.query(FEED, {"events": ["ENTITY_CREATED"] * 51}, role=Role.INTEGRATION)
     assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+async def test_r_inv_4_times_in_any_zone_name_the_same_moment(
+    api: Api, frozen_clock: clock.FrozenClock
+) -> None:
+    """R-INV-4: `since` and `updatedSince` given in another zone, or with none (read as
+    UTC), keep the same changes as the same moment in UTC."""
+    latest = max(c["at"] for c in await feed(api))
+    frozen_clock.current = datetime.fromisoformat(latest) + timedelta(days=1)
+    ok(await api.data(UPDATE_ENTITY, {"slug": "muzak-us", "contact": "c@muzak.example"}))
+    moment = clock.now()
+    in_utc = moment.isoformat()
+    in_vienna = moment.astimezone(timezone(timedelta(hours=1))).isoformat()
+    no_zone = moment.replace(tzinfo=None).isoformat()
+    just_after = (moment + timedelta(minutes=30)).astimezone(timezone(timedelta(hours=1)))
+    for given in (in_utc, in_vienna, no_zone):
+        entities = await api.data(ENTITIES_SINCE, {"since": given})
+        assert [e["slug"] for e in entities["entities"]["nodes"]] == ["muzak-us"], given
+        changes = await api.data(SINCE, {"since": given}, role=Role.INTEGRATION)
+        assert [c["subjectSlug"] for c in changes["changes"]["nodes"]] == ["muzak-us"], given
+    entities = await api.data(ENTITIES_SINCE, {"since": just_after.isoformat()})
+    assert entities["entities"]["nodes"] == []
+
+
+SINCE = """
+query($since: DateTime!) { changes(since: $since) { nodes { subjectSlug } } }
+"""

@@ -35,6 +35,12 @@ BACKFILL = {
 EVENTS = (*BACKFILL.values(), "adequacy_decision_changed")
 
 
+def _event_type() -> sa.Enum:
+    return sa.Enum(
+        *EVENTS, name="changeevent", native_enum=False, create_constraint=True, length=32
+    )
+
+
 def upgrade() -> None:
     with op.batch_alter_table("change", schema=None) as batch_op:
         batch_op.add_column(sa.Column("event", sa.String(length=32), nullable=True))
@@ -61,18 +67,18 @@ def upgrade() -> None:
         batch_op.alter_column(
             "event",
             existing_type=sa.String(length=32),
-            type_=sa.Enum(
-                *EVENTS,
-                name="changeevent",
-                native_enum=False,
-                create_constraint=True,
-                length=32,
-            ),
+            type_=_event_type(),
             nullable=False,
         )
 
 
 def downgrade() -> None:
+    # The CHECK on the event types goes first: SQLite's rebuilt table would keep it, naming
+    # a column that is gone.
+    with op.batch_alter_table("change", schema=None) as batch_op:
+        batch_op.alter_column(
+            "event", existing_type=_event_type(), type_=sa.String(length=32), nullable=True
+        )
     with op.batch_alter_table("change", schema=None) as batch_op:
         batch_op.drop_index("ix_change_subject_at")
         batch_op.drop_column("request_id")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
@@ -159,7 +159,7 @@ async def list_changes(
         .limit(limit)
     )
     if since is not None:
-        query = query.where(col(Change.at) >= since)
+        query = query.where(col(Change.at) >= in_utc(since))
     if subject_type is not None:
         query = query.where(col(Change.subject_type) == subject_type)
     if subject_slug is not None:
@@ -169,12 +169,22 @@ async def list_changes(
     return (await session.scalars(query)).all()
 
 
+def in_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC, as change times are kept; a time without a zone is taken as UTC.
+
+    SQLite compares the times as text, so one given in another zone would be compared by
+    its local figures."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
 def changed_since(subject_type: str, since: datetime) -> Select[Any]:
     """The slugs of the subjects of ``subject_type`` with a change at or after ``since``:
     a subquery for lists that offer ``updatedSince`` (the index on subject and time finds
     them)."""
     return select(col(Change.subject_slug)).where(
-        col(Change.subject_type) == subject_type, col(Change.at) >= since
+        col(Change.subject_type) == subject_type, col(Change.at) >= in_utc(since)
     )
 
 
@@ -189,7 +199,7 @@ def entity_changed_since(
         select(col(Change.id))
         .where(
             col(Change.subject_type) == "engagement",
-            col(Change.at) >= since,
+            col(Change.at) >= in_utc(since),
             col(Change.subject_slug).like(slug.concat(">%"))
             | col(Change.subject_slug).like(literal("%>").concat(slug)),
         )
