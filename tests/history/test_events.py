@@ -298,6 +298,28 @@ async def test_r_inv_4_every_write_records_its_typed_event(api: Api, seeded: Ses
     assert retired["reason"] == "Left the group's supply chain"
 
 
+async def test_r_inv_4_engaging_again_shows_the_ended_engagement_before(
+    api: Api, frozen_clock: clock.FrozenClock
+) -> None:
+    """R-INV-4: a sub-processor engaged again after its engagement ended: the event's
+    `before` is the ended engagement, not nothing."""
+    ok(await api.data(CREATE, {"input": new_entity()}))
+    link = {"p": "talkdesk", "s": "acme-hosting"}
+    ok(await api.data(LINK, link))
+    frozen_clock.advance(timedelta(days=1))
+    ok(await api.data(UNLINK, link))
+    start = await cursor(api)
+    frozen_clock.advance(timedelta(days=1))
+    ok(await api.data(LINK, link))
+    (again,) = await feed(api, start)
+    ended_on = (NOW + timedelta(days=1)).date().isoformat()
+    ends = {"processor": "talkdesk", "sub_processor": "acme-hosting"}
+    assert again["event"] == "SUB_PROCESSOR_ENGAGED"
+    assert again["before"] == {**ends, "since": NOW.date().isoformat(), "ended_on": ended_on}
+    since = (NOW + timedelta(days=2)).date().isoformat()
+    assert again["after"] == {**ends, "since": since, "ended_on": None}
+
+
 async def test_r_inv_4_loading_the_seeds_is_an_event_with_no_request(api: Api) -> None:
     """R-INV-4: writes made outside an API request (the seeds, the command line) are events
     too, and name no request."""

@@ -227,6 +227,8 @@ async def link_sub_processor(
     )
     if existing is not None and existing.ended_on is None:
         raise Conflict(f"{processor_slug} already engages {sub_processor_slug}")
+    # Engaged again after an end: the event's ``before`` is the engagement that had ended.
+    before = _engagement_state(existing, processor, sub_processor) if existing else None
     engagement = existing or Engagement(
         processor_id=processor.id, sub_processor_id=sub_processor.id
     )
@@ -235,7 +237,7 @@ async def link_sub_processor(
     session.add(engagement)
     await session.flush()
     await _record_engagement(
-        session, actor, engagement, processor, sub_processor, linked=True, reason=why
+        session, actor, engagement, processor, sub_processor, before=before, reason=why
     )
     return engagement
 
@@ -261,10 +263,11 @@ async def unlink_sub_processor(
     )
     if engagement is None:
         raise NotFound(f"{processor_slug} does not engage {sub_processor_slug}")
+    before = _engagement_state(engagement, processor, sub_processor)
     engagement.ended_on = clock.today()
     await session.flush()
     await _record_engagement(
-        session, actor, engagement, processor, sub_processor, linked=False, reason=why
+        session, actor, engagement, processor, sub_processor, before=before, reason=why
     )
     return engagement
 
@@ -276,24 +279,31 @@ async def _record_engagement(
     processor: Entity,
     sub_processor: Entity,
     *,
-    linked: bool,
+    before: dict[str, Any] | None,
     reason: str | None,
 ) -> None:
-    state = {
+    ended = engagement.ended_on is not None
+    await history.record_change(
+        session=session,
+        actor=actor,
+        event=ChangeEvent.SUB_PROCESSOR_RELEASED if ended else ChangeEvent.SUB_PROCESSOR_ENGAGED,
+        subject_slug=link_slug(processor.slug, sub_processor.slug),
+        before=before,
+        after=_engagement_state(engagement, processor, sub_processor),
+        reason=reason,
+    )
+
+
+def _engagement_state(
+    engagement: Engagement, processor: Entity, sub_processor: Entity
+) -> dict[str, Any]:
+    """An engagement as its events show it: its two ends by slug, and its dates."""
+    return {
         "processor": processor.slug,
         "sub_processor": sub_processor.slug,
         "since": engagement.since.isoformat() if engagement.since else None,
         "ended_on": engagement.ended_on.isoformat() if engagement.ended_on else None,
     }
-    await history.record_change(
-        session=session,
-        actor=actor,
-        event=ChangeEvent.SUB_PROCESSOR_ENGAGED if linked else ChangeEvent.SUB_PROCESSOR_RELEASED,
-        subject_slug=link_slug(processor.slug, sub_processor.slug),
-        before=None if linked else {**state, "ended_on": None},
-        after=state,
-        reason=reason,
-    )
 
 
 async def add_party(
