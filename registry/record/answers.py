@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -174,13 +175,14 @@ async def who_processes(
     data_category: str | None = None,
     subject_category: str | None = None,
     country_code: str | None = None,
+    on: date | None = None,
 ) -> list[Processing]:
     """Every entity that processes the matching data, in which role, why, and how it got there."""
     authorize(actor, Action.INVENTORY_READ)
     authorize(actor, Action.TRANSFERS_READ)
     all_facts = await load_activity_facts(session)
     await _check_keys(session, data_category, subject_category)
-    flows = await load_flow_map(session, on=clock.today())
+    flows = await load_flow_map(session, on=on or clock.today())
     country = country_code.upper() if country_code else None
     found: list[Processing] = []
     for activity_id, facts in sorted(all_facts.items()):
@@ -265,10 +267,10 @@ def entity_gaps(entities: Sequence[Entity]) -> list[EntityGap]:
     return gaps
 
 
-async def gaps(*, session: AsyncSession, actor: Actor) -> Gaps:
+async def gaps(*, session: AsyncSession, actor: Actor, on: date | None = None) -> Gaps:
     authorize(actor, Action.INVENTORY_READ)
     authorize(actor, Action.TRANSFERS_READ)
-    flows = await load_flow_map(session, on=clock.today())
+    flows = await load_flow_map(session, on=on or clock.today())
     transfer_gaps = [
         flow
         for activity_id in sorted(set(flows.controllers) | set(flows.processors))
@@ -299,12 +301,12 @@ def _cross_border(flows: FlowMap, activity_id: int, entity_id: int) -> list[Flow
 
 
 async def controller_record(
-    *, session: AsyncSession, actor: Actor, slug: str, contact: str
+    *, session: AsyncSession, actor: Actor, slug: str, contact: str, on: date | None = None
 ) -> ControllerRecord:
     authorize(actor, Action.INVENTORY_READ)
     authorize(actor, Action.TRANSFERS_READ)
     controller = await _entity(session, slug, {EntityKind.GROUP_COMPANY})
-    flows = await load_flow_map(session, on=clock.today())
+    flows = await load_flow_map(session, on=on or clock.today())
     all_facts = await load_activity_facts(session)
     activity_ids = sorted(a for a, members in flows.controllers.items() if controller.id in members)
     joint: dict[int, Entity] = {}
@@ -331,11 +333,13 @@ async def controller_record(
     )
 
 
-async def processor_record(*, session: AsyncSession, actor: Actor, slug: str) -> ProcessorRecord:
+async def processor_record(
+    *, session: AsyncSession, actor: Actor, slug: str, on: date | None = None
+) -> ProcessorRecord:
     authorize(actor, Action.INVENTORY_READ)
     authorize(actor, Action.TRANSFERS_READ)
     processor = await _entity(session, slug, {EntityKind.PROCESSOR, EntityKind.SUB_PROCESSOR})
-    flows = await load_flow_map(session, on=clock.today())
+    flows = await load_flow_map(session, on=on or clock.today())
     all_facts = await load_activity_facts(session)
     activity_ids = sorted(
         activity_id
