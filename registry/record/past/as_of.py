@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -72,6 +72,7 @@ TABLES: list[Table] = [
         TransferDataCategory,
     )
 ]
+Row = dict[str, Any]
 # Rebuilt days kept at once; each is a copy of the record in memory.
 CACHE_SIZE = 8
 
@@ -185,7 +186,7 @@ async def _rebuild(session: AsyncSession, day: date) -> _Scratch:
     return _Scratch(engine, anchor)
 
 
-async def _rows_as_of(session: AsyncSession, day: date) -> dict[str, list[dict[str, Any]]]:
+async def _rows_as_of(session: AsyncSession, day: date) -> dict[str, list[Row]]:
     now = {table.name: await _live(session, table) for table in TABLES}
     past = states_at(await read_log(session), end_of(day))
     rows = {table.name: now[table.name] for table in TABLES}
@@ -217,33 +218,33 @@ async def _rows_as_of(session: AsyncSession, day: date) -> dict[str, list[dict[s
     return {name: _typed(Base.metadata.tables[name], found) for name, found in rows.items()}
 
 
-async def _live(session: AsyncSession, table: Table) -> list[dict[str, Any]]:
+async def _live(session: AsyncSession, table: Table) -> list[Row]:
     return [dict(row) for row in (await session.execute(select(table))).mappings()]
 
 
 def _merged(
-    live: list[dict[str, Any]],
+    live: list[Row],
     past: dict[Subject, State | None],
     subject_type: str,
-    slug_of: Any,
-    row_of: Any,
-) -> list[dict[str, Any]]:
+    slug_of: Callable[[Row], str],
+    row_of: Callable[[str, State, Row | None], Row | None],
+) -> list[Row]:
     """The table's rows as they stood: each subject the log knows as the log says, the rest
-    as it is now."""
+    as it is now. A subject that did not exist then, or named what did not, is left out."""
     by_slug = {slug_of(row): row for row in live}
     for (kind, slug), state in past.items():
         if kind != subject_type:
             continue
-        if state is None:
+        row = row_of(slug, state, by_slug.get(slug)) if state is not None else None
+        if row is None:
             by_slug.pop(slug, None)
-            continue
-        row = row_of(slug, state, by_slug.get(slug))
-        if row is not None:
+        else:
             by_slug[slug] = row
     return list(by_slug.values())
 
 
-def _snapshot_row(_slug: str, state: State, _live_row: dict[str, Any] | None) -> dict[str, Any]:
+def _snapshot_row(_slug: str, state: State, _live: Row | None) -> Row:
+    # Entities, transfers and adequacy decisions are logged whole, ids included.
     return state
 
 
@@ -251,7 +252,7 @@ class _Ids:
     """Turns the log's slugs back into the rows' ids: a row that exists now keeps its id, one
     that no longer does gets a new one past the last."""
 
-    def __init__(self, now: dict[str, list[dict[str, Any]]]) -> None:
+    def __init__(self, now: dict[str, list[Row]]) -> None:
         self.activities = {row["slug"]: row["id"] for row in now["activity"]}
         self.categories = {row["key"]: row["id"] for row in now["data_category"]}
         self.entities: dict[str, int] = {}
@@ -266,13 +267,11 @@ class _Ids:
         self.next_id[table] += 1
         return self.next_id[table]
 
-    def engagement_slug(self, row: dict[str, Any]) -> str:
+    def engagement_slug(self, row: Row) -> str:
         processor = self._entity_slugs[row["processor_id"]]
         return f"{processor}>{self._entity_slugs[row['sub_processor_id']]}"
 
-    def engagement_row(
-        self, slug: str, state: State, live: dict[str, Any] | None
-    ) -> dict[str, Any] | None:
+    def engagement_row(self, slug: str, state: State, live: Row | None) -> Row | None:
         processor, sub_processor = state.get("processor"), state.get("sub_processor")
         if processor not in self.entities or sub_processor not in self.entities:
             return None
@@ -284,12 +283,10 @@ class _Ids:
             "ended_on": state.get("ended_on"),
         }
 
-    def party_slug(self, row: dict[str, Any]) -> str:
+    def party_slug(self, row: Row) -> str:
         return f"{self._activity_slugs[row['activity_id']]}>{self._entity_slugs[row['entity_id']]}"
 
-    def party_row(
-        self, slug: str, state: State, live: dict[str, Any] | None
-    ) -> dict[str, Any] | None:
+    def party_row(self, slug: str, state: State, live: Row | None) -> Row | None:
         activity, entity = state.get("activity"), state.get("entity")
         if activity not in self.activities or entity not in self.entities:
             return None
@@ -300,13 +297,11 @@ class _Ids:
             "role": state["role"],
         }
 
-    def retention_slug(self, row: dict[str, Any]) -> str:
+    def retention_slug(self, row: Row) -> str:
         activity = self._activity_slugs[row["activity_id"]]
         return f"{activity}>{self._category_keys[row['data_category_id']]}"
 
-    def retention_row(
-        self, slug: str, state: State, live: dict[str, Any] | None
-    ) -> dict[str, Any] | None:
+    def retention_row(self, slug: str, state: State, live: Row | None) -> Row | None:
         activity, _, key = slug.partition(">")
         if activity not in self.activities or key not in self.categories:
             return None
@@ -320,10 +315,10 @@ class _Ids:
 
     def transfer_categories(
         self,
-        transfers: list[dict[str, Any]],
+        transfers: list[Row],
         past: dict[Subject, State | None],
-        live_links: list[dict[str, Any]],
-    ) -> list[dict[str, Any]]:
+        live_links: list[Row],
+    ) -> list[Row]:
         """A logged transfer's data categories as its snapshot lists them; the others' as now."""
         logged = {
             t["id"]: state
@@ -349,13 +344,13 @@ class _Ids:
         return rows
 
 
-def _typed(table: Table, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def _typed(table: Table, rows: Iterable[Row]) -> list[Row]:
     """Rows with every column of ``table``, dates parsed back from the log's ISO text. Keys
     the table does not have are left out (the log may hold more than the columns)."""
     return [{column.name: _value(column, row) for column in table.columns} for row in rows]
 
 
-def _value(column: Any, row: dict[str, Any]) -> Any:
+def _value(column: Any, row: Row) -> Any:
     if column.name not in row:
         # A column added after the snapshot was taken: its default, as the migration gave.
         default = column.default
