@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,6 +17,8 @@ from registry.errors import Forbidden
 from registry.record import answers
 from registry.record.history import service as history
 from registry.record.history.models import ChangeAction
+from registry.record.inventory import service as inventory
+from registry.record.inventory.models import DataCategory, EntityDraft, EntityKind, PartyRole
 from registry.record.past import as_of
 from registry.record.transfers.models import AdequacyDecision
 from tests.conftest import OFFICER, Api
@@ -32,6 +35,7 @@ from tests.history.past import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
+ACTIVITY = "call-recording-and-monitoring"
 
 ENTITIES = """
 query Entities($asOf: Date) {
@@ -236,3 +240,77 @@ async def test_a_rebuilt_day_is_cached_until_the_record_changes(
     assert await engine_of_the_day() is first
     await change_the_next_day(frozen_clock, seeded)
     assert await engine_of_the_day() is not first
+
+
+async def test_r_inv_4_parties_and_data_categories_added_later_are_absent_as_of_the_day(
+    seeded: Sessions, frozen_clock: clock.FrozenClock
+) -> None:
+    """R-INV-4: a processor made party to the activity, and a data category attached to it,
+    after T are not in whoProcesses as of T, and are now."""
+    day = await day_after_seeding(seeded, frozen_clock)
+    frozen_clock.advance(timedelta(days=1))
+    async with transaction(seeded) as session:
+        session.add(DataCategory(key="user.contact.address", name="Postal address"))
+        await session.flush()
+        await inventory.attach_data_category(
+            session=session,
+            actor=OFFICER,
+            activity_slug=ACTIVITY,
+            category_key="user.contact.address",
+            retention_criterion="Kept with the recording in which it was given",
+            retention_days=30,
+        )
+        await inventory.create_entity(
+            session=session,
+            actor=OFFICER,
+            draft=EntityDraft(
+                slug="transcriber-de",
+                kind=EntityKind.PROCESSOR,
+                legal_name="Transcriber GmbH",
+                country_code="DE",
+            ),
+        )
+        await inventory.add_party(
+            session=session,
+            actor=OFFICER,
+            activity_slug=ACTIVITY,
+            entity_slug="transcriber-de",
+            role=PartyRole.PROCESSOR,
+        )
+
+    async def who(on: date | None, category: str | None = None) -> set[str]:
+        async with (
+            transaction(seeded) as session,
+            as_of.session_as_of(
+                session=session, actor=OFFICER, day=on, reading=Action.INVENTORY_READ
+            ) as past,
+        ):
+            found = await answers.who_processes(
+                session=past, actor=OFFICER, data_category=category, on=on
+            )
+            return {p.entity.slug for p in found}
+
+    assert "transcriber-de" in await who(None)
+    assert "transcriber-de" not in await who(day)
+    assert await who(None, "user.contact.address")
+    assert await who(day, "user.contact.address") == set()
+    assert await who(day) | {"transcriber-de"} == await who(None)
+
+
+def test_the_cache_keeps_the_days_used_last_and_frees_a_day_once_unread() -> None:
+    cache = as_of.ScratchCache(2)
+    days = [date(2026, 1, d) for d in (1, 2, 3)]
+    scratches = [as_of.empty_scratch() for _ in days]
+    reading = scratches[0]
+    reading.readers = 1
+    for day, scratch in zip(days, scratches, strict=True):
+        cache.put((1, day), scratch)
+
+    assert cache.get((1, days[0])) is None
+    assert cache.get((1, days[2])) is scratches[2]
+    assert reading.evicted
+    # Still read: its database lives until the reader lets it go.
+    reading.anchor.execute("select 1")
+    reading.release()
+    with pytest.raises(sqlite3.ProgrammingError):
+        reading.anchor.execute("select 1")

@@ -169,21 +169,28 @@ async def _scratch_for(session: AsyncSession, day: date) -> _Scratch:
     return _cache.put(key, await _rebuild(session, day))
 
 
-async def _rebuild(session: AsyncSession, day: date) -> _Scratch:
+def empty_scratch() -> _Scratch:
+    """An empty scratch database of its own, shared by the connections that name it."""
     name = f"file:record-as-of-{uuid.uuid4().hex}?mode=memory&cache=shared"
     anchor = sqlite3.connect(name, uri=True, check_same_thread=False)
+    # Each session opens its own connection, so concurrent readers never share one.
     engine = create_async_engine(f"sqlite+aiosqlite:///{name}&uri=true", poolclass=NullPool)
+    return _Scratch(engine, anchor)
+
+
+async def _rebuild(session: AsyncSession, day: date) -> _Scratch:
+    scratch = empty_scratch()
     try:
         rows = await _rows_as_of(session, day)
-        async with engine.begin() as connection:
+        async with scratch.engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all, tables=TABLES)
             for table in TABLES:
                 if rows[table.name]:
                     await connection.execute(insert(table), rows[table.name])
     except BaseException:
-        anchor.close()
+        scratch.anchor.close()
         raise
-    return _Scratch(engine, anchor)
+    return scratch
 
 
 async def _rows_as_of(session: AsyncSession, day: date) -> dict[str, list[Row]]:
