@@ -7,27 +7,36 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from registry import clock
 from registry.access.policy import Action, Role
 from registry.access.service import Actor
-from registry.db import transaction
+from registry.db import create_engine, session_factory, transaction
 from registry.errors import Forbidden
 from registry.record import answers
 from registry.record.history import service as history
 from registry.record.history.models import ChangeAction
 from registry.record.inventory import service as inventory
-from registry.record.inventory.models import DataCategory, EntityDraft, EntityKind, PartyRole
+from registry.record.inventory.models import (
+    DataCategory,
+    Entity,
+    EntityDraft,
+    EntityKind,
+    PartyRole,
+)
 from registry.record.past import as_of
 from registry.record.transfers.models import AdequacyDecision
-from tests.conftest import OFFICER, Api
+from tests.conftest import OFFICER, Api, Databases
 from tests.history.past import (
     ENDED,
     NEW_NAME,
     NOTE,
     NOTED,
     OLD_NAME,
+    RENAMED,
     RETIRED,
     SUB_PROCESSOR,
     change_the_next_day,
@@ -304,13 +313,50 @@ def test_the_cache_keeps_the_days_used_last_and_frees_a_day_once_unread() -> Non
     reading = scratches[0]
     reading.readers = 1
     for day, scratch in zip(days, scratches, strict=True):
-        cache.put((1, day), scratch)
+        cache.put(("db", 1, day), scratch)
 
-    assert cache.get((1, days[0])) is None
-    assert cache.get((1, days[2])) is scratches[2]
+    assert cache.get(("db", 1, days[0])) is None
+    assert cache.get(("db", 1, days[2])) is scratches[2]
     assert reading.evicted
     # Still read: its database lives until the reader lets it go.
     reading.anchor.execute("select 1")
     reading.release()
     with pytest.raises(sqlite3.ProgrammingError):
         reading.anchor.execute("select 1")
+
+
+@pytest.fixture
+def second_database_url(databases: Databases) -> str:
+    """Another seeded database on the test's backend, in the same process."""
+    return databases.fresh("seeded")
+
+
+async def test_two_databases_at_the_same_version_never_share_a_rebuilt_day(
+    seeded: Sessions, second_database_url: str, frozen_clock: clock.FrozenClock
+) -> None:
+    day = await day_after_seeding(seeded, frozen_clock)
+    other_engine = create_engine(second_database_url)
+    other = session_factory(other_engine)
+    try:
+        for sessions, name in ((seeded, "First GmbH"), (other, "Second GmbH")):
+            async with transaction(sessions) as session:
+                await inventory.update_entity(
+                    session=session, actor=OFFICER, slug=RENAMED, changes={"legal_name": name}
+                )
+        frozen_clock.advance(timedelta(days=1))
+
+        names = []
+        for sessions in (seeded, other):
+            async with (
+                transaction(sessions) as session,
+                as_of.session_as_of(
+                    session=session, actor=OFFICER, day=day, reading=Action.INVENTORY_READ
+                ) as past,
+            ):
+                entity = await past.scalar(select(Entity).where(col(Entity.slug) == RENAMED))
+                assert entity is not None
+                names.append(entity.legal_name)
+    finally:
+        await other_engine.dispose()
+
+    assert names == ["First GmbH", "Second GmbH"]

@@ -73,6 +73,8 @@ TABLES: list[Table] = [
     )
 ]
 Row = dict[str, Any]
+# The database, its record version and the day.
+CacheKey = tuple[str, int, date]
 # Rebuilt days kept at once; each is a copy of the record in memory.
 CACHE_SIZE = 8
 
@@ -137,15 +139,15 @@ class ScratchCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.entries: OrderedDict[tuple[int, date], _Scratch] = OrderedDict()
+        self.entries: OrderedDict[CacheKey, _Scratch] = OrderedDict()
 
-    def get(self, key: tuple[int, date]) -> _Scratch | None:
+    def get(self, key: CacheKey) -> _Scratch | None:
         found = self.entries.get(key)
         if found is not None:
             self.entries.move_to_end(key)
         return found
 
-    def put(self, key: tuple[int, date], scratch: _Scratch) -> _Scratch:
+    def put(self, key: CacheKey, scratch: _Scratch) -> _Scratch:
         if (found := self.get(key)) is not None:
             # Built twice at once: keep the first, let the second go.
             scratch.evicted = True
@@ -163,7 +165,9 @@ _cache = ScratchCache(CACHE_SIZE)
 
 
 async def _scratch_for(session: AsyncSession, day: date) -> _Scratch:
-    key = (await record_version(session), day)
+    # The database too: a process may serve more than one (tests, tools).
+    database = session.get_bind().engine.url.render_as_string()
+    key = (database, await record_version(session), day)
     if (found := _cache.get(key)) is not None:
         return found
     return _cache.put(key, await _rebuild(session, day))
