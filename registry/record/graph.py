@@ -193,7 +193,11 @@ class FlowMap:
         to a third country, again by the GDPR, as the data came from the EEA (R-INV-7)."""
         exporter = self.entities[exporter_id]
         importer = self.entities[importer_id]
-        recorded = self.transfers.get((activity_id, exporter_id, importer_id), [])
+        # Those in force first: they say where the data goes now, and which record to show.
+        recorded = sorted(
+            self.transfers.get((activity_id, exporter_id, importer_id), []),
+            key=lambda transfer: not transfer_in_force_on(transfer, self.on),
+        )
         destination = recorded[0].destination_country_code if recorded else importer.country_code
         flow = Flow(activity_id, exporter, importer, destination, Safeguard.GAP)
         origin = exporter.country_code
