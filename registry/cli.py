@@ -17,6 +17,7 @@ from registry.access.commands import principals_app, tokens_app
 from registry.audit.commands import audit_app, require_apart
 from registry.exports import ropa
 from registry.exports.writers import Format, render
+from registry.record.past.as_of import parse_day
 from registry.recordings.commands import keys_app
 from registry.recordings.commands import sweep as sweep_command
 from registry.rights.commands import rights_app
@@ -142,6 +143,13 @@ def export_ropa(
             help="File to write; standard output if omitted (not for xlsx).", dir_okay=False
         ),
     ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="The records as they stood at the end of this day (YYYY-MM-DD, UTC).",
+        ),
+    ] = None,
 ) -> None:
     """Write the records of processing (Art. 30(1) and (2)) with what they lack."""
     if fmt is Format.XLSX and output is None:
@@ -153,7 +161,11 @@ def export_ropa(
         export = run(
             settings,
             lambda s: ropa.build(
-                session=s, actor=CLI, contact=settings.privacy_contact, controller=controller
+                session=s,
+                actor=CLI,
+                contact=settings.privacy_contact,
+                controller=controller,
+                as_of=parse_day(as_of) if as_of is not None else None,
             ),
             snapshot=True,
         )

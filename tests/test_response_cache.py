@@ -11,6 +11,7 @@ from registry.access import service as access
 from registry.access.policy import Role
 from registry.db import transaction
 from tests.conftest import OFFICER, Api, AppFactory, client_of
+from tests.transfers.test_dates import HOST, swiss_processor
 
 OFFICE = '{ entity(slug: "dmx-us") { registeredOffice } }'
 UPDATE = 'mutation { updateEntity(slug: "dmx-us", input: {registeredOffice: "%s"}) { errors { message } } }'
@@ -65,3 +66,22 @@ async def test_an_answer_with_errors_is_not_kept(api: Api) -> None:
     await api.data(UPDATE % "3 Other St")
     second = await api.query(query)
     assert first["errors"] and second["errors"]
+
+
+async def test_an_answer_kept_yesterday_is_not_served_today(
+    api: Api, frozen_clock: clock.FrozenClock, seeded: async_sessionmaker[AsyncSession]
+) -> None:
+    """The record is unchanged overnight, but an adequacy decision lapsed: today's gaps are
+    judged today, not read from yesterday's kept answer."""
+    await swiss_processor(seeded)
+    query = "{ transferGaps { transfers { importer { slug } reason } } }"
+
+    async def into_host() -> list[str]:
+        gaps = (await api.data(query))["transferGaps"]["transfers"]
+        return [g["reason"] for g in gaps if g["importer"]["slug"] == HOST]
+
+    assert await into_host() == []
+    assert await into_host() == []  # kept, for the same day and record
+    frozen_clock.advance(timedelta(days=1))
+    reasons = await into_host()
+    assert reasons and all("lapsed" in reason for reason in reasons)

@@ -15,6 +15,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import clock
+from registry.access.policy import Action
 from registry.access.service import Actor
 from registry.errors import InvalidInput
 from registry.record import answers as record
@@ -29,6 +30,7 @@ from registry.record.answers import (
 )
 from registry.record.graph import Flow
 from registry.record.inventory.models import Activity, DataCategory, Entity, LegalBasis
+from registry.record.past.as_of import session_as_of
 from registry.record.transfers.models import Mechanism, Transfer
 from registry.record.transfers.safeguards import Safeguard
 
@@ -134,17 +136,35 @@ class RopaExport:
 
 
 async def build(
-    *, session: AsyncSession, actor: Actor, contact: str, controller: str | None = None
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    contact: str,
+    controller: str | None = None,
+    as_of: date | None = None,
 ) -> RopaExport:
     """The joint controllers' records (or one's), and those of the processors acting for them.
 
     ``contact`` is the group's privacy contact, shown for controllers without their own.
+    ``as_of``: the records as they stood at the end of that day, judged on that day.
     """
-    found = await record.who_processes(session=session, actor=actor)
+    reading = Action.INVENTORY_READ
+    async with session_as_of(session=session, actor=actor, day=as_of, reading=reading) as past:
+        return await _build(
+            session=past, actor=actor, contact=contact, controller=controller, on=as_of
+        )
+
+
+async def _build(
+    *, session: AsyncSession, actor: Actor, contact: str, controller: str | None, on: date | None
+) -> RopaExport:
+    found = await record.who_processes(session=session, actor=actor, on=on)
     parties = _parties_by_activity(found)
     slugs = [controller] if controller is not None else _slugs(found, CONTROLLER_ROLES)
     records = [
-        await record.controller_record(session=session, actor=actor, slug=slug, contact=contact)
+        await record.controller_record(
+            session=session, actor=actor, slug=slug, contact=contact, on=on
+        )
         for slug in slugs
     ]
     if controller is not None and not records[0].activities:
@@ -158,11 +178,11 @@ async def build(
         acting_for_it = {e.slug for e in records[0].recipients}
         processor_slugs = [slug for slug in processor_slugs if slug in acting_for_it]
     processor_records = [
-        await record.processor_record(session=session, actor=actor, slug=slug)
+        await record.processor_record(session=session, actor=actor, slug=slug, on=on)
         for slug in processor_slugs
     ]
     return RopaExport(
-        as_of=clock.today(),
+        as_of=on or clock.today(),
         controllers=[
             _controller_row(rec, facts, parties[facts.activity.id])
             for rec in records

@@ -35,6 +35,7 @@ from registry.graphql.node import NodeQuery
 from registry.record.history.graphql import ChangeType, HistoryQuery
 from registry.record.inventory.graphql import InventoryMutation, InventoryQuery
 from registry.record.inventory.types import ActivityType, EntityType
+from registry.record.past.graphql import PastQuery
 from registry.record.transfers.graphql import TransfersMutation, TransfersQuery
 from registry.record.transfers.types import AdequacyDecisionType, TransferType
 from registry.recordings.graphql import RecordingsMutation, RecordingsQuery
@@ -54,6 +55,7 @@ Query = merge_types(
         InventoryQuery,
         TransfersQuery,
         HistoryQuery,
+        PastQuery,
         AccessQuery,
         AuditQuery,
         RecordingsQuery,

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -15,10 +17,12 @@ from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import InvalidInput, NotFound
+from registry.record import graph
 from registry.record.graph import Flow, FlowMap, load_flow_map
 from registry.record.inventory.models import (
     Activity,
     ActivityDataCategory,
+    ActivityParty,
     ActivitySubject,
     DataCategory,
     Entity,
@@ -174,18 +178,24 @@ async def who_processes(
     data_category: str | None = None,
     subject_category: str | None = None,
     country_code: str | None = None,
+    on: date | None = None,
 ) -> list[Processing]:
-    """Every entity that processes the matching data, in which role, why, and how it got there."""
+    """Every entity that processes the matching data on ``on`` (today unless given), in which
+    role, why, and how it got there."""
     authorize(actor, Action.INVENTORY_READ)
     authorize(actor, Action.TRANSFERS_READ)
     all_facts = await load_activity_facts(session)
     await _check_keys(session, data_category, subject_category)
-    flows = await load_flow_map(session, on=clock.today())
+    matching = sorted(
+        activity_id
+        for activity_id, facts in all_facts.items()
+        if _matches(facts, data_category, subject_category)
+    )
+    flows = await load_flow_map(session, on=on or clock.today(), activities=matching)
     country = country_code.upper() if country_code else None
     found: list[Processing] = []
-    for activity_id, facts in sorted(all_facts.items()):
-        if not _matches(facts, data_category, subject_category):
-            continue
+    for activity_id in matching:
+        facts = all_facts[activity_id]
         purposes = _purposes_for(facts, subject_category)
         for entity_id, role, paths in _participants(flows, activity_id):
             entity = flows.entities[entity_id]
@@ -265,18 +275,28 @@ def entity_gaps(entities: Sequence[Entity]) -> list[EntityGap]:
     return gaps
 
 
-async def gaps(*, session: AsyncSession, actor: Actor) -> Gaps:
+async def gaps(*, session: AsyncSession, actor: Actor, on: date | None = None) -> Gaps:
+    """Flows without a safeguard on ``on`` (today unless given), and entities lacking what
+    Art. 30 asks among those not retired by then."""
     authorize(actor, Action.INVENTORY_READ)
     authorize(actor, Action.TRANSFERS_READ)
-    flows = await load_flow_map(session, on=clock.today())
+    day = on or clock.today()
+    flows = await load_flow_map(session, on=day)
     transfer_gaps = [
         flow
         for activity_id in sorted(set(flows.controllers) | set(flows.processors))
         for exporter, importer in flows.implied_flows(activity_id)
         if (flow := flows.judge(activity_id, exporter, importer)).safeguard is Safeguard.GAP
     ]
-    entities = sorted(flows.entities.values(), key=lambda e: e.id)
-    return Gaps(transfer_gaps, entity_gaps(entities))
+    entities = await session.scalars(
+        select(Entity).where(graph.entity_takes_part(day)).order_by(col(Entity.id))
+    )
+    return Gaps(transfer_gaps, entity_gaps(entities.all()))
+
+
+def _party_to(entity_id: int) -> Select[*tuple[Any, ...]]:
+    """The activities the entity is a party of, as a subquery (the graph says on which days)."""
+    return select(col(ActivityParty.activity_id)).where(col(ActivityParty.entity_id) == entity_id)
 
 
 async def _entity(session: AsyncSession, slug: str, kinds: set[EntityKind]) -> Entity:
@@ -299,12 +319,14 @@ def _cross_border(flows: FlowMap, activity_id: int, entity_id: int) -> list[Flow
 
 
 async def controller_record(
-    *, session: AsyncSession, actor: Actor, slug: str, contact: str
+    *, session: AsyncSession, actor: Actor, slug: str, contact: str, on: date | None = None
 ) -> ControllerRecord:
+    """The controller's record as it stands on ``on`` (today unless given)."""
     authorize(actor, Action.INVENTORY_READ)
     authorize(actor, Action.TRANSFERS_READ)
     controller = await _entity(session, slug, {EntityKind.GROUP_COMPANY})
-    flows = await load_flow_map(session, on=clock.today())
+    day = on or clock.today()
+    flows = await load_flow_map(session, on=day, activities=_party_to(controller.id))
     all_facts = await load_activity_facts(session)
     activity_ids = sorted(a for a, members in flows.controllers.items() if controller.id in members)
     joint: dict[int, Entity] = {}
@@ -331,11 +353,15 @@ async def controller_record(
     )
 
 
-async def processor_record(*, session: AsyncSession, actor: Actor, slug: str) -> ProcessorRecord:
+async def processor_record(
+    *, session: AsyncSession, actor: Actor, slug: str, on: date | None = None
+) -> ProcessorRecord:
+    """The processor's record as it stands on ``on`` (today unless given)."""
     authorize(actor, Action.INVENTORY_READ)
     authorize(actor, Action.TRANSFERS_READ)
     processor = await _entity(session, slug, {EntityKind.PROCESSOR, EntityKind.SUB_PROCESSOR})
-    flows = await load_flow_map(session, on=clock.today())
+    day = on or clock.today()
+    flows = await load_flow_map(session, on=day)
     all_facts = await load_activity_facts(session)
     activity_ids = sorted(
         activity_id
@@ -349,7 +375,8 @@ async def processor_record(*, session: AsyncSession, actor: Actor, slug: str) ->
         for controller in flows.controllers.get(activity_id, []):
             controllers[controller] = flows.entities[controller]
         transfers += _cross_border(flows, activity_id, processor.id)
-    subs = [flows.entities[s] for s in flows.engaged_by.get(processor.id, [])]
+    # Its own sub-processors, whether or not it is itself a party of an activity.
+    subs = await graph.sub_processors_of(session, processor.id, on=day)
     return ProcessorRecord(
         processor=processor,
         controllers=sorted(controllers.values(), key=lambda e: e.id),

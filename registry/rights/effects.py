@@ -25,7 +25,8 @@ from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.crypto import KeyRing, open_field
 from registry.errors import InvalidInput, NotFound, RuleBroken
-from registry.record.inventory.models import ActivityParty, Engagement, Entity, PartyRole
+from registry.record import graph
+from registry.record.inventory.models import Entity
 from registry.recordings import calls, erasure
 from registry.recordings.models import (
     Call,
@@ -245,25 +246,12 @@ async def rectify(
 
 
 async def recipients(session: AsyncSession) -> list[Entity]:
-    """Everyone the data was disclosed to (Art. 19): the joint controllers, the processor
-    and its sub-processors, as the record of processing stands today."""
-    today = clock.now().date()
-    parties = select(col(ActivityParty.entity_id)).where(
-        col(ActivityParty.role).in_([PartyRole.JOINT_CONTROLLER, PartyRole.PROCESSOR])
-    )
-    processors = select(col(ActivityParty.entity_id)).where(
-        col(ActivityParty.role) == PartyRole.PROCESSOR
-    )
-    sub_processors = select(col(Engagement.sub_processor_id)).where(
-        col(Engagement.processor_id).in_(processors),
-        or_(col(Engagement.ended_on).is_(None), col(Engagement.ended_on) >= today),
-    )
+    """Everyone the data was disclosed to (Art. 19): the joint controllers, the processors
+    and their sub-processors, as the record of processing stands today (the flow graph's
+    answer to who takes part)."""
     rows = await session.scalars(
         select(Entity)
-        .where(
-            or_(col(Entity.id).in_(parties), col(Entity.id).in_(sub_processors)),
-            or_(col(Entity.retired_on).is_(None), col(Entity.retired_on) > today),
-        )
+        .where(col(Entity.id).in_(graph.participants(clock.today())))
         .order_by(col(Entity.kind), col(Entity.slug))
     )
     return list(rows.all())

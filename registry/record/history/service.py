@@ -177,6 +177,17 @@ def in_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def refuse_updated_since_as_of(updated_since: datetime | None, as_of: date | None) -> None:
+    """``updatedSince`` asks the change log as it is now; a record rebuilt as of a past day
+    holds no log to ask, and what changed since a time is a question about now anyway."""
+    if updated_since is not None and as_of is not None:
+        raise InvalidInput(
+            "updatedSince does not go with asOf: ask the changes since a time of the record"
+            " as it is now, or use diff between two days",
+            field="updatedSince",
+        )
+
+
 def changed_since(subject_type: str, since: datetime) -> Select[Any]:
     """The slugs of the subjects of ``subject_type`` with a change at or after ``since``:
     a subquery for lists that offer ``updatedSince`` (the index on subject and time finds

@@ -8,12 +8,13 @@ from typing import Annotated
 import strawberry
 
 from registry._edits import drafted
-from registry.graphql.context import Info
+from registry.graphql.context import Context, Info
 from registry.graphql.errors import ErrorType
 from registry.graphql.mutations import capped, given_fields, run
 from registry.graphql.relay import Connection, connection, page
 from registry.graphql.selection import selection_of
 from registry.record import answers as record
+from registry.record.history import service as history
 from registry.record.inventory import loaders, service
 from registry.record.inventory.models import Entity, EntityDraft, EntityKind, PartyRole
 from registry.record.inventory.types import (
@@ -24,6 +25,7 @@ from registry.record.inventory.types import (
     ProcessorRecordType,
     RecordGapsType,
 )
+from registry.record.past.graphql import AS_OF, context_as_of
 from registry.record.transfers import loaders as transfer_loaders
 
 
@@ -101,6 +103,7 @@ class InventoryQuery:
         filter: EntityFilter | None = None,
         first: int = 50,
         after: str | None = None,
+        as_of: Annotated[date | None, strawberry.argument(description=AS_OF)] = None,
         updated_since: Annotated[
             datetime | None,
             strawberry.argument(
@@ -109,50 +112,39 @@ class InventoryQuery:
             ),
         ] = None,
     ) -> Connection[EntityType]:
-        ctx = info.context
-        window = page(first, after, limit=ctx.settings.max_page_size)
-        flt = filter or EntityFilter()
-        sel = selection_of(info.selected_fields).connection_nodes()
-        rows = await service.list_entity_rows(
-            session=ctx.session,
-            actor=ctx.actor,
-            flt=service.EntityFilter(
-                kinds=frozenset(capped(flt.kinds, "kinds")),
-                country_codes=frozenset(c.upper() for c in capped(flt.countries, "countries")),
-                eea=flt.eea,
-                data_category=flt.data_category,
-                purpose=flt.purpose,
-                include_retired=flt.include_retired,
-                updated_since=updated_since,
-            ),
-            after_id=window.after,
-            limit=window.fetch,
-            columns=loaders.entity_columns(sel),
-        )
-        shown, more = window.split(rows)
-        nodes = await loaders.entities(ctx, shown, sel)
-        return connection(nodes, [r.id for r in shown], has_next_page=more)
+        history.refuse_updated_since_as_of(updated_since, as_of)
+        async with context_as_of(info.context, as_of) as ctx:
+            return await _entities(ctx, info, filter or EntityFilter(), first, after, updated_since)
 
     @strawberry.field
-    async def entity(self, info: Info, slug: str) -> EntityType | None:
-        ctx = info.context
-        rows = await service.list_entities(
-            session=ctx.session,
-            actor=ctx.actor,
-            flt=service.EntityFilter(slugs=frozenset({slug}), include_retired=True),
-            after_id=0,
-            limit=1,
-        )
-        built = await loaders.entities(ctx, rows, selection_of(info.selected_fields))
+    async def entity(
+        self,
+        info: Info,
+        slug: str,
+        as_of: Annotated[date | None, strawberry.argument(description=AS_OF)] = None,
+    ) -> EntityType | None:
+        async with context_as_of(info.context, as_of) as ctx:
+            rows = await service.list_entities(
+                session=ctx.session,
+                actor=ctx.actor,
+                flt=service.EntityFilter(slugs=frozenset({slug}), include_retired=True),
+                after_id=0,
+                limit=1,
+            )
+            built = await loaders.entities(ctx, rows, selection_of(info.selected_fields))
         return built[0] if built else None
 
     @strawberry.field(description="The processing activities with their Art. 30 facts.")
-    async def activities(self, info: Info) -> list[ActivityType]:
-        ctx = info.context
-        facts = await record.load_activity_facts(ctx.session)
-        return await loaders.activities(
-            ctx, [facts[i] for i in sorted(facts)], selection_of(info.selected_fields)
-        )
+    async def activities(
+        self,
+        info: Info,
+        as_of: Annotated[date | None, strawberry.argument(description=AS_OF)] = None,
+    ) -> list[ActivityType]:
+        async with context_as_of(info.context, as_of) as ctx:
+            facts = await record.load_activity_facts(ctx.session)
+            return await loaders.activities(
+                ctx, [facts[i] for i in sorted(facts)], selection_of(info.selected_fields)
+            )
 
     @strawberry.field(
         description="Every entity that processes the matching data, in which role, for which "
@@ -164,46 +156,96 @@ class InventoryQuery:
         data_category: str | None = None,
         subject_category: str | None = None,
         country: str | None = None,
+        as_of: Annotated[date | None, strawberry.argument(description=AS_OF)] = None,
     ) -> list[ProcessingType]:
-        ctx = info.context
-        found = await record.who_processes(
-            session=ctx.session,
-            actor=ctx.actor,
-            data_category=data_category,
-            subject_category=subject_category,
-            country_code=country,
-        )
-        return await loaders.processings(ctx, found, selection_of(info.selected_fields))
+        async with context_as_of(info.context, as_of) as ctx:
+            found = await record.who_processes(
+                session=ctx.session,
+                actor=ctx.actor,
+                data_category=data_category,
+                subject_category=subject_category,
+                country_code=country,
+                on=as_of,
+            )
+            return await loaders.processings(ctx, found, selection_of(info.selected_fields))
 
     @strawberry.field(
         description="Flows out of the EEA without a valid safeguard, and entities missing "
         "Art. 30 data."
     )
-    async def transfer_gaps(self, info: Info) -> RecordGapsType:
-        ctx = info.context
-        gaps = await record.gaps(session=ctx.session, actor=ctx.actor)
-        sel = selection_of(info.selected_fields)
-        return RecordGapsType(
-            transfers=await transfer_loaders.flows(ctx, gaps.transfers, sel.at("transfers")),
-            entities=await loaders.gap_objects(ctx, gaps.entities, sel.at("entities")),
-        )
+    async def transfer_gaps(
+        self,
+        info: Info,
+        as_of: Annotated[date | None, strawberry.argument(description=AS_OF)] = None,
+    ) -> RecordGapsType:
+        async with context_as_of(info.context, as_of) as ctx:
+            gaps = await record.gaps(session=ctx.session, actor=ctx.actor, on=as_of)
+            sel = selection_of(info.selected_fields)
+            return RecordGapsType(
+                transfers=await transfer_loaders.flows(ctx, gaps.transfers, sel.at("transfers")),
+                entities=await loaders.gap_objects(ctx, gaps.entities, sel.at("entities")),
+            )
 
     @strawberry.field(description="The Art. 30(1) record of a controller.")
-    async def controller_record(self, info: Info, slug: str) -> ControllerRecordType:
-        ctx = info.context
-        found = await record.controller_record(
-            session=ctx.session,
-            actor=ctx.actor,
-            slug=slug,
-            contact=ctx.settings.privacy_contact,
-        )
-        return await loaders.controller_record(ctx, found, selection_of(info.selected_fields))
+    async def controller_record(
+        self,
+        info: Info,
+        slug: str,
+        as_of: Annotated[date | None, strawberry.argument(description=AS_OF)] = None,
+    ) -> ControllerRecordType:
+        async with context_as_of(info.context, as_of) as ctx:
+            found = await record.controller_record(
+                session=ctx.session,
+                actor=ctx.actor,
+                slug=slug,
+                contact=ctx.settings.privacy_contact,
+                on=as_of,
+            )
+            return await loaders.controller_record(ctx, found, selection_of(info.selected_fields))
 
     @strawberry.field(description="The Art. 30(2) record of a processor.")
-    async def processor_record(self, info: Info, slug: str) -> ProcessorRecordType:
-        ctx = info.context
-        found = await record.processor_record(session=ctx.session, actor=ctx.actor, slug=slug)
-        return await loaders.processor_record(ctx, found, selection_of(info.selected_fields))
+    async def processor_record(
+        self,
+        info: Info,
+        slug: str,
+        as_of: Annotated[date | None, strawberry.argument(description=AS_OF)] = None,
+    ) -> ProcessorRecordType:
+        async with context_as_of(info.context, as_of) as ctx:
+            found = await record.processor_record(
+                session=ctx.session, actor=ctx.actor, slug=slug, on=as_of
+            )
+            return await loaders.processor_record(ctx, found, selection_of(info.selected_fields))
+
+
+async def _entities(
+    ctx: Context,
+    info: Info,
+    flt: EntityFilter,
+    first: int,
+    after: str | None,
+    updated_since: datetime | None,
+) -> Connection[EntityType]:
+    window = page(first, after, limit=ctx.settings.max_page_size)
+    sel = selection_of(info.selected_fields).connection_nodes()
+    rows = await service.list_entity_rows(
+        session=ctx.session,
+        actor=ctx.actor,
+        flt=service.EntityFilter(
+            kinds=frozenset(capped(flt.kinds, "kinds")),
+            country_codes=frozenset(c.upper() for c in capped(flt.countries, "countries")),
+            eea=flt.eea,
+            data_category=flt.data_category,
+            purpose=flt.purpose,
+            include_retired=flt.include_retired,
+            updated_since=updated_since,
+        ),
+        after_id=window.after,
+        limit=window.fetch,
+        columns=loaders.entity_columns(sel),
+    )
+    shown, more = window.split(rows)
+    nodes = await loaders.entities(ctx, shown, sel)
+    return connection(nodes, [r.id for r in shown], has_next_page=more)
 
 
 async def _entity_payload(

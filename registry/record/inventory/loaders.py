@@ -9,11 +9,13 @@ from sqlalchemy import ColumnElement, select
 from sqlmodel import col
 from strawberry.utils.str_converters import to_snake_case
 
+from registry import clock
 from registry.access.policy import Action
 from registry.graphql.context import Context
 from registry.graphql.loading import UNLOADED, chunks, grouped, id_maker
 from registry.graphql.selection import Selection
 from registry.graphql.shape import Relation, Shape, column_rows, values_of
+from registry.record import graph
 from registry.record.answers import (
     ActivityFacts,
     ControllerRecord,
@@ -124,8 +126,9 @@ async def _engaged(
         else (col(Engagement.sub_processor_id), col(Engagement.processor_id))
     )
     pairs: list[tuple[int, int]] = []
+    today = clock.today()
     for part in chunks(ids):
-        query = select(mine, theirs).where(mine.in_(part), col(Engagement.ended_on).is_(None))
+        query = select(mine, theirs).where(mine.in_(part), graph.engagement_holds(today))
         pairs += (await ctx.session.execute(query.order_by(col(Engagement.id)))).all()
     others = await entities_by_id(ctx, {other for _, other in pairs}, sel)
     return grouped((own, others[other]) for own, other in pairs)

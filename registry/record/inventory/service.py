@@ -19,6 +19,7 @@ from registry._text import optional_text, stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
+from registry.record import graph
 from registry.record.history import service as history
 from registry.record.history.events import link_slug
 from registry.record.history.models import ChangeEvent
@@ -397,8 +398,9 @@ async def attach_data_category(
 
 
 def _filtered(query: Select[*Ts], flt: EntityFilter) -> Select[*Ts]:
+    today = clock.today()
     if not flt.include_retired:
-        query = query.where(col(Entity.retired_on).is_(None))
+        query = query.where(graph.not_retired(today))
     if flt.kinds:
         query = query.where(col(Entity.kind).in_(flt.kinds))
     if flt.country_codes:
@@ -429,13 +431,8 @@ def _filtered(query: Select[*Ts], flt: EntityFilter) -> Select[*Ts]:
                     select(col(Purpose.activity_id)).where(col(Purpose.key) == flt.purpose)
                 )
             )
-        parties = select(col(ActivityParty.entity_id)).where(
-            col(ActivityParty.activity_id).in_(activities)
-        )
-        sub_processors = select(col(Engagement.sub_processor_id)).where(
-            col(Engagement.ended_on).is_(None), col(Engagement.processor_id).in_(parties)
-        )
-        query = query.where(col(Entity.id).in_(parties) | col(Entity.id).in_(sub_processors))
+        # Who takes part in those activities today, as the flow graph alone says.
+        query = query.where(col(Entity.id).in_(graph.participants(today, activities)))
     return query
 
 

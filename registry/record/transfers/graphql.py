@@ -16,6 +16,8 @@ from registry.graphql.errors import ErrorType
 from registry.graphql.mutations import capped, given_fields, run
 from registry.graphql.relay import Connection, connection, page
 from registry.graphql.selection import selection_of
+from registry.record.history import service as history
+from registry.record.past.graphql import AS_OF, context_as_of
 from registry.record.transfers import decisions, loaders, service
 from registry.record.transfers.models import AdequacyDecision, Mechanism, Transfer
 from registry.record.transfers.types import AdequacyDecisionType, CountryType, TransferType
@@ -119,41 +121,48 @@ class TransfersQuery:
         filter: TransferFilter | None = None,
         first: int = 50,
         after: str | None = None,
+        as_of: Annotated[date | None, strawberry.argument(description=AS_OF)] = None,
         updated_since: Annotated[
             datetime | None,
             strawberry.argument(description="Only transfers with a change at or after this time."),
         ] = None,
     ) -> Connection[TransferType]:
-        ctx = info.context
-        window = page(first, after, limit=ctx.settings.max_page_size)
-        flt = filter or TransferFilter()
-        rows = await service.list_transfers(
-            session=ctx.session,
-            actor=ctx.actor,
-            flt=service.TransferFilter(
-                activity_slug=flt.activity,
-                exporter_slug=flt.exporter,
-                importer_slug=flt.importer,
-                destination_country_code=flt.destination_country,
-                mechanism=flt.mechanism,
-                include_ended=flt.include_ended,
-                updated_since=updated_since,
-            ),
-            after_id=window.after,
-            limit=window.fetch,
-        )
-        shown, more = window.split(rows)
-        nodes = await loaders.transfers(
-            ctx, shown, selection_of(info.selected_fields).connection_nodes()
-        )
+        history.refuse_updated_since_as_of(updated_since, as_of)
+        async with context_as_of(info.context, as_of, Action.TRANSFERS_READ) as ctx:
+            window = page(first, after, limit=ctx.settings.max_page_size)
+            flt = filter or TransferFilter()
+            rows = await service.list_transfers(
+                session=ctx.session,
+                actor=ctx.actor,
+                flt=service.TransferFilter(
+                    activity_slug=flt.activity,
+                    exporter_slug=flt.exporter,
+                    importer_slug=flt.importer,
+                    destination_country_code=flt.destination_country,
+                    mechanism=flt.mechanism,
+                    include_ended=flt.include_ended,
+                    updated_since=updated_since,
+                ),
+                after_id=window.after,
+                limit=window.fetch,
+            )
+            shown, more = window.split(rows)
+            nodes = await loaders.transfers(
+                ctx, shown, selection_of(info.selected_fields).connection_nodes()
+            )
         return connection(nodes, [r.id for r in shown], has_next_page=more)
 
     @strawberry.field
-    async def transfer(self, info: Info, slug: str) -> TransferType | None:
-        ctx = info.context
-        ctx.require(Action.TRANSFERS_READ)
-        rows = (await ctx.session.scalars(select(Transfer).where(col(Transfer.slug) == slug))).all()
-        built = await loaders.transfers(ctx, rows, selection_of(info.selected_fields))
+    async def transfer(
+        self,
+        info: Info,
+        slug: str,
+        as_of: Annotated[date | None, strawberry.argument(description=AS_OF)] = None,
+    ) -> TransferType | None:
+        async with context_as_of(info.context, as_of, Action.TRANSFERS_READ) as ctx:
+            query = select(Transfer).where(col(Transfer.slug) == slug)
+            rows = (await ctx.session.scalars(query)).all()
+            built = await loaders.transfers(ctx, rows, selection_of(info.selected_fields))
         return built[0] if built else None
 
 

@@ -96,6 +96,39 @@ def uk_covering_decision(
     return covering_decision(carried_over, importer_dpf_certified=importer_dpf_certified, on=on)
 
 
+def lapsed_decision(
+    decisions: Iterable[AdequacyDecision],
+    *,
+    importer_dpf_certified: bool,
+    on: date,
+    uk: bool = False,
+) -> AdequacyDecision | None:
+    """The decision that would cover the importer on ``on`` but for having lapsed before
+    (its ``valid_until`` passed): the one that lapsed last, if any."""
+    candidates = [d for d in decisions if d.valid_until is not None and d.valid_until < on]
+    if uk:
+        candidates = [
+            d
+            for d in candidates
+            if d.adopted_on is not None and d.adopted_on < UK_CARRIED_OVER_BEFORE
+        ]
+    covering = [
+        (last_day, d)
+        for d in candidates
+        if (last_day := d.valid_until) is not None
+        and decision_covers(d, importer_dpf_certified=importer_dpf_certified, on=last_day)
+    ]
+    return max(covering, key=lambda pair: pair[0])[1] if covering else None
+
+
+def lapse_of(decision: AdequacyDecision) -> str:
+    """Says which decision lapsed and when, for a gap's reason."""
+    return (
+        f"the adequacy decision {decision.slug} for {decision.country_code} lapsed: "
+        f"{decision.valid_until} was the last day it covered"
+    )
+
+
 @dataclass(frozen=True)
 class TransferCheck:
     """Why a recorded transfer does not (or does) safeguard its flow."""
@@ -116,11 +149,10 @@ def check_transfer(
     regime: Regime = Regime.GDPR,
     rule_id: str = "R-INV-2",
 ) -> TransferCheck:
-    """Judges one recorded transfer; a failure names ``rule_id``, the rule of the hop (R-INV-2
-    for data leaving the EEA, R-INV-7 for an onward hop or an export from the UK), unless
-    the SCC module is what is wrong (R-INV-3)."""
-    if transfer.ended_on is not None and transfer.ended_on <= on:
-        return TransferCheck(False, rule_id, f"the transfer ended on {transfer.ended_on}")
+    """Judges one recorded transfer in force on ``on`` (whether it is, is the flow graph's
+    question); a failure names ``rule_id``, the rule of the hop (R-INV-2 for data leaving the
+    EEA, R-INV-7 for an onward hop or an export from the UK), unless the SCC module is what
+    is wrong (R-INV-3)."""
     if transfer.mechanism in MODULED:
         expected = expected_scc_module(exporter_kind, importer_kind)
         if transfer.scc_module != expected:
@@ -141,6 +173,9 @@ def check_transfer(
         relevant = [d for d in decisions if d.id == transfer.adequacy_decision_id]
         if covering_decision(relevant, importer_dpf_certified=importer_dpf_certified, on=on):
             return TransferCheck(True)
+        lapsed = lapsed_decision(relevant, importer_dpf_certified=importer_dpf_certified, on=on)
+        if lapsed is not None:
+            return TransferCheck(False, rule_id, f"{lapse_of(lapsed)}; the transfer relies on it")
         return TransferCheck(False, rule_id, "the adequacy decision does not cover the importer")
     if transfer.mechanism is Mechanism.ART49_DEROGATION and not transfer.derogation:
         return TransferCheck(False, rule_id, "an Art. 49 derogation must be named")

@@ -18,15 +18,14 @@ from registry._text import optional_text
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
+from registry.record import graph
 from registry.record.history import service as history
 from registry.record.history.models import ChangeEvent
 from registry.record.inventory import service as inventory
 from registry.record.inventory.models import (
     Activity,
     ActivityDataCategory,
-    ActivityParty,
     DataCategory,
-    Engagement,
     Entity,
 )
 from registry.record.transfers import safeguards
@@ -93,18 +92,9 @@ class _Resolved:
 
 
 async def _takes_part(session: AsyncSession, activity: Activity, entity: Entity) -> bool:
-    """A party of the activity, or a sub-processor engaged by one of its processors."""
-    parties = select(col(ActivityParty.entity_id)).where(
-        col(ActivityParty.activity_id) == activity.id
-    )
-    if await session.scalar(parties.where(col(ActivityParty.entity_id) == entity.id)) is not None:
-        return True
-    engaged = select(col(Engagement.id)).where(
-        col(Engagement.sub_processor_id) == entity.id,
-        col(Engagement.ended_on).is_(None),
-        col(Engagement.processor_id).in_(parties),
-    )
-    return await session.scalar(engaged) is not None
+    """A party of the activity, or a sub-processor engaged by one of its processors, today:
+    as the flow graph alone says."""
+    return await graph.takes_part(session, activity.id, entity.id, on=clock.today())
 
 
 async def _resolve(session: AsyncSession, draft: TransferDraft) -> _Resolved:
@@ -115,7 +105,7 @@ async def _resolve(session: AsyncSession, draft: TransferDraft) -> _Resolved:
     if exporter.id == importer.id:
         raise InvalidInput("exporter and importer must differ", field="importer")
     for entity, name in ((exporter, "exporter"), (importer, "importer")):
-        if entity.retired_on is not None:
+        if entity.retired_on is not None and entity.retired_on <= clock.today():
             raise InvalidInput(f"{entity.slug} is retired", field=name)
         if not await _takes_part(session, activity, entity):
             raise InvalidInput(f"{entity.slug} takes no part in {activity.slug}", field=name)
@@ -390,7 +380,7 @@ async def list_transfers(
     if flt.mechanism is not None:
         query = query.where(col(Transfer.mechanism) == flt.mechanism)
     if not flt.include_ended:
-        query = query.where(col(Transfer.ended_on).is_(None))
+        query = query.where(graph.transfer_in_force(clock.today()))
     if flt.updated_since is not None:
         changed = history.changed_since("transfer", flt.updated_since)
         query = query.where(col(Transfer.slug).in_(changed))
