@@ -18,7 +18,6 @@ from registry.db import create_engine, session_factory, transaction
 from registry.errors import Forbidden
 from registry.record import answers
 from registry.record.history import service as history
-from registry.record.history.models import ChangeAction
 from registry.record.inventory import service as inventory
 from registry.record.inventory.models import (
     DataCategory,
@@ -28,6 +27,7 @@ from registry.record.inventory.models import (
     PartyRole,
 )
 from registry.record.past import as_of
+from registry.record.transfers import decisions
 from registry.record.transfers.models import AdequacyDecision
 from tests.conftest import OFFICER, Api, Databases
 from tests.history.past import (
@@ -202,16 +202,11 @@ async def test_r_inv_4_an_adequacy_decision_is_judged_as_it_stood_on_the_day(
     async with transaction(seeded) as session:
         decision = await session.get_one(AdequacyDecision, 1)
         before = history.snapshot(decision)
-        decision.valid_until = day - timedelta(days=400)
-        await session.flush()
-        await history.record_change(
+        await decisions.update_adequacy_decision(
             session=session,
             actor=OFFICER,
-            subject_type="adequacy_decision",
-            subject_slug=decision.slug,
-            action=ChangeAction.UPDATED,
-            before=before,
-            after=history.snapshot(decision),
+            slug=decision.slug,
+            changes={"valid_until": day - timedelta(days=400)},
         )
 
     async with transaction(seeded) as session:

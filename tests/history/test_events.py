@@ -542,3 +542,17 @@ async def test_r_inv_4_times_in_any_zone_name_the_same_moment(
 SINCE = """
 query($since: DateTime!) { changes(since: $since) { nodes { subjectSlug } } }
 """
+
+
+async def test_r_inv_4_updated_since_does_not_go_with_as_of(api: Api) -> None:
+    """R-INV-4: `updatedSince` asks the change log as it is now; with `asOf`, a record
+    rebuilt for a past day, it is refused with a typed error, not answered wrongly."""
+    for query in ("entities", "transfers"):
+        body = await api.query(
+            f"query($s: DateTime!, $d: Date!) {{ {query}(updatedSince: $s, asOf: $d)"
+            " { nodes { slug } } }",
+            {"s": NOW.isoformat(), "d": (NOW.date() - timedelta(days=1)).isoformat()},
+        )
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "INVALID_INPUT", error
+        assert "asOf" in error["message"]
