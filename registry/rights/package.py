@@ -40,8 +40,8 @@ from registry.crypto import (
 from registry.errors import DomainError, NotFound
 from registry.recordings.erasure import within_retention
 from registry.recordings.models import Recording, RecordingStatus
-from registry.recordings.storage import BLOCK_BYTES, in_blocks
 from registry.rights.models import Package, PackageKind
+from registry.sealed_blobs import BLOCK_BYTES, in_blocks
 
 # The name a browser saves the download under: no path, no quoting needed in a header.
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")
