@@ -25,11 +25,6 @@ from registry.blobs import BlobStore
 from registry.crypto import (
     KeyRing,
     WrappedKey,
-    new_data_key,
-    open_sealed,
-    seal,
-    unwrap_async,
-    wrap_async,
 )
 from registry.errors import NotFound, RuleBroken
 from registry.record.inventory.models import ActivityParty, Purpose
@@ -44,7 +39,7 @@ from registry.recordings.models import (
     SeparateConsent,
 )
 from registry.rights.guards import require_use_allowed
-from registry.sealed_blobs import BLOCK_BYTES, in_blocks
+from registry.sealed_blobs import opened, seal_into
 
 # How long an upload in the caller's own transaction may take before the sweep may take
 # its blob; the HTTP route sets its own (REGISTRY_UPLOAD_TIMEOUT_SECONDS).
@@ -80,10 +75,10 @@ async def seal_audio(
     upload: uploads.Upload, *, ring: KeyRing, blobs: BlobStore, audio: AsyncIterable[bytes]
 ) -> uploads.Sealed:
     """The audio sealed as it streams in, under a fresh data key wrapped by the primary KEK."""
-    data_key = new_data_key()
-    wrapped = await wrap_async(ring, upload.recording_id, data_key)
-    sealed = in_blocks(seal(data_key, upload.recording_id, audio))
-    return uploads.Sealed(wrapped, await blobs.write(upload.blob_key, sealed))
+    wrapped, size = await seal_into(
+        blobs, ring, blob_id=upload.recording_id, blob_key=upload.blob_key, content=audio
+    )
+    return uploads.Sealed(wrapped, size)
 
 
 async def permitted_purpose(session: AsyncSession, call: Call, purpose: str) -> None:
@@ -149,8 +144,8 @@ async def open_for_listening(
     await require_use_allowed(session, call, purpose=purpose)
     if recording.key_id is None or recording.wrapped_key is None:
         raise NotFound(f"no recording {recording_id!r}")
-    data_key = await unwrap_async(
-        ring, recording.id, WrappedKey(recording.key_id, recording.wrapped_key)
+    wrapped = WrappedKey(recording.key_id, recording.wrapped_key)
+    audio = await opened(
+        blobs, ring, blob_id=recording.id, wrapped=wrapped, blob_key=recording.blob_key
     )
-    sealed = blobs.read(recording.blob_key, BLOCK_BYTES)
-    return recording, in_blocks(open_sealed(data_key, recording.id, sealed))
+    return recording, audio
