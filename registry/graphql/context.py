@@ -16,9 +16,9 @@ from registry.access.service import Actor, authorize
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, Entry
 from registry.blobs import BlobStore
+from registry.countries import Country
 from registry.crypto import KeyRing
 from registry.graphql.ratelimit import RateLimiter
-from registry.record.transfers.models import Country
 from registry.settings import Settings
 
 

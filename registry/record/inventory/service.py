@@ -18,6 +18,7 @@ from registry._edits import drafted, refuse_unknown_fields
 from registry._text import optional_text, stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
+from registry.countries import Country
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
 from registry.record import graph
 from registry.record.history import service as history
@@ -34,7 +35,6 @@ from registry.record.inventory.models import (
     PartyRole,
     Purpose,
 )
-from registry.record.transfers.models import Country
 
 Ts = TypeVarTuple("Ts")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

@@ -16,6 +16,7 @@ from registry._edits import drafted, refuse_unknown_fields
 from registry._text import optional_text
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
+from registry.countries import AdequacyDecision, Country
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
 from registry.record import graph
 from registry.record.history import service as history
@@ -29,8 +30,6 @@ from registry.record.inventory.models import (
 )
 from registry.record.transfers import safeguards
 from registry.record.transfers.models import (
-    AdequacyDecision,
-    Country,
     Mechanism,
     Transfer,
     TransferDataCategory,
