@@ -14,6 +14,7 @@ from sqlmodel import col
 from registry import clock
 from registry.access.policy import Action, Role
 from registry.access.service import Actor
+from registry.countries import AdequacyDecision
 from registry.db import create_engine, session_factory, transaction
 from registry.errors import Forbidden
 from registry.record import answers
@@ -28,7 +29,6 @@ from registry.record.inventory.models import (
     PartyRole,
 )
 from registry.record.past import as_of
-from registry.record.transfers.models import AdequacyDecision
 from tests.conftest import OFFICER, Api, Databases
 from tests.history.past import (
     ENDED,
