@@ -56,6 +56,8 @@ class EntityFilter:
     purpose: str | None = None
     include_retired: bool = False
     slugs: frozenset[str] = field(default_factory=frozenset)
+    # The day on which entities are judged retired or taking part; None: today.
+    on: date | None = None
 
 
 def _clean_text(name: str, value: str | None, *, required: bool = False) -> str | None:
@@ -353,7 +355,7 @@ async def attach_data_category(
 
 
 def _filtered(query: Select[*Ts], flt: EntityFilter) -> Select[*Ts]:
-    today = clock.today()
+    today = flt.on or clock.today()
     if not flt.include_retired:
         query = query.where(graph.not_retired(today))
     if flt.kinds:
@@ -384,7 +386,7 @@ def _filtered(query: Select[*Ts], flt: EntityFilter) -> Select[*Ts]:
                     select(col(Purpose.activity_id)).where(col(Purpose.key) == flt.purpose)
                 )
             )
-        # Who takes part in those activities today, as the flow graph alone says.
+        # Who takes part in those activities that day, as the flow graph alone says.
         query = query.where(col(Entity.id).in_(graph.participants(today, activities)))
     return query
 

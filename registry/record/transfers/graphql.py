@@ -121,6 +121,7 @@ class TransfersQuery:
                     destination_country_code=flt.destination_country,
                     mechanism=flt.mechanism,
                     include_ended=flt.include_ended,
+                    on=ctx.day,
                 ),
                 after_id=window.after,
                 limit=window.fetch,

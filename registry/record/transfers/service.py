@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -75,6 +76,8 @@ class TransferFilter:
     mechanism: Mechanism | None = None
     include_ended: bool = True
     exporter_ids: frozenset[int] = field(default_factory=frozenset)
+    # The day on which a transfer is judged ended; None: today.
+    on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -360,5 +363,5 @@ async def list_transfers(
     if flt.mechanism is not None:
         query = query.where(col(Transfer.mechanism) == flt.mechanism)
     if not flt.include_ended:
-        query = query.where(graph.transfer_in_force(clock.today()))
+        query = query.where(graph.transfer_in_force(flt.on or clock.today()))
     return (await session.scalars(query)).all()
