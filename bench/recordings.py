@@ -63,7 +63,7 @@ from registry.db import create_engine, session_factory, transaction
 from registry.recordings import calls
 from registry.recordings.models import Direction, SubjectKind
 from registry.recordings.retention import sweep
-from registry.recordings.storage import BLOCK_BYTES, in_blocks
+from registry.sealed_blobs import BLOCK_BYTES, in_blocks
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 # Each run adds a suffix of its own to these (see who_processes.unique_name).

@@ -55,11 +55,11 @@ from registry.db import create_engine, session_factory, transaction
 from registry.record.inventory.models import Entity
 from registry.recordings import calls, storage
 from registry.recordings.models import Direction, Segment, Subject, SubjectKind
-from registry.recordings.storage import BLOCK_BYTES
 from registry.rights import answers
 from registry.rights.effects import erase_subject
 from registry.rights.models import Package, RequestKind, RequestStatus, RightsRequest
 from registry.rights.package import open_package
+from registry.sealed_blobs import BLOCK_BYTES
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 # Each run adds a suffix of its own (see who_processes.unique_name).

@@ -32,10 +32,10 @@ from registry.graphql.view import RegistryGraphQL
 from registry.kms import open_key_ring
 from registry.metrics import Metrics
 from registry.recordings.http import AudioRoutes
-from registry.recordings.sweeping import sweep_all
 from registry.rights.http import PackageRoutes
 from registry.settings import Environment, Settings
 from registry.throttle import Throttle
+from registry.upkeep.sweeping import sweep_all
 
 logger = logging.getLogger(__name__)
 

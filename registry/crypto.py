@@ -13,7 +13,7 @@ still unwrap what was wrapped before the switch.
 The key ring also holds two secrets with a purpose each, apart from the KEKs: one keys the
 blind index (find a caller by phone or e-mail without storing either in clear), the other
 seals short personal fields (names, phone numbers, e-mail addresses) in database columns.
-The index secret has numbered versions: a rotation (``registry.recordings.index_rotation``)
+The index secret has numbered versions: a rotation (``registry.upkeep.index_rotation``)
 makes a new one current and keeps the older ones, which lookups still try, until every
 stored index is recomputed; then they are retired.
 """

@@ -37,7 +37,7 @@ from registry.rights import service as rights
 from registry.settings import Settings
 
 if TYPE_CHECKING:
-    from registry.recordings.sweeping import Swept
+    from registry.upkeep.sweeping import Swept
 
 logger = logging.getLogger(__name__)
 

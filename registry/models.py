@@ -2,6 +2,7 @@
 
 from registry.access.models import ApiToken, Principal
 from registry.authorities.models import AuthorityRequest, DisclosureItem
+from registry.countries import AdequacyDecision, Country
 from registry.db import Base
 from registry.record.history.models import Change
 from registry.record.inventory.models import (
@@ -16,12 +17,7 @@ from registry.record.inventory.models import (
     PurposeBasis,
     SubjectCategory,
 )
-from registry.record.transfers.models import (
-    AdequacyDecision,
-    Country,
-    Transfer,
-    TransferDataCategory,
-)
+from registry.record.transfers.models import Transfer, TransferDataCategory
 from registry.recordings.models import (
     Call,
     ConsentEvent,

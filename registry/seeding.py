@@ -19,6 +19,7 @@ from sqlmodel import col
 from sqlmodel._compat import SQLModelConfig
 
 from registry.access.service import Actor
+from registry.countries import AdequacyDecision, AdequacyScope, Country
 from registry.db import Base
 from registry.record.history import service as history
 from registry.record.history.models import ChangeEvent
@@ -40,13 +41,7 @@ from registry.record.inventory.models import (
     SubjectCategory,
 )
 from registry.record.transfers import service as transfers
-from registry.record.transfers.models import (
-    AdequacyDecision,
-    AdequacyScope,
-    Country,
-    Mechanism,
-    Transfer,
-)
+from registry.record.transfers.models import Mechanism, Transfer
 
 SEED_ACTOR = Actor.system("seed")
 

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from registry.access.policy import Role
 from registry.audit.service import AuditLog
 from registry.blobs import LocalBlobStore
-from registry.recordings.sweeping import sweep_all
 from registry.settings import Settings
+from registry.upkeep.sweeping import sweep_all
 from tests.conftest import AppFactory, client_of, issue_role_tokens
 
 METRICS_TOKEN = "metrics-token-for-the-tests-0123456789"

@@ -5,20 +5,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import strawberry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, Entry
 from registry.blobs import BlobStore
+from registry.countries import Country
 from registry.crypto import KeyRing
 from registry.graphql.ratelimit import RateLimiter
-from registry.record.transfers.models import Country
 from registry.settings import Settings
 
 
@@ -34,6 +36,8 @@ class Context:
     # What the actor may still spend on query cost; set when a query costs more than is left.
     cost_budget: RateLimiter
     retry_after: int | None = None
+    # The day the request reads the record as of (an ``asOf`` argument); None: today.
+    as_of: date | None = None
     _session: AsyncSession | None = None
     _countries: dict[str, Country] | None = None
     wrote: bool = field(default=False)
@@ -60,6 +64,11 @@ class Context:
                 detail=detail,
             )
         )
+
+    @property
+    def day(self) -> date:
+        """The day whose record the request reads: what takes part is judged on it."""
+        return self.as_of or clock.today()
 
     @property
     def session(self) -> AsyncSession:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import strawberry
 
 from registry.access.policy import Role
+from registry.countries import AdequacyScope
 from registry.record.answers import EntityGapReason, ProcessingRole
 from registry.record.history.models import ChangeAction, ChangeEvent
 from registry.record.inventory.models import EntityKind, LegalBasis
-from registry.record.transfers.models import AdequacyScope, Mechanism
+from registry.record.transfers.models import Mechanism
 from registry.record.transfers.safeguards import Safeguard
 
 for enum in (

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from registry.access.policy import Action
+from registry.countries import AdequacyDecision
 from registry.graphql.context import Info
 from registry.graphql.relay import KEYS, Node, parse_global_id
 from registry.graphql.selection import Selection, selection_of
@@ -14,7 +15,7 @@ from registry.record.history.graphql import change_objects
 from registry.record.history.models import Change
 from registry.record.inventory import loaders as inventory
 from registry.record.transfers import loaders as transfers
-from registry.record.transfers.models import AdequacyDecision, Transfer
+from registry.record.transfers.models import Transfer
 
 
 async def _load(info: Info, type_name: str, key: int, sel: Selection) -> Node | None:

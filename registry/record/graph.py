@@ -38,9 +38,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
+from registry.countries import AdequacyDecision, Country
 from registry.record.inventory.models import ActivityParty, Engagement, Entity, PartyRole
 from registry.record.transfers import safeguards
-from registry.record.transfers.models import AdequacyDecision, Country, Transfer
+from registry.record.transfers.models import Transfer
 from registry.record.transfers.safeguards import Safeguard
 
 Rows = Select[*tuple[Any, ...]]

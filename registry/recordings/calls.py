@@ -13,10 +13,10 @@ from sqlmodel import col
 from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
+from registry.countries import Country
 from registry.crypto import KeyRing, blind_index, seal_field
 from registry.errors import InvalidInput, NotFound, RuleBroken
 from registry.record.inventory.models import Entity, EntityKind
-from registry.record.transfers.models import Country
 from registry.recordings import erasure
 from registry.recordings.models import (
     Call,

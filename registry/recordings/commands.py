@@ -22,9 +22,10 @@ from registry.blobs import open_blob_store
 from registry.crypto import KekUnavailable
 from registry.db import create_engine, session_factory
 from registry.kms import remote_keks
-from registry.recordings import dry_run, index_rotation, keys, retention
-from registry.recordings.sweeping import Swept, sweep_all
+from registry.recordings import retention
 from registry.settings import Settings
+from registry.upkeep import dry_run, index_rotation, keys
+from registry.upkeep.sweeping import Swept, sweep_all
 
 keys_app = typer.Typer(help="The key ring that protects the recordings.", no_args_is_help=True)
 CLI_PRINCIPAL = "system:cli"

@@ -41,6 +41,7 @@ from registry.logs import bind_principal, bind_request
 from registry.metrics import observed
 from registry.recordings import storage, uploads
 from registry.recordings.models import Segment
+from registry.sealed_blobs import audio_size
 from registry.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -331,7 +332,7 @@ class AudioRoutes:
                 return await self._failed(
                     exchange, "RECORDING_DAMAGED", "the recording's key does not authenticate"
                 )
-        length = storage.audio_size(recording.size)
+        length = audio_size(recording.size)
         if length is None:
             return await self._failed(
                 exchange, "RECORDING_DAMAGED", "the recording's size is not a sealed size"

@@ -88,7 +88,7 @@ class Subject(Base, table=True):
     phone_index: str | None = Field(default=None, index=True, sa_type=String(64))
     email_index: str | None = Field(default=None, index=True, sa_type=String(64))
     # The index secret the two indexes are under; none before the secret could be rotated,
-    # which means its first version (registry.recordings.index_rotation).
+    # which means its first version (registry.upkeep.index_rotation).
     index_secret_version: int | None = Field(default=None, sa_type=Integer)
     country_code: str | None = Field(default=None, foreign_key="country.code", sa_type=String(2))
     principal_handle: str | None = Field(default=None, sa_type=String(80))

@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
+from registry.countries import Country
 from registry.errors import InvalidInput, NotFound, RuleBroken
-from registry.record.transfers.models import Country
 from registry.recordings.calls import call_by_id
 from registry.recordings.models import Consent, MonitoringReason, MonitoringSession, Subject
 from registry.rights.guards import require_use_allowed

@@ -25,11 +25,6 @@ from registry.blobs import BlobStore
 from registry.crypto import (
     KeyRing,
     WrappedKey,
-    new_data_key,
-    open_sealed,
-    seal,
-    unwrap_async,
-    wrap_async,
 )
 from registry.errors import NotFound, RuleBroken
 from registry.record.inventory.models import ActivityParty, Purpose
@@ -44,48 +39,11 @@ from registry.recordings.models import (
     SeparateConsent,
 )
 from registry.rights.guards import require_use_allowed
-
-# Audio goes between the network, the crypto and the blob store in blocks of this size. Each
-# read or write of the blob store is a hop to a worker thread, which costs about as much as
-# sealing one of the sealer's 64 KiB pieces: in 256 KiB blocks a 50 MB blob was written about
-# twice as fast, and read two to three times as fast. Memory holds a block per transfer.
-BLOCK_BYTES = 256 * 1024
+from registry.sealed_blobs import opened, seal_into
 
 # How long an upload in the caller's own transaction may take before the sweep may take
 # its blob; the HTTP route sets its own (REGISTRY_UPLOAD_TIMEOUT_SECONDS).
 UPLOAD_TIME = timedelta(hours=1)
-
-
-# The framing of Cobblestone-256 (see registry.crypto): a 56-byte header, then each 16 KiB of
-# audio and a last, shorter chunk (empty if the audio fills its chunks), each with a 16-byte tag.
-_HEADER_BYTES, _CHUNK_BYTES, _TAG_BYTES = 56, 16 * 1024, 16
-
-
-def audio_size(sealed_size: int) -> int | None:
-    """The length of the audio sealed in ``sealed_size`` bytes; None if no sealing is that long.
-
-    Known before a byte is opened, so that a download can announce its length: a client,
-    or a proxy in between, then tells a download cut off by damage from a whole one.
-    """
-    full, rest = divmod(sealed_size - _HEADER_BYTES - _TAG_BYTES, _CHUNK_BYTES + _TAG_BYTES)
-    if full < 0 or rest >= _CHUNK_BYTES:
-        return None
-    return full * _CHUNK_BYTES + rest
-
-
-async def in_blocks(chunks: AsyncIterable[bytes], size: int = BLOCK_BYTES) -> AsyncIterator[bytes]:
-    """``chunks`` regrouped into blocks of at least ``size`` bytes; the last may be shorter."""
-    held: list[bytes] = []
-    length = 0
-    async for chunk in chunks:
-        held.append(chunk)
-        length += len(chunk)
-        if length >= size:
-            yield b"".join(held)
-            held.clear()
-            length = 0
-    if held:
-        yield b"".join(held)
 
 
 async def store(
@@ -117,10 +75,10 @@ async def seal_audio(
     upload: uploads.Upload, *, ring: KeyRing, blobs: BlobStore, audio: AsyncIterable[bytes]
 ) -> uploads.Sealed:
     """The audio sealed as it streams in, under a fresh data key wrapped by the primary KEK."""
-    data_key = new_data_key()
-    wrapped = await wrap_async(ring, upload.recording_id, data_key)
-    sealed = in_blocks(seal(data_key, upload.recording_id, audio))
-    return uploads.Sealed(wrapped, await blobs.write(upload.blob_key, sealed))
+    wrapped, size = await seal_into(
+        blobs, ring, blob_id=upload.recording_id, blob_key=upload.blob_key, content=audio
+    )
+    return uploads.Sealed(wrapped, size)
 
 
 async def permitted_purpose(session: AsyncSession, call: Call, purpose: str) -> None:
@@ -186,8 +144,8 @@ async def open_for_listening(
     await require_use_allowed(session, call, purpose=purpose)
     if recording.key_id is None or recording.wrapped_key is None:
         raise NotFound(f"no recording {recording_id!r}")
-    data_key = await unwrap_async(
-        ring, recording.id, WrappedKey(recording.key_id, recording.wrapped_key)
+    wrapped = WrappedKey(recording.key_id, recording.wrapped_key)
+    audio = await opened(
+        blobs, ring, blob_id=recording.id, wrapped=wrapped, blob_key=recording.blob_key
     )
-    sealed = blobs.read(recording.blob_key, BLOCK_BYTES)
-    return recording, in_blocks(open_sealed(data_key, recording.id, sealed))
+    return recording, audio

@@ -21,8 +21,8 @@ from registry.recordings.http import (
     close,
     whole_or_cut_off,
 )
-from registry.recordings.storage import audio_size
 from registry.rights import package as packages
+from registry.sealed_blobs import audio_size
 
 ACTION = "downloadPackage"
 

@@ -31,17 +31,12 @@ from registry.blobs import BlobStore
 from registry.crypto import (
     KeyRing,
     WrappedKey,
-    new_data_key,
-    open_sealed,
-    seal,
-    unwrap_async,
-    wrap_async,
 )
 from registry.errors import DomainError, NotFound
 from registry.recordings.erasure import within_retention
 from registry.recordings.models import Recording, RecordingStatus
-from registry.recordings.storage import BLOCK_BYTES, in_blocks
 from registry.rights.models import Package, PackageKind
+from registry.sealed_blobs import opened, seal_into
 
 # The name a browser saves the download under: no path, no quoting needed in a header.
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")
@@ -103,10 +98,10 @@ async def build_package(
     else:
         raise ValueError(f"an unzipped package is one entry, not {len(entries)}")
     package_id = str(uuid.uuid4())
-    data_key = new_data_key()
-    wrapped = await wrap_async(ring, package_id, data_key)
     blob_key = f"{package_id}.sealed"
-    size = await blobs.write(blob_key, in_blocks(seal(data_key, package_id, content)))
+    wrapped, size = await seal_into(
+        blobs, ring, blob_id=package_id, blob_key=blob_key, content=content
+    )
     package = Package(
         id=package_id,
         kind=kind,
@@ -192,21 +187,23 @@ async def open_package(
         raise NotFound(f"no package {package_id!r}")
     if package.expires_at <= clock.now():
         raise PackageExpired(f"package {package_id!r} expired at {package.expires_at.isoformat()}")
-    data_key = await unwrap_async(ring, package.id, WrappedKey(package.key_id, package.wrapped_key))
+    wrapped = WrappedKey(package.key_id, package.wrapped_key)
+    content = await opened(
+        blobs, ring, blob_id=package.id, wrapped=wrapped, blob_key=package.blob_key
+    )
     # In SQL, so that downloads at the same time are all counted.
     package.downloads = Package.downloads + 1
     await session.flush()
     await session.refresh(package, ["downloads"])
-    sealed = blobs.read(package.blob_key, BLOCK_BYTES)
-    return package, in_blocks(open_sealed(data_key, package.id, sealed))
+    return package, content
 
 
 async def _opened_audio(
     ring: KeyRing, blobs: BlobStore, recording_id: str, wrapped: WrappedKey, blob_key: str
 ) -> AsyncIterator[bytes]:
-    data_key = await unwrap_async(ring, recording_id, wrapped)
-    sealed = blobs.read(blob_key, BLOCK_BYTES)
-    async for block in in_blocks(open_sealed(data_key, recording_id, sealed)):
+    async for block in await opened(
+        blobs, ring, blob_id=recording_id, wrapped=wrapped, blob_key=blob_key
+    ):
         yield block
 
 

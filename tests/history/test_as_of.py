@@ -14,6 +14,7 @@ from sqlmodel import col
 from registry import clock
 from registry.access.policy import Action, Role
 from registry.access.service import Actor
+from registry.countries import AdequacyDecision
 from registry.db import create_engine, session_factory, transaction
 from registry.errors import Forbidden
 from registry.record import answers
@@ -28,7 +29,6 @@ from registry.record.inventory.models import (
 )
 from registry.record.past import as_of
 from registry.record.transfers import decisions
-from registry.record.transfers.models import AdequacyDecision
 from tests.conftest import OFFICER, Api, Databases
 from tests.history.past import (
     ENDED,
@@ -355,3 +355,54 @@ async def test_two_databases_at_the_same_version_never_share_a_rebuilt_day(
         await other_engine.dispose()
 
     assert names == ["First GmbH", "Second GmbH"]
+
+
+FILTERED = """
+query Filtered($asOf: Date) {
+  entities(first: 100, filter: {dataCategory: "user.name"}, asOf: $asOf) {
+    edges { node { slug } }
+  }
+  talkdesk: entity(slug: "talkdesk", asOf: $asOf) { subProcessors { slug } }
+}
+"""
+LEAVING = "leaving-host-ie"
+
+
+async def test_r_inv_4_a_date_set_ahead_is_judged_on_the_day_asked(
+    api: Api, seeded: Sessions, frozen_clock: clock.FrozenClock
+) -> None:
+    """R-INV-4: a sub-processor engaged on T whose retirement, recorded the same day, takes
+    effect three days later: as of a day before that it still takes part (in the list filtered
+    by data category, and among Talkdesk's sub-processors); today it no longer does. The
+    filters judge on the day asked, not on today."""
+    day = await day_after_seeding(seeded, frozen_clock)
+    async with transaction(seeded) as session:
+        await inventory.create_entity(
+            session=session,
+            actor=OFFICER,
+            draft=EntityDraft(
+                slug=LEAVING,
+                kind=EntityKind.SUB_PROCESSOR,
+                legal_name="Leaving Host Ireland Ltd",
+                country_code="IE",
+            ),
+        )
+        await inventory.link_sub_processor(
+            session=session, actor=OFFICER, processor_slug="talkdesk", sub_processor_slug=LEAVING
+        )
+        await inventory.retire_entity(
+            session=session,
+            actor=OFFICER,
+            slug=LEAVING,
+            reason="contract ends",
+            retired_on=day + timedelta(days=3),
+        )
+    frozen_clock.advance(timedelta(days=10))
+
+    still_there = await api.data(FILTERED, {"asOf": (day + timedelta(days=2)).isoformat()})
+    now = await api.data(FILTERED, {})
+
+    assert LEAVING in _slugs(still_there["entities"])
+    assert LEAVING in {s["slug"] for s in still_there["talkdesk"]["subProcessors"]}
+    assert LEAVING not in _slugs(now["entities"])
+    assert LEAVING not in {s["slug"] for s in now["talkdesk"]["subProcessors"]}

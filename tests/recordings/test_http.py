@@ -38,7 +38,7 @@ from registry.recordings.models import (
     Recording,
     SeparateConsent,
 )
-from registry.recordings.storage import BLOCK_BYTES
+from registry.sealed_blobs import BLOCK_BYTES
 from registry.settings import Settings
 from tests.audit.test_graphql import break_the_log
 from tests.conftest import NOW, Api, AppFactory, client_of, issue_role_tokens

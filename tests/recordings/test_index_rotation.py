@@ -21,11 +21,12 @@ from registry.audit.models import Outcome
 from registry.audit.service import AuditLog
 from registry.crypto import KeyRing, blind_index
 from registry.db import transaction
-from registry.recordings import calls, index_rotation
+from registry.recordings import calls
 from registry.recordings.models import ErasureReason, Subject, SubjectKind
 from registry.rights import service
 from registry.rights.lookup import contact_indexes, subjects_by_indexes
 from registry.rights.models import RequestKind, RightsRequest
+from registry.upkeep import index_rotation
 from tests.recordings.conftest import SYSTEM, Scene, Sessions
 from tests.recordings.test_keys import invoke, refused_in_a_line, run
 

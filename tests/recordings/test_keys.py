@@ -26,10 +26,11 @@ from registry.blobs import LocalBlobStore
 from registry.cli import app
 from registry.crypto import KeyRing, WrappedKey, rewrap
 from registry.db import transaction
-from registry.recordings import erasure, keys
+from registry.recordings import erasure
 from registry.recordings.models import Recording, RecordingStatus
 from registry.rights import package
 from registry.rights.models import Package, PackageKind
+from registry.upkeep import keys
 from tests.recordings.conftest import SYSTEM, Scene, Sessions, listen
 from tests.recordings.test_retention import AUDIO, erased_by_sweep, recorded, state
 

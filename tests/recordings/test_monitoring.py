@@ -12,9 +12,9 @@ from registry import clock
 from registry.access.policy import Role
 from registry.audit.models import AuditEvent, Outcome
 from registry.audit.service import AuditLog
+from registry.countries import Country
 from registry.db import transaction
 from registry.errors import RuleBroken
-from registry.record.transfers.models import Country
 from registry.recordings import calls, monitoring
 from registry.recordings.models import MonitoringReason, MonitoringSession
 from tests.conftest import NOW, Api

@@ -28,7 +28,7 @@ from registry.audit.service import AuditLog
 from registry.blobs import LocalBlobStore
 from registry.db import create_engine
 from registry.recordings.models import PendingUpload, Recording, RecordingStatus
-from registry.recordings.sweeping import sweep_all
+from registry.upkeep.sweeping import sweep_all
 from tests.conftest import Databases, issue_role_tokens
 from tests.recordings.conftest import Scene, Sessions
 from tests.recordings.test_http import bearer

@@ -22,7 +22,7 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from registry import clock
+from registry import clock, sealed_blobs
 from registry.access.policy import POLICY, Action, Role
 from registry.access.service import Actor
 from registry.audit.models import Outcome
@@ -88,7 +88,7 @@ IDENTIFIERS = [
     b"442079460000",
     EMAIL.encode(),
 ]
-SECOND_AUDIO = b"second call|" + AUDIO[: 3 * storage.BLOCK_BYTES]
+SECOND_AUDIO = b"second call|" + AUDIO[: 3 * sealed_blobs.BLOCK_BYTES]
 MiB = 1024 * 1024
 
 
@@ -577,7 +577,7 @@ async def test_r_acc_4_over_http_a_package_cut_off_cannot_pass_for_a_whole_one(
         length, body = await get_over_http_1_0(
             url, f"/packages/{access_package_id}", bearer(api.tokens[Role.PRIVACY_OFFICER])
         )
-    assert storage.audio_size(whole) == length > len(body)
+    assert sealed_blobs.audio_size(whole) == length > len(body)
     with pytest.raises(zipfile.BadZipFile):
         zipfile.ZipFile(io.BytesIO(body))
 

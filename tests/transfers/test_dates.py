@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from registry import clock
+from registry.countries import AdequacyDecision
 from registry.db import transaction
 from registry.record import answers as record
 from registry.record.graph import Flow
 from registry.record.inventory import service as inventory
 from registry.record.inventory.models import EntityKind, PartyRole
 from registry.record.transfers import service
-from registry.record.transfers.models import AdequacyDecision, Mechanism
+from registry.record.transfers.models import Mechanism
 from registry.record.transfers.safeguards import Safeguard
 from tests.conftest import NOW, OFFICER, Api
 from tests.transfers.test_service import ACTIVITY, add_entity

@@ -127,7 +127,7 @@ class InventoryQuery:
             rows = await service.list_entities(
                 session=ctx.session,
                 actor=ctx.actor,
-                flt=service.EntityFilter(slugs=frozenset({slug}), include_retired=True),
+                flt=service.EntityFilter(slugs=frozenset({slug}), include_retired=True, on=ctx.day),
                 after_id=0,
                 limit=1,
             )
@@ -237,6 +237,7 @@ async def _entities(
             data_category=flt.data_category,
             purpose=flt.purpose,
             include_retired=flt.include_retired,
+            on=ctx.day,
             updated_since=updated_since,
         ),
         after_id=window.after,

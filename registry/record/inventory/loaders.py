@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 from strawberry.utils.str_converters import to_snake_case
 
-from registry import clock
 from registry.access.policy import Action
 from registry.graphql.context import Context
 from registry.graphql.loading import UNLOADED, chunks, grouped, id_maker
@@ -126,9 +126,18 @@ async def _engaged(
         else (col(Engagement.sub_processor_id), col(Engagement.processor_id))
     )
     pairs: list[tuple[int, int]] = []
-    today = clock.today()
+    # The other side must take part that day too: a retired sub-processor is engaged no more.
+    other = aliased(Entity)
     for part in chunks(ids):
-        query = select(mine, theirs).where(mine.in_(part), graph.engagement_holds(today))
+        query = (
+            select(mine, theirs)
+            .join(other, col(other.id) == theirs)
+            .where(
+                mine.in_(part),
+                graph.engagement_holds(ctx.day),
+                graph.entity_takes_part(ctx.day, other),
+            )
+        )
         pairs += (await ctx.session.execute(query.order_by(col(Engagement.id)))).all()
     others = await entities_by_id(ctx, {other for _, other in pairs}, sel)
     return grouped((own, others[other]) for own, other in pairs)

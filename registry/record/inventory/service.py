@@ -18,6 +18,7 @@ from registry._edits import drafted, refuse_unknown_fields
 from registry._text import optional_text, stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
+from registry.countries import Country
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
 from registry.record import graph
 from registry.record.history import service as history
@@ -35,7 +36,6 @@ from registry.record.inventory.models import (
     PartyRole,
     Purpose,
 )
-from registry.record.transfers.models import Country
 
 Ts = TypeVarTuple("Ts")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -57,6 +57,8 @@ class EntityFilter:
     purpose: str | None = None
     include_retired: bool = False
     slugs: frozenset[str] = field(default_factory=frozenset)
+    # The day on which entities are judged retired or taking part; None: today.
+    on: date | None = None
     # Only entities with a change at or after this time (``updatedSince``).
     updated_since: datetime | None = None
 
@@ -398,7 +400,7 @@ async def attach_data_category(
 
 
 def _filtered(query: Select[*Ts], flt: EntityFilter) -> Select[*Ts]:
-    today = clock.today()
+    today = flt.on or clock.today()
     if not flt.include_retired:
         query = query.where(graph.not_retired(today))
     if flt.kinds:
@@ -431,7 +433,7 @@ def _filtered(query: Select[*Ts], flt: EntityFilter) -> Select[*Ts]:
                     select(col(Purpose.activity_id)).where(col(Purpose.key) == flt.purpose)
                 )
             )
-        # Who takes part in those activities today, as the flow graph alone says.
+        # Who takes part in those activities that day, as the flow graph alone says.
         query = query.where(col(Entity.id).in_(graph.participants(today, activities)))
     return query
 

@@ -28,6 +28,7 @@ from sqlalchemy.pool import NullPool
 from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
+from registry.countries import AdequacyDecision, Country
 from registry.db import Base, session_factory
 from registry.errors import InvalidInput
 from registry.record.history.service import record_version
@@ -44,12 +45,7 @@ from registry.record.inventory.models import (
     SubjectCategory,
 )
 from registry.record.past.log import State, Subject, end_of, read_log, states_at
-from registry.record.transfers.models import (
-    AdequacyDecision,
-    Country,
-    Transfer,
-    TransferDataCategory,
-)
+from registry.record.transfers.models import Transfer, TransferDataCategory
 
 # The record's tables, parents first. Those without history (countries, the taxonomy, the
 # activity's own facts) are copied as they are now: nothing writes them with a change yet.

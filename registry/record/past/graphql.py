@@ -38,7 +38,7 @@ async def context_as_of(
         if past is ctx.session:
             yield ctx
         else:
-            yield dataclasses.replace(ctx, _session=past, _countries=None)
+            yield dataclasses.replace(ctx, _session=past, _countries=None, as_of=day)
 
 
 @strawberry.type(name="SubjectDiff", description="One part of the record that changed.")

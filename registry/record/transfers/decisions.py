@@ -20,10 +20,10 @@ from registry._edits import drafted, refuse_unknown_fields
 from registry._text import optional_text
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
+from registry.countries import AdequacyDecision
 from registry.errors import InvalidInput, NotFound
 from registry.record.history import service as history
 from registry.record.history.models import ChangeEvent
-from registry.record.transfers.models import AdequacyDecision
 
 # Notes are prose, kept within what a person reads at once.
 NOTE_LIMIT = 2000

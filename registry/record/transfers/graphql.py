@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from registry._edits import drafted
 from registry.access.policy import Action
+from registry.countries import AdequacyDecision
 from registry.graphql.context import Info
 from registry.graphql.errors import ErrorType
 from registry.graphql.mutations import capped, given_fields, run
@@ -19,7 +20,7 @@ from registry.graphql.selection import selection_of
 from registry.record.history import service as history
 from registry.record.past.graphql import AS_OF, context_as_of
 from registry.record.transfers import decisions, loaders, service
-from registry.record.transfers.models import AdequacyDecision, Mechanism, Transfer
+from registry.record.transfers.models import Mechanism, Transfer
 from registry.record.transfers.types import AdequacyDecisionType, CountryType, TransferType
 
 
@@ -141,6 +142,7 @@ class TransfersQuery:
                     destination_country_code=flt.destination_country,
                     mechanism=flt.mechanism,
                     include_ended=flt.include_ended,
+                    on=ctx.day,
                     updated_since=updated_since,
                 ),
                 after_id=window.after,

@@ -11,13 +11,14 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from registry.access.policy import Action
+from registry.countries import AdequacyDecision
 from registry.graphql.context import Context
 from registry.graphql.loading import UNLOADED, chunks, grouped, id_maker, unique_by_id
 from registry.graphql.selection import Selection
 from registry.graphql.shape import Relation, Shape, column_rows, values_of
 from registry.record.graph import Flow
 from registry.record.inventory.models import DataCategory, Entity
-from registry.record.transfers.models import AdequacyDecision, Transfer, TransferDataCategory
+from registry.record.transfers.models import Transfer, TransferDataCategory
 from registry.record.transfers.types import (
     AdequacyDecisionType,
     CountryType,

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from registry.countries import AdequacyDecision, AdequacyScope
 from registry.record.inventory.models import EntityKind
-from registry.record.transfers.models import AdequacyDecision, AdequacyScope, Mechanism, Transfer
+from registry.record.transfers.models import Mechanism, Transfer
 
 
 class PartyRole(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -17,6 +17,7 @@ from registry._edits import drafted, refuse_unknown_fields
 from registry._text import optional_text
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
+from registry.countries import AdequacyDecision, Country
 from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
 from registry.record import graph
 from registry.record.history import service as history
@@ -30,8 +31,6 @@ from registry.record.inventory.models import (
 )
 from registry.record.transfers import safeguards
 from registry.record.transfers.models import (
-    AdequacyDecision,
-    Country,
     Mechanism,
     Transfer,
     TransferDataCategory,
@@ -77,6 +76,8 @@ class TransferFilter:
     mechanism: Mechanism | None = None
     include_ended: bool = True
     exporter_ids: frozenset[int] = field(default_factory=frozenset)
+    # The day on which a transfer is judged ended; None: today.
+    on: date | None = None
     # Only transfers with a change at or after this time (``updatedSince``).
     updated_since: datetime | None = None
 
@@ -380,7 +381,7 @@ async def list_transfers(
     if flt.mechanism is not None:
         query = query.where(col(Transfer.mechanism) == flt.mechanism)
     if not flt.include_ended:
-        query = query.where(graph.transfer_in_force(clock.today()))
+        query = query.where(graph.transfer_in_force(flt.on or clock.today()))
     if flt.updated_since is not None:
         changed = history.changed_since("transfer", flt.updated_since)
         query = query.where(col(Transfer.slug).in_(changed))

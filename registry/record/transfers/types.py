@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 import registry.graphql.enums  # noqa: F401  (registers the enums)
+from registry.countries import AdequacyScope
 from registry.graphql.relay import Node
-from registry.record.transfers.models import AdequacyScope, Mechanism
+from registry.record.transfers.models import Mechanism
 from registry.record.transfers.safeguards import Safeguard
 
 if TYPE_CHECKING:
