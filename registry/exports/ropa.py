@@ -212,7 +212,7 @@ async def build(
     exported_at = clock.now()
     async with session_as_of(session=session, actor=actor, day=as_of, reading=reading) as past:
         # The log is read where it is kept: a rebuilt past holds the record, not its log.
-        dates = await _activity_dates(session, as_of or clock.today())
+        dates = await _activity_dates(session, as_of)
         export = await _build(
             session=past, actor=actor, contact=contact, controller=controller, on=as_of
         )
@@ -332,8 +332,9 @@ def _assessments(activity: Activity) -> dict[str, str]:
     return {name: str(getattr(activity, name, None) or NOT_RECORDED) for name in names}
 
 
-async def _activity_dates(session: AsyncSession, day: date) -> dict[str, tuple[str, str]]:
-    """Per activity slug: when it was created and last changed, by the end of ``day``.
+async def _activity_dates(session: AsyncSession, day: date | None) -> dict[str, tuple[str, str]]:
+    """Per activity slug: when it was created and last changed, by the end of ``day`` (or
+    by now: the record as it is includes every change, whatever the clock says).
 
     Created: its own first change (subject type ``activity``), else the seeds' first load,
     as seeded activities have no change of their own. Last updated: the last change of it
@@ -341,12 +342,15 @@ async def _activity_dates(session: AsyncSession, day: date) -> dict[str, tuple[s
     """
     seeds = EVENT_KINDS[ChangeEvent.SEEDS_LOADED].subject_type
     types = {ACTIVITY_SUBJECT, seeds, *ACTIVITY_LINKS}
-    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
-    rows = await session.execute(
-        select(col(Change.subject_type), col(Change.subject_slug), col(Change.at))
-        .where(col(Change.subject_type).in_(types), col(Change.at) < end)
-        .order_by(col(Change.at), col(Change.id))
+    query = select(col(Change.subject_type), col(Change.subject_slug), col(Change.at)).where(
+        col(Change.subject_type).in_(types)
     )
+    if day is not None:
+        query = query.where(
+            col(Change.at) < datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+        )
+    # In the log's own order: first and last are by sequence, as followers read it.
+    rows = await session.execute(query.order_by(col(Change.sequence), col(Change.id)))
     loads: list[datetime] = []
     own: dict[str, list[datetime]] = {}
     linked: dict[str, list[datetime]] = {}
