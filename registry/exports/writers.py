@@ -237,7 +237,8 @@ def _activity(rows: Sequence[ControllerRow], hops: Sequence[TransferRow]) -> lis
             continue
         values = [getattr(row, column.name) for row in rows]
         common = _common(values)
-        if common:
+        # A field all leave empty is shown empty, once: what the record lacks stays visible.
+        if common or all(value == values[0] for value in values):
             shared.append((_label(column), common))
         if any(_own(value, common, row) for value, row in zip(values, rows, strict=True)):
             differing.append(column)

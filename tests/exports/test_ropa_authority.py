@@ -16,9 +16,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
+from typer.testing import CliRunner
 
 from registry import clock
 from registry.access.service import Actor
+from registry.cli import app
 from registry.db import transaction
 from registry.errors import InvalidInput
 from registry.exports import ropa, writers
@@ -255,3 +257,23 @@ async def test_markdown_states_what_the_joint_controllers_share_once(seeded: Ses
     # Each controller has one row of its own, naming what differs: its name, its office.
     assert count("| mood-media-austria | Mood Media GmbH |") == 1
     assert count("Kristein 2, 4470 Enns") == 1
+
+
+@pytest.fixture
+def cli(database_url: str, seeded: Sessions, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
+    monkeypatch.setenv("REGISTRY_PRIVACY_CONTACT", CONTACT)
+    return CliRunner()
+
+
+def test_cli_writes_the_transfers_csv_and_refuses_a_part_for_other_formats(
+    cli: CliRunner,
+) -> None:
+    result = cli.invoke(app, ["export", "ropa", "--format", "csv", "--part", "transfers"])
+
+    assert result.exit_code == 0, result.output
+    header = next(csv.reader(io.StringIO(result.stdout)))
+    assert header == ["as_of", "exported_at", *(f.name for f in fields(TransferRow))]
+    refused = cli.invoke(app, ["export", "ropa", "--format", "json", "--part", "transfers"])
+    assert refused.exit_code == 2
+    assert "--part" in refused.stderr
