@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from registry import clock
 from registry._columns import text_lengths
 from registry._text import optional_text, stated
 from registry.access.policy import Action
@@ -35,6 +36,7 @@ from registry.record.inventory.models import (
     SubjectCategory,
 )
 from registry.record.inventory.service import activity_by_slug
+from registry.record.transfers import service as transfers
 from registry.record.transfers.models import Transfer, TransferDataCategory
 
 # One segment of a dotted key: lower-case letters, digits and underscores, a letter first
@@ -241,28 +243,29 @@ async def detach_data_category(
     category_key: str,
     reason: str | None = None,
 ) -> None:
-    """The activity no longer processes the category. Refused while a transfer of the
-    activity that has not ended still carries it: its data would then be no data of the
-    activity (as ``createTransfer`` requires)."""
+    """The activity no longer processes the category, so neither do its running transfers.
+
+    A transfer's data must be data of its activity (``createTransfer``, and every
+    ``updateTransfer`` checks again), so each running transfer that carries the category
+    is updated too, with its own event and the same reason; one that carries nothing else
+    is refused: end it first. Ended transfers keep what they carried.
+    """
     authorize(actor, Action.INVENTORY_WRITE)
     why = history.stated_reason(reason)
     activity, category, link = await _kept(session, activity_slug, category_key)
-    carried = await session.scalars(
-        select(col(Transfer.slug))
-        .join(TransferDataCategory, col(TransferDataCategory.transfer_id) == col(Transfer.id))
-        .where(
-            col(Transfer.activity_id) == activity.id,
-            col(Transfer.ended_on).is_(None),
-            col(TransferDataCategory.data_category_id) == category.id,
-        )
-        .order_by(col(Transfer.slug))
-    )
-    transfers = carried.all()
-    if transfers:
-        raise Conflict(
-            f"transfers still carry {category_key}: {', '.join(transfers)}; update or end them"
-            " first",
-            field="category",
+    for transfer_slug, keys in await _running_transfers_carrying(session, activity, category):
+        rest = tuple(key for key in keys if key != category.key)
+        if not rest:
+            raise Conflict(
+                f"transfer {transfer_slug} carries only {category_key}: end it first",
+                field="category",
+            )
+        await transfers.update_transfer(
+            session=session,
+            actor=actor,
+            slug=transfer_slug,
+            changes={"data_category_keys": rest},
+            reason=why or f"{category_key} detached from {activity.slug}",
         )
     before = _retention_state(link, activity, category)
     await session.delete(link)
@@ -276,6 +279,34 @@ async def detach_data_category(
         after=None,
         reason=why,
     )
+
+
+async def _running_transfers_carrying(
+    session: AsyncSession, activity: Activity, category: DataCategory
+) -> list[tuple[str, list[str]]]:
+    """The activity's transfers not ended by today that carry ``category``, each with the
+    keys of all it carries."""
+    today = clock.today()
+    carrying = (
+        select(col(TransferDataCategory.transfer_id))
+        .where(col(TransferDataCategory.data_category_id) == category.id)
+        .scalar_subquery()
+    )
+    found = await session.execute(
+        select(col(Transfer.slug), col(DataCategory.key))
+        .join(TransferDataCategory, col(TransferDataCategory.transfer_id) == col(Transfer.id))
+        .join(DataCategory, col(DataCategory.id) == col(TransferDataCategory.data_category_id))
+        .where(
+            col(Transfer.activity_id) == activity.id,
+            col(Transfer.id).in_(carrying),
+            col(Transfer.ended_on).is_(None) | (col(Transfer.ended_on) > today),
+        )
+        .order_by(col(Transfer.slug), col(DataCategory.key))
+    )
+    keys: dict[str, list[str]] = defaultdict(list)
+    for slug, key in found:
+        keys[slug].append(key)
+    return list(keys.items())
 
 
 async def update_retention(
