@@ -19,12 +19,15 @@ from registry.record.history.models import Change, ChangeEvent
 from registry.record.inventory import service as inventory
 from registry.record.inventory.models import ActivityDataCategory, DataCategory
 from registry.record.taxonomy import service as taxonomy
+from registry.record.transfers import service as transfers
 from registry.record.transfers.models import Transfer, TransferDataCategory
 from tests.conftest import OFFICER, Api
 from tests.history.past import day_after_seeding
 
 Sessions = async_sessionmaker[AsyncSession]
 ACTIVITY = "call-recording-and-monitoring"
+# A seeded controller with transfers of its own (seeds/entities.yaml).
+RETIRED = "dmx-us"
 # The seeds' taxonomy (seeds/taxonomy.yaml), in key order.
 SEEDED_KEYS = [
     "user.contact.email",
@@ -395,7 +398,10 @@ async def test_detaching_a_category_takes_it_off_the_activitys_running_transfers
                 .where(col(DataCategory.key) == "user.location", col(Transfer.ended_on).is_(None))
             )
         ).all()
-    assert carrying
+    # A transfer with a party retired since loses the category too.
+    assert any(RETIRED in slug.split("--") for slug in carrying)
+    async with transaction(seeded) as session:
+        await inventory.retire_entity(session=session, actor=OFFICER, slug=RETIRED, reason="merged")
     async with transaction(seeded) as session:
         await taxonomy.detach_data_category(
             session=session, actor=OFFICER, activity_slug=ACTIVITY, category_key="user.location"
@@ -417,6 +423,30 @@ async def test_detaching_a_category_takes_it_off_the_activitys_running_transfers
     updated = await _events(seeded, ChangeEvent.TRANSFER_UPDATED)
     assert sorted(c.subject_slug for c in updated) == sorted(carrying)
     assert all("user.location" not in (c.after or {})["data_category_keys"] for c in updated)
+
+
+async def test_a_transfer_carrying_only_the_category_must_end_first(seeded: Sessions) -> None:
+    await _add_fax(seeded)
+    async with seeded() as session:
+        slug = await session.scalar(select(col(Transfer.slug)).order_by(col(Transfer.id)))
+    assert slug is not None
+    async with transaction(seeded) as session:
+        await transfers.update_transfer(
+            session=session,
+            actor=OFFICER,
+            slug=slug,
+            changes={"data_category_keys": ("user.contact.fax",)},
+        )
+    async with transaction(seeded) as session:
+        with pytest.raises(Conflict) as raised:
+            await taxonomy.detach_data_category(
+                session=session,
+                actor=OFFICER,
+                activity_slug=ACTIVITY,
+                category_key="user.contact.fax",
+            )
+    assert slug in str(raised.value)
+    assert await _events(seeded, ChangeEvent.DATA_CATEGORY_DETACHED) == []
 
 
 async def test_detaching_what_is_not_kept_is_not_found(seeded: Sessions) -> None:

@@ -246,25 +246,26 @@ async def detach_data_category(
     """The activity no longer processes the category, so neither do its running transfers.
 
     A transfer's data must be data of its activity (``createTransfer``, and every
-    ``updateTransfer`` checks again), so each running transfer that carries the category
-    is updated too, with its own event and the same reason; one that carries nothing else
-    is refused: end it first. Ended transfers keep what they carried.
+    ``updateTransfer`` checks again), so the category is taken off each running transfer
+    that carries it, with the transfer's own event and the same reason; one that carries
+    nothing else is refused: end it first. Ended transfers keep what they carried.
     """
     authorize(actor, Action.INVENTORY_WRITE)
     why = history.stated_reason(reason)
     activity, category, link = await _kept(session, activity_slug, category_key)
-    for transfer_slug, keys in await _running_transfers_carrying(session, activity, category):
-        rest = tuple(key for key in keys if key != category.key)
-        if not rest:
+    carrying = await _running_transfers_carrying(session, activity, category)
+    for transfer, keys in carrying:
+        if keys == [category.key]:
             raise Conflict(
-                f"transfer {transfer_slug} carries only {category_key}: end it first",
+                f"transfer {transfer.slug} carries only {category_key}: end it first",
                 field="category",
             )
-        await transfers.update_transfer(
+    for transfer, _ in carrying:
+        await transfers.drop_data_category(
             session=session,
             actor=actor,
-            slug=transfer_slug,
-            changes={"data_category_keys": rest},
+            transfer=transfer,
+            category=category,
             reason=why or f"{category_key} detached from {activity.slug}",
         )
     before = _retention_state(link, activity, category)
@@ -283,30 +284,29 @@ async def detach_data_category(
 
 async def _running_transfers_carrying(
     session: AsyncSession, activity: Activity, category: DataCategory
-) -> list[tuple[str, list[str]]]:
+) -> list[tuple[Transfer, list[str]]]:
     """The activity's transfers not ended by today that carry ``category``, each with the
     keys of all it carries."""
-    today = clock.today()
-    carrying = (
-        select(col(TransferDataCategory.transfer_id))
-        .where(col(TransferDataCategory.data_category_id) == category.id)
-        .scalar_subquery()
+    carrying = select(col(TransferDataCategory.transfer_id)).where(
+        col(TransferDataCategory.data_category_id) == category.id
     )
     found = await session.execute(
-        select(col(Transfer.slug), col(DataCategory.key))
+        select(Transfer, col(DataCategory.key))
         .join(TransferDataCategory, col(TransferDataCategory.transfer_id) == col(Transfer.id))
         .join(DataCategory, col(DataCategory.id) == col(TransferDataCategory.data_category_id))
         .where(
             col(Transfer.activity_id) == activity.id,
             col(Transfer.id).in_(carrying),
-            col(Transfer.ended_on).is_(None) | (col(Transfer.ended_on) > today),
+            col(Transfer.ended_on).is_(None) | (col(Transfer.ended_on) > clock.today()),
         )
         .order_by(col(Transfer.slug), col(DataCategory.key))
     )
     keys: dict[str, list[str]] = defaultdict(list)
-    for slug, key in found:
-        keys[slug].append(key)
-    return list(keys.items())
+    rows: dict[str, Transfer] = {}
+    for transfer, key in found:
+        rows[transfer.slug] = transfer
+        keys[transfer.slug].append(key)
+    return [(rows[slug], keys[slug]) for slug in rows]
 
 
 async def update_retention(
