@@ -74,7 +74,8 @@ async def list_data_categories(
 ) -> Sequence[DataCategory]:
     """The data categories in key order; ``under`` keeps a key and its descendants."""
     authorize(actor, Action.INVENTORY_READ)
-    rows = (await session.scalars(select(DataCategory).order_by(col(DataCategory.key)))).all()
+    # Sorted here, not by the database: a locale's collation may weigh dots differently.
+    rows = sorted((await session.scalars(select(DataCategory))).all(), key=lambda r: r.key)
     if under is None:
         return rows
     found = [row for row in rows if _is_under(row.key, under)]
@@ -87,7 +88,7 @@ async def list_subject_categories(
     *, session: AsyncSession, actor: Actor
 ) -> Sequence[SubjectCategory]:
     authorize(actor, Action.INVENTORY_READ)
-    return (await session.scalars(select(SubjectCategory).order_by(col(SubjectCategory.key)))).all()
+    return sorted((await session.scalars(select(SubjectCategory))).all(), key=lambda r: r.key)
 
 
 async def list_purposes(
