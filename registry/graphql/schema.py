@@ -36,6 +36,7 @@ from registry.record.history.graphql import ChangeType, HistoryQuery
 from registry.record.inventory.graphql import InventoryMutation, InventoryQuery
 from registry.record.inventory.types import ActivityType, EntityType
 from registry.record.past.graphql import PastQuery
+from registry.record.taxonomy.graphql import TaxonomyMutation, TaxonomyQuery
 from registry.record.transfers.graphql import TransfersMutation, TransfersQuery
 from registry.record.transfers.types import AdequacyDecisionType, TransferType
 from registry.recordings.graphql import RecordingsMutation, RecordingsQuery
@@ -53,6 +54,7 @@ Query = merge_types(
     (
         NodeQuery,
         InventoryQuery,
+        TaxonomyQuery,
         TransfersQuery,
         HistoryQuery,
         PastQuery,
@@ -67,6 +69,7 @@ Mutation = merge_types(
     "Mutation",
     (
         InventoryMutation,
+        TaxonomyMutation,
         TransfersMutation,
         AccessMutation,
         RecordingsMutation,

@@ -34,6 +34,10 @@ EVENT_KINDS: dict[ChangeEvent, EventKind] = {
     ChangeEvent.TRANSFER_UPDATED: EventKind("transfer", ChangeAction.UPDATED),
     ChangeEvent.ADEQUACY_DECISION_CHANGED: EventKind("adequacy_decision", ChangeAction.UPDATED),
     ChangeEvent.SEEDS_LOADED: EventKind("seeds", ChangeAction.CREATED),
+    ChangeEvent.DATA_CATEGORY_ADDED: EventKind("data_category", ChangeAction.CREATED),
+    ChangeEvent.SUBJECT_CATEGORY_ADDED: EventKind("subject_category", ChangeAction.CREATED),
+    ChangeEvent.DATA_CATEGORY_DETACHED: EventKind("activity_data_category", ChangeAction.UNLINKED),
+    ChangeEvent.RETENTION_CHANGED: EventKind("activity_data_category", ChangeAction.UPDATED),
 }
 
 SUBJECT_TYPES = frozenset(kind.subject_type for kind in EVENT_KINDS.values())

@@ -39,6 +39,10 @@ class ChangeEvent(StrEnum):
     TRANSFER_UPDATED = "transfer_updated"
     ADEQUACY_DECISION_CHANGED = "adequacy_decision_changed"
     SEEDS_LOADED = "seeds_loaded"
+    DATA_CATEGORY_ADDED = "data_category_added"
+    SUBJECT_CATEGORY_ADDED = "subject_category_added"
+    DATA_CATEGORY_DETACHED = "data_category_detached"
+    RETENTION_CHANGED = "retention_changed"
 
 
 class Change(Base, table=True):

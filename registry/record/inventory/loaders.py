@@ -149,10 +149,11 @@ def data_category_object(row: DataCategory) -> DataCategoryType:
         name=row.name,
         description=row.description,
         special_category=row.special_category,
+        parent_key=row.key.rpartition(".")[0] or None,
     )
 
 
-def _subject(row: SubjectCategory) -> SubjectCategoryType:
+def subject_object(row: SubjectCategory) -> SubjectCategoryType:
     return SubjectCategoryType(key=row.key, name=row.name, description=row.description)
 
 
@@ -164,7 +165,7 @@ def purpose_objects(purposes: Sequence[PurposeWithBases]) -> list[PurposeType]:
             description=p.purpose.description,
             legal_bases=[
                 LegalBasisForType(
-                    subject_category=_subject(b.subject_category),
+                    subject_category=subject_object(b.subject_category),
                     legal_basis=b.legal_basis,
                     note=b.note,
                 )
@@ -217,7 +218,7 @@ async def activities(
                 )
                 for m in f.activity.security_measures
             ],
-            subject_categories=[_subject(s) for s in f.subjects],
+            subject_categories=[subject_object(s) for s in f.subjects],
             data_categories=[
                 RetentionType(
                     data_category=data_category_object(r.data_category),

@@ -49,6 +49,9 @@ class DataCategoryType:
     name: str
     description: str | None
     special_category: bool
+    parent_key: str | None = strawberry.field(
+        description="The key without its last segment; null at the top."
+    )
 
 
 @strawberry.type(name="SubjectCategory")

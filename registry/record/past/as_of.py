@@ -5,9 +5,9 @@ still reads as it was. The rebuild writes the record's tables as they stood into
 scratch in-memory SQLite database, and the same services and loaders answer from it, so
 every way of reading the record answers as of the day without a second implementation.
 
-Tables with no history yet (countries, the taxonomy, the activity's own facts, its
-subjects and purposes) are copied as they are now, as are adequacy decisions the log does
-not mention, and any row of a logged table the log has never seen.
+Tables with no history yet (countries, the activity's own facts, its subjects and
+purposes) are copied as they are now, as are adequacy decisions and seeded categories the
+log does not mention, and any row of a logged table the log has never seen.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from registry.record.inventory.models import (
 from registry.record.past.log import State, Subject, end_of, read_log, states_at
 from registry.record.transfers.models import Transfer, TransferDataCategory
 
-# The record's tables, parents first. Those without history (countries, the taxonomy, the
-# activity's own facts) are copied as they are now: nothing writes them with a change yet.
+# The record's tables, parents first. Those without history (countries, the activity's own
+# facts) are copied as they are now: nothing writes them with a change yet.
 TABLES: list[Table] = [
     Base.metadata.tables[str(model.__tablename__)]
     for model in (
@@ -198,6 +198,10 @@ async def _rows_as_of(session: AsyncSession, day: date) -> dict[str, list[Row]]:
     past = states_at(await read_log(session), end_of(day))
     rows = {table.name: now[table.name] for table in TABLES}
     ids = _Ids(now)
+    # The taxonomy: categories added through the service are logged whole; seeded ones are not.
+    for taxonomy in ("data_category", "subject_category"):
+        rows[taxonomy] = _merged(now[taxonomy], past, taxonomy, lambda r: r["key"], _snapshot_row)
+    ids.categories = {row["key"]: row["id"] for row in rows["data_category"]}
     rows["adequacy_decision"] = _merged(
         now["adequacy_decision"], past, "adequacy_decision", lambda r: r["slug"], _snapshot_row
     )

@@ -20,7 +20,7 @@ from sqlmodel import col
 from registry.record.history.models import Change
 
 # The subjects whose every write is logged with a whole snapshot; the rest of the record
-# (countries, taxonomy, the activity's own facts) has no history yet.
+# (countries, the activity's own facts) has no history yet, nor do seeded categories.
 LOGGED_SUBJECTS = (
     "entity",
     "engagement",
@@ -28,6 +28,8 @@ LOGGED_SUBJECTS = (
     "activity_data_category",
     "transfer",
     "adequacy_decision",
+    "data_category",
+    "subject_category",
 )
 
 Subject = tuple[str, str]

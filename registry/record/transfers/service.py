@@ -336,6 +336,40 @@ async def update_transfer(
     return transfer
 
 
+async def drop_data_category(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    transfer: Transfer,
+    category: DataCategory,
+    reason: str | None,
+) -> None:
+    """Takes one data category off a transfer, when its activity no longer processes it.
+
+    Only the category goes: the rest of the transfer is not checked again as an update
+    would, so a transfer with a party retired since still loses it.
+    """
+    authorize(actor, Action.TRANSFERS_WRITE)
+    before = await _snapshot(session, transfer)
+    await session.execute(
+        delete(TransferDataCategory).where(
+            col(TransferDataCategory.transfer_id) == transfer.id,
+            col(TransferDataCategory.data_category_id) == category.id,
+        )
+    )
+    after = await _snapshot(session, transfer)
+    if after != before:
+        await history.record_change(
+            session=session,
+            actor=actor,
+            event=ChangeEvent.TRANSFER_UPDATED,
+            subject_slug=transfer.slug,
+            before=before,
+            after=after,
+            reason=reason,
+        )
+
+
 async def _draft_of(session: AsyncSession, transfer: Transfer, keys: list[str]) -> TransferDraft:
     activity = await session.get_one(Activity, transfer.activity_id)
     exporter = await session.get_one(Entity, transfer.exporter_id)
