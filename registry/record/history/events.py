@@ -34,6 +34,16 @@ EVENT_KINDS: dict[ChangeEvent, EventKind] = {
     ChangeEvent.TRANSFER_UPDATED: EventKind("transfer", ChangeAction.UPDATED),
     ChangeEvent.ADEQUACY_DECISION_CHANGED: EventKind("adequacy_decision", ChangeAction.UPDATED),
     ChangeEvent.SEEDS_LOADED: EventKind("seeds", ChangeAction.CREATED),
+    ChangeEvent.ACTIVITY_CREATED: EventKind("activity", ChangeAction.CREATED),
+    ChangeEvent.ACTIVITY_UPDATED: EventKind("activity", ChangeAction.UPDATED),
+    ChangeEvent.ACTIVITY_RETIRED: EventKind("activity", ChangeAction.RETIRED),
+    ChangeEvent.PURPOSE_ADDED: EventKind("purpose", ChangeAction.CREATED),
+    ChangeEvent.PURPOSE_UPDATED: EventKind("purpose", ChangeAction.UPDATED),
+    ChangeEvent.PURPOSE_REMOVED: EventKind("purpose", ChangeAction.UNLINKED),
+    ChangeEvent.LEGAL_BASIS_SET: EventKind("purpose_basis", ChangeAction.LINKED),
+    ChangeEvent.LEGAL_BASIS_REMOVED: EventKind("purpose_basis", ChangeAction.UNLINKED),
+    ChangeEvent.ACTIVITY_SUBJECT_ADDED: EventKind("activity_subject", ChangeAction.LINKED),
+    ChangeEvent.ACTIVITY_SUBJECT_REMOVED: EventKind("activity_subject", ChangeAction.UNLINKED),
 }
 
 SUBJECT_TYPES = frozenset(kind.subject_type for kind in EVENT_KINDS.values())

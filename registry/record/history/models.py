@@ -39,6 +39,16 @@ class ChangeEvent(StrEnum):
     TRANSFER_UPDATED = "transfer_updated"
     ADEQUACY_DECISION_CHANGED = "adequacy_decision_changed"
     SEEDS_LOADED = "seeds_loaded"
+    ACTIVITY_CREATED = "activity_created"
+    ACTIVITY_UPDATED = "activity_updated"
+    ACTIVITY_RETIRED = "activity_retired"
+    PURPOSE_ADDED = "purpose_added"
+    PURPOSE_UPDATED = "purpose_updated"
+    PURPOSE_REMOVED = "purpose_removed"
+    LEGAL_BASIS_SET = "legal_basis_set"
+    LEGAL_BASIS_REMOVED = "legal_basis_removed"
+    ACTIVITY_SUBJECT_ADDED = "activity_subject_added"
+    ACTIVITY_SUBJECT_REMOVED = "activity_subject_removed"
 
 
 class Change(Base, table=True):

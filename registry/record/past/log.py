@@ -20,7 +20,7 @@ from sqlmodel import col
 from registry.record.history.models import Change
 
 # The subjects whose every write is logged with a whole snapshot; the rest of the record
-# (countries, taxonomy, the activity's own facts) has no history yet.
+# (countries, the taxonomy) has no history yet.
 LOGGED_SUBJECTS = (
     "entity",
     "engagement",
@@ -28,6 +28,10 @@ LOGGED_SUBJECTS = (
     "activity_data_category",
     "transfer",
     "adequacy_decision",
+    "activity",
+    "purpose",
+    "purpose_basis",
+    "activity_subject",
 )
 
 Subject = tuple[str, str]
