@@ -53,18 +53,18 @@ def _event_type(events: Sequence[str]) -> sa.Enum:
     )
 
 
+def _dpia_status() -> sa.Enum:
+    return sa.Enum(
+        *DPIA_STATUSES, name="dpiastatus", native_enum=False, create_constraint=True, length=32
+    )
+
+
 def upgrade() -> None:
     with op.batch_alter_table("activity", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
                 "dpia_status",
-                sa.Enum(
-                    *DPIA_STATUSES,
-                    name="dpiastatus",
-                    native_enum=False,
-                    create_constraint=True,
-                    length=32,
-                ),
+                _dpia_status(),
                 nullable=False,
                 server_default="not_assessed",
             )
@@ -94,6 +94,15 @@ def downgrade() -> None:
             "event",
             existing_type=_event_type((*EVENTS_BEFORE, *EVENTS_ADDED)),
             type_=_event_type(EVENTS_BEFORE),
+            existing_nullable=False,
+        )
+    # The CHECK on the DPIA statuses goes first: SQLite's rebuilt table would keep it, naming
+    # a column that is gone.
+    with op.batch_alter_table("activity", schema=None) as batch_op:
+        batch_op.alter_column(
+            "dpia_status",
+            existing_type=_dpia_status(),
+            type_=sa.String(length=32),
             existing_nullable=False,
         )
     with op.batch_alter_table("activity", schema=None) as batch_op:
