@@ -27,6 +27,7 @@ from registry.audit.service import AuditLog
 from registry.blobs import BlobStore, LocalBlobStore, open_blob_store
 from registry.crypto import KeyRing
 from registry.db import create_engine, session_factory
+from registry.exports.http import ExportRoutes
 from registry.graphql.schema import build_schema
 from registry.graphql.view import RegistryGraphQL
 from registry.kms import open_key_ring
@@ -130,6 +131,7 @@ def build_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *audio.routes(),
             *PackageRoutes.beside(audio).routes(),
+            *ExportRoutes.beside(audio).routes(),
         ],
         lifespan=lifespan,
     )

@@ -16,7 +16,7 @@ from registry.access import service as access
 from registry.access.commands import principals_app, tokens_app
 from registry.audit.commands import audit_app, require_apart
 from registry.exports import ropa
-from registry.exports.writers import Format, render
+from registry.exports.writers import Format, Part, render
 from registry.record.past.as_of import parse_day
 from registry.recordings.commands import keys_app
 from registry.recordings.commands import sweep as sweep_command
@@ -150,10 +150,18 @@ def export_ropa(
             help="The records as they stood at the end of this day (YYYY-MM-DD, UTC).",
         ),
     ] = None,
+    part: Annotated[
+        Part | None,
+        typer.Option(help="csv only: the table to write (controllers unless given)."),
+    ] = None,
 ) -> None:
     """Write the records of processing (Art. 30(1) and (2)) with what they lack."""
     if fmt is Format.XLSX and output is None:
         raise typer.BadParameter("xlsx is a binary format: give a file", param_hint="--output")
+    if part is not None and fmt is not Format.CSV:
+        raise typer.BadParameter(
+            f"{fmt.value} holds every part; --part is for csv", param_hint="--part"
+        )
     settings = Settings()
     # Two steps, each one call: the bar says which is under way, on standard error, so an
     # export to standard output stays clean.
@@ -170,7 +178,7 @@ def export_ropa(
             snapshot=True,
         )
         tracker.update(completed=1, description=f"writing {fmt.value}")
-        data = render(export, fmt)
+        data = render(export, fmt, part)
         tracker.update(completed=2)
     if output is None:
         typer.echo(data, nl=False)

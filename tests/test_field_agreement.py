@@ -219,13 +219,13 @@ ACTIVITY_FIELDS_IN_AN_EXPORT_ROW = {
     "name": "activity_name",
     "recipient_categories": "recipient_categories",
     "security_measures": "security_measures",
+    "source": "source",
+    "automated_decisions": "automated_decisions",
 }
 # The rest is the notice's prose, shown by GraphQL and the Markdown export's preamble only.
 ACTIVITY_FIELDS_NOT_IN_AN_EXPORT_ROW = {
     "id",
     "description",
-    "source",
-    "automated_decisions",
     "arrangement_summary",
     "transfer_summary",
     "operations",  # the processor row's "(b) Processing carried out"

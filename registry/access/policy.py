@@ -187,6 +187,8 @@ ROUTES: dict[str, Action] = {
     "/calls/{call_id}/audio/{segment}": Action.RECORDING_UPLOAD,
     "/recordings/{recording_id}/audio": Action.RECORDING_LISTEN,
     "/packages/{package_id}": Action.PACKAGE_DOWNLOAD,
+    # The Art. 30 export: the record as GraphQL and the CLI give it, so read as they read it.
+    "/exports/ropa.{fmt}": Action.INVENTORY_READ,
 }
 # Routes that answer anyone: whether the process and its database are up, nothing more.
 PUBLIC_ROUTES = frozenset({"/healthz", "/readyz"})

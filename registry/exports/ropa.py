@@ -9,10 +9,12 @@ named in ``gaps`` (R-INV-5): an export is evidence, so nothing is filled in.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from registry import clock
 from registry.access.policy import Action
@@ -29,6 +31,8 @@ from registry.record.answers import (
     ProcessorRecord,
 )
 from registry.record.graph import Flow
+from registry.record.history.events import EVENT_KINDS
+from registry.record.history.models import Change, ChangeEvent
 from registry.record.inventory.models import Activity, DataCategory, Entity, LegalBasis
 from registry.record.past.as_of import session_as_of
 from registry.record.transfers.models import Mechanism, Transfer
@@ -73,6 +77,27 @@ SAFEGUARDS = {
     Safeguard.TRANSFER_MECHANISM: "transfer mechanism",
     Safeguard.GAP: "no valid safeguard",
 }
+# The rights the registry runs for every data subject of an activity, as the notice gives
+# them and R-DSR-1 lists them: the same for every activity, so a fixed list.
+RIGHTS = (
+    "access (Art. 15)",
+    "rectification (Art. 16)",
+    "erasure (Art. 17)",
+    "restriction (Art. 18)",
+    "portability (Art. 20)",
+    "objection (Art. 21)",
+    "withdrawal of consent (Art. 7(3))",
+    "complaint to a supervisory authority (Art. 77)",
+)
+# Where the proof of consent is: each call's consent steps (R-CON-1), kept with the call.
+CONSENT_RECORDS = (
+    "consent steps of each call (IVR choice, agent's answer, refusal, withdrawal; R-CON-1), "
+    "kept with the call in the registry (table consent_event, GraphQL query call)"
+)
+NOT_RECORDED = "not recorded"
+# The change log's subjects that are an activity or one of its links (slug "activity>...").
+ACTIVITY_SUBJECT = "activity"
+ACTIVITY_LINKS = frozenset({"activity_party", "activity_data_category"})
 
 
 @dataclass(frozen=True)
@@ -99,6 +124,17 @@ class ControllerRow:
     transfers_in: tuple[str, ...] = field(metadata={"label": "(e) Transfers in"})
     retention: tuple[str, ...] = field(metadata={"label": "(f) Time limits for erasure"})
     security_measures: tuple[str, ...] = field(metadata={"label": "(g) Security measures"})
+    source: str = field(metadata={"label": "Source of the data"})
+    automated_decisions: str = field(metadata={"label": "Automated decision-making"})
+    rights: tuple[str, ...] = field(metadata={"label": "Rights of the data subjects"})
+    locations: tuple[str, ...] = field(metadata={"label": "Location of the data (countries)"})
+    consent_records: str = field(metadata={"label": "Consent records"})
+    dpia_status: str = field(metadata={"label": "DPIA status"})
+    dpia_reference: str = field(metadata={"label": "DPIA reference"})
+    lia_reference: str = field(metadata={"label": "LIA reference"})
+    contracts: str = field(metadata={"label": "Contracts and DPA"})
+    created_at: str = field(metadata={"label": "Activity created"})
+    updated_at: str = field(metadata={"label": "Activity last updated"})
     gaps: tuple[str, ...] = field(metadata={"label": "Gaps in the record"})
 
 
@@ -127,12 +163,36 @@ class ProcessorRow:
 
 
 @dataclass(frozen=True)
+class TransferRow:
+    """One judged hop of an activity's data across a border, with its safeguard or its gap."""
+
+    activity: str = field(metadata={"label": "Activity"})
+    exporter: str = field(metadata={"label": "Exporter"})
+    exporter_country: str = field(metadata={"label": "Exporter's country"})
+    importer: str = field(metadata={"label": "Importer"})
+    importer_country: str = field(metadata={"label": "Importer's country"})
+    destination: str = field(metadata={"label": "Destination"})
+    safeguard: str = field(metadata={"label": "Safeguard"})
+    mechanism: str = field(metadata={"label": "Mechanism"})
+    scc_module: str = field(metadata={"label": "SCC module"})
+    signed_on: str = field(metadata={"label": "Signed on"})
+    tia_reference: str = field(metadata={"label": "TIA reference"})
+    tia_date: str = field(metadata={"label": "TIA date"})
+    supplementary_measures: str = field(metadata={"label": "Supplementary measures"})
+    gap_rule: str = field(metadata={"label": "Gap: rule"})
+    gap_reason: str = field(metadata={"label": "Gap: reason"})
+
+
+@dataclass(frozen=True)
 class RopaExport:
-    """The records as of one day: safeguards are judged on that day."""
+    """The records as of one day: safeguards are judged on that day. ``exported_at`` is
+    when the export was made, which an authority asks for beside the day it describes."""
 
     as_of: date
     controllers: list[ControllerRow]
     processors: list[ProcessorRow]
+    transfers: list[TransferRow] = field(default_factory=list)
+    exported_at: datetime = field(default_factory=clock.now)
 
 
 async def build(
@@ -149,10 +209,15 @@ async def build(
     ``as_of``: the records as they stood at the end of that day, judged on that day.
     """
     reading = Action.INVENTORY_READ
+    exported_at = clock.now()
     async with session_as_of(session=session, actor=actor, day=as_of, reading=reading) as past:
-        return await _build(
+        # The log is read where it is kept: a rebuilt past holds the record, not its log.
+        dates = await _activity_dates(session, as_of)
+        export = await _build(
             session=past, actor=actor, contact=contact, controller=controller, on=as_of
         )
+    controllers = [_dated(row, dates) for row in export.controllers]
+    return RopaExport(export.as_of, controllers, export.processors, export.transfers, exported_at)
 
 
 async def _build(
@@ -194,6 +259,10 @@ async def _build(
             for facts in rec.activities
             if controller is None or facts.activity.id in activity_ids
         ],
+        transfers=_transfer_rows(
+            [*records, *processor_records],
+            {facts.activity.id: facts.activity.slug for rec in records for facts in rec.activities},
+        ),
     )
 
 
@@ -241,8 +310,115 @@ def _controller_row(
         transfers_in=tuple(_flow(flow) for flow in received),
         retention=_retention(facts),
         security_measures=_security_measures(activity),
+        source=activity.source,
+        automated_decisions=activity.automated_decisions,
+        rights=RIGHTS,
+        locations=tuple(sorted({p.entity.country_code for p in parties.values()})),
+        consent_records=CONSENT_RECORDS,
+        **_assessments(activity),
+        # Contracts and data processing agreements are not modelled yet.
+        contracts=NOT_RECORDED,
+        # Filled from the change log by ``build`` (``_dated``).
+        created_at="",
+        updated_at="",
         gaps=_gaps([g for g in rec.gaps if g.entity.id in parties], flows),
     )
+
+
+def _assessments(activity: Activity) -> dict[str, str]:
+    """The activity's DPIA and LIA as the record states them, or "not recorded"; read by
+    name, so an activity that has no such field yet says so instead of failing."""
+    names = ("dpia_status", "dpia_reference", "lia_reference")
+    return {name: str(getattr(activity, name, None) or NOT_RECORDED) for name in names}
+
+
+async def _activity_dates(session: AsyncSession, day: date | None) -> dict[str, tuple[str, str]]:
+    """Per activity slug: when it was created and last changed, by the end of ``day`` (or
+    by now: the record as it is includes every change, whatever the clock says).
+
+    Created: its own first change (subject type ``activity``), else the seeds' first load,
+    as seeded activities have no change of their own. Last updated: the last change of it
+    or of its links (parties, data categories), else the seeds' last load.
+    """
+    seeds = EVENT_KINDS[ChangeEvent.SEEDS_LOADED].subject_type
+    types = {ACTIVITY_SUBJECT, seeds, *ACTIVITY_LINKS}
+    query = select(col(Change.subject_type), col(Change.subject_slug), col(Change.at)).where(
+        col(Change.subject_type).in_(types)
+    )
+    if day is not None:
+        query = query.where(
+            col(Change.at) < datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+        )
+    # In the log's own order: first and last are by sequence, as followers read it.
+    rows = await session.execute(query.order_by(col(Change.sequence), col(Change.id)))
+    loads: list[datetime] = []
+    own: dict[str, list[datetime]] = {}
+    linked: dict[str, list[datetime]] = {}
+    for subject_type, slug, at in rows.all():
+        if subject_type == seeds:
+            loads.append(at)
+        elif subject_type == ACTIVITY_SUBJECT:
+            own.setdefault(slug, []).append(at)
+            linked.setdefault(slug, []).append(at)
+        else:
+            linked.setdefault(slug.split(">")[0], []).append(at)
+    dates = {}
+    for slug in set(own) | set(linked) | {""}:
+        created = own.get(slug) or loads
+        updated = linked.get(slug) or loads
+        dates[slug] = (
+            _moment(created[0] if created else None),
+            _moment(updated[-1] if updated else None),
+        )
+    return dates
+
+
+def _moment(at: datetime | None) -> str:
+    return at.astimezone(UTC).isoformat(timespec="seconds") if at is not None else NOT_RECORDED
+
+
+def _dated(row: ControllerRow, dates: dict[str, tuple[str, str]]) -> ControllerRow:
+    created, updated = dates.get(row.activity, dates[""])
+    return replace(row, created_at=created, updated_at=updated)
+
+
+def _transfer_rows(
+    records: Sequence[ControllerRecord | ProcessorRecord], activities: dict[int, str]
+) -> list[TransferRow]:
+    """Each hop the records judge, once: a hop is in both its exporter's and importer's."""
+    hops: dict[tuple[int, int, int], Flow] = {}
+    for rec in records:
+        for flow in rec.transfers:
+            if flow.activity_id in activities:
+                hops.setdefault((flow.activity_id, flow.exporter.id, flow.importer.id), flow)
+    return [_transfer_row(activities[flow.activity_id], flow) for flow in hops.values()]
+
+
+def _transfer_row(activity: str, flow: Flow) -> TransferRow:
+    # The papers on record for the hop, whether they make it safe or fall short (a gap).
+    transfer = flow.transfer
+    gap = flow.safeguard is Safeguard.GAP
+    return TransferRow(
+        activity=activity,
+        exporter=flow.exporter.legal_name,
+        exporter_country=flow.exporter.country_code,
+        importer=flow.importer.legal_name,
+        importer_country=flow.importer.country_code,
+        destination=flow.destination_code,
+        safeguard=_safeguard(flow),
+        mechanism=MECHANISMS[transfer.mechanism] if transfer else "",
+        scc_module=str(transfer.scc_module) if transfer and transfer.scc_module else "",
+        signed_on=_day(transfer.signed_on if transfer else None),
+        tia_reference=(transfer.tia_reference or "") if transfer else "",
+        tia_date=_day(transfer.tia_date if transfer else None),
+        supplementary_measures=(transfer.supplementary_measures or "") if transfer else "",
+        gap_rule=(flow.rule_id or "") if gap else "",
+        gap_reason=(flow.reason or "") if gap else "",
+    )
+
+
+def _day(day: date | None) -> str:
+    return day.isoformat() if day is not None else ""
 
 
 def _processor_row(

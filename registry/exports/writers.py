@@ -1,7 +1,8 @@
 """Writers of the Art. 30 export: json, csv, xlsx and Markdown, each rendered to bytes.
 
 json and csv name their columns by field (stable keys for machines); xlsx and Markdown,
-read by people, use the labels that cite the letters of Art. 30.
+read by people, use the labels that cite the letters of Art. 30. Every format says the
+day the records describe (``as_of``) and when the export was made (``exported_at``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from enum import StrEnum
 from itertools import groupby
 from typing import Any
 
-from registry.exports.ropa import Cell, ControllerRow, ProcessorRow, RopaExport
+from registry.errors import InvalidInput
+from registry.exports.ropa import Cell, ControllerRow, ProcessorRow, RopaExport, TransferRow
 
-Row = ControllerRow | ProcessorRow
+Row = ControllerRow | ProcessorRow | TransferRow
 
 # Excel runs a cell that starts with one of these as a formula, even from a csv file.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -33,35 +35,83 @@ class Format(StrEnum):
     MD = "md"
 
 
-def render(export: RopaExport, fmt: Format) -> bytes:
+class Part(StrEnum):
+    """The table a csv file holds: one file, one table, as a spreadsheet expects."""
+
+    CONTROLLERS = "controllers"
+    PROCESSORS = "processors"
+    TRANSFERS = "transfers"
+
+
+MEDIA_TYPES = {
+    Format.JSON: "application/json",
+    Format.CSV: "text/csv; charset=utf-8",
+    Format.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    Format.MD: "text/markdown; charset=utf-8",
+}
+
+
+def render(export: RopaExport, fmt: Format, part: Part | None = None) -> bytes:
+    """``part`` chooses the csv file's table (the controllers' by default); the other
+    formats hold all three, so a part given with them is refused rather than ignored."""
+    if fmt is Format.CSV:
+        return to_csv(export, part or Part.CONTROLLERS)
+    if part is not None:
+        raise InvalidInput(f"a part is for csv only; {fmt.value} holds every part", field="part")
     writers: dict[Format, Callable[[RopaExport], bytes]] = {
         Format.JSON: to_json,
-        Format.CSV: to_csv,
         Format.XLSX: to_xlsx,
         Format.MD: to_markdown,
     }
     return writers[fmt](export)
 
 
+def file_name(export: RopaExport, fmt: Format, part: Part | None = None) -> str:
+    suffix = f"-{(part or Part.CONTROLLERS).value}" if fmt is Format.CSV else ""
+    return f"ropa-{export.as_of.isoformat()}{suffix}.{fmt.value}"
+
+
+def _exported_at(export: RopaExport) -> str:
+    return export.exported_at.isoformat(timespec="seconds")
+
+
 def to_json(export: RopaExport) -> bytes:
     document = {
         "as_of": export.as_of.isoformat(),
+        "exported_at": _exported_at(export),
         "controllers": [asdict(row) for row in export.controllers],
         "processors": [asdict(row) for row in export.processors],
+        "transfers": [asdict(row) for row in export.transfers],
     }
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def to_csv(export: RopaExport) -> bytes:
-    """The controllers' records only: one file, one table, as a spreadsheet expects."""
+def to_csv(export: RopaExport, part: Part = Part.CONTROLLERS) -> bytes:
+    """One table, with the day and the time of the export on every row: a first line of
+    metadata would break every reader that takes the first line for the header.
+
+    Plain UTF-8 without a byte-order mark: with one, readers that do not expect it (Python's
+    csv, pandas, awk, most loaders) take the mark for part of the first column's name.
+    Excel, the reason a mark is usually added, has the xlsx export.
+    """
+    row_type, rows = _table(export, part)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    columns = fields(ControllerRow)
-    writer.writerow(column.name for column in columns)
-    for row in export.controllers:
-        writer.writerow(_defused(_joined(getattr(row, c.name), "; ")) for c in columns)
-    # The byte-order mark tells Excel the file is UTF-8, so "Oberösterreich" stays whole.
-    return buffer.getvalue().encode("utf-8-sig")
+    columns = fields(row_type)
+    writer.writerow(["as_of", "exported_at", *(column.name for column in columns)])
+    stamp = [export.as_of.isoformat(), _exported_at(export)]
+    for row in rows:
+        writer.writerow([*stamp, *(_defused(_joined(getattr(row, c.name), "; ")) for c in columns)])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _table(export: RopaExport, part: Part) -> tuple[type[Row], Sequence[Row]]:
+    tables: dict[Part, tuple[type[Row], Sequence[Row]]] = {
+        Part.CONTROLLERS: (ControllerRow, export.controllers),
+        Part.PROCESSORS: (ProcessorRow, export.processors),
+        Part.TRANSFERS: (TransferRow, export.transfers),
+    }
+    return tables[part]
 
 
 def _defused(text: str) -> str:
@@ -81,12 +131,22 @@ def to_xlsx(export: RopaExport) -> bytes:
     from openpyxl.utils import get_column_letter
 
     book = Workbook()
+    cover = book.active
+    cover.title = "Export"
+    cover.append(["Records of processing activities (GDPR Art. 30)"])
+    cover.append(["As of", export.as_of.isoformat()])
+    cover.append(["Exported at", _exported_at(export)])
+    cover["A1"].font = Font(bold=True)
+    cover.column_dimensions["A"].width = 14
+    cover.column_dimensions["B"].width = 28
     sheets: list[tuple[Any, type[Row], Sequence[Row]]] = [
-        (book.active, ControllerRow, export.controllers),
+        (book.create_sheet(), ControllerRow, export.controllers),
         (book.create_sheet(), ProcessorRow, export.processors),
+        (book.create_sheet(), TransferRow, export.transfers),
     ]
     wrapped = Alignment(wrap_text=True, vertical="top")
-    for (sheet, row_type, rows), title in zip(sheets, ("Controllers", "Processors"), strict=True):
+    titles = ("Controllers", "Processors", "Transfers")
+    for (sheet, row_type, rows), title in zip(sheets, titles, strict=True):
         sheet.title = title
         columns = fields(row_type)
         sheet.append([_label(column) for column in columns])
@@ -132,38 +192,133 @@ def to_markdown(export: RopaExport) -> bytes:
     lines = [
         "# Records of processing activities (GDPR Art. 30)",
         "",
-        f"As of {export.as_of.isoformat()}.",
+        f"As of {export.as_of.isoformat()}; exported at {_exported_at(export)}.",
         "",
-        *_part("Controllers (Art. 30(1))", export.controllers),
-        *_part("Processors (Art. 30(2))", export.processors),
+        "## Controllers (Art. 30(1))",
+        "",
     ]
+    if not export.controllers:
+        lines += ["None on record.", ""]
+    for slug, group in groupby(export.controllers, key=lambda row: row.activity):
+        hops = [hop for hop in export.transfers if hop.activity == slug]
+        lines += _activity(list(group), hops)
+    lines += ["## Processors (Art. 30(2))", ""]
+    if not export.processors:
+        lines += ["None on record.", ""]
+    for _, rows in groupby(export.processors, key=lambda row: row.processor):
+        lines += _section(list(rows))
     return "\n".join(lines).encode("utf-8")
 
 
-def _part(title: str, rows: Sequence[Row]) -> list[str]:
-    lines = [f"## {title}", ""]
-    if not rows:
-        lines += ["None on record.", ""]
-    for _, group in groupby(rows, key=_party):
-        lines += _section(list(group))
-    return lines
+# Said elsewhere in the Markdown: the joint controllers are named once for the activity,
+# and the transfers each once in the activity's table of transfers.
+SAID_ELSEWHERE = frozenset(
+    {"activity", "activity_name", "joint_controllers", "transfers", "transfers_in"}
+)
+TRANSFER_COLUMNS = (
+    "exporter",
+    "importer",
+    "destination",
+    "safeguard",
+    "signed_on",
+    "tia_reference",
+)
 
 
-def _party(row: Row) -> str:
-    return row.controller if isinstance(row, ControllerRow) else row.processor
+def _activity(rows: Sequence[ControllerRow], hops: Sequence[TransferRow]) -> list[str]:
+    """One activity's joint record: what all its controllers share, stated once; then a
+    table with a row per controller of only what differs; then its transfers, once each."""
+    shared: list[tuple[str, Cell]] = [
+        ("(a) Joint controllers", tuple(f"{r.legal_name} ({r.country_code})" for r in rows))
+    ]
+    differing: list[Field[Any]] = []
+    for column in fields(ControllerRow):
+        if column.name in SAID_ELSEWHERE:
+            continue
+        values = [getattr(row, column.name) for row in rows]
+        common = _common(values)
+        # A field all leave empty is shown empty, once: what the record lacks stays visible.
+        if common or all(value == values[0] for value in values):
+            shared.append((_label(column), common))
+        if any(_own(value, common, row) for value, row in zip(values, rows, strict=True)):
+            differing.append(column)
+    lines = [f"### {_escaped(rows[0].activity_name)}", "", "| Field | Value |", "| --- | --- |"]
+    lines += [f"| {_escaped(label)} | {_cell(value)} |" for label, value in shared]
+    lines.append("")
+    if differing:
+        lines += _differing(rows, differing)
+    return lines + _hops(hops)
 
 
-def _section(rows: Sequence[Row]) -> list[str]:
-    """A heading for the party, then a table of fields for each of its activities."""
+def _differing(rows: Sequence[ControllerRow], columns: Sequence[Field[Any]]) -> list[str]:
+    lines = [
+        "#### What differs per controller",
+        "",
+        "| " + " | ".join(_escaped(_label(c)) for c in columns) + " |",
+        "| " + " | ".join("---" for _ in columns) + " |",
+    ]
+    commons = [_common([getattr(r, c.name) for r in rows]) for c in columns]
+    for row in rows:
+        owns = [
+            _own(getattr(row, c.name), common, row)
+            for c, common in zip(columns, commons, strict=True)
+        ]
+        lines.append("| " + " | ".join(_cell(own) for own in owns) + " |")
+    return [*lines, ""]
+
+
+def _hops(hops: Sequence[TransferRow]) -> list[str]:
+    labels = {c.name: _label(c) for c in fields(TransferRow)}
+    lines = [
+        "#### Transfers",
+        "",
+        "| " + " | ".join(_escaped(labels[name]) for name in TRANSFER_COLUMNS) + " |",
+        "| " + " | ".join("---" for _ in TRANSFER_COLUMNS) + " |",
+    ]
+    for hop in hops:
+        cells = [
+            f"{hop.exporter} ({hop.exporter_country})",
+            f"{hop.importer} ({hop.importer_country})",
+            *(getattr(hop, name) for name in TRANSFER_COLUMNS[2:]),
+        ]
+        lines.append("| " + " | ".join(_escaped(cell) for cell in cells) + " |")
+    if not hops:
+        lines = [*lines[:2], "None on record."]
+    return [*lines, ""]
+
+
+def _common(values: Sequence[Cell]) -> Cell:
+    """What every controller's value has: the value itself if all are equal, else the items
+    of a list that all share; nothing for text that differs."""
+    if all(value == values[0] for value in values):
+        return values[0]
+    if isinstance(values[0], str):
+        return ""
+    return tuple(item for item in values[0] if all(item in value for value in values))
+
+
+def _own(value: Cell, common: Cell, row: ControllerRow) -> Cell:
+    """What this controller's value adds to what all share; a hop that is a gap is in the
+    table of transfers already."""
+    if isinstance(value, str):
+        return "" if value == common else value
+    hops = {*row.transfers, *row.transfers_in}
+    return tuple(item for item in value if item not in common and item not in hops)
+
+
+def _cell(value: Cell) -> str:
+    items = [value] if isinstance(value, str) else list(value)
+    return "<br>".join(_escaped(item) for item in items)
+
+
+def _section(rows: Sequence[ProcessorRow]) -> list[str]:
+    """A heading for the processor, then a table of fields for each of its activities."""
     first = rows[0]
     lines = [f"### {_escaped(first.legal_name)} ({_escaped(first.country_code)})", ""]
     for row in rows:
         lines += [f"#### {_escaped(row.activity_name)}", "", "| Field | Value |", "| --- | --- |"]
         for column in fields(row):
-            value = getattr(row, column.name)
-            items = [value] if isinstance(value, str) else list(value)
-            cell = "<br>".join(_escaped(item) for item in items)
-            lines.append(f"| {_escaped(_label(column))} | {cell} |")
+            lines.append(f"| {_escaped(_label(column))} | {_cell(getattr(row, column.name))} |")
         lines.append("")
     return lines
 

@@ -185,4 +185,5 @@ DOORS: dict[str, Action] = {
     "/calls/{call_id}/audio/{segment}": Action.RECORDING_UPLOAD,
     "/recordings/{recording_id}/audio": Action.RECORDING_LISTEN,
     "/packages/{package_id}": Action.PACKAGE_DOWNLOAD,
+    "/exports/ropa.{fmt}": Action.INVENTORY_READ,
 }

@@ -137,6 +137,7 @@ ROUTE_WALK: dict[Action, tuple[str, str]] = {
     Action.RECORDING_UPLOAD: ("PUT", "/calls/no-such-call/audio/full"),
     Action.RECORDING_LISTEN: ("GET", "/recordings/no-such-recording/audio?purpose=training"),
     Action.PACKAGE_DOWNLOAD: ("GET", "/packages/no-such-package"),
+    Action.INVENTORY_READ: ("GET", "/exports/ropa.json?controller=no-such-controller"),
 }
 
 # Every door named in the table, with arguments that the schema takes: a refused caller is

@@ -38,6 +38,8 @@ US_CONTROLLERS = {
 SCC_MODULE_1 = "standard contractual clauses (EU) 2021/914, module 1"
 SCC_MODULE_2 = "standard contractual clauses (EU) 2021/914, module 2"
 HEADER = [column.name for column in fields(ControllerRow)]
+# Every csv row carries the day the records describe and when the export was made.
+CSV_HEADER = ["as_of", "exported_at", *HEADER]
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -137,12 +139,13 @@ async def test_an_unknown_or_non_controller_slug_is_refused(seeded: Sessions) ->
 async def test_csv_parses_back_with_its_header_and_a_row_per_controller(seeded: Sessions) -> None:
     data = writers.to_csv(await _export(seeded))
 
-    assert data.startswith(b"\xef\xbb\xbf")
-    header, *rows = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
-    assert header == HEADER
+    # Plain UTF-8: no byte-order mark for a reader to take as part of the first name.
+    assert data.startswith(b"as_of,exported_at,")
+    header, *rows = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    assert header == CSV_HEADER
     assert len(rows) == GROUP_COMPANIES
     europe = next(
-        dict(zip(header, row, strict=True)) for row in rows if row[2] == "mood-media-europe"
+        dict(zip(header, row, strict=True)) for row in rows if row[4] == "mood-media-europe"
     )
     assert europe["registered_office"] == ""
     assert len(europe["joint_controllers"].split("; ")) == GROUP_COMPANIES - 1
@@ -151,7 +154,7 @@ async def test_csv_parses_back_with_its_header_and_a_row_per_controller(seeded: 
 async def test_xlsx_has_a_sheet_of_controllers_and_one_of_processors(seeded: Sessions) -> None:
     book = openpyxl.load_workbook(io.BytesIO(writers.to_xlsx(await _export(seeded))))
 
-    assert book.sheetnames == ["Controllers", "Processors"]
+    assert book.sheetnames == ["Export", "Controllers", "Processors", "Transfers"]
     controllers, processors = book["Controllers"], book["Processors"]
     assert [cell.value for cell in controllers[1]] == [
         f.metadata["label"] for f in fields(ControllerRow)
@@ -163,14 +166,17 @@ async def test_xlsx_has_a_sheet_of_controllers_and_one_of_processors(seeded: Ses
     assert processors.cell(row=2, column=3).value == "talkdesk"
 
 
-async def test_markdown_has_a_heading_per_controller(seeded: Sessions) -> None:
+async def test_markdown_has_a_heading_per_activity_and_per_processor(seeded: Sessions) -> None:
     export = await _export(seeded)
     text = writers.to_markdown(export).decode("utf-8")
 
     headings = [line for line in text.splitlines() if line.startswith("### ")]
-    assert len(headings) == GROUP_COMPANIES + len(export.processors)
+    assert headings == [
+        "### Call recording and live monitoring in customer-support call centres",
+        "### Talkdesk Inc. (US)",
+    ]
     for row in export.controllers:
-        assert f"### {row.legal_name} ({row.country_code})" in headings
+        assert f"{row.legal_name} ({row.country_code})" in text
 
 
 def test_markdown_escapes_pipes_so_a_value_stays_in_its_cell() -> None:
@@ -184,10 +190,10 @@ def test_markdown_escapes_pipes_so_a_value_stays_in_its_cell() -> None:
 def test_spreadsheets_show_a_leading_equals_sign_as_text_never_run_it() -> None:
     export = RopaExport(NOW.date(), [_row(controller="x", legal_name="=HYPERLINK(1)")], [])
 
-    _, row = csv.reader(io.StringIO(writers.to_csv(export).decode("utf-8-sig"), newline=""))
+    _, row = csv.reader(io.StringIO(writers.to_csv(export).decode("utf-8"), newline=""))
     book = openpyxl.load_workbook(io.BytesIO(writers.to_xlsx(export)))
 
-    assert row[HEADER.index("legal_name")] == "'=HYPERLINK(1)"
+    assert row[CSV_HEADER.index("legal_name")] == "'=HYPERLINK(1)"
     cell = book["Controllers"].cell(row=2, column=HEADER.index("legal_name") + 1)
     assert (cell.value, cell.data_type) == ("=HYPERLINK(1)", "s")
 

@@ -43,10 +43,17 @@ async def test_r_inv_4_the_export_as_of_a_day_equals_the_export_made_that_day(
     as_of_then = await _export(seeded, as_of=day)
     now = await _export(seeded)
 
-    assert writers.to_json(as_of_then) == writers.to_json(made_then)
+    assert _record(as_of_then) == _record(made_then)
     assert as_of_then.as_of == day
-    assert writers.to_json(now) != writers.to_json(made_then)
+    assert _record(now) != _record(made_then)
     assert {r.controller: r.legal_name for r in now.controllers}[RENAMED] == NEW_NAME
+
+
+def _record(export: RopaExport) -> dict[str, object]:
+    """The export's json without the time it was made, which differs by design."""
+    document: dict[str, object] = json.loads(writers.to_json(export))
+    del document["exported_at"]
+    return document
 
 
 @pytest.fixture
