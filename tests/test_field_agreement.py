@@ -221,6 +221,9 @@ ACTIVITY_FIELDS_IN_AN_EXPORT_ROW = {
     "security_measures": "security_measures",
     "source": "source",
     "automated_decisions": "automated_decisions",
+    "dpia_status": "dpia_status",
+    "dpia_reference": "dpia_reference",
+    "lia_reference": "lia_reference",
 }
 # The rest is the notice's prose, shown by GraphQL and the Markdown export's preamble only.
 ACTIVITY_FIELDS_NOT_IN_AN_EXPORT_ROW = {
@@ -229,11 +232,8 @@ ACTIVITY_FIELDS_NOT_IN_AN_EXPORT_ROW = {
     "arrangement_summary",
     "transfer_summary",
     "operations",  # the processor row's "(b) Processing carried out"
-    # Not Art. 30 facts but the privacy team's own follow-up (Art. 35, Art. 6(1)(f)):
-    # shown by GraphQL, as are when and why an activity was retired.
-    "dpia_status",
-    "dpia_reference",
-    "lia_reference",
+    # When and why an activity was retired: shown by GraphQL; a retired activity has no
+    # participants, so no row.
     *ACTIVITY_LIFECYCLE,
 }
 
