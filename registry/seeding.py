@@ -21,6 +21,7 @@ from sqlmodel._compat import SQLModelConfig
 from registry.access.service import Actor
 from registry.countries import AdequacyDecision, AdequacyScope, Country
 from registry.db import Base
+from registry.record.activities import service as activities
 from registry.record.history import service as history
 from registry.record.history.models import ChangeEvent
 from registry.record.inventory import service as inventory
@@ -29,15 +30,12 @@ from registry.record.inventory.models import (
     ActivityDataCategory,
     ActivityDraft,
     ActivityParty,
-    ActivitySubject,
     DataCategory,
     Entity,
     EntityDraft,
     EntityKind,
     LegalBasis,
     PartyRole,
-    Purpose,
-    PurposeBasis,
     SubjectCategory,
 )
 from registry.record.transfers import service as transfers
@@ -239,16 +237,22 @@ async def _seed_activity(session: AsyncSession, entry: ActivitySeed) -> int:
         is not None
     ):
         return 0
-    activity = Activity(
-        **entry.model_dump(include=set(ActivityDraft.model_fields) | {"security_measures"})
+    # Through the same rules as the privacy team's edits, so each part has its change.
+    await activities.create_activity(
+        session=session,
+        actor=SEED_ACTOR,
+        draft=ActivityDraft.model_validate(
+            entry.model_dump(include=set(ActivityDraft.model_fields))
+        ),
+        security_measures=[
+            activities.SecurityMeasure(m.key, m.description, m.enforced_by_software)
+            for m in entry.security_measures
+        ],
     )
-    session.add(activity)
-    await session.flush()
-    subjects = {s.key: s for s in (await session.scalars(select(SubjectCategory))).all()}
-    session.add_all(
-        ActivitySubject(activity_id=activity.id, subject_category_id=subjects[key].id)
-        for key in entry.subject_categories
-    )
+    for key in entry.subject_categories:
+        await activities.add_activity_subject(
+            session=session, actor=SEED_ACTOR, activity_slug=entry.slug, subject_key=key
+        )
     for retention in entry.data_categories:
         await inventory.attach_data_category(
             session=session,
@@ -258,24 +262,25 @@ async def _seed_activity(session: AsyncSession, entry: ActivitySeed) -> int:
             retention_criterion=retention.retention_criterion,
             retention_days=retention.retention_days,
         )
-    for purpose_entry in entry.purposes:
-        purpose = Purpose(
-            activity_id=activity.id,
-            key=purpose_entry.key,
-            name=purpose_entry.name,
-            description=purpose_entry.description,
+    for purpose in entry.purposes:
+        await activities.add_purpose(
+            session=session,
+            actor=SEED_ACTOR,
+            activity_slug=entry.slug,
+            key=purpose.key,
+            name=purpose.name,
+            description=purpose.description,
         )
-        session.add(purpose)
-        await session.flush()
-        session.add_all(
-            PurposeBasis(
-                purpose_id=purpose.id,
-                subject_category_id=subjects[basis.subject].id,
+        for basis in purpose.bases:
+            await activities.set_legal_basis(
+                session=session,
+                actor=SEED_ACTOR,
+                activity_slug=entry.slug,
+                purpose_key=purpose.key,
+                subject_key=basis.subject,
                 legal_basis=basis.legal_basis,
                 note=basis.note,
             )
-            for basis in purpose_entry.bases
-        )
     entities = list((await session.scalars(select(Entity).order_by(col(Entity.id)))).all())
     eea = set((await session.scalars(select(col(Country.code)).where(col(Country.eea)))).all())
     for controller in entry.joint_controllers.pick(entities, eea):

@@ -8,7 +8,7 @@ from registry.access.policy import Role
 from registry.countries import AdequacyScope
 from registry.record.answers import EntityGapReason, ProcessingRole
 from registry.record.history.models import ChangeAction, ChangeEvent
-from registry.record.inventory.models import EntityKind, LegalBasis
+from registry.record.inventory.models import DpiaStatus, EntityKind, LegalBasis
 from registry.record.transfers.models import Mechanism
 from registry.record.transfers.safeguards import Safeguard
 
@@ -16,6 +16,7 @@ for enum in (
     AdequacyScope,
     ChangeAction,
     ChangeEvent,
+    DpiaStatus,
     EntityGapReason,
     EntityKind,
     LegalBasis,

@@ -32,6 +32,7 @@ from registry.graphql.cost import QueryCost
 from registry.graphql.errors import ERROR_TYPES
 from registry.graphql.inputs import RefuseNulCharacters
 from registry.graphql.node import NodeQuery
+from registry.record.activities.graphql import ActivitiesMutation
 from registry.record.history.graphql import ChangeType, HistoryQuery
 from registry.record.inventory.graphql import InventoryMutation, InventoryQuery
 from registry.record.inventory.types import ActivityType, EntityType
@@ -70,6 +71,7 @@ Mutation = merge_types(
     (
         InventoryMutation,
         TaxonomyMutation,
+        ActivitiesMutation,
         TransfersMutation,
         AccessMutation,
         RecordingsMutation,

@@ -12,10 +12,10 @@ On date D (the same meaning for every caller; the predicates below are its only 
 - an adequacy decision covers D as ``safeguards.decision_covers`` says: adopted by D, and
   ``valid_until`` unset or on or after D (the last day it covers).
 
-Who takes part in an activity on D: its parties (joint controllers and processors) that
-take part on D, and the sub-processors that take part on D engaged on D by one of those
-processors. Only they, and the transfers between them, are loaded: the cost of an answer
-follows the answer, not the size of the record.
+Who takes part in an activity on D (none, once it is retired on D): its parties (joint
+controllers and processors) that take part on D, and the sub-processors that take part on
+D engaged on D by one of those processors. Only they, and the transfers between them, are
+loaded: the cost of an answer follows the answer, not the size of the record.
 
 The activity's data flows from each joint controller to the others and to its
 processors, and from each processor to the sub-processors it engages. Each hop
@@ -39,7 +39,13 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from registry.countries import AdequacyDecision, Country
-from registry.record.inventory.models import ActivityParty, Engagement, Entity, PartyRole
+from registry.record.inventory.models import (
+    Activity,
+    ActivityParty,
+    Engagement,
+    Entity,
+    PartyRole,
+)
 from registry.record.transfers import safeguards
 from registry.record.transfers.models import Transfer
 from registry.record.transfers.safeguards import Safeguard
@@ -97,7 +103,9 @@ def _parties(on: date, activities: Activities, role: PartyRole | None = None) ->
             col(ActivityParty.role),
         )
         .join(Entity, col(Entity.id) == col(ActivityParty.entity_id))
-        .where(entity_takes_part(on))
+        .join(Activity, col(Activity.id) == col(ActivityParty.activity_id))
+        # A retired activity has no part from its retirement on, like a retired entity.
+        .where(entity_takes_part(on), not_retired(on, Activity))
     )
     if role is not None:
         query = query.where(col(ActivityParty.role) == role)

@@ -97,8 +97,13 @@ async def test_each_controller_row_has_the_templates_columns(seeded: Sessions) -
         assert [right.split(" (")[0] for right in row.rights] == RIGHTS
         assert list(row.locations) == COUNTRIES
         assert "consent" in row.consent_records and "R-CON-1" in row.consent_records
-        # Not in the record yet: said so, never invented.
-        assert (row.dpia_status, row.dpia_reference, row.lia_reference) == ("not recorded",) * 3
+        # The seeded activity is not assessed yet and names no DPIA or LIA document: the
+        # status as the record states it, the missing references said so, never invented.
+        assert (row.dpia_status, row.dpia_reference, row.lia_reference) == (
+            "not_assessed",
+            "not recorded",
+            "not recorded",
+        )
         assert row.contracts == "not recorded"
 
 
@@ -119,8 +124,13 @@ async def test_activity_dates_come_from_the_change_log(
     its last change, here a party added two days after the seeds."""
     day = await day_after_seeding(seeded, frozen_clock)
     async with transaction(seeded) as session:
+        # The seeds create the activity through its service: its own first change.
         loads = (
-            await session.scalars(select(col(Change.at)).where(col(Change.subject_type) == "seeds"))
+            await session.scalars(
+                select(col(Change.at)).where(
+                    col(Change.subject_type) == "activity", col(Change.subject_slug) == ACTIVITY
+                )
+            )
         ).all()
     seeded_at = min(loads).isoformat(timespec="seconds")
     before = (await _export(seeded)).controllers[0]

@@ -38,6 +38,16 @@ EVENT_KINDS: dict[ChangeEvent, EventKind] = {
     ChangeEvent.SUBJECT_CATEGORY_ADDED: EventKind("subject_category", ChangeAction.CREATED),
     ChangeEvent.DATA_CATEGORY_DETACHED: EventKind("activity_data_category", ChangeAction.UNLINKED),
     ChangeEvent.RETENTION_CHANGED: EventKind("activity_data_category", ChangeAction.UPDATED),
+    ChangeEvent.ACTIVITY_CREATED: EventKind("activity", ChangeAction.CREATED),
+    ChangeEvent.ACTIVITY_UPDATED: EventKind("activity", ChangeAction.UPDATED),
+    ChangeEvent.ACTIVITY_RETIRED: EventKind("activity", ChangeAction.RETIRED),
+    ChangeEvent.PURPOSE_ADDED: EventKind("purpose", ChangeAction.CREATED),
+    ChangeEvent.PURPOSE_UPDATED: EventKind("purpose", ChangeAction.UPDATED),
+    ChangeEvent.PURPOSE_REMOVED: EventKind("purpose", ChangeAction.UNLINKED),
+    ChangeEvent.LEGAL_BASIS_SET: EventKind("purpose_basis", ChangeAction.LINKED),
+    ChangeEvent.LEGAL_BASIS_REMOVED: EventKind("purpose_basis", ChangeAction.UNLINKED),
+    ChangeEvent.ACTIVITY_SUBJECT_ADDED: EventKind("activity_subject", ChangeAction.LINKED),
+    ChangeEvent.ACTIVITY_SUBJECT_REMOVED: EventKind("activity_subject", ChangeAction.UNLINKED),
 }
 
 SUBJECT_TYPES = frozenset(kind.subject_type for kind in EVENT_KINDS.values())

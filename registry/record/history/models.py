@@ -43,6 +43,16 @@ class ChangeEvent(StrEnum):
     SUBJECT_CATEGORY_ADDED = "subject_category_added"
     DATA_CATEGORY_DETACHED = "data_category_detached"
     RETENTION_CHANGED = "retention_changed"
+    ACTIVITY_CREATED = "activity_created"
+    ACTIVITY_UPDATED = "activity_updated"
+    ACTIVITY_RETIRED = "activity_retired"
+    PURPOSE_ADDED = "purpose_added"
+    PURPOSE_UPDATED = "purpose_updated"
+    PURPOSE_REMOVED = "purpose_removed"
+    LEGAL_BASIS_SET = "legal_basis_set"
+    LEGAL_BASIS_REMOVED = "legal_basis_removed"
+    ACTIVITY_SUBJECT_ADDED = "activity_subject_added"
+    ACTIVITY_SUBJECT_REMOVED = "activity_subject_removed"
 
 
 class Change(Base, table=True):

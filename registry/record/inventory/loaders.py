@@ -210,6 +210,11 @@ async def activities(
             operations=f.activity.operations,
             recipient_categories=f.activity.recipient_categories,
             transfer_summary=f.activity.transfer_summary,
+            dpia_status=f.activity.dpia_status,
+            dpia_reference=f.activity.dpia_reference,
+            lia_reference=f.activity.lia_reference,
+            retired_on=f.activity.retired_on,
+            retirement_reason=f.activity.retirement_reason,
             security_measures=[
                 SecurityMeasureType(
                     key=m["key"],

@@ -34,6 +34,16 @@ class LegalBasis(StrEnum):
     LEGITIMATE_INTERESTS = "art6_1_f"
 
 
+class DpiaStatus(StrEnum):
+    """Where the activity stands with its data protection impact assessment (Art. 35)."""
+
+    NOT_ASSESSED = "not_assessed"
+    NOT_REQUIRED = "not_required"
+    REQUIRED = "required"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
 class EntityDraft(Base):
     """An entity's fields as they are given: declared once for the table, the service's input,
     the seeds and, later, the rows of an import. The table adds its identity and retirement.
@@ -117,6 +127,12 @@ class ActivityDraft(Base):
     operations: list[str] = Field(default_factory=list, sa_type=JSON)
     recipient_categories: list[str] = Field(default_factory=list, sa_type=JSON)
     transfer_summary: str = Field(sa_type=Text)
+    dpia_status: DpiaStatus = Field(
+        default=DpiaStatus.NOT_ASSESSED, sa_type=enum_column(DpiaStatus)
+    )
+    # Where the DPIA and the legitimate interests assessment are kept (a document's name).
+    dpia_reference: str | None = Field(default=None, sa_type=String(300))
+    lia_reference: str | None = Field(default=None, sa_type=String(300))
 
 
 class Activity(ActivityDraft, table=True):
@@ -125,6 +141,8 @@ class Activity(ActivityDraft, table=True):
     __tablename__ = "activity"
 
     id: int = Field(default=None, primary_key=True)
+    retired_on: date | None = Field(default=None, sa_type=Date)
+    retirement_reason: str | None = Field(default=None, sa_type=Text)
     security_measures: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
 
 

@@ -9,7 +9,7 @@ import strawberry
 import registry.graphql.enums  # noqa: F401  (registers the enums)
 from registry.graphql.relay import Node
 from registry.record.answers import EntityGapReason, ProcessingRole
-from registry.record.inventory.models import EntityKind, LegalBasis
+from registry.record.inventory.models import DpiaStatus, EntityKind, LegalBasis
 from registry.record.transfers.types import CountryType, FlowType, TransferType
 
 
@@ -103,6 +103,17 @@ class ActivityType(Node):
     operations: list[str]
     recipient_categories: list[str]
     transfer_summary: str
+    dpia_status: DpiaStatus = strawberry.field(
+        description="Where the activity stands with its impact assessment (Art. 35)."
+    )
+    dpia_reference: str | None = strawberry.field(description="The DPIA document, if any.")
+    lia_reference: str | None = strawberry.field(
+        description="The legitimate interests assessment, if any."
+    )
+    retired_on: date | None = strawberry.field(
+        description="From this day the activity takes part in no answer; its record stays."
+    )
+    retirement_reason: str | None
     security_measures: list[SecurityMeasureType]
     subject_categories: list[SubjectCategoryType]
     data_categories: list[RetentionType]

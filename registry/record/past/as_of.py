@@ -5,9 +5,9 @@ still reads as it was. The rebuild writes the record's tables as they stood into
 scratch in-memory SQLite database, and the same services and loaders answer from it, so
 every way of reading the record answers as of the day without a second implementation.
 
-Tables with no history yet (countries, the activity's own facts, its subjects and
-purposes) are copied as they are now, as are adequacy decisions and seeded categories the
-log does not mention, and any row of a logged table the log has never seen.
+Tables with no history yet (countries) are copied as they are now, as are adequacy
+decisions and seeded categories the log does not mention, and any row of a logged table the
+log has never seen.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from registry.record.inventory.models import (
 from registry.record.past.log import State, Subject, end_of, read_log, states_at
 from registry.record.transfers.models import Transfer, TransferDataCategory
 
-# The record's tables, parents first. Those without history (countries, the activity's own
-# facts) are copied as they are now: nothing writes them with a change yet.
+# The record's tables, parents first. Those without history (countries) are copied as they
+# are now: nothing writes them with a change yet.
 TABLES: list[Table] = [
     Base.metadata.tables[str(model.__tablename__)]
     for model in (
@@ -202,6 +202,7 @@ async def _rows_as_of(session: AsyncSession, day: date) -> dict[str, list[Row]]:
     for taxonomy in ("data_category", "subject_category"):
         rows[taxonomy] = _merged(now[taxonomy], past, taxonomy, lambda r: r["key"], _snapshot_row)
     ids.categories = {row["key"]: row["id"] for row in rows["data_category"]}
+    _activities_as_of(rows, now, past, ids)
     rows["adequacy_decision"] = _merged(
         now["adequacy_decision"], past, "adequacy_decision", lambda r: r["slug"], _snapshot_row
     )
@@ -226,7 +227,38 @@ async def _rows_as_of(session: AsyncSession, day: date) -> dict[str, list[Row]]:
     rows["transfer_data_category"] = ids.transfer_categories(
         rows["transfer"], past, now["transfer_data_category"]
     )
+    _drop_orphans(rows)
     return {name: _typed(Base.metadata.tables[name], found) for name, found in rows.items()}
+
+
+def _activities_as_of(
+    rows: dict[str, list[Row]],
+    now: dict[str, list[Row]],
+    past: dict[Subject, State | None],
+    ids: _Ids,
+) -> None:
+    """The activities, their subjects, purposes and legal bases as the log says they stood."""
+    rows["activity"] = _merged(
+        now["activity"], past, "activity", lambda r: r["slug"], _snapshot_row
+    )
+    ids.activities = {row["slug"]: row["id"] for row in rows["activity"]}
+    rows["activity_subject"] = _merged(
+        now["activity_subject"], past, "activity_subject", ids.subject_slug, ids.subject_row
+    )
+    rows["purpose"] = _merged(now["purpose"], past, "purpose", ids.purpose_slug, ids.purpose_row)
+    ids.purposes = {ids.purpose_slug(row): row["id"] for row in rows["purpose"]}
+    rows["purpose_basis"] = _merged(
+        now["purpose_basis"], past, "purpose_basis", ids.basis_slug, ids.basis_row
+    )
+
+
+def _drop_orphans(rows: dict[str, list[Row]]) -> None:
+    """Leaves out rows that hang off an activity or purpose that did not exist then."""
+    activities = {row["id"] for row in rows["activity"]}
+    for name in ("activity_subject", "purpose", "activity_party", "activity_data_category"):
+        rows[name] = [row for row in rows[name] if row["activity_id"] in activities]
+    purposes = {row["id"] for row in rows["purpose"]}
+    rows["purpose_basis"] = [row for row in rows["purpose_basis"] if row["purpose_id"] in purposes]
 
 
 async def _live(session: AsyncSession, table: Table) -> list[Row]:
@@ -273,6 +305,14 @@ class _Ids:
         self._entity_slugs = {row["id"]: row["slug"] for row in now["entity"]}
         self._activity_slugs = {row["id"]: row["slug"] for row in now["activity"]}
         self._category_keys = {row["id"]: row["key"] for row in now["data_category"]}
+        self.subjects = {row["key"]: row["id"] for row in now["subject_category"]}
+        self._subject_keys = {row["id"]: row["key"] for row in now["subject_category"]}
+        self._purpose_slugs = {
+            row["id"]: f"{self._activity_slugs[row['activity_id']]}>{row['key']}"
+            for row in now["purpose"]
+        }
+        # Filled as the purposes are rebuilt: ``activity>key`` to the purpose's row id.
+        self.purposes: dict[str, int] = {}
 
     def _new_id(self, table: str) -> int:
         self.next_id[table] += 1
@@ -322,6 +362,54 @@ class _Ids:
             "data_category_id": self.categories[key],
             "retention_days": state.get("retention_days"),
             "retention_criterion": state.get("retention_criterion"),
+        }
+
+    def subject_slug(self, row: Row) -> str:
+        activity = self._activity_slugs[row["activity_id"]]
+        return f"{activity}>{self._subject_keys[row['subject_category_id']]}"
+
+    def subject_row(self, slug: str, state: State, live: Row | None) -> Row | None:
+        activity, subject = state.get("activity"), state.get("subject_category")
+        if activity not in self.activities or subject not in self.subjects:
+            return None
+        return {
+            "id": live["id"] if live else self._new_id("activity_subject"),
+            "activity_id": self.activities[activity],
+            "subject_category_id": self.subjects[subject],
+        }
+
+    def purpose_slug(self, row: Row) -> str:
+        return self._purpose_slugs.get(row["id"]) or (
+            f"{self._activity_slugs[row['activity_id']]}>{row['key']}"
+        )
+
+    def purpose_row(self, slug: str, state: State, live: Row | None) -> Row | None:
+        activity = state.get("activity")
+        if activity not in self.activities:
+            return None
+        return {
+            "id": live["id"] if live else self._new_id("purpose"),
+            "activity_id": self.activities[activity],
+            "key": state["key"],
+            "name": state["name"],
+            "description": state.get("description"),
+        }
+
+    def basis_slug(self, row: Row) -> str:
+        purpose = self._purpose_slugs[row["purpose_id"]]
+        return f"{purpose}>{self._subject_keys[row['subject_category_id']]}"
+
+    def basis_row(self, slug: str, state: State, live: Row | None) -> Row | None:
+        purpose = f"{state.get('activity')}>{state.get('purpose')}"
+        subject = state.get("subject_category")
+        if purpose not in self.purposes or subject not in self.subjects:
+            return None
+        return {
+            "id": live["id"] if live else self._new_id("purpose_basis"),
+            "purpose_id": self.purposes[purpose],
+            "subject_category_id": self.subjects[subject],
+            "legal_basis": state["legal_basis"],
+            "note": state.get("note"),
         }
 
     def transfer_categories(

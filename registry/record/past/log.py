@@ -20,7 +20,7 @@ from sqlmodel import col
 from registry.record.history.models import Change
 
 # The subjects whose every write is logged with a whole snapshot; the rest of the record
-# (countries, the activity's own facts) has no history yet, nor do seeded categories.
+# (countries) has no history yet, nor do seeded categories.
 LOGGED_SUBJECTS = (
     "entity",
     "engagement",
@@ -30,6 +30,10 @@ LOGGED_SUBJECTS = (
     "adequacy_decision",
     "data_category",
     "subject_category",
+    "activity",
+    "purpose",
+    "purpose_basis",
+    "activity_subject",
 )
 
 Subject = tuple[str, str]
