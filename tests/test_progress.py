@@ -64,7 +64,13 @@ def env(database_url: str, audit_url: str, tmp_path: Path, monkeypatch: pytest.M
 def test_an_export_to_standard_output_holds_the_export_alone(env: None) -> None:
     result = runner.invoke(app, ["export", "ropa", "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert set(json.loads(result.stdout)) == {"as_of", "controllers", "processors"}
+    assert set(json.loads(result.stdout)) == {
+        "as_of",
+        "exported_at",
+        "controllers",
+        "processors",
+        "transfers",
+    }
     assert result.stderr == ""
 
 
