@@ -368,13 +368,7 @@ async def attach_data_category(
             f"{category_key} is a special category (Art. 9), never part of this activity",
             field="category",
         )
-    criterion = _clean_text("retention_criterion", retention_criterion)
-    if criterion is None:
-        raise RuleBroken(
-            "R-INV-6", "every data category needs a retention period or criterion on record"
-        )
-    if retention_days is not None and retention_days <= 0:
-        raise InvalidInput("retention_days must be positive", field="retention_days")
+    criterion = checked_retention(retention_criterion, retention_days)
     link = ActivityDataCategory(
         activity_id=activity.id,
         data_category_id=category.id,
@@ -389,14 +383,37 @@ async def attach_data_category(
         event=ChangeEvent.DATA_CATEGORY_ATTACHED,
         subject_slug=link_slug(activity.slug, category.key),
         before=None,
-        after={
-            "retention_days": retention_days,
-            "retention_criterion": criterion,
-            "activity": activity.slug,
-            "data_category": category.key,
-        },
+        after=retention_state(link, activity, category),
     )
     return link
+
+
+def checked_retention(criterion: str | None, days: int | None) -> str:
+    """A retention as R-INV-6 asks: a criterion always (cleaned text), and days, if any,
+    positive. Attaching a category and changing its retention both ask it."""
+    cleaned = stated(
+        criterion,
+        "retention_criterion",
+        rule="R-INV-6",
+        missing="every data category needs a retention period or criterion on record",
+        limit=TEXT_LIMITS.get("retention_criterion", 2000),
+    )
+    if days is not None and days <= 0:
+        raise InvalidInput("retention_days must be positive", field="retention_days")
+    return cleaned
+
+
+def retention_state(
+    link: ActivityDataCategory, activity: Activity, category: DataCategory
+) -> dict[str, Any]:
+    """A data category's link to an activity as its events show it: the retention, and the
+    two ends by slug and key."""
+    return {
+        "retention_days": link.retention_days,
+        "retention_criterion": link.retention_criterion,
+        "activity": activity.slug,
+        "data_category": category.key,
+    }
 
 
 def _filtered(query: Select[*Ts], flt: EntityFilter) -> Select[*Ts]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +26,7 @@ from registry.record.answers import Basis, PurposeWithBases
 from registry.record.history import service as history
 from registry.record.history.events import link_slug
 from registry.record.history.models import ChangeEvent
+from registry.record.inventory import service as inventory
 from registry.record.inventory.models import (
     Activity,
     ActivityDataCategory,
@@ -224,18 +224,6 @@ async def _kept(
     return activity, category, link
 
 
-def _retention_state(
-    link: ActivityDataCategory, activity: Activity, category: DataCategory
-) -> dict[str, Any]:
-    """A link as its events show it: the keys ``attach_data_category`` records."""
-    return {
-        "retention_days": link.retention_days,
-        "retention_criterion": link.retention_criterion,
-        "activity": activity.slug,
-        "data_category": category.key,
-    }
-
-
 async def detach_data_category(
     *,
     session: AsyncSession,
@@ -269,7 +257,7 @@ async def detach_data_category(
             category=category,
             reason=why or f"{category_key} detached from {activity.slug}",
         )
-    before = _retention_state(link, activity, category)
+    before = inventory.retention_state(link, activity, category)
     await session.delete(link)
     await session.flush()
     await history.record_change(
@@ -324,20 +312,12 @@ async def update_retention(
     there is one (R-INV-6). Setting the same values again records nothing."""
     authorize(actor, Action.INVENTORY_WRITE)
     why = history.stated_reason(reason)
-    criterion = stated(
-        retention_criterion,
-        "retention_criterion",
-        rule="R-INV-6",
-        missing="every data category needs a retention period or criterion on record",
-        limit=DESCRIPTION_LIMIT,
-    )
-    if retention_days is not None and retention_days <= 0:
-        raise InvalidInput("retention_days must be positive", field="retention_days")
+    criterion = inventory.checked_retention(retention_criterion, retention_days)
     activity, category, link = await _kept(session, activity_slug, category_key)
-    before = _retention_state(link, activity, category)
+    before = inventory.retention_state(link, activity, category)
     link.retention_days = retention_days
     link.retention_criterion = criterion
-    after = _retention_state(link, activity, category)
+    after = inventory.retention_state(link, activity, category)
     if after != before:
         await session.flush()
         await history.record_change(
