@@ -44,6 +44,7 @@ PENDING_LIFETIME = timedelta(minutes=10)
 # Clocks of the registry and the provider may differ by this much.
 LEEWAY_SECONDS = 60
 TIMEOUT_SECONDS = 10.0
+SUBJECT_LIMIT = 255
 
 
 class SignInRefused(Unauthenticated):
@@ -229,10 +230,14 @@ async def complete(
         client_id=str(settings.oidc_client_id),
         nonce=pending.nonce,
     )
+    subject = claims["sub"]
+    # OpenID Connect's own bound, and the column's.
+    if not isinstance(subject, str) or not 0 < len(subject) <= SUBJECT_LIMIT:
+        raise SignInRefused("the ID token's subject is not a string of 1 to 255 characters")
     return await sign_in(
         session=session,
         issuer=provider.issuer,
-        subject=str(claims["sub"]),
+        subject=subject,
         display_name=_name(claims),
         claimed=claimed_roles(claims, settings),
     )
@@ -267,6 +272,8 @@ def verified_claims(
             },
             {"nonce": nonce, "client_id": client_id, "access_token": token.get("access_token")},
         )
+        # Expiry is judged on the real time, not the registry's clock: it is the provider's
+        # clock that set it.
         claims.validate(leeway=LEEWAY_SECONDS)
     except (JoseError, AuthlibBaseError, ValueError) as error:
         raise SignInRefused(f"the ID token is not valid: {error}") from error

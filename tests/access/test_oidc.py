@@ -418,3 +418,16 @@ async def _nobody_signed_in(sessions: Sessions) -> None:
     async with sessions() as session:
         assert (await session.scalars(select(ExternalIdentity))).all() == []
         assert (await session.scalars(select(Principal))).all() == []
+
+
+async def test_without_an_issuer_sign_in_through_a_provider_is_off(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path)
+    assert not settings.oidc_enabled
+    with pytest.raises(InvalidInput) as refused:
+        await oidc.begin(settings, CALLBACK)
+    assert refused.value.field == "oidc_issuer"
+
+
+def test_an_issuer_needs_the_registrys_client_id(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="oidc_client_id"):
+        Settings(var_dir=tmp_path, oidc_issuer="https://id.example")
