@@ -28,6 +28,7 @@ from registry.blobs import BlobStore, LocalBlobStore, open_blob_store
 from registry.crypto import KeyRing
 from registry.db import create_engine, session_factory
 from registry.exports.http import ExportRoutes
+from registry.graphql import ide
 from registry.graphql.schema import build_schema
 from registry.graphql.view import RegistryGraphQL
 from registry.kms import open_key_ring
@@ -129,6 +130,7 @@ def build_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *ide.routes(settings),
             *audio.routes(),
             *PackageRoutes.beside(audio).routes(),
             *ExportRoutes.beside(audio).routes(),

@@ -87,6 +87,17 @@ class Settings(BaseSettings):
     # Long enough that guessing it, at the pace the throttle allows, is hopeless.
     metrics_token: SecretStr | None = Field(default=None, min_length=24)
     seeds_dir: Path = Path(__file__).resolve().parent.parent / "seeds"
+    # Sign-in to the console through the company's identity provider (access/oidc.py);
+    # no issuer, no OIDC. The secret is kept out of every repr and log.
+    oidc_issuer: str | None = Field(default=None, pattern=r"^https?://")
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid profile email"
+    # The ID token's claim that lists the person's groups, and which of its values stands
+    # for which registry role (JSON: {"qa-team": "qa_specialist"}). The claims only cap the
+    # roles an administrator granted in the registry (R-ACC-7), they never grant one.
+    oidc_role_claim: str = "groups"
+    oidc_role_map: dict[str, str] = Field(default_factory=dict)
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -136,6 +147,16 @@ class Settings(BaseSettings):
                 "the blobs are in a folder (blob_dir) or a bucket (blob_url), not both"
             )
         return self
+
+    @model_validator(mode="after")
+    def _oidc_names_its_client(self) -> Settings:
+        if self.oidc_issuer is not None and not self.oidc_client_id:
+            raise ValueError("oidc_issuer needs oidc_client_id: the registry's client there")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return self.oidc_issuer is not None
 
     @property
     def is_sqlite(self) -> bool:

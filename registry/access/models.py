@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, String
+from sqlalchemy import JSON, Date, String, UniqueConstraint
 from sqlmodel import Field
 
 from registry._columns import UtcDateTime
@@ -53,3 +53,23 @@ class ApiToken(Base, table=True):
     expires_at: datetime = Field(sa_type=UtcDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class ExternalIdentity(Base, table=True):
+    """A person as the identity provider knows them (issuer and subject), tied to one
+    principal for good: never moved to another, so a subject never comes to act as
+    someone else, nor a principal's ID to stand for a new person (R-ACC-2)."""
+
+    __tablename__ = "external_identity"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: int = Field(default=None, primary_key=True)
+    issuer: str = Field(sa_type=String(500))
+    # OpenID Connect caps a subject at 255 ASCII characters.
+    subject: str = Field(sa_type=String(255))
+    principal_id: int = Field(foreign_key="principal.id", unique=True)
+    first_seen_at: datetime = Field(sa_type=UtcDateTime)
+    last_seen_at: datetime = Field(sa_type=UtcDateTime)
+    # The registry roles the provider's claims stood for at the last sign-in: what the
+    # person may act as when signed in through it, never more than the registry granted.
+    claimed_roles: list[str] = Field(default_factory=list, sa_type=JSON)

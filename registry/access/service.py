@@ -187,6 +187,13 @@ async def create_principal(
         trained_on=trained_on,
         created_at=clock.now(),
     )
+    await refuse_taken_handle(session, handle)
+    session.add(principal)
+    await session.flush()
+    return principal
+
+
+async def refuse_taken_handle(session: AsyncSession, handle: str) -> None:
     taken = await session.scalar(
         select(col(Principal.deactivated_at).is_not(None)).where(
             func.lower(col(Principal.handle)) == handle
@@ -199,9 +206,6 @@ async def create_principal(
             f"R-ACC-2: the ID {handle!r} is {whose} and can never be given to anyone else",
             field="handle",
         )
-    session.add(principal)
-    await session.flush()
-    return principal
 
 
 @dataclass(frozen=True)

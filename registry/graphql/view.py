@@ -28,6 +28,7 @@ from registry.blobs import BlobStore
 from registry.crypto import KeyRing
 from registry.db import transaction
 from registry.errors import DomainError, InvalidInput, Unauthenticated
+from registry.graphql import ide
 from registry.graphql.cache import CacheKey, ResponseCache, cacheable_request, read_scope
 from registry.graphql.context import Context
 from registry.graphql.ratelimit import RateLimiter
@@ -267,6 +268,10 @@ class RegistryGraphQL(GraphQL[Context, None]):
             scope=read_scope(context.actor),
             request=canonical,
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Strawberry's page loads GraphiQL from a CDN; this one from the package's own files.
+        return ide.page()
 
     def decode_json(self, data: str | bytes) -> object:
         # strawberry turns JSON syntax errors into 400 but takes anything else on trust:
