@@ -17,6 +17,7 @@ from registry.record.inventory.models import (
     PurposeBasis,
     SubjectCategory,
 )
+from registry.record.supervision.models import ControllerAuthority, SupervisoryAuthority
 from registry.record.transfers.models import Transfer, TransferDataCategory
 from registry.recordings.models import (
     Call,
@@ -50,6 +51,7 @@ __all__ = [
     "Call",
     "Change",
     "ConsentEvent",
+    "ControllerAuthority",
     "Country",
     "DataCategory",
     "DisclosureItem",
@@ -72,6 +74,7 @@ __all__ = [
     "SeparateConsent",
     "Subject",
     "SubjectCategory",
+    "SupervisoryAuthority",
     "Tombstone",
     "Transfer",
     "TransferDataCategory",

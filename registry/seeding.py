@@ -7,7 +7,6 @@ its edit stands, so running the seeds again changes nothing.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import Field, col
 from sqlmodel._compat import SQLModelConfig
 
 from registry.access.service import Actor
-from registry.countries import AdequacyDecision, AdequacyScope, Country
+from registry.countries import AdequacyDecision, AdequacyDecisionDraft, Country, CountryDraft
 from registry.db import Base
 from registry.record.activities import service as activities
+from registry.record.countries import service as countries_service
 from registry.record.history import service as history
 from registry.record.history.models import ChangeEvent
 from registry.record.inventory import service as inventory
@@ -38,10 +38,19 @@ from registry.record.inventory.models import (
     PartyRole,
     SubjectCategory,
 )
+from registry.record.supervision import service as supervision
+from registry.record.supervision.models import (
+    AuthorityRole,
+    ControllerAuthority,
+    SupervisoryAuthority,
+    SupervisoryAuthorityDraft,
+)
+from registry.record.transfers import decisions as decisions_service
 from registry.record.transfers import service as transfers
 from registry.record.transfers.models import Mechanism, Transfer
 
 SEED_ACTOR = Actor.system("seed")
+AUTHORITIES_FILE = "supervisory_authorities.yaml"
 
 
 # A seed naming a field the record does not have is a mistake, not something to drop.
@@ -52,23 +61,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class CountrySeed(_Strict):
-    code: str
-    name: str
-    eea: bool
-    eu: bool = False
+class CountrySeed(CountryDraft):
+    model_config = STRICT_DRAFT
 
 
-class DecisionSeed(_Strict):
-    slug: str
-    country: str
-    reference: str
-    scope: AdequacyScope
-    scope_note: str | None = None
-    adopted_on: date | None = None
-    valid_until: date | None = None
-    verified: bool = False
-    note: str | None = None
+class DecisionSeed(AdequacyDecisionDraft):
+    """A decision as the seeds give it: its draft, its country named ``country``."""
+
+    model_config = STRICT_DRAFT
+    country_code: str = Field(alias="country")
+
+
+class AuthoritySeed(SupervisoryAuthorityDraft):
+    model_config = STRICT_DRAFT
 
 
 class CategorySeed(_Strict):
@@ -176,17 +181,7 @@ async def _upsert_missing(
 async def seed(*, session: AsyncSession, seeds_dir: Path) -> Counter[str]:
     """Creates every seeded record that is missing; returns how many of each were created."""
     created: Counter[str] = Counter()
-    countries = _read(seeds_dir / "countries.yaml")
-    created["countries"] = await _upsert_missing(
-        session, Country, "code", [CountrySeed(**c).model_dump() for c in countries["countries"]]
-    )
-    decisions = [DecisionSeed(**d) for d in countries["adequacy_decisions"]]
-    created["adequacy_decisions"] = await _upsert_missing(
-        session,
-        AdequacyDecision,
-        "slug",
-        [{**d.model_dump(exclude={"country"}), "country_code": d.country} for d in decisions],
-    )
+    created.update(await _seed_countries(session, _read(seeds_dir / "countries.yaml")))
     taxonomy = _read(seeds_dir / "taxonomy.yaml")
     created["data_categories"] = await _upsert_missing(
         session,
@@ -205,8 +200,9 @@ async def seed(*, session: AsyncSession, seeds_dir: Path) -> Counter[str]:
         created["activities"] += await _seed_activity(session, ActivitySeed(**raw))
     for raw in _read(seeds_dir / "transfers.yaml")["transfer_sets"]:
         created["transfers"] += await _seed_transfers(session, TransferSetSeed(**raw))
+    created.update(await _seed_supervision(session, _read(seeds_dir / AUTHORITIES_FILE)))
     if created.total():
-        # Reference data (countries, taxonomy) has no history of its own: one change says
+        # Seeded categories have no history of their own: one change says
         # the seeds were loaded, and moves the record's version for every reader.
         await history.record_change(
             session=session,
@@ -216,6 +212,59 @@ async def seed(*, session: AsyncSession, seeds_dir: Path) -> Counter[str]:
             before=None,
             after=dict(created),
         )
+    return created
+
+
+async def _seed_countries(session: AsyncSession, data: dict[str, Any]) -> Counter[str]:
+    # Through the same rules and log as the privacy team's edits: nothing seeded is special.
+    created: Counter[str] = Counter()
+    known = set((await session.scalars(select(col(Country.code)))).all())
+    for raw in data["countries"]:
+        country = CountrySeed(**raw)
+        if country.code not in known:
+            await countries_service.add_country(session=session, actor=SEED_ACTOR, draft=country)
+            created["countries"] += 1
+    decided = set((await session.scalars(select(col(AdequacyDecision.slug)))).all())
+    for raw in data["adequacy_decisions"]:
+        decision = DecisionSeed(**raw)
+        if decision.slug not in decided:
+            await decisions_service.create_adequacy_decision(
+                session=session, actor=SEED_ACTOR, draft=decision
+            )
+            created["adequacy_decisions"] += 1
+    return created
+
+
+async def _seed_supervision(session: AsyncSession, data: dict[str, Any]) -> Counter[str]:
+    """The authorities the notice names, and its complaint rule as each controller's entry."""
+    created: Counter[str] = Counter()
+    known = set((await session.scalars(select(col(SupervisoryAuthority.slug)))).all())
+    for raw in data["authorities"]:
+        authority = AuthoritySeed(**raw)
+        if authority.slug not in known:
+            await supervision.add_authority(session=session, actor=SEED_ACTOR, draft=authority)
+            created["supervisory_authorities"] += 1
+    with_entry = select(col(ControllerAuthority.controller_id)).where(
+        col(ControllerAuthority.role) == AuthorityRole.COMPLAINT
+    )
+    controllers = await session.scalars(
+        select(col(Entity.slug))
+        .where(
+            col(Entity.kind) == EntityKind.GROUP_COMPANY,
+            col(Entity.id).not_in(with_entry),
+        )
+        .order_by(col(Entity.id))
+    )
+    for slug in controllers.all():
+        await supervision.set_controller_authority(
+            session=session,
+            actor=SEED_ACTOR,
+            controller_slug=slug,
+            role=AuthorityRole.COMPLAINT,
+            authority_slug=None,
+            note=data["complaint_rule"],
+        )
+        created["complaint_entries"] += 1
     return created
 
 

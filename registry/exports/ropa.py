@@ -35,6 +35,7 @@ from registry.record.history.events import EVENT_KINDS
 from registry.record.history.models import Change, ChangeEvent
 from registry.record.inventory.models import Activity, DataCategory, Entity, LegalBasis
 from registry.record.past.as_of import session_as_of
+from registry.record.supervision.models import AuthorityRole
 from registry.record.transfers.models import Mechanism, Transfer
 from registry.record.transfers.safeguards import Safeguard
 
@@ -55,6 +56,7 @@ GAP_REASONS = {
     EntityGapReason.NO_REGISTERED_OFFICE: "no registered office",
     EntityGapReason.UNVERIFIED_NAME: "name not verified",
     EntityGapReason.NO_CONTACT: "no contact",
+    EntityGapReason.NO_LEAD_AUTHORITY: "no lead supervisory authority",
 }
 ROLES = {
     ProcessingRole.JOINT_CONTROLLER: "joint controller",
@@ -114,6 +116,8 @@ class ControllerRow:
     contact: str = field(metadata={"label": "(a) Contact"})
     dpo: str = field(metadata={"label": "(a) Data protection officer"})
     representative: str = field(metadata={"label": "(a) Representative"})
+    lead_authority: str = field(metadata={"label": "Lead supervisory authority"})
+    complaint_authority: str = field(metadata={"label": "Supervisory authority for complaints"})
     joint_controllers: tuple[str, ...] = field(metadata={"label": "(a) Joint controllers"})
     purposes: tuple[str, ...] = field(metadata={"label": "(b) Purposes and legal bases"})
     subject_categories: tuple[str, ...] = field(metadata={"label": "(c) Data subjects"})
@@ -298,6 +302,8 @@ def _controller_row(
         contact=rec.contact,
         dpo=entity.dpo or "",
         representative=entity.representative or "",
+        lead_authority=_authority(rec, AuthorityRole.LEAD),
+        complaint_authority=_authority(rec, AuthorityRole.COMPLAINT),
         joint_controllers=_names(e for e in rec.joint_controllers if e.id in parties),
         purposes=_purposes(facts),
         subject_categories=tuple(subject.name for subject in facts.subjects),
@@ -323,6 +329,18 @@ def _controller_row(
         updated_at="",
         gaps=_gaps([g for g in rec.gaps if g.entity.id in parties], flows),
     )
+
+
+def _authority(rec: ControllerRecord, role: AuthorityRole) -> str:
+    """The authority named for the controller in ``role``, with its country; else the rule
+    that names it; else "not recorded"."""
+    entry = rec.authorities.get(role)
+    if entry is None:
+        return NOT_RECORDED
+    if entry.authority is None:
+        return entry.note or NOT_RECORDED
+    named = f"{entry.authority.name} ({entry.authority.country_code})"
+    return f"{named}; {entry.note}" if entry.note else named
 
 
 def _assessments(activity: Activity) -> dict[str, str]:

@@ -33,10 +33,12 @@ from registry.graphql.errors import ERROR_TYPES
 from registry.graphql.inputs import RefuseNulCharacters
 from registry.graphql.node import NodeQuery
 from registry.record.activities.graphql import ActivitiesMutation
+from registry.record.countries.graphql import CountriesMutation, CountriesQuery
 from registry.record.history.graphql import ChangeType, HistoryQuery
 from registry.record.inventory.graphql import InventoryMutation, InventoryQuery
 from registry.record.inventory.types import ActivityType, EntityType
 from registry.record.past.graphql import PastQuery
+from registry.record.supervision.graphql import SupervisionMutation, SupervisionQuery
 from registry.record.taxonomy.graphql import TaxonomyMutation, TaxonomyQuery
 from registry.record.transfers.graphql import TransfersMutation, TransfersQuery
 from registry.record.transfers.types import AdequacyDecisionType, TransferType
@@ -57,6 +59,8 @@ Query = merge_types(
         InventoryQuery,
         TaxonomyQuery,
         TransfersQuery,
+        CountriesQuery,
+        SupervisionQuery,
         HistoryQuery,
         PastQuery,
         AccessQuery,
@@ -73,6 +77,8 @@ Mutation = merge_types(
         TaxonomyMutation,
         ActivitiesMutation,
         TransfersMutation,
+        CountriesMutation,
+        SupervisionMutation,
         AccessMutation,
         RecordingsMutation,
         RightsMutation,

@@ -32,6 +32,11 @@ from registry.record.inventory.models import (
     PurposeBasis,
     SubjectCategory,
 )
+from registry.record.supervision.models import (
+    AuthorityRole,
+    ControllerAuthority,
+    SupervisoryAuthority,
+)
 from registry.record.transfers.safeguards import Safeguard
 
 CROSS_BORDER = frozenset({Safeguard.ADEQUACY, Safeguard.TRANSFER_MECHANISM, Safeguard.GAP})
@@ -47,6 +52,8 @@ class EntityGapReason(StrEnum):
     NO_REGISTERED_OFFICE = "no_registered_office"
     UNVERIFIED_NAME = "unverified_name"
     NO_CONTACT = "no_contact"
+    # A controller's own record names its lead supervisory authority (Art. 56).
+    NO_LEAD_AUTHORITY = "no_lead_authority"
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,14 @@ class Gaps:
 
 
 @dataclass(frozen=True)
+class AuthorityEntry:
+    """The authority named for a controller in a role, or only the rule that names it."""
+
+    authority: SupervisoryAuthority | None
+    note: str | None
+
+
+@dataclass(frozen=True)
 class ControllerRecord:
     """Art. 30(1): the record a controller keeps, fields (a) to (g)."""
 
@@ -114,6 +129,8 @@ class ControllerRecord:
     recipients: list[Entity]
     transfers: list[Flow]
     gaps: list[EntityGap]
+    # The controller's supervisory authority per role; a role without an entry is missing.
+    authorities: dict[AuthorityRole, AuthorityEntry]
 
 
 @dataclass(frozen=True)
@@ -258,8 +275,12 @@ def _participants(
     return result
 
 
-def entity_gaps(entities: Sequence[Entity]) -> list[EntityGap]:
-    """Entities whose record lacks what Art. 30 asks (R-INV-5); nothing is filled in."""
+def entity_gaps(
+    entities: Sequence[Entity], *, without_lead_authority: frozenset[int] = frozenset()
+) -> list[EntityGap]:
+    """Entities whose record lacks what Art. 30 asks (R-INV-5); nothing is filled in. A
+    controller whose own record is asked for lacks its lead authority if it is among
+    ``without_lead_authority``."""
     gaps = []
     for entity in entities:
         reasons = []
@@ -270,6 +291,8 @@ def entity_gaps(entities: Sequence[Entity]) -> list[EntityGap]:
         # Group companies are reached through the group's privacy contact (configuration).
         if entity.kind is not EntityKind.GROUP_COMPANY and entity.contact is None:
             reasons.append(EntityGapReason.NO_CONTACT)
+        if entity.id in without_lead_authority:
+            reasons.append(EntityGapReason.NO_LEAD_AUTHORITY)
         if reasons:
             gaps.append(EntityGap(entity, reasons, entity.verification_note))
     return gaps
@@ -342,6 +365,9 @@ async def controller_record(
                 recipients[sub] = flows.entities[sub]
         transfers += _cross_border(flows, activity_id, controller.id)
     involved = [controller, *joint.values(), *recipients.values()]
+    entries = await _authority_entries(session, controller.id)
+    lead = entries.get(AuthorityRole.LEAD)
+    without_lead = frozenset() if lead and lead.authority else frozenset({controller.id})
     return ControllerRecord(
         controller=controller,
         contact=controller.contact or contact,
@@ -349,8 +375,23 @@ async def controller_record(
         activities=[all_facts[a] for a in activity_ids],
         recipients=sorted(recipients.values(), key=lambda e: e.id),
         transfers=transfers,
-        gaps=entity_gaps(involved),
+        gaps=entity_gaps(involved, without_lead_authority=without_lead),
+        authorities=entries,
     )
+
+
+async def _authority_entries(
+    session: AsyncSession, controller_id: int
+) -> dict[AuthorityRole, AuthorityEntry]:
+    rows = await session.execute(
+        select(ControllerAuthority, SupervisoryAuthority)
+        .outerjoin(
+            SupervisoryAuthority,
+            col(SupervisoryAuthority.id) == col(ControllerAuthority.authority_id),
+        )
+        .where(col(ControllerAuthority.controller_id) == controller_id)
+    )
+    return {entry.role: AuthorityEntry(authority, entry.note) for entry, authority in rows}
 
 
 async def processor_record(

@@ -126,12 +126,21 @@ DOORS: dict[str, Action] = {
             "removeActivitySubject",
             "setSecurityMeasures",
             "setRecipientCategories",
+            # The supervisory authorities and each controller's are part of its record.
+            "addSupervisoryAuthority",
+            "updateSupervisoryAuthority",
+            "setControllerAuthority",
+            "clearControllerAuthority",
         ),
         Action.INVENTORY_WRITE,
     ),
     "createTransfer": Action.TRANSFERS_WRITE,
     "updateTransfer": Action.TRANSFERS_WRITE,
+    # Countries and adequacy decisions decide whether a transfer needs a mechanism.
     "updateAdequacyDecision": Action.TRANSFERS_WRITE,
+    "createAdequacyDecision": Action.TRANSFERS_WRITE,
+    "addCountry": Action.TRANSFERS_WRITE,
+    "updateCountry": Action.TRANSFERS_WRITE,
     **dict.fromkeys(
         (
             "createPrincipal",

@@ -97,11 +97,13 @@ async def test_r_inv_5_missing_registered_office_is_a_gap_never_invented_text(
 async def test_r_inv_5_a_controller_with_an_office_shows_it_and_no_gap_of_its_own(
     seeded: Sessions,
 ) -> None:
-    """R-INV-5: a controller with an office shows it and no gap of its own."""
+    """R-INV-5: a controller with an office shows it and no gap of its own but the lead
+    supervisory authority, which the notice does not name."""
     row = _by_controller(await _export(seeded))["mood-media-austria"]
 
     assert row.registered_office == "Kristein 2, 4470 Enns, Oberösterreich"
-    assert not any(gap.startswith("Mood Media GmbH (AT)") for gap in row.gaps)
+    own = [gap for gap in row.gaps if gap.startswith("Mood Media GmbH (AT)")]
+    assert own == ["Mood Media GmbH (AT): no lead supervisory authority [R-INV-5]"]
     assert any(
         gap.startswith("Talkdesk Inc. (US): no registered office, no contact") for gap in row.gaps
     )

@@ -48,6 +48,19 @@ EVENT_KINDS: dict[ChangeEvent, EventKind] = {
     ChangeEvent.LEGAL_BASIS_REMOVED: EventKind("purpose_basis", ChangeAction.UNLINKED),
     ChangeEvent.ACTIVITY_SUBJECT_ADDED: EventKind("activity_subject", ChangeAction.LINKED),
     ChangeEvent.ACTIVITY_SUBJECT_REMOVED: EventKind("activity_subject", ChangeAction.UNLINKED),
+    ChangeEvent.COUNTRY_ADDED: EventKind("country", ChangeAction.CREATED),
+    ChangeEvent.COUNTRY_UPDATED: EventKind("country", ChangeAction.UPDATED),
+    ChangeEvent.ADEQUACY_DECISION_CREATED: EventKind("adequacy_decision", ChangeAction.CREATED),
+    ChangeEvent.SUPERVISORY_AUTHORITY_ADDED: EventKind(
+        "supervisory_authority", ChangeAction.CREATED
+    ),
+    ChangeEvent.SUPERVISORY_AUTHORITY_UPDATED: EventKind(
+        "supervisory_authority", ChangeAction.UPDATED
+    ),
+    ChangeEvent.CONTROLLER_AUTHORITY_SET: EventKind("controller_authority", ChangeAction.LINKED),
+    ChangeEvent.CONTROLLER_AUTHORITY_CLEARED: EventKind(
+        "controller_authority", ChangeAction.UNLINKED
+    ),
 }
 
 SUBJECT_TYPES = frozenset(kind.subject_type for kind in EVENT_KINDS.values())

@@ -53,6 +53,13 @@ class ChangeEvent(StrEnum):
     LEGAL_BASIS_REMOVED = "legal_basis_removed"
     ACTIVITY_SUBJECT_ADDED = "activity_subject_added"
     ACTIVITY_SUBJECT_REMOVED = "activity_subject_removed"
+    COUNTRY_ADDED = "country_added"
+    COUNTRY_UPDATED = "country_updated"
+    ADEQUACY_DECISION_CREATED = "adequacy_decision_created"
+    SUPERVISORY_AUTHORITY_ADDED = "supervisory_authority_added"
+    SUPERVISORY_AUTHORITY_UPDATED = "supervisory_authority_updated"
+    CONTROLLER_AUTHORITY_SET = "controller_authority_set"
+    CONTROLLER_AUTHORITY_CLEARED = "controller_authority_cleared"
 
 
 class Change(Base, table=True):

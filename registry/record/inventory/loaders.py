@@ -49,6 +49,7 @@ from registry.record.inventory.types import (
     SecurityMeasureType,
     SubjectCategoryType,
 )
+from registry.record.supervision import loaders as supervision
 from registry.record.transfers import loaders as transfers
 from registry.record.transfers.types import FlowType
 
@@ -94,6 +95,7 @@ async def entities(ctx: Context, rows: Sequence[Any], sel: Selection) -> list[En
     if "gaps" in sel:
         gaps = {gap.entity.id: gap.reasons for gap in entity_gaps(rows)}
         relations["gaps"] = _by_id(gaps)
+    relations.update(await supervision.authority_relations(ctx, ids, sel))
     return ENTITY.build(rows, sel, relations)
 
 

@@ -10,6 +10,7 @@ import registry.graphql.enums  # noqa: F401  (registers the enums)
 from registry.graphql.relay import Node
 from registry.record.answers import EntityGapReason, ProcessingRole
 from registry.record.inventory.models import DpiaStatus, EntityKind, LegalBasis
+from registry.record.supervision.types import ControllerAuthorityType
 from registry.record.transfers.types import CountryType, FlowType, TransferType
 
 
@@ -41,6 +42,12 @@ class EntityType(Node):
     transfers_in: list[TransferType] = strawberry.field(description="Transfers it imports.")
     sub_processors: list[EntityType] = strawberry.field(description="Sub-processors it engages.")
     engaged_by: list[EntityType] = strawberry.field(description="Processors that engage it.")
+    lead_authority: ControllerAuthorityType | None = strawberry.field(
+        description="A controller's lead supervisory authority (Art. 56); none is a gap."
+    )
+    complaint_authority: ControllerAuthorityType | None = strawberry.field(
+        description="Where a data subject's complaint about the controller goes (Art. 77)."
+    )
 
 
 @strawberry.type(name="DataCategory")

@@ -5,9 +5,9 @@ still reads as it was. The rebuild writes the record's tables as they stood into
 scratch in-memory SQLite database, and the same services and loaders answer from it, so
 every way of reading the record answers as of the day without a second implementation.
 
-Tables with no history yet (countries) are copied as they are now, as are adequacy
-decisions and seeded categories the log does not mention, and any row of a logged table the
-log has never seen.
+Rows the log does not mention (countries, decisions and categories seeded before their
+writes were logged) are copied as they are now, as is any row of a logged table the log has
+never seen.
 """
 
 from __future__ import annotations
@@ -45,14 +45,15 @@ from registry.record.inventory.models import (
     SubjectCategory,
 )
 from registry.record.past.log import State, Subject, end_of, read_log, states_at
+from registry.record.supervision.models import ControllerAuthority, SupervisoryAuthority
 from registry.record.transfers.models import Transfer, TransferDataCategory
 
-# The record's tables, parents first. Those without history (countries) are copied as they
-# are now: nothing writes them with a change yet.
+# The record's tables, parents first.
 TABLES: list[Table] = [
     Base.metadata.tables[str(model.__tablename__)]
     for model in (
         Country,
+        SupervisoryAuthority,
         DataCategory,
         SubjectCategory,
         Activity,
@@ -61,6 +62,7 @@ TABLES: list[Table] = [
         PurposeBasis,
         AdequacyDecision,
         Entity,
+        ControllerAuthority,
         Engagement,
         ActivityParty,
         ActivityDataCategory,
@@ -198,6 +200,7 @@ async def _rows_as_of(session: AsyncSession, day: date) -> dict[str, list[Row]]:
     past = states_at(await read_log(session), end_of(day))
     rows = {table.name: now[table.name] for table in TABLES}
     ids = _Ids(now)
+    rows["country"] = _merged(now["country"], past, "country", lambda r: r["code"], _snapshot_row)
     # The taxonomy: categories added through the service are logged whole; seeded ones are not.
     for taxonomy in ("data_category", "subject_category"):
         rows[taxonomy] = _merged(now[taxonomy], past, taxonomy, lambda r: r["key"], _snapshot_row)
@@ -208,6 +211,7 @@ async def _rows_as_of(session: AsyncSession, day: date) -> dict[str, list[Row]]:
     )
     rows["entity"] = _merged(now["entity"], past, "entity", lambda r: r["slug"], _snapshot_row)
     ids.entities = {row["slug"]: row["id"] for row in rows["entity"]}
+    _authorities_as_of(rows, now, past, ids)
     rows["engagement"] = _merged(
         now["engagement"], past, "engagement", ids.engagement_slug, ids.engagement_row
     )
@@ -252,6 +256,30 @@ def _activities_as_of(
     )
 
 
+def _authorities_as_of(
+    rows: dict[str, list[Row]],
+    now: dict[str, list[Row]],
+    past: dict[Subject, State | None],
+    ids: _Ids,
+) -> None:
+    """The supervisory authorities, and which stood to each controller, as the log says."""
+    rows["supervisory_authority"] = _merged(
+        now["supervisory_authority"],
+        past,
+        "supervisory_authority",
+        lambda r: r["slug"],
+        _snapshot_row,
+    )
+    ids.authorities = {row["slug"]: row["id"] for row in rows["supervisory_authority"]}
+    rows["controller_authority"] = _merged(
+        now["controller_authority"],
+        past,
+        "controller_authority",
+        ids.controller_authority_slug,
+        ids.controller_authority_row,
+    )
+
+
 def _drop_orphans(rows: dict[str, list[Row]]) -> None:
     """Leaves out rows that hang off an activity or purpose that did not exist then."""
     activities = {row["id"] for row in rows["activity"]}
@@ -287,7 +315,7 @@ def _merged(
 
 
 def _snapshot_row(_slug: str, state: State, _live: Row | None) -> Row:
-    # Entities, transfers and adequacy decisions are logged whole, ids included.
+    # Countries, entities, transfers, decisions and authorities are logged whole, ids included.
     return state
 
 
@@ -313,6 +341,8 @@ class _Ids:
         }
         # Filled as the purposes are rebuilt: ``activity>key`` to the purpose's row id.
         self.purposes: dict[str, int] = {}
+        # Filled as the authorities are rebuilt: slug to row id.
+        self.authorities: dict[str, int] = {}
 
     def _new_id(self, table: str) -> int:
         self.next_id[table] += 1
@@ -332,6 +362,23 @@ class _Ids:
             "sub_processor_id": self.entities[sub_processor],
             "since": state.get("since"),
             "ended_on": state.get("ended_on"),
+        }
+
+    def controller_authority_slug(self, row: Row) -> str:
+        return f"{self._entity_slugs[row['controller_id']]}>{row['role']}"
+
+    def controller_authority_row(self, slug: str, state: State, live: Row | None) -> Row | None:
+        controller, authority = state.get("controller"), state.get("authority")
+        if controller not in self.entities or (
+            authority is not None and authority not in self.authorities
+        ):
+            return None
+        return {
+            "id": live["id"] if live else self._new_id("controller_authority"),
+            "controller_id": self.entities[controller],
+            "role": state["role"],
+            "authority_id": self.authorities[authority] if authority is not None else None,
+            "note": state.get("note"),
         }
 
     def party_slug(self, row: Row) -> str:

@@ -19,9 +19,12 @@ from sqlmodel import col
 
 from registry.record.history.models import Change
 
-# The subjects whose every write is logged with a whole snapshot; the rest of the record
-# (countries) has no history yet, nor do seeded categories.
+# The subjects whose every write is logged with a whole snapshot (seeded categories and
+# what was seeded before its writes were logged have none).
 LOGGED_SUBJECTS = (
+    "country",
+    "supervisory_authority",
+    "controller_authority",
     "entity",
     "engagement",
     "activity_party",

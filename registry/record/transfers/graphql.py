@@ -11,7 +11,6 @@ from sqlmodel import col
 
 from registry._edits import drafted
 from registry.access.policy import Action
-from registry.countries import AdequacyDecision
 from registry.graphql.context import Info
 from registry.graphql.errors import ErrorType
 from registry.graphql.mutations import capped, given_fields, run
@@ -19,9 +18,9 @@ from registry.graphql.relay import Connection, connection, page
 from registry.graphql.selection import selection_of
 from registry.record.history import service as history
 from registry.record.past.graphql import AS_OF, context_as_of
-from registry.record.transfers import decisions, loaders, service
+from registry.record.transfers import loaders, service
 from registry.record.transfers.models import Mechanism, Transfer
-from registry.record.transfers.types import AdequacyDecisionType, CountryType, TransferType
+from registry.record.transfers.types import TransferType
 
 
 @strawberry.input
@@ -74,20 +73,6 @@ class UpdateTransferInput:
     data_categories: list[str] | None = strawberry.UNSET
 
 
-@strawberry.input(description="Only the fields given are changed; null clears a field.")
-class UpdateAdequacyDecisionInput:
-    valid_until: date | None = strawberry.UNSET
-    verified: bool | None = strawberry.UNSET
-    note: str | None = strawberry.UNSET
-    scope_note: str | None = strawberry.UNSET
-
-
-@strawberry.type
-class AdequacyDecisionPayload:
-    adequacy_decision: AdequacyDecisionType | None
-    errors: list[ErrorType]
-
-
 @strawberry.type
 class TransferPayload:
     transfer: TransferType | None
@@ -108,13 +93,6 @@ def _service_fields(data: object) -> dict[str, Any]:
 
 @strawberry.type
 class TransfersQuery:
-    @strawberry.field(description="Countries, with EEA membership and adequacy decisions.")
-    async def countries(self, info: Info, eea: bool | None = None) -> list[CountryType]:
-        ctx = info.context
-        ctx.require(Action.TRANSFERS_READ)
-        built = await loaders.countries(ctx, selection_of(info.selected_fields))
-        return [c for _, c in sorted(built.items()) if eea is None or c.eea is eea]
-
     @strawberry.field(description="Transfer records in a stable order, a page at a time.")
     async def transfers(
         self,
@@ -210,33 +188,3 @@ class TransfersMutation:
             ),
         )
         return await _payload(info, transfer, errors)
-
-    @strawberry.mutation(
-        description="Changes what the record keeps of an adequacy decision; the change is kept"
-        " in the history (R-INV-4)."
-    )
-    async def update_adequacy_decision(
-        self,
-        info: Info,
-        slug: str,
-        input: UpdateAdequacyDecisionInput,
-        reason: str | None = None,
-    ) -> AdequacyDecisionPayload:
-        changes = given_fields(input)
-        decision, errors = await run(
-            info,
-            lambda s: decisions.update_adequacy_decision(
-                session=s, actor=info.context.actor, slug=slug, changes=changes, reason=reason
-            ),
-        )
-        return _decision_payload(info, decision, errors)
-
-
-def _decision_payload(
-    info: Info, decision: AdequacyDecision | None, errors: list[ErrorType]
-) -> AdequacyDecisionPayload:
-    if decision is None:
-        return AdequacyDecisionPayload(adequacy_decision=None, errors=errors)
-    sel = selection_of(info.selected_fields).at("adequacyDecision")
-    built = loaders.decision_objects([decision], sel)
-    return AdequacyDecisionPayload(adequacy_decision=built[0], errors=errors)

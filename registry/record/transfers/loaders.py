@@ -43,7 +43,11 @@ async def countries(ctx: Context, sel: Selection | None) -> dict[str, CountryTyp
         )
     return {
         code: CountryType(
-            code=row.code, name=row.name, eea=row.eea, adequacy_decisions=decisions.get(code, [])
+            code=row.code,
+            name=row.name,
+            eea=row.eea,
+            eu=row.eu,
+            adequacy_decisions=decisions.get(code, []),
         )
         for code, row in rows.items()
     }
@@ -63,6 +67,7 @@ def decision_objects(
             scope_note=row.scope_note,
             adopted_on=row.adopted_on,
             valid_until=row.valid_until,
+            source=row.source,
             verified=row.verified,
             note=row.note,
         )

@@ -26,6 +26,7 @@ class CountryType:
     code: str
     name: str
     eea: bool = strawberry.field(description="Member of the European Economic Area.")
+    eu: bool = strawberry.field(description="Member of the European Union.")
     adequacy_decisions: list[AdequacyDecisionType]
 
 
@@ -37,7 +38,10 @@ class AdequacyDecisionType(Node):
     scope: AdequacyScope
     scope_note: str | None
     adopted_on: date | None
-    valid_until: date | None
+    valid_until: date | None = strawberry.field(description="The last day the decision covers.")
+    source: str | None = strawberry.field(
+        description="Where the decision is published: its Official Journal reference or address."
+    )
     verified: bool
     note: str | None
 
