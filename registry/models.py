@@ -1,6 +1,6 @@
 """Every table of the main database, imported in one place for Alembic and the tests."""
 
-from registry.access.models import ApiToken, Principal
+from registry.access.models import ApiToken, ConsoleSession, Principal
 from registry.authorities.models import AuthorityRequest, DisclosureItem
 from registry.countries import AdequacyDecision, Country
 from registry.db import Base
@@ -49,6 +49,7 @@ __all__ = [
     "Base",
     "Call",
     "Change",
+    "ConsoleSession",
     "ConsentEvent",
     "Country",
     "DataCategory",

@@ -53,3 +53,22 @@ class ApiToken(Base, table=True):
     expires_at: datetime = Field(sa_type=UtcDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class ConsoleSession(Base, table=True):
+    """A browser's signed-in session on the console, kept on the server.
+
+    ``id`` is the SHA-256 of the random token in the browser's cookie, so that a copy of the
+    table signs no one in; ``csrf_secret`` is what every form of the session must send back.
+    """
+
+    __tablename__ = "console_session"
+
+    id: str = Field(primary_key=True, sa_type=String(64))
+    principal_id: int = Field(foreign_key="principal.id", index=True)
+    # How the principal proved who they are ("token", later "oidc"): kept for the audit.
+    method: str = Field(sa_type=String(20))
+    csrf_secret: str = Field(sa_type=String(64))
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    last_seen_at: datetime = Field(sa_type=UtcDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
