@@ -27,7 +27,7 @@ from registry.record.transfers import service as transfers
 # The most entities one list shows: the group and its processors are a few dozen.
 LIST_LIMIT = 500
 HISTORY_LIMIT = 200
-# The fields the edit form offers, in its order: text fields first, then the flags.
+# The fields the edit form offers, in its order (text fields, then the flags), and labels.
 TEXT_FIELDS = (
     "legal_name",
     "known_as",
@@ -39,6 +39,18 @@ TEXT_FIELDS = (
     "verification_note",
 )
 FLAGS = ("verified", "dpf_certified")
+LABELS = {
+    "legal_name": "Legal name",
+    "known_as": "Known as",
+    "registered_office": "Registered office",
+    "country_code": "Country code",
+    "contact": "Contact",
+    "dpo": "Data protection officer",
+    "representative": "Representative (Art. 27)",
+    "verification_note": "Verification note",
+    "verified": "Name verified",
+    "dpf_certified": "Certified under the EU-US Data Privacy Framework",
+}
 
 
 def as_of(visit: Visit) -> date | None:
@@ -178,6 +190,7 @@ def _form(
         errors=errors,
         text_fields=TEXT_FIELDS,
         flags=FLAGS,
+        labels=LABELS,
         status=status,
     )
 
