@@ -38,6 +38,7 @@ MENU = (
     MenuItem("/gaps", "Gaps", Action.TRANSFERS_READ),
     MenuItem("/who-processes", "Who processes what", Action.TRANSFERS_READ),
     MenuItem("/exports", "Exports", Action.INVENTORY_READ),
+    MenuItem("/rights", "Rights requests", Action.RIGHTS_READ),
 )
 
 

@@ -7,7 +7,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from registry.console import auth, entities, record
+from registry.console import auth, entities, record, rights
 from registry.console.headers import SecurityHeaders
 from registry.console.pages import HERE, PREFIX, Console
 
@@ -18,6 +18,7 @@ def console_app(console: Console) -> Starlette:
             *auth.routes(),
             *entities.routes(),
             *record.routes(),
+            *rights.routes(),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders)],
