@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,7 @@ def headings_in_order(page: Page) -> bool:
             "h1, h2, h3, h4, h5, h6", "nodes => nodes.map(n => n.tagName.toLowerCase())"
         )
     ]
-    return levels[:1] == [1] and all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False))
+    return levels[:1] == [1] and all(b - a <= 1 for a, b in pairwise(levels))
 
 
 def test_sign_in_and_browse_the_record(page: Page, server: Served) -> None:
