@@ -39,6 +39,7 @@ MENU = (
     MenuItem("/who-processes", "Who processes what", Action.TRANSFERS_READ),
     MenuItem("/exports", "Exports", Action.INVENTORY_READ),
     MenuItem("/rights", "Rights requests", Action.RIGHTS_READ),
+    MenuItem("/deletions-owed", "Deletions owed", Action.DELETIONS_OWED_READ),
     MenuItem("/security", "Audit log", Action.AUDIT_READ),
 )
 

@@ -7,7 +7,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from registry.console import auth, entities, record, rights, security
+from registry.console import auth, duties, entities, record, rights, security
 from registry.console.headers import SecurityHeaders
 from registry.console.pages import HERE, PREFIX, Console
 
@@ -19,6 +19,7 @@ def console_app(console: Console) -> Starlette:
             *entities.routes(),
             *record.routes(),
             *rights.routes(),
+            *duties.routes(),
             *security.routes(),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
