@@ -13,15 +13,22 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from registry import clock
 from registry.access.policy import Role
-from tests.conftest import ROOT
+from registry.crypto import KeyRing
+from registry.db import transaction
+from registry.rights import service as rights
+from registry.rights.models import RequestKind
+from tests.conftest import NOW, OFFICER, ROOT
 from tests.console.served import Served, served
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -210,3 +217,46 @@ def test_sign_out_ends_the_session(page: Page, server: Served) -> None:
     shot(page, "sign-in")
     page.goto("/console/entities")
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+
+
+def test_the_rights_queue_puts_overdue_then_due_soon_first(page: Page, server: Served) -> None:
+    ring = KeyRing.load_or_create(server.folder / "keyring.json")
+
+    async def receive(sessions: async_sessionmaker[AsyncSession]) -> list[int]:
+        made = []
+        for days_ago, kind in (
+            (2, RequestKind.ACCESS),
+            (45, RequestKind.ERASURE),
+            (27, RequestKind.OBJECTION),
+        ):
+            clock.set_now(clock.FrozenClock(NOW - timedelta(days=days_ago)))
+            async with transaction(sessions) as session:
+                request = await rights.receive(
+                    session=session,
+                    actor=OFFICER,
+                    ring=ring,
+                    received=rights.Received(
+                        kind=kind, controller="mood-media-austria", email="someone@example.test"
+                    ),
+                )
+                made.append(request.id)
+        clock.set_now(clock.FrozenClock(NOW))
+        return made
+
+    later, overdue, soon = server.run(receive)
+    sign_in(page, server)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Rights requests").click()
+
+    rows = page.locator("main tbody tr")
+    expect(rows.nth(0)).to_contain_text(f"#{overdue}")
+    expect(rows.nth(0)).to_contain_text("overdue")
+    expect(rows.nth(1)).to_contain_text(f"#{soon}")
+    expect(rows.nth(1)).to_contain_text("due soon")
+    expect(rows.nth(2)).to_contain_text(f"#{later}")
+    assert accessible(page) == []
+    shot(page, "rights-queue")
+    page.get_by_role("link", name=f"#{overdue}").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Rights request #{overdue}")
+    expect(page.get_by_role("heading", name="Steps")).to_be_visible()
+    shot(page, "rights-request")
