@@ -16,7 +16,7 @@ from registry.access import service as access
 from registry.access.sessions import end_session, principal_of
 from registry.audit.service import AuditUnavailable, sign_in_refused
 from registry.console import csrf
-from registry.console.pages import Console
+from registry.console.pages import PREFIX, Console
 from registry.console.sessions import begin_session, console_of, set_cookie
 from registry.console.visits import Visit, page, sign_in_again
 from registry.errors import Unauthenticated
@@ -62,7 +62,7 @@ async def sign_in(request: Request) -> Response:
         response = await begin_session(request, principal, method=METHOD)
     except AuditUnavailable:
         return _form(request, console, error="The audit log is unavailable.", status=503)
-    response.delete_cookie(csrf.SIGN_IN_COOKIE, path="/console")
+    response.delete_cookie(csrf.SIGN_IN_COOKIE, path=PREFIX)
     return response
 
 
