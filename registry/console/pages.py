@@ -19,8 +19,6 @@ from registry.settings import Settings
 
 HERE = Path(__file__).parent
 PREFIX = "/console"
-# The vendored htmx, named in the README: npm's htmx.org, dist/htmx.min.js.
-HTMX_VERSION = "4.0.1"
 
 
 @dataclass(frozen=True)
