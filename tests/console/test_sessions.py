@@ -5,16 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from registry import clock
 from registry.access import service as access
+from registry.access.models import Principal
 from registry.access.policy import Role
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog
+from registry.console.sessions import begin_session
 from registry.db import transaction
 from tests.access.test_policy_walk import handle_of
-from tests.conftest import OFFICER, AppFactory, issue_role_tokens
+from tests.conftest import OFFICER, AppFactory, client_of, issue_role_tokens
 from tests.console.conftest import Browser, csrf_of
 from tests.recordings.test_http import events
 
@@ -166,3 +173,29 @@ async def test_pages_carry_the_security_headers(browser: Browser) -> None:
         assert headers["cache-control"] == "no-store"
     script = await browser.client.get("/console/static/htmx.min.js")
     assert script.status_code == 200 and script.text.startswith("/*! htmx 4.0.1")
+
+
+async def test_another_sign_in_method_opens_its_session_through_begin_session(
+    make_app: AppFactory, seeded: async_sessionmaker[AsyncSession], audit_log: AuditLog
+) -> None:
+    """The way in that an identity provider's sign-in takes: the principal, then the session."""
+    await issue_role_tokens(seeded)
+    app = make_app()
+
+    async def provider_callback(request: Request) -> Response:
+        async with transaction(seeded) as session:
+            principal = await session.scalar(
+                select(Principal).where(col(Principal.handle) == handle_of(Role.SUPERVISOR))
+            )
+        assert principal is not None
+        return await begin_session(request, principal, method="oidc")
+
+    app.router.routes.insert(0, Route("/console/provider-callback", provider_callback))
+    async with client_of(app) as client:
+        signed_in = await client.get("/console/provider-callback")
+        home = await client.get("/console/")
+
+    assert signed_in.status_code == 303 and home.status_code == 200
+    assert handle_of(Role.SUPERVISOR) in home.text
+    (opened,) = await events(audit_log, action="console.sign_in")
+    assert opened.detail == {"method": "oidc"}
