@@ -1,8 +1,9 @@
-"""The ASGI application: /graphql, the audio routes, /healthz, /readyz and /metrics.
+"""The ASGI application: /graphql, the audio routes, the console, /healthz, /readyz, /metrics.
 
 /healthz and /readyz answer anyone and tell nothing personal; /metrics asks for its own
-token (see registry.metrics); every other route asks for a bearer token and goes through
-the policy table.
+token (see registry.metrics); the console (/console) signs a browser in once and then knows
+it by a session cookie; every other route asks for a bearer token and goes through the
+policy table.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from starlette.routing import Route
 from registry._detach import detached
 from registry.audit.service import AuditLog
 from registry.blobs import BlobStore, LocalBlobStore, open_blob_store
+from registry.console.pages import Console
+from registry.console.routes import mount as console_mount
 from registry.crypto import KeyRing
 from registry.db import create_engine, session_factory
 from registry.exports.http import ExportRoutes
@@ -103,6 +106,7 @@ def build_app(
         return JSONResponse(body, status_code=200 if ready else 503)
 
     throttle = Throttle(settings=settings, audit_log=audit_log)
+    console = Console(settings=settings, sessions=sessions, audit_log=audit_log)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -134,11 +138,14 @@ def build_app(
             *audio.routes(),
             *PackageRoutes.beside(audio).routes(),
             *ExportRoutes.beside(audio).routes(),
+            console_mount(console),
         ],
         lifespan=lifespan,
     )
     app.state.engine = engine
     app.state.metrics = metrics
+    # Other sign-in routes (OIDC) start console sessions through it (console.sessions).
+    app.state.console = console
     return app
 
 

@@ -1,6 +1,6 @@
 """Every table of the main database, imported in one place for Alembic and the tests."""
 
-from registry.access.models import ApiToken, ExternalIdentity, Principal
+from registry.access.models import ApiToken, ConsoleSession, ExternalIdentity, Principal
 from registry.authorities.models import AuthorityRequest, DisclosureItem
 from registry.countries import AdequacyDecision, Country
 from registry.db import Base
@@ -51,6 +51,7 @@ __all__ = [
     "Call",
     "Change",
     "ConsentEvent",
+    "ConsoleSession",
     "ControllerAuthority",
     "Country",
     "DataCategory",

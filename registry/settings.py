@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # Per principal and process: a steady rate, and how many may come at once (0 turns it off).
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    # A console session left untouched this long is over: the browser must sign in again.
+    console_idle_minutes: int = Field(default=15, gt=0)
     # An upload of audio: refused past this size, and given up (nothing kept) past this time.
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     upload_timeout_seconds: float = Field(default=900.0, gt=0)

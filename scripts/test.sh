@@ -105,6 +105,22 @@ else
     export REGISTRY_TEST_POSTGRES_URL=
 fi
 
+# The console's browser tests drive the system's Chromium (Debian's chromium and its
+# driver; never a browser downloaded by Playwright). Installed here when missing and we
+# may (root with apt-get); otherwise those tests skip, saying why (and fail under CI=true).
+if [[ ! -x /usr/bin/chromium ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        log "installing chromium and chromium-driver for the browser tests"
+        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+                apt-get install -y -qq chromium chromium-driver >/dev/null; }; then
+            log "WARNING: chromium could not be installed; the browser tests will skip"
+        fi
+    else
+        log "WARNING: /usr/bin/chromium is missing and cannot be installed here (not root);" \
+            "the browser tests will skip"
+    fi
+fi
+
 # Not exec: the EXIT trap must still stop the throwaway cluster.
 # shellcheck disable=SC2086  # PYTEST_ARGS is meant to split into words
 set +e

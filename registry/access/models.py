@@ -73,3 +73,22 @@ class ExternalIdentity(Base, table=True):
     # The registry roles the provider's claims stood for at the last sign-in: what the
     # person may act as when signed in through it, never more than the registry granted.
     claimed_roles: list[str] = Field(default_factory=list, sa_type=JSON)
+
+
+class ConsoleSession(Base, table=True):
+    """A browser's signed-in session on the console, kept on the server.
+
+    ``id`` is the SHA-256 of the random token in the browser's cookie, so that a copy of the
+    table signs no one in; ``csrf_secret`` is what every form of the session must send back.
+    """
+
+    __tablename__ = "console_session"
+
+    id: str = Field(primary_key=True, sa_type=String(64))
+    principal_id: int = Field(foreign_key="principal.id", index=True)
+    # How the principal proved who they are ("token", later "oidc"): kept for the audit.
+    method: str = Field(sa_type=String(20))
+    csrf_secret: str = Field(sa_type=String(64))
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    last_seen_at: datetime = Field(sa_type=UtcDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

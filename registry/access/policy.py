@@ -203,6 +203,9 @@ ROUTES: dict[str, Action] = {
 }
 # Routes that answer anyone: whether the process and its database are up, nothing more.
 PUBLIC_ROUTES = frozenset({"/healthz", "/readyz"})
+# The console's pages (registry/console): a browser signs in once with a token, then holds a
+# session; each page calls the services, which check their actions as for GraphQL.
+SESSION_ROUTES = frozenset({"/console"})
 
 
 def allowed_roles(action: Action) -> frozenset[Role]:

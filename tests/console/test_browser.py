@@ -1,0 +1,262 @@
+"""The console in a real headless Chromium: sign in, browse, edit, refusals, accessibility.
+
+Debian's ``chromium`` is driven by Playwright (never a browser Playwright downloads);
+``scripts/test.sh`` installs it where it is missing and it can. Without it these tests skip,
+saying why, except under CI=true, where they fail. One browser serves the module, one server
+on SQLite (the same pages are tested over HTTP on both backends in test_pages.py). Each page
+visited is checked with axe-core (vendored, injected by the test) and screenshotted into
+build/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry import clock
+from registry.access.policy import Role
+from registry.crypto import KeyRing
+from registry.db import transaction
+from registry.rights import service as rights
+from registry.rights.models import RequestKind
+from tests.conftest import NOW, OFFICER, ROOT
+from tests.console.served import Served, served
+
+CHROMIUM = Path("/usr/bin/chromium")
+# No download, update, sync or QUIC: the browser talks to the test's server alone.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+SCREENSHOTS = ROOT / "build" / "screenshots"
+# What an accessibility check must not find; minor and moderate findings are reported only.
+BLOCKING = {"serious", "critical"}
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: install Debian's chromium (scripts/test.sh does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(
+    sqlite_templates: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    with served(sqlite_templates, tmp_path_factory.mktemp("console")) as running:
+        yield running
+
+
+@pytest.fixture
+def page(chromium: Browser, server: Served) -> Iterator[Page]:
+    context = chromium.new_context(base_url=server.base_url)
+    yield context.new_page()
+    context.close()
+
+
+def sign_in(page: Page, server: Served, role: Role = Role.PRIVACY_OFFICER) -> None:
+    page.goto("/console/sign-in")
+    page.get_by_label("Personal API token").fill(server.tokens[role])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("The record of processing")
+
+
+def accessible(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical findings on the page as it stands."""
+    # Evaluated by the test's driver, not loaded by the page: the CSP allows no inline script.
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    found: list[dict[str, Any]] = page.evaluate(
+        """async () => (await axe.run()).violations.map(
+            v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))"""
+    )
+    return [violation for violation in found if violation["impact"] in BLOCKING]
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def headings_in_order(page: Page) -> bool:
+    levels = [
+        int(tag[1])
+        for tag in page.eval_on_selector_all(
+            "h1, h2, h3, h4, h5, h6", "nodes => nodes.map(n => n.tagName.toLowerCase())"
+        )
+    ]
+    return levels[:1] == [1] and all(b - a <= 1 for a, b in pairwise(levels))
+
+
+def test_sign_in_and_browse_the_record(page: Page, server: Served) -> None:
+    sign_in(page, server)
+    shot(page, "home")
+
+    for link, heading, name in (
+        ("Entities", "Entities", "entities"),
+        ("Activity", "Processing activities", "activity"),
+        ("Transfers", "Transfers", "transfers"),
+        ("Gaps", "Gaps in the record", "gaps"),
+        ("Who processes what", "Who processes what", "who-processes"),
+        ("Exports", "Exports of the record (Art. 30)", "exports"),
+    ):
+        page.get_by_role("navigation", name="Main").get_by_role("link", name=link).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+        assert accessible(page) == [], name
+        assert headings_in_order(page), name
+        shot(page, name)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Entities").click()
+    page.get_by_label("Name contains").fill("talk")
+    page.get_by_role("button", name="Filter").click()
+    page.get_by_role("link", name="Talkdesk Inc.").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Talkdesk Inc.")
+    expect(page.get_by_role("heading", name="History")).to_be_visible()
+    assert accessible(page) == []
+    shot(page, "entity")
+
+
+def test_keyboard_reaches_the_main_links(page: Page, server: Served) -> None:
+    sign_in(page, server)
+    reached = []
+
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("() => document.activeElement.textContent.trim()"))
+
+    assert reached[0] == "Skip to content"
+    assert {"Entities", "Transfers", "Gaps", "Sign out"} <= set(reached)
+
+
+def test_an_edit_refused_at_its_field_then_one_accepted_in_the_history(
+    page: Page, server: Served
+) -> None:
+    sign_in(page, server)
+    page.goto("/console/entities/talkdesk")
+    page.get_by_role("link", name="Edit this entity").click()
+
+    page.get_by_label("Country code").fill("ZZ")
+    page.get_by_role("button", name="Save").click()
+
+    error = page.locator("#country_code-error")
+    expect(error).to_have_text("INVALID_INPUT unknown country 'ZZ'")
+    expect(page.get_by_label("Country code")).to_have_attribute("aria-invalid", "true")
+    assert accessible(page) == []
+    shot(page, "entity-edit-refused")
+
+    page.get_by_label("Country code").fill("US")
+    page.get_by_label("Registered office").fill("55 Hawthorne St, San Francisco, CA 94105")
+    page.get_by_label("Reason for the change (kept in the history)").fill("office confirmed")
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Talkdesk Inc.")
+    history = page.locator("h2:text('History') + table")
+    expect(history).to_contain_text("registered_office: None → 55 Hawthorne St")
+    expect(history).to_contain_text("office confirmed")
+    expect(history).not_to_contain_text("unknown country")
+    shot(page, "entity-history")
+
+
+def test_a_role_without_the_right_sees_no_data(page: Page, server: Served) -> None:
+    sign_in(page, server, Role.QA_SPECIALIST)
+
+    page.goto("/console/entities/talkdesk")
+    expect(page.get_by_role("link", name="Edit this entity")).to_have_count(0)
+    expect(page.get_by_role("heading", name="History")).to_have_count(0)
+    response = page.goto("/console/entities/talkdesk/edit")
+
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not for your role")
+    expect(page.locator("main input")).to_have_count(0)
+    expect(page.locator("main")).not_to_contain_text("Talkdesk")
+    shot(page, "refused")
+
+
+def test_a_form_without_its_csrf_token_is_refused(page: Page, server: Served) -> None:
+    sign_in(page, server)
+
+    # Posted with the session's cookie, as a forged form would be, but without the secret.
+    forged = page.request.post(
+        "/console/entities/talkdesk/edit", form={"legal_name": "Forged Ltd", "country_code": "US"}
+    )
+
+    assert forged.status == 403
+    page.goto("/console/entities/talkdesk")
+    expect(page.get_by_role("heading", level=1)).not_to_have_text(re.compile("Forged"))
+
+
+def test_sign_out_ends_the_session(page: Page, server: Served) -> None:
+    sign_in(page, server)
+
+    page.get_by_role("button", name="Sign out").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    assert accessible(page) == []
+    shot(page, "sign-in")
+    page.goto("/console/entities")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+
+
+def test_the_rights_queue_puts_overdue_then_due_soon_first(page: Page, server: Served) -> None:
+    ring = KeyRing.load_or_create(server.folder / "keyring.json")
+
+    async def receive(sessions: async_sessionmaker[AsyncSession]) -> list[int]:
+        made = []
+        for days_ago, kind in (
+            (2, RequestKind.ACCESS),
+            (45, RequestKind.ERASURE),
+            (27, RequestKind.OBJECTION),
+        ):
+            clock.set_now(clock.FrozenClock(NOW - timedelta(days=days_ago)))
+            async with transaction(sessions) as session:
+                request = await rights.receive(
+                    session=session,
+                    actor=OFFICER,
+                    ring=ring,
+                    received=rights.Received(
+                        kind=kind, controller="mood-media-austria", email="someone@example.test"
+                    ),
+                )
+                made.append(request.id)
+        clock.set_now(clock.FrozenClock(NOW))
+        return made
+
+    later, overdue, soon = server.run(receive)
+    sign_in(page, server)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Rights requests").click()
+
+    rows = page.locator("main tbody tr")
+    expect(rows.nth(0)).to_contain_text(f"#{overdue}")
+    expect(rows.nth(0)).to_contain_text("overdue")
+    expect(rows.nth(1)).to_contain_text(f"#{soon}")
+    expect(rows.nth(1)).to_contain_text("due soon")
+    expect(rows.nth(2)).to_contain_text(f"#{later}")
+    assert accessible(page) == []
+    shot(page, "rights-queue")
+    page.get_by_role("link", name=f"#{overdue}").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Rights request #{overdue}")
+    expect(page.get_by_role("heading", name="Steps")).to_be_visible()
+    shot(page, "rights-request")
