@@ -32,6 +32,7 @@ from registry.graphql.schema import build_schema
 from registry.graphql.view import RegistryGraphQL
 from registry.kms import open_key_ring
 from registry.metrics import Metrics
+from registry.record.imports.http import ImportRoutes
 from registry.recordings.http import AudioRoutes
 from registry.rights.http import PackageRoutes
 from registry.settings import Environment, Settings
@@ -132,6 +133,7 @@ def build_app(
             *audio.routes(),
             *PackageRoutes.beside(audio).routes(),
             *ExportRoutes.beside(audio).routes(),
+            *ImportRoutes.beside(audio).routes(),
         ],
         lifespan=lifespan,
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from registry.errors import InvalidInput
+from registry.errors import DomainError, InvalidInput
 from registry.record.imports.layout import (
     BY_NAME,
     COLUMNS,
@@ -40,6 +40,15 @@ _HEADERS = {
     **{column.label.casefold(): column.name for column in COLUMNS},
 }
 _STAMPS = {*STAMP_COLUMNS, *(label.casefold() for label in STAMP_COLUMNS.values())}
+
+
+class FileTooLarge(DomainError):
+    code = "TOO_LARGE"
+
+
+def require_size(size: int) -> None:
+    if size > MAX_FILE_BYTES:
+        raise FileTooLarge(f"the file is larger than {MAX_FILE_BYTES} bytes", field="file")
 
 
 @dataclass(frozen=True)
@@ -77,8 +86,7 @@ class Table:
 
 def read(data: bytes) -> Table:
     """The file's rows; a file that cannot be read as an entity list is refused whole."""
-    if len(data) > MAX_FILE_BYTES:
-        raise InvalidInput(f"the file is larger than {MAX_FILE_BYTES} bytes", field="file")
+    require_size(len(data))
     if data.startswith(ZIP_MAGIC):
         return _table(_xlsx_rows(data))
     if data.startswith(OLE_MAGIC):
