@@ -116,7 +116,9 @@ async def test_each_row_is_planned_create_update_retire_or_unchanged(seeded: Ses
     # A dry run writes nothing.
     assert await counted(seeded, ImportBatch) == 0
     async with seeded() as session:
-        assert await session.scalar(select(Entity).where(col(Entity.slug) == "acme-hosting")) is None
+        assert (
+            await session.scalar(select(Entity).where(col(Entity.slug) == "acme-hosting")) is None
+        )
 
 
 async def test_r_inv_4_an_applied_import_is_one_batch_named_by_each_change(
@@ -138,7 +140,9 @@ async def test_r_inv_4_an_applied_import_is_one_batch_named_by_each_change(
         changes = (
             await session.scalars(select(Change).where(col(Change.id) > 0).order_by(Change.id))
         ).all()[changes_before:]
-        belgium = await session.scalar(select(Entity).where(col(Entity.slug) == "mood-media-belgium"))
+        belgium = await session.scalar(
+            select(Entity).where(col(Entity.slug) == "mood-media-belgium")
+        )
     assert (batch.file_name, batch.sha256, batch.actor) == (
         "entities.csv",
         plan.sha256,
@@ -202,7 +206,9 @@ async def test_all_or_nothing_an_error_in_the_last_row_writes_nothing(seeded: Se
     assert await counted(seeded, Change) == changes_before
     assert await counted(seeded, ImportBatch) == 0
     async with seeded() as session:
-        austria = await session.scalar(select(Entity).where(col(Entity.slug) == "mood-media-austria"))
+        austria = await session.scalar(
+            select(Entity).where(col(Entity.slug) == "mood-media-austria")
+        )
     assert austria is not None and austria.contact is None
 
 
@@ -307,14 +313,14 @@ async def test_only_those_who_write_entities_import(seeded: Sessions) -> None:
 
 async def test_a_formula_looking_text_is_kept_as_text_both_ways(seeded: Sessions) -> None:
     rows = rows_of(await exported(seeded))
-    rows.append(new_row(rows[0], verification_note="=HYPERLINK(\"http://evil\")", engaged_by=""))
+    rows.append(new_row(rows[0], verification_note='=HYPERLINK("http://evil")', engaged_by=""))
     await apply(seeded, csv_of(rows))
 
     again = rows_of(await exported(seeded))
     note = row_for(again, "acme-hosting")["verification_note"]
 
     # The export defuses it for spreadsheets; the import takes the guard off again.
-    assert note == "'=HYPERLINK(\"http://evil\")"
+    assert note == '\'=HYPERLINK("http://evil")'
     assert {row.action for row in (await plan_of(seeded, csv_of(again))).rows} == {
         RowAction.UNCHANGED
     }

@@ -107,7 +107,7 @@ def _csv_rows(data: bytes) -> list[list[Any]]:
         ) from None
     text = text.removeprefix(BYTE_ORDER_MARK)
     if "\x00" in text:
-        raise InvalidInput("not a csv file: it holds NUL characters", field="file")
+        raise InvalidInput("neither an xlsx workbook nor a csv file: it holds NUL", field="file")
     try:
         rows: list[list[Any]] = []
         for line in csv.reader(io.StringIO(text, newline=""), strict=True):
