@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import openpyxl
@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from registry import clock
 from registry.access.policy import Role
 from registry.access.service import Actor
 from registry.db import transaction
@@ -212,8 +213,8 @@ async def test_all_or_nothing_an_error_in_the_last_row_writes_nothing(seeded: Se
     assert austria is not None and austria.contact is None
 
 
-async def test_what_only_the_services_refuse_is_in_the_plan_too(seeded: Sessions) -> None:
-    # Engaging twice is refused by the inventory's service, which the dry run rehearses.
+async def test_an_engagement_the_services_would_refuse_is_in_the_plan(seeded: Sessions) -> None:
+    # The inventory's service refuses a sub-processor engaged by no processor: so does the plan.
     async with transaction(seeded) as session:
         await inventory.create_entity(
             session=session,
@@ -328,3 +329,29 @@ async def test_a_formula_looking_text_is_kept_as_text_both_ways(seeded: Sessions
     sheet = book["Entities"]
     cells = [cell for row in sheet.iter_rows() for cell in row if cell.value == note[1:]]
     assert cells and all(cell.data_type == "s" for cell in cells)
+
+
+async def test_r_inv_4_the_record_as_of_a_day_replays_an_import(
+    seeded: Sessions, frozen_clock: clock.FrozenClock
+) -> None:
+    """R-INV-4: an import's changes are ordinary events, which the "as of" rebuild replays:
+    the day before, the list is as it was; the day of, as the import left it."""
+    before = clock.today()
+    frozen_clock.advance(timedelta(days=1))
+    rows = rows_of(await exported(seeded))
+    row_for(rows, "mood-media-austria")["contact"] = "privacy@example.at"
+    rows.append(new_row(rows[0], engaged_by="talkdesk"))
+    await apply(seeded, csv_of(rows))
+
+    async with seeded() as session:
+        then = await ropa.build(session=session, actor=OFFICER, contact="c", as_of=before)
+        now = await ropa.build(session=session, actor=OFFICER, contact="c", as_of=clock.today())
+
+    assert rows_of(writers.to_csv(now, writers.Part.ENTITIES))[-1]["slug"] == "acme-hosting"
+    assert (
+        row_for(rows_of(writers.to_csv(now, writers.Part.ENTITIES)), "acme-hosting")["engaged_by"]
+        == "talkdesk"
+    )
+    listed_then = rows_of(writers.to_csv(then, writers.Part.ENTITIES))
+    assert "acme-hosting" not in {row["slug"] for row in listed_then}
+    assert row_for(listed_then, "mood-media-austria")["contact"] == ""

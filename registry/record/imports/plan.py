@@ -2,8 +2,10 @@
 alone, and every error at its row and column, before anything is written.
 
 Each cell is checked on its own, with the inventory's own cleaners and limits, so a row
-shows all its errors at once; the services then rehearse the plan (``service``) and add
-what only they can tell.
+shows all its errors at once, and what the services would refuse across rows (an
+engagement of an entity that is no processor, an edit of a retired entity) is checked
+here too: planning 2,000 rows takes a fraction of a second, where rehearsing every
+service call would take many.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """Importing an entity list: plan it (a dry run that writes nothing), then apply it whole.
 
+The plan checks each cell with the inventory's own cleaners, limits and rules, and works
+out each change from what the record holds, so the services' refusals (an unknown country,
+a kind that cannot engage, a retired entity edited, ...) are in it, every one at its cell.
 Applying runs the plan through the inventory's own services (create, update, retire,
 engage, release), so every rule and every change-log event is the ordinary one; each
-change names the import batch (file, hash, who). The dry run rehearses the same calls
-in a savepoint it rolls back, so the plan shows what the services would refuse as well.
-Any error, and nothing is written.
+change names the import batch (file, hash, who). Anything they still refuse is put at its
+row, and nothing is written.
 """
 
 from __future__ import annotations
@@ -63,10 +65,7 @@ async def plan_import(
 ) -> Plan:
     """What applying the file would do, row by row, with every error; writes nothing."""
     authorize(actor, Action.INVENTORY_WRITE)
-    plan, table = await _planned(session, actor, data, file_name, retire_missing)
-    async with session.begin_nested() as rehearsal:
-        await _carry_out(session, actor, plan, table)
-        await rehearsal.rollback()
+    plan, _ = await _planned(session, actor, data, file_name, retire_missing)
     return plan
 
 
