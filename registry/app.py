@@ -36,6 +36,7 @@ from registry.graphql.schema import build_schema
 from registry.graphql.view import RegistryGraphQL
 from registry.kms import open_key_ring
 from registry.metrics import Metrics
+from registry.record.imports.http import ImportRoutes
 from registry.recordings.http import AudioRoutes
 from registry.rights.http import PackageRoutes
 from registry.settings import Environment, Settings
@@ -139,6 +140,7 @@ def build_app(
             *PackageRoutes.beside(audio).routes(),
             *ExportRoutes.beside(audio).routes(),
             console_mount(console),
+            *ImportRoutes.beside(audio).routes(),
         ],
         lifespan=lifespan,
     )

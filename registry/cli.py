@@ -1,4 +1,4 @@
-"""The `registry` command: serve, migrate, seed, export; principals, tokens and audit."""
+"""The `registry` command: serve, migrate, seed, export, import; principals, tokens, audit."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from registry.access.commands import principals_app, tokens_app
 from registry.audit.commands import audit_app, require_apart
 from registry.exports import ropa
 from registry.exports.writers import Format, Part, render
+from registry.record.imports.commands import import_app
 from registry.record.past.as_of import parse_day
 from registry.recordings.commands import keys_app
 from registry.recordings.commands import sweep as sweep_command
@@ -38,6 +39,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(rights_app, name="rights")
+app.add_typer(import_app, name="import")
 app.command("sweep")(sweep_command)
 
 

@@ -200,6 +200,8 @@ ROUTES: dict[str, Action] = {
     "/packages/{package_id}": Action.PACKAGE_DOWNLOAD,
     # The Art. 30 export: the record as GraphQL and the CLI give it, so read as they read it.
     "/exports/ropa.{fmt}": Action.INVENTORY_READ,
+    # The entity list's import writes entities: as every entity write does.
+    "/imports/entities": Action.INVENTORY_WRITE,
 }
 # Routes that answer anyone: whether the process and its database are up, nothing more.
 PUBLIC_ROUTES = frozenset({"/healthz", "/readyz"})

@@ -11,7 +11,7 @@ the audit log cannot be written nothing is sent.
 from __future__ import annotations
 
 from datetime import date
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -31,7 +31,7 @@ class ExportRoutes(AudioRoutes):
     """The audio routes' doorway (token, audit, refusals), for the record's export."""
 
     @classmethod
-    def beside(cls, audio: AudioRoutes) -> ExportRoutes:
+    def beside(cls, audio: AudioRoutes) -> Self:
         return cls(
             audio.sessions,
             audio.audit_log,

@@ -33,6 +33,7 @@ from registry.record.answers import (
 from registry.record.graph import Flow
 from registry.record.history.events import EVENT_KINDS
 from registry.record.history.models import Change, ChangeEvent
+from registry.record.imports.listing import entity_rows
 from registry.record.inventory.models import Activity, DataCategory, Entity, LegalBasis
 from registry.record.past.as_of import session_as_of
 from registry.record.supervision.models import AuthorityRole
@@ -197,6 +198,8 @@ class RopaExport:
     processors: list[ProcessorRow]
     transfers: list[TransferRow] = field(default_factory=list)
     exported_at: datetime = field(default_factory=clock.now)
+    # Every entity, one row each in the entity list's layout (the import reads it back).
+    entities: list[tuple[str, ...]] = field(default_factory=list)
 
 
 async def build(
@@ -220,8 +223,11 @@ async def build(
         export = await _build(
             session=past, actor=actor, contact=contact, controller=controller, on=as_of
         )
+        entities = await entity_rows(session=past, actor=actor, on=as_of)
     controllers = [_dated(row, dates) for row in export.controllers]
-    return RopaExport(export.as_of, controllers, export.processors, export.transfers, exported_at)
+    return RopaExport(
+        export.as_of, controllers, export.processors, export.transfers, exported_at, entities
+    )
 
 
 async def _build(

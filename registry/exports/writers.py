@@ -19,11 +19,10 @@ from typing import Any
 
 from registry.errors import InvalidInput
 from registry.exports.ropa import Cell, ControllerRow, ProcessorRow, RopaExport, TransferRow
+from registry.record.imports.layout import COLUMNS, DEFUSING_QUOTE, FORMULA_START
 
 Row = ControllerRow | ProcessorRow | TransferRow
 
-# Excel runs a cell that starts with one of these as a formula, even from a csv file.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~&])")
 XLSX_WIDTH = (10, 60)
 
@@ -41,6 +40,8 @@ class Part(StrEnum):
     CONTROLLERS = "controllers"
     PROCESSORS = "processors"
     TRANSFERS = "transfers"
+    # One row per entity, in the layout the import reads back.
+    ENTITIES = "entities"
 
 
 MEDIA_TYPES = {
@@ -82,6 +83,9 @@ def to_json(export: RopaExport) -> bytes:
         "controllers": [asdict(row) for row in export.controllers],
         "processors": [asdict(row) for row in export.processors],
         "transfers": [asdict(row) for row in export.transfers],
+        "entities": [
+            dict(zip((c.name for c in COLUMNS), row, strict=True)) for row in export.entities
+        ],
     }
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
@@ -94,12 +98,16 @@ def to_csv(export: RopaExport, part: Part = Part.CONTROLLERS) -> bytes:
     csv, pandas, awk, most loaders) take the mark for part of the first column's name.
     Excel, the reason a mark is usually added, has the xlsx export.
     """
-    row_type, rows = _table(export, part)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    stamp = [export.as_of.isoformat(), _exported_at(export)]
+    if part is Part.ENTITIES:
+        writer.writerow(["as_of", "exported_at", *(column.name for column in COLUMNS)])
+        writer.writerows([*stamp, *(_defused(cell) for cell in row)] for row in export.entities)
+        return buffer.getvalue().encode("utf-8")
+    row_type, rows = _table(export, part)
     columns = fields(row_type)
     writer.writerow(["as_of", "exported_at", *(column.name for column in columns)])
-    stamp = [export.as_of.isoformat(), _exported_at(export)]
     for row in rows:
         writer.writerow([*stamp, *(_defused(_joined(getattr(row, c.name), "; ")) for c in columns)])
     return buffer.getvalue().encode("utf-8")
@@ -116,7 +124,7 @@ def _table(export: RopaExport, part: Part) -> tuple[type[Row], Sequence[Row]]:
 
 def _defused(text: str) -> str:
     # The usual guard against formula injection: a leading quote makes Excel show text.
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return DEFUSING_QUOTE + text if text.startswith(FORMULA_START) else text
 
 
 def _joined(value: Cell, separator: str) -> str:
@@ -173,9 +181,34 @@ def to_xlsx(export: RopaExport) -> bytes:
             )
         sheet.freeze_panes = "A2"
         sheet.auto_filter.ref = sheet.dimensions
+    _entities_sheet(book.create_sheet("Entities"), export.entities, wrapped)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _entities_sheet(sheet: Any, rows: Sequence[tuple[str, ...]], wrapped: Any) -> None:
+    """The entity list, one row each, under the layout's labels: the sheet the import reads."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    sheet.append([column.label for column in COLUMNS])
+    for row in rows:
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", cell) for cell in row])
+    for line in sheet.iter_rows(min_row=2):
+        for cell in line:
+            cell.alignment = wrapped
+            # Text, never a formula, whatever it starts with.
+            if cell.data_type == "f":
+                cell.data_type = "s"
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for index, column in enumerate(COLUMNS, start=1):
+        texts = [column.label, *(row[index - 1] for row in rows)]
+        sheet.column_dimensions[get_column_letter(index)].width = _width(texts)
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
 
 
 def _label(column: Field[Any]) -> str:

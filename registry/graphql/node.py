@@ -13,6 +13,7 @@ from registry.graphql.relay import KEYS, Node, parse_global_id
 from registry.graphql.selection import Selection, selection_of
 from registry.record.history.graphql import change_objects
 from registry.record.history.models import Change
+from registry.record.history.service import batches_by_id
 from registry.record.inventory import loaders as inventory
 from registry.record.transfers import loaders as transfers
 from registry.record.transfers.models import Transfer
@@ -37,7 +38,11 @@ async def _load(info: Info, type_name: str, key: int, sel: Selection) -> Node | 
     if type_name == "Change":
         ctx.require(Action.HISTORY_READ)
         change = await ctx.session.get(Change, key)
-        return change_objects([change], True)[0] if change else None
+        if change is None:
+            return None
+        batch_ids = [change.import_batch_id] if change.import_batch_id is not None else []
+        batches = await batches_by_id(ctx.session, batch_ids)
+        return change_objects([change], True, batches)[0]
     return None
 
 

@@ -199,4 +199,5 @@ DOORS: dict[str, Action] = {
     "/recordings/{recording_id}/audio": Action.RECORDING_LISTEN,
     "/packages/{package_id}": Action.PACKAGE_DOWNLOAD,
     "/exports/ropa.{fmt}": Action.INVENTORY_READ,
+    "/imports/entities": Action.INVENTORY_WRITE,
 }

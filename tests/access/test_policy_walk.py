@@ -139,7 +139,11 @@ ROUTE_WALK: dict[Action, tuple[str, str]] = {
     Action.RECORDING_LISTEN: ("GET", "/recordings/no-such-recording/audio?purpose=training"),
     Action.PACKAGE_DOWNLOAD: ("GET", "/packages/no-such-package"),
     Action.INVENTORY_READ: ("GET", "/exports/ropa.json?controller=no-such-controller"),
+    Action.INVENTORY_WRITE: ("POST", "/imports/entities?fileName=walk.csv"),
 }
+# A route whose request names nothing to look up answers another refusal once let through:
+# the import reads the body, which is not an entity list.
+ROUTE_LET_THROUGH = {Action.INVENTORY_WRITE: 400}
 
 # Every door named in the table, with arguments that the schema takes: a refused caller is
 # refused before anything is looked up, so they need not name anything that exists.
@@ -325,7 +329,7 @@ async def test_every_audio_route_is_allowed_exactly_where_the_rules_say(
     events = await audit_log.events(actor=SYSTEM, after_seq=0, limit=1000)
     mine = [e for e in events if e.principal == handle_of(role)]
     if may(role, action):
-        assert response.status_code == 404, response.text
+        assert response.status_code == ROUTE_LET_THROUGH.get(action, 404), response.text
         assert [e.outcome for e in mine] == [Outcome.FAILED]
     else:
         assert response.status_code == 403, response.text

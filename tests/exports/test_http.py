@@ -52,7 +52,7 @@ async def test_each_format_is_sent_as_a_named_file_of_its_type(api: Api, fmt: st
         assert document["as_of"] == today and len(document["controllers"]) == GROUP_COMPANIES
     elif fmt == "xlsx":
         book = openpyxl.load_workbook(io.BytesIO(response.content))
-        assert book.sheetnames == ["Export", "Controllers", "Processors", "Transfers"]
+        assert book.sheetnames == ["Export", "Controllers", "Processors", "Transfers", "Entities"]
     elif fmt == "md":
         assert f"As of {today}; exported at " in response.text
     else:

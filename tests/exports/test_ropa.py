@@ -156,7 +156,7 @@ async def test_csv_parses_back_with_its_header_and_a_row_per_controller(seeded: 
 async def test_xlsx_has_a_sheet_of_controllers_and_one_of_processors(seeded: Sessions) -> None:
     book = openpyxl.load_workbook(io.BytesIO(writers.to_xlsx(await _export(seeded))))
 
-    assert book.sheetnames == ["Export", "Controllers", "Processors", "Transfers"]
+    assert book.sheetnames == ["Export", "Controllers", "Processors", "Transfers", "Entities"]
     controllers, processors = book["Controllers"], book["Processors"]
     assert [cell.value for cell in controllers[1]] == [
         f.metadata["label"] for f in fields(ControllerRow)

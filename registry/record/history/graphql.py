@@ -15,7 +15,22 @@ from registry.graphql.relay import Connection, Node, connection, page
 from registry.graphql.selection import selection_of
 from registry.record.history import service
 from registry.record.history.events import SCHEMA_VERSION
-from registry.record.history.models import Change, ChangeAction, ChangeEvent
+from registry.record.history.models import Change, ChangeAction, ChangeEvent, ImportBatch
+
+
+@strawberry.type(
+    name="ImportBatch",
+    description="An applied import of an entity list: the file, its SHA-256, who and when.",
+)
+class ImportBatchType:
+    file_name: str
+    sha256: str = strawberry.field(description="The imported file's SHA-256, in hex.")
+    actor: str
+    at: datetime
+
+    @classmethod
+    def from_model(cls, batch: ImportBatch) -> ImportBatchType:
+        return cls(file_name=batch.file_name, sha256=batch.sha256, actor=batch.actor, at=batch.at)
 
 
 @strawberry.type(
@@ -55,6 +70,9 @@ class ChangeType(Node):
         description="The API request that made the change (its `X-Request-ID`); null for"
         " changes made from the command line or by loading the seeds."
     )
+    import_batch: ImportBatchType | None = strawberry.field(
+        default=None, description="The imported file the change came from; null if none."
+    )
 
 
 def _sequence(row: Change) -> int:
@@ -63,8 +81,11 @@ def _sequence(row: Change) -> int:
     return row.sequence
 
 
-def change_objects(rows: list[Change], want_id: bool) -> list[ChangeType]:
+def change_objects(
+    rows: list[Change], want_id: bool, batches: dict[int, ImportBatch] | None = None
+) -> list[ChangeType]:
     make_id = id_maker("Change", want_id)
+    found = batches or {}
     return [
         ChangeType(
             id=make_id(row.id),
@@ -80,6 +101,11 @@ def change_objects(rows: list[Change], want_id: bool) -> list[ChangeType]:
             after=row.after,
             reason=row.reason,
             request_id=row.request_id,
+            import_batch=(
+                ImportBatchType.from_model(found[row.import_batch_id])
+                if row.import_batch_id in found
+                else None
+            ),
         )
         for row in rows
     ]
@@ -119,9 +145,17 @@ class HistoryQuery:
             )
         )
         shown, more = window.split(rows)
-        want_id = "id" in selection_of(info.selected_fields).connection_nodes()
+        nodes = selection_of(info.selected_fields).connection_nodes()
+        # The page's batches in one statement, and only when asked for.
+        batches = (
+            await service.batches_by_id(
+                ctx.session, [r.import_batch_id for r in shown if r.import_batch_id is not None]
+            )
+            if "importBatch" in nodes
+            else {}
+        )
         return connection(
-            change_objects(shown, want_id),
+            change_objects(shown, "id" in nodes, batches),
             [_sequence(r) for r in shown],
             has_next_page=more,
         )

@@ -86,6 +86,23 @@ class Change(Base, table=True):
     reason: str | None = Field(default=None, sa_type=Text)
     # The API request that made the change; none for the command line and the seeds.
     request_id: str | None = Field(default=None, sa_type=String(64))
+    # The imported file the change came from, if it did: the batch names file, hash and who.
+    import_batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
+
+
+class ImportBatch(Base, table=True):
+    """One applied import of a file: its changes name it, so a list edited in a spreadsheet
+    can be traced back to the very file (by name and SHA-256) and to who applied it."""
+
+    __tablename__ = "import_batch"
+
+    id: int = Field(default=None, primary_key=True)
+    file_name: str = Field(sa_type=String(255))
+    sha256: str = Field(sa_type=String(64))
+    actor: str = Field(sa_type=String(80))
+    at: datetime = Field(sa_type=UtcDateTime)
+    # How many rows were created, updated, retired and left unchanged.
+    counts: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
 
 
 class ChangeCounter(Base, table=True):

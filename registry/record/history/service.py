@@ -20,8 +20,8 @@ from registry.access.service import Actor, authorize
 from registry.db import Base
 from registry.errors import InvalidInput
 from registry.record.history.events import EVENT_KINDS, SUBJECT_TYPES
-from registry.record.history.models import Change, ChangeCounter, ChangeEvent
-from registry.record.history.requests import current_request_id
+from registry.record.history.models import Change, ChangeCounter, ChangeEvent, ImportBatch
+from registry.record.history.requests import current_batch_id, current_request_id
 
 
 def snapshot(row: Base) -> dict[str, Any]:
@@ -55,8 +55,9 @@ async def record_change(
     after: dict[str, Any] | None,
     reason: str | None = None,
 ) -> Change:
-    """Records one event; its subject type and action follow from its type, and the request
-    that made it from the request being served (``requests.on_behalf_of``)."""
+    """Records one event; its subject type and action follow from its type, the request that
+    made it from the request being served (``requests.on_behalf_of``), and its import batch
+    from the import being applied (``requests.in_batch``)."""
     kind = EVENT_KINDS[event]
     change = Change(
         at=clock.now(),
@@ -69,6 +70,7 @@ async def record_change(
         after=after,
         reason=reason,
         request_id=current_request_id(),
+        import_batch_id=current_batch_id(),
     )
     session.add(change)
     await session.flush()
@@ -226,3 +228,21 @@ async def record_version(session: AsyncSession) -> int:
     id would not do: a change that commits after one with a higher id leaves it as it was.)
     """
     return int(await session.scalar(select(func.max(col(Change.sequence)))) or 0)
+
+
+async def open_batch(
+    *, session: AsyncSession, actor: Actor, file_name: str, sha256: str
+) -> ImportBatch:
+    """An import batch for the changes an import is about to record (``requests.in_batch``)."""
+    batch = ImportBatch(file_name=file_name, sha256=sha256, actor=actor.handle, at=clock.now())
+    session.add(batch)
+    await session.flush()
+    return batch
+
+
+async def batches_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, ImportBatch]:
+    """The import batches of a page of changes, in one statement."""
+    if not ids:
+        return {}
+    rows = await session.scalars(select(ImportBatch).where(col(ImportBatch.id).in_(set(ids))))
+    return {row.id: row for row in rows}

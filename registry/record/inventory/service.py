@@ -63,7 +63,7 @@ class EntityFilter:
     updated_since: datetime | None = None
 
 
-def _clean_text(name: str, value: str | None, *, required: bool = False) -> str | None:
+def clean_text(name: str, value: str | None, *, required: bool = False) -> str | None:
     # Names are one line; addresses, contacts and notes may run over several.
     limit = TEXT_LIMITS.get(name, 2000)
     one_line = name in ONE_LINE_FIELDS
@@ -101,15 +101,15 @@ def _require_active(entity: Entity, field_name: str) -> None:
 async def create_entity(*, session: AsyncSession, actor: Actor, draft: EntityDraft) -> Entity:
     authorize(actor, Action.INVENTORY_WRITE)
     values = draft.model_dump()
-    slug = _clean_text("slug", draft.slug, required=True) or ""
+    slug = clean_text("slug", draft.slug, required=True) or ""
     if not SLUG.match(slug):
         raise InvalidInput("slug must be lower-case words joined by hyphens", field="slug")
     if await session.scalar(select(col(Entity.id)).where(col(Entity.slug) == slug)) is not None:
         raise Conflict(f"an entity {slug!r} exists already", field="slug")
     for name in ("known_as", "registered_office", "contact", "dpo", "representative"):
-        values[name] = _clean_text(name, values[name])
-    values["verification_note"] = _clean_text("verification_note", draft.verification_note)
-    values["legal_name"] = _clean_text("legal_name", draft.legal_name, required=True)
+        values[name] = clean_text(name, values[name])
+    values["verification_note"] = clean_text("verification_note", draft.verification_note)
+    values["legal_name"] = clean_text("legal_name", draft.legal_name, required=True)
     values["country_code"] = await _check_country(session, draft.country_code)
     values["slug"] = slug
     entity = Entity(**values)
@@ -142,9 +142,9 @@ async def update_entity(
         if name == "country_code":
             cleaned[name] = await _check_country(session, value)
         elif name == "legal_name":
-            cleaned[name] = _clean_text(name, value, required=True)
+            cleaned[name] = clean_text(name, value, required=True)
         elif isinstance(value, str) or value is None:
-            cleaned[name] = _clean_text(name, value) if name != "active_from" else value
+            cleaned[name] = clean_text(name, value) if name != "active_from" else value
         else:
             cleaned[name] = value
     before = history.snapshot(entity)
@@ -188,7 +188,7 @@ async def retire_entity(
         raise Conflict(f"{slug} was already retired on {entity.retired_on}")
     before = history.snapshot(entity)
     entity.retired_on = retired_on or clock.today()
-    entity.retirement_reason = _clean_text("reason", reason, required=True)
+    entity.retirement_reason = clean_text("reason", reason, required=True)
     await session.flush()
     await _record_entity(
         session,
