@@ -36,8 +36,9 @@ from registry.record.inventory.models import (
 KEY = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 ACTIVITY_LIMITS = text_lengths(Activity)
 PURPOSE_LIMITS = text_lengths(Purpose)
-ONE_LINE_FIELDS = frozenset({"name", "dpia_reference", "lia_reference"})
-OPTIONAL_FIELDS = frozenset({"dpia_reference", "lia_reference"})
+NOTICE_FIELDS = frozenset({"notice_last_updated", "notice_authoritative_language"})
+ONE_LINE_FIELDS = frozenset({"name", "dpia_reference", "lia_reference", *NOTICE_FIELDS})
+OPTIONAL_FIELDS = frozenset({"dpia_reference", "lia_reference", "platform", *NOTICE_FIELDS})
 LIST_FIELDS = frozenset({"operations", "recipient_categories"})
 # The slug names the activity in history and integrations; the recipients have their own
 # whole-list edit (``set_recipient_categories``).
@@ -53,6 +54,8 @@ class SecurityMeasure:
     key: str
     description: str
     enforced_by_software: bool
+    # The contract that binds the party taking the measure to it (a processor's SCCs).
+    contract_reference: str | None = None
 
 
 # ------------------------------------------------------------------------------- lookups
@@ -159,13 +162,20 @@ def _clean_measures(measures: Sequence[SecurityMeasure]) -> list[dict[str, Any]]
                 "security_measures.enforced_by_software must be true or false",
                 field="security_measures",
             )
-        cleaned.append(
-            {
-                "key": key,
-                "description": description,
-                "enforced_by_software": measure.enforced_by_software,
-            }
+        contract = optional_text(
+            measure.contract_reference,
+            "security_measures.contract_reference",
+            limit=LIST_ITEM_LIMIT,
+            one_line=True,
         )
+        item: dict[str, Any] = {
+            "key": key,
+            "description": description,
+            "enforced_by_software": measure.enforced_by_software,
+        }
+        if contract is not None:
+            item["contract_reference"] = contract
+        cleaned.append(item)
     return cleaned
 
 
