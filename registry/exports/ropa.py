@@ -524,7 +524,7 @@ def _retention_gaps(facts: ActivityFacts) -> tuple[str, ...]:
 
 def _security_measures(activity: Activity) -> tuple[str, ...]:
     return tuple(
-        f"{measure['description']} ({contract})"
+        f"{measure['description']} — contract: {contract}"
         if (contract := measure.get("contract_reference"))
         else str(measure["description"])
         for measure in activity.security_measures

@@ -128,7 +128,7 @@ async def test_the_notices_facts_and_talkdesks_contract_are_exported(seeded: Ses
     assert (row.notice_last_updated, row.notice_authoritative_language) == ("2022-08", "English")
     assert "Talkdesk Live" in row.platform
     talkdesk = [m for m in row.security_measures if m.startswith("Talkdesk")]
-    assert talkdesk and all(m.endswith("(SCCs (Decision 2021/914))") for m in talkdesk)
+    assert talkdesk and all(m.endswith(" — contract: SCCs (Decision 2021/914)") for m in talkdesk)
 
 
 async def test_r_inv_5_an_unconfigured_privacy_contact_is_exported_as_a_gap(
