@@ -16,6 +16,7 @@ from registry.access.policy import Action
 from registry.db import transaction
 from registry.errors import InvalidInput, RuleBroken
 from registry.record import answers as record
+from registry.record.activities import service as activities
 from registry.record.answers import EntityGapReason
 from registry.record.inventory import service as inventory
 from registry.record.inventory.models import Activity, Entity, LegalBasis
@@ -287,3 +288,17 @@ async def test_r_inv_5_an_unconfigured_privacy_contact_is_a_gap(serve: Serve) ->
     found = (await api.data(RECORD))["controllerRecord"]
     # No placeholder given out as if it were the contact.
     assert found["contact"] is None
+
+
+@pytest.mark.parametrize("given", ["August 2022", "2022-13", "22-08"])
+async def test_the_notices_date_is_a_month_or_a_day(seeded: Sessions, given: str) -> None:
+    async with transaction(seeded) as session:
+        with pytest.raises(InvalidInput) as raised:
+            await activities.update_activity(
+                session=session,
+                actor=OFFICER,
+                slug=ACTIVITY,
+                changes={"notice_last_updated": given},
+            )
+    assert raised.value.field == "notice_last_updated"
+    assert (await activity(seeded)).notice_last_updated == "2022-08"

@@ -34,6 +34,8 @@ from registry.record.inventory.models import (
 )
 
 KEY = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# A notice gives the month it was last updated, sometimes the day: 2022-08, 2022-08-31.
+NOTICE_DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
 ACTIVITY_LIMITS = text_lengths(Activity)
 PURPOSE_LIMITS = text_lengths(Purpose)
 NOTICE_FIELDS = frozenset({"notice_last_updated", "notice_authoritative_language"})
@@ -123,7 +125,10 @@ def _clean_field(name: str, value: Any) -> Any:
     limit = ACTIVITY_LIMITS.get(name, 4000)
     one_line = name in ONE_LINE_FIELDS
     if name in OPTIONAL_FIELDS:
-        return optional_text(value, name, limit=limit, one_line=one_line)
+        cleaned = optional_text(value, name, limit=limit, one_line=one_line)
+        if name == "notice_last_updated" and cleaned and not NOTICE_DATE.match(cleaned):
+            raise InvalidInput(f"{name} is a month (2022-08) or a day (2022-08-31)", field=name)
+        return cleaned
     return stated(value, name, limit=limit, one_line=one_line)
 
 
