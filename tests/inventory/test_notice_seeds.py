@@ -102,6 +102,7 @@ async def activity(sessions: Sessions) -> Activity:
 async def test_r_inv_5_every_name_rendered_by_translation_is_unverified_alike(
     seeded: Sessions,
 ) -> None:
+    """R-INV-5: every name rendered by translation is unverified alike."""
     found = await entities(seeded)
     translated = [found[slug] for slug in RENDERED_BY_TRANSLATION]
     assert [e.slug for e in translated if e.verified] == []
@@ -113,6 +114,7 @@ async def test_r_inv_5_every_name_rendered_by_translation_is_unverified_alike(
 
 
 async def test_r_inv_5_translated_names_are_listed_as_gaps(seeded: Sessions) -> None:
+    """R-INV-5: translated names are listed as gaps."""
     async with seeded() as session:
         gaps = await record.gaps(session=session, actor=OFFICER)
     unverified = {
@@ -134,6 +136,7 @@ async def test_mmc_romanias_address_is_the_one_the_notice_gives(seeded: Sessions
 
 
 async def test_r_inv_6_only_the_recordings_retention_is_stated(seeded: Sessions) -> None:
+    """R-INV-6: only the recordings retention is stated."""
     async with seeded() as session:
         facts = next(
             f
@@ -152,6 +155,7 @@ async def test_r_inv_6_only_the_recordings_retention_is_stated(seeded: Sessions)
 async def test_r_inv_6_an_unstated_retention_is_a_gap_until_it_is_recorded(
     seeded: Sessions, frozen_clock: clock.FrozenClock
 ) -> None:
+    """R-INV-6: an unstated retention is a gap until it is recorded."""
     day = await day_after_seeding(seeded, frozen_clock)
     async with seeded() as session:
         gaps = await record.gaps(session=session, actor=OFFICER)
@@ -195,6 +199,7 @@ async def test_r_inv_6_a_new_attachment_still_needs_a_retention(seeded: Sessions
 
 
 async def test_r_inv_6_a_retention_not_stated_has_no_days(seeded: Sessions) -> None:
+    """R-INV-6: a retention not stated has no days."""
     async with transaction(seeded) as session:
         with pytest.raises(InvalidInput) as raised:
             await inventory.attach_data_category(
@@ -263,6 +268,7 @@ RECORD = """{ controllerRecord(slug: "mood-media-france") { contact
 
 
 async def test_r_inv_6_graphql_lists_unstated_retention_and_the_notices_facts(api: Api) -> None:
+    """R-INV-6: graphql lists unstated retention and the notices facts."""
     gaps = (await api.data(GAPS))["transferGaps"]
     assert [g["retention"]["dataCategory"]["key"] for g in gaps["retention"]] == UNSTATED
     assert {(g["retention"]["days"], g["retention"]["stated"]) for g in gaps["retention"]} == {
@@ -283,6 +289,7 @@ async def test_r_inv_6_graphql_lists_unstated_retention_and_the_notices_facts(ap
 
 
 async def test_r_inv_5_an_unconfigured_privacy_contact_is_a_gap(serve: Serve) -> None:
+    """R-INV-5: an unconfigured privacy contact is a gap."""
     api = await serve(privacy_contact=PRIVACY_CONTACT_PLACEHOLDER)
     assert (await api.data(GAPS))["transferGaps"]["noPrivacyContact"] is True
     found = (await api.data(RECORD))["controllerRecord"]
