@@ -173,7 +173,7 @@ def export_ropa(
             lambda s: ropa.build(
                 session=s,
                 actor=CLI,
-                contact=settings.privacy_contact,
+                contact=settings.configured_privacy_contact,
                 controller=controller,
                 as_of=parse_day(as_of) if as_of is not None else None,
             ),

@@ -39,6 +39,16 @@ class Conflict(DomainError):
     code = "CONFLICT"
 
 
+class NotConfigured(Conflict):
+    """The request needs a setting the deployment has not given; ``setting`` names it."""
+
+    code = "NOT_CONFIGURED"
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{message}: set {setting}")
+        self.setting = setting
+
+
 class RuleBroken(DomainError):
     """A rule of REQUIREMENTS.md would be broken; ``rule_id`` names it (e.g. ``R-INV-3``)."""
 

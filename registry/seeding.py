@@ -112,6 +112,7 @@ class RetentionSeed(_Strict):
     key: str
     retention_criterion: str
     retention_days: int | None = None
+    retention_stated: bool = True
 
 
 class EntitySelector(_Strict):
@@ -137,6 +138,7 @@ class SecurityMeasureSeed(_Strict):
     key: str
     description: str
     enforced_by_software: bool
+    contract_reference: str | None = None
 
 
 class ActivitySeed(ActivityDraft):
@@ -294,7 +296,9 @@ async def _seed_activity(session: AsyncSession, entry: ActivitySeed) -> int:
             entry.model_dump(include=set(ActivityDraft.model_fields))
         ),
         security_measures=[
-            activities.SecurityMeasure(m.key, m.description, m.enforced_by_software)
+            activities.SecurityMeasure(
+                m.key, m.description, m.enforced_by_software, m.contract_reference
+            )
             for m in entry.security_measures
         ],
     )
@@ -310,6 +314,7 @@ async def _seed_activity(session: AsyncSession, entry: ActivitySeed) -> int:
             category_key=retention.key,
             retention_criterion=retention.retention_criterion,
             retention_days=retention.retention_days,
+            retention_stated=retention.retention_stated,
         )
     for purpose in entry.purposes:
         await activities.add_purpose(

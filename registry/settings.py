@@ -9,6 +9,12 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The notice's copy has the group's privacy mailbox redacted: until it is configured, the
+# record says so in its place, lists it as a gap, and builds no document that would give it.
+PRIVACY_CONTACT_PLACEHOLDER = (
+    "the group privacy mailbox (redacted in the notice: set REGISTRY_PRIVACY_CONTACT)"
+)
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
@@ -56,7 +62,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     privacy_contact: str = Field(
-        default="the group privacy mailbox (redacted in the notice: set REGISTRY_PRIVACY_CONTACT)",
+        default=PRIVACY_CONTACT_PLACEHOLDER,
         description="Contact of the joint controllers for Art. 30(1)(a) and rights requests.",
     )
     max_page_size: int = 100
@@ -159,6 +165,12 @@ class Settings(BaseSettings):
     @property
     def oidc_enabled(self) -> bool:
         return self.oidc_issuer is not None
+
+    @property
+    def configured_privacy_contact(self) -> str | None:
+        """The group's privacy contact, or None while it is unset, blank or the placeholder."""
+        contact = self.privacy_contact.strip()
+        return contact if contact and contact != PRIVACY_CONTACT_PLACEHOLDER else None
 
     @property
     def is_sqlite(self) -> bool:

@@ -297,8 +297,7 @@ def make_app(
             database_url=database_url,
             audit_database_url=audit_url,
             var_dir=tmp_path,
-            privacy_contact="privacy@example.test",
-            **overrides,
+            **{"privacy_contact": "privacy@example.test", **overrides},
         )
         return build_app(settings, engine=engine, audit_log=audit_log, ring=ring, blobs=blobs)
 

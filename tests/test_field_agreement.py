@@ -224,6 +224,9 @@ ACTIVITY_FIELDS_IN_AN_EXPORT_ROW = {
     "dpia_status": "dpia_status",
     "dpia_reference": "dpia_reference",
     "lia_reference": "lia_reference",
+    "notice_last_updated": "notice_last_updated",
+    "notice_authoritative_language": "notice_authoritative_language",
+    "platform": "platform",
 }
 # The rest is the notice's prose, shown by GraphQL and the Markdown export's preamble only.
 ACTIVITY_FIELDS_NOT_IN_AN_EXPORT_ROW = {

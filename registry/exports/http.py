@@ -61,7 +61,7 @@ class ExportRoutes(AudioRoutes):
                 export = await ropa.build(
                     session=session,
                     actor=actor,
-                    contact=self.settings.privacy_contact,
+                    contact=self.settings.configured_privacy_contact,
                     controller=query.get("controller"),
                     as_of=as_of,
                 )

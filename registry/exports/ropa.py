@@ -98,6 +98,7 @@ CONSENT_RECORDS = (
     "kept with the call in the registry (table consent_event, GraphQL query call)"
 )
 NOT_RECORDED = "not recorded"
+NO_PRIVACY_CONTACT = "group privacy contact not configured (set REGISTRY_PRIVACY_CONTACT) [R-INV-5]"
 # The change log's subjects that are an activity or one of its links (slug "activity>...").
 ACTIVITY_SUBJECT = "activity"
 ACTIVITY_LINKS = frozenset({"activity_party", "activity_data_category"})
@@ -137,6 +138,9 @@ class ControllerRow:
     dpia_status: str = field(metadata={"label": "DPIA status"})
     dpia_reference: str = field(metadata={"label": "DPIA reference"})
     lia_reference: str = field(metadata={"label": "LIA reference"})
+    notice_last_updated: str = field(metadata={"label": "Notice last updated"})
+    notice_authoritative_language: str = field(metadata={"label": "Notice: authoritative version"})
+    platform: str = field(metadata={"label": "Platform"})
     contracts: str = field(metadata={"label": "Contracts and DPA"})
     created_at: str = field(metadata={"label": "Activity created"})
     updated_at: str = field(metadata={"label": "Activity last updated"})
@@ -206,13 +210,14 @@ async def build(
     *,
     session: AsyncSession,
     actor: Actor,
-    contact: str,
+    contact: str | None,
     controller: str | None = None,
     as_of: date | None = None,
 ) -> RopaExport:
     """The joint controllers' records (or one's), and those of the processors acting for them.
 
-    ``contact`` is the group's privacy contact, shown for controllers without their own.
+    ``contact`` is the group's privacy contact, shown for controllers without their own;
+    None while it is not configured, a gap.
     ``as_of``: the records as they stood at the end of that day, judged on that day.
     """
     reading = Action.INVENTORY_READ
@@ -231,7 +236,12 @@ async def build(
 
 
 async def _build(
-    *, session: AsyncSession, actor: Actor, contact: str, controller: str | None, on: date | None
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    contact: str | None,
+    controller: str | None,
+    on: date | None,
 ) -> RopaExport:
     found = await record.who_processes(session=session, actor=actor, on=on)
     parties = _parties_by_activity(found)
@@ -305,7 +315,7 @@ def _controller_row(
         known_as=entity.known_as or "",
         country_code=entity.country_code,
         registered_office=entity.registered_office or "",
-        contact=rec.contact,
+        contact=rec.contact or "",
         dpo=entity.dpo or "",
         representative=entity.representative or "",
         lead_authority=_authority(rec, AuthorityRole.LEAD),
@@ -328,12 +338,19 @@ def _controller_row(
         locations=tuple(sorted({p.entity.country_code for p in parties.values()})),
         consent_records=CONSENT_RECORDS,
         **_assessments(activity),
+        notice_last_updated=activity.notice_last_updated or NOT_RECORDED,
+        notice_authoritative_language=activity.notice_authoritative_language or NOT_RECORDED,
+        platform=activity.platform or NOT_RECORDED,
         # Contracts and data processing agreements are not modelled yet.
         contracts=NOT_RECORDED,
         # Filled from the change log by ``build`` (``_dated``).
         created_at="",
         updated_at="",
-        gaps=_gaps([g for g in rec.gaps if g.entity.id in parties], flows),
+        gaps=(
+            *_gaps([g for g in rec.gaps if g.entity.id in parties], flows),
+            *_retention_gaps(facts),
+            *(() if rec.contact else (NO_PRIVACY_CONTACT,)),
+        ),
     )
 
 
@@ -446,7 +463,10 @@ def _day(day: date | None) -> str:
 
 
 def _processor_row(
-    rec: ProcessorRecord, facts: ActivityFacts, parties: dict[int, Processing], contact: str
+    rec: ProcessorRecord,
+    facts: ActivityFacts,
+    parties: dict[int, Processing],
+    contact: str | None,
 ) -> ProcessorRow:
     entity = rec.processor
     activity = facts.activity
@@ -467,7 +487,9 @@ def _processor_row(
         controllers=_names(controllers),
         # As controller_record does: a controller without its own contact is reached
         # through the group's privacy contact.
-        controllers_contact=tuple(dict.fromkeys(e.contact or contact for e in controllers)),
+        controllers_contact=tuple(
+            dict.fromkeys(found for e in controllers if (found := e.contact or contact))
+        ),
         sub_processors=_names(e for e in rec.sub_processors if e.id in parties),
         operations=tuple(activity.operations),
         transfers=tuple(_flow(flow) for flow in transfers),
@@ -507,7 +529,9 @@ def _data_category(category: DataCategory) -> str:
 def _retention(facts: ActivityFacts) -> tuple[str, ...]:
     lines = []
     for item in facts.retention:
-        if item.days is None:
+        if not item.stated:
+            period = "not stated [R-INV-6]"
+        elif item.days is None:
             period = "no fixed period"
         else:
             period = f"{item.days} day" if item.days == 1 else f"{item.days} days"
@@ -515,8 +539,20 @@ def _retention(facts: ActivityFacts) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def _retention_gaps(facts: ActivityFacts) -> tuple[str, ...]:
+    return tuple(
+        f"{gap.retention.data_category.name}: retention not stated [R-INV-6]"
+        for gap in record.retention_gaps([facts])
+    )
+
+
 def _security_measures(activity: Activity) -> tuple[str, ...]:
-    return tuple(str(measure["description"]) for measure in activity.security_measures)
+    return tuple(
+        f"{measure['description']} — contract: {contract}"
+        if (contract := measure.get("contract_reference"))
+        else str(measure["description"])
+        for measure in activity.security_measures
+    )
 
 
 def _flow(flow: Flow) -> str:

@@ -74,6 +74,8 @@ class Retention:
     data_category: DataCategory
     days: int | None
     criterion: str
+    # False while the source states no retention for the category: a gap (R-INV-6).
+    stated: bool = True
 
 
 @dataclass
@@ -105,9 +107,20 @@ class EntityGap:
 
 
 @dataclass(frozen=True)
+class RetentionGap:
+    """A data category of an activity whose retention is not stated (R-INV-6)."""
+
+    activity: Activity
+    retention: Retention
+
+
+@dataclass(frozen=True)
 class Gaps:
     transfers: list[Flow]
     entities: list[EntityGap]
+    retention: list[RetentionGap] = field(default_factory=list)
+    # The group's privacy contact (Art. 30(1)(a)) is not configured.
+    no_privacy_contact: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,7 +136,8 @@ class ControllerRecord:
     """Art. 30(1): the record a controller keeps, fields (a) to (g)."""
 
     controller: Entity
-    contact: str
+    # None while neither the controller nor the group has a contact on record: a gap.
+    contact: str | None
     joint_controllers: list[Entity]
     activities: list[ActivityFacts]
     recipients: list[Entity]
@@ -131,6 +145,7 @@ class ControllerRecord:
     gaps: list[EntityGap]
     # The controller's supervisory authority per role; a role without an entry is missing.
     authorities: dict[AuthorityRole, AuthorityEntry]
+    retention_gaps: list[RetentionGap] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -158,7 +173,9 @@ async def load_activity_facts(session: AsyncSession) -> dict[int, ActivityFacts]
     )
     for link, category in retention:
         facts[link.activity_id].retention.append(
-            Retention(category, link.retention_days, link.retention_criterion)
+            Retention(
+                category, link.retention_days, link.retention_criterion, link.retention_stated
+            )
         )
     bases: dict[int, list[Basis]] = defaultdict(list)
     for basis in (await session.scalars(select(PurposeBasis).order_by(col(PurposeBasis.id)))).all():
@@ -298,9 +315,27 @@ def entity_gaps(
     return gaps
 
 
-async def gaps(*, session: AsyncSession, actor: Actor, on: date | None = None) -> Gaps:
-    """Flows without a safeguard on ``on`` (today unless given), and entities lacking what
-    Art. 30 asks among those not retired by then."""
+def retention_gaps(activities: Sequence[ActivityFacts]) -> list[RetentionGap]:
+    """Data categories whose retention the record does not state (R-INV-6)."""
+    return [
+        RetentionGap(facts.activity, item)
+        for facts in activities
+        for item in facts.retention
+        if not item.stated
+    ]
+
+
+async def gaps(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    privacy_contact: str | None = None,
+    on: date | None = None,
+) -> Gaps:
+    """Flows without a safeguard on ``on`` (today unless given), entities lacking what
+    Art. 30 asks among those not retired by then, data categories of the activities then
+    running whose retention is not stated, and the group's privacy contact unless it is
+    given (``privacy_contact``: a gap is never hidden by leaving it out)."""
     authorize(actor, Action.INVENTORY_READ)
     authorize(actor, Action.TRANSFERS_READ)
     day = on or clock.today()
@@ -314,7 +349,17 @@ async def gaps(*, session: AsyncSession, actor: Actor, on: date | None = None) -
     entities = await session.scalars(
         select(Entity).where(graph.entity_takes_part(day)).order_by(col(Entity.id))
     )
-    return Gaps(transfer_gaps, entity_gaps(entities.all()))
+    running = [
+        facts
+        for facts in (await load_activity_facts(session)).values()
+        if facts.activity.retired_on is None or facts.activity.retired_on > day
+    ]
+    return Gaps(
+        transfer_gaps,
+        entity_gaps(entities.all()),
+        retention_gaps(sorted(running, key=lambda facts: facts.activity.id)),
+        no_privacy_contact=privacy_contact is None,
+    )
 
 
 def _party_to(entity_id: int) -> Select[*tuple[Any, ...]]:
@@ -342,9 +387,15 @@ def _cross_border(flows: FlowMap, activity_id: int, entity_id: int) -> list[Flow
 
 
 async def controller_record(
-    *, session: AsyncSession, actor: Actor, slug: str, contact: str, on: date | None = None
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    slug: str,
+    contact: str | None,
+    on: date | None = None,
 ) -> ControllerRecord:
-    """The controller's record as it stands on ``on`` (today unless given)."""
+    """The controller's record as it stands on ``on`` (today unless given). ``contact`` is
+    the group's privacy contact, None while it is not configured."""
     authorize(actor, Action.INVENTORY_READ)
     authorize(actor, Action.TRANSFERS_READ)
     controller = await _entity(session, slug, {EntityKind.GROUP_COMPANY})
@@ -368,15 +419,17 @@ async def controller_record(
     entries = await _authority_entries(session, controller.id)
     lead = entries.get(AuthorityRole.LEAD)
     without_lead = frozenset() if lead and lead.authority else frozenset({controller.id})
+    activities = [all_facts[a] for a in activity_ids]
     return ControllerRecord(
         controller=controller,
         contact=controller.contact or contact,
         joint_controllers=sorted(joint.values(), key=lambda e: e.id),
-        activities=[all_facts[a] for a in activity_ids],
+        activities=activities,
         recipients=sorted(recipients.values(), key=lambda e: e.id),
         transfers=transfers,
         gaps=entity_gaps(involved, without_lead_authority=without_lead),
         authorities=entries,
+        retention_gaps=retention_gaps(activities),
     )
 
 

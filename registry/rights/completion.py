@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.access.service import Actor
 from registry.blobs import BlobStore
 from registry.crypto import KeyRing
-from registry.errors import InvalidInput
+from registry.errors import InvalidInput, NotConfigured
 from registry.recordings.models import Subject
 from registry.rights import answers, effects, minors, service
 from registry.rights.models import Package, RequestKind, RightsRequest
@@ -35,8 +35,19 @@ class Terms:
     # Restriction: until when, and why (e.g. accuracy contested).
     restricted_until: date | None = None
     restriction_reason: str | None = None
-    # The group's privacy contact, given in the answers that are documents.
+    # The group's privacy contact, given in the answers that are documents; None while it is
+    # not configured, and then no such document is built.
     privacy_contact: str | None = None
+
+
+def _contact(terms: Terms) -> str:
+    """The contact a document gives the data subject: a placeholder is never sent out."""
+    if terms.privacy_contact is None:
+        raise NotConfigured(
+            "REGISTRY_PRIVACY_CONTACT",
+            "the group's privacy contact is not configured, and the answer must give it",
+        )
+    return terms.privacy_contact
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,7 @@ async def _carry_out(
             ring=ring,
             blobs=blobs,
             request=request,
-            privacy_contact=terms.privacy_contact,
+            privacy_contact=_contact(terms),
         )
         return package, {}
     assert subject is not None
@@ -103,7 +114,7 @@ async def _carry_out(
             blobs=blobs,
             request=request,
             subject=subject,
-            privacy_contact=terms.privacy_contact,
+            privacy_contact=_contact(terms),
         )
         return package, {"data_held": True}
     if kind is RequestKind.PORTABILITY:

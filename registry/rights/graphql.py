@@ -353,7 +353,9 @@ class RightsMutation:
         restriction_reason: str | None = None,
     ) -> CompletionPayload:
         ctx = info.context
-        terms = completion.Terms(restricted_until, restriction_reason, ctx.settings.privacy_contact)
+        terms = completion.Terms(
+            restricted_until, restriction_reason, ctx.settings.configured_privacy_contact
+        )
         answered, errors = await run(
             info,
             lambda s: completion.complete(

@@ -99,14 +99,50 @@ async def test_r_inv_5_a_controller_with_an_office_shows_it_and_no_gap_of_its_ow
 ) -> None:
     """R-INV-5: a controller with an office shows it and no gap of its own but the lead
     supervisory authority, which the notice does not name."""
-    row = _by_controller(await _export(seeded))["mood-media-austria"]
+    row = _by_controller(await _export(seeded))["mood-media-france"]
 
-    assert row.registered_office == "Kristein 2, 4470 Enns, Oberösterreich"
-    own = [gap for gap in row.gaps if gap.startswith("Mood Media GmbH (AT)")]
-    assert own == ["Mood Media GmbH (AT): no lead supervisory authority [R-INV-5]"]
+    assert row.registered_office == "22 Quai Gallieni, 92150 Suresnes"
+    own = [gap for gap in row.gaps if gap.startswith("Mood Media SAS (FR)")]
+    assert own == ["Mood Media SAS (FR): no lead supervisory authority [R-INV-5]"]
     assert any(
-        gap.startswith("Talkdesk Inc. (US): no registered office, no contact") for gap in row.gaps
+        gap.startswith("Talkdesk Inc. (US): no registered office, name not verified, no contact")
+        for gap in row.gaps
     )
+
+
+async def test_r_inv_6_a_retention_the_notice_does_not_state_is_exported_as_a_gap(
+    seeded: Sessions,
+) -> None:
+    """R-INV-6: the notice states 30 days for the recordings only; the rest is a gap."""
+    row = _by_controller(await _export(seeded))["mood-media-france"]
+
+    (voice,) = [line for line in row.retention if line.startswith("Voice")]
+    assert "30 days" in voice
+    name = next(line for line in row.retention if line.startswith("Surname and first name"))
+    assert "not stated [R-INV-6]" in name and "30 days" not in name
+    assert "Surname and first name: retention not stated [R-INV-6]" in row.gaps
+    assert not any(gap.startswith("Voice") for gap in row.gaps)
+
+
+async def test_the_notices_facts_and_talkdesks_contract_are_exported(seeded: Sessions) -> None:
+    row = _by_controller(await _export(seeded))["mood-media-france"]
+
+    assert (row.notice_last_updated, row.notice_authoritative_language) == ("2022-08", "English")
+    assert "Talkdesk Live" in row.platform
+    talkdesk = [m for m in row.security_measures if m.startswith("Talkdesk")]
+    assert talkdesk and all(m.endswith(" — contract: SCCs (Decision 2021/914)") for m in talkdesk)
+
+
+async def test_r_inv_5_an_unconfigured_privacy_contact_is_exported_as_a_gap(
+    seeded: Sessions,
+) -> None:
+    """R-INV-5: without the group's contact, the cell stays empty and the gap is named."""
+    async with transaction(seeded) as session:
+        export = await ropa.build(session=session, actor=Actor.system("test"), contact=None)
+    row = _by_controller(export)["mood-media-france"]
+    assert row.contact == ""
+    assert any("REGISTRY_PRIVACY_CONTACT" in gap for gap in row.gaps)
+    assert export.processors[0].controllers_contact == ()
 
 
 async def test_us_controllers_receive_the_activity_under_scc_module_1(seeded: Sessions) -> None:

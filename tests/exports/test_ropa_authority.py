@@ -77,7 +77,7 @@ COUNTRIES = [
     "US",
 ]
 SECURITY_MEASURE = "Training of authorised users"
-TALKDESK_GAP = "Talkdesk Inc. (US): no registered office, no contact"
+TALKDESK_GAP = "Talkdesk Inc. (US): no registered office, name not verified, no contact"
 
 
 async def _export(sessions: Sessions, controller: str | None = None) -> RopaExport:

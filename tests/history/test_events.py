@@ -279,6 +279,7 @@ async def test_r_inv_4_every_write_records_its_typed_event(api: Api, seeded: Ses
     assert changes["req-attach"]["after"] == {
         "retention_days": 30,
         "retention_criterion": "Kept with its call",
+        "retention_stated": True,
         "activity": ACTIVITY,
         "data_category": "user.hobbies",
     }

@@ -330,15 +330,18 @@ async def test_r_inv_6_retention_changes_through_the_api(api: Api, seeded: Sessi
         f"{ACTIVITY}>user.name",
         "Review",
     )
+    # The notice states no retention for the name (R-INV-6): recording one states it.
     assert changed.before == {
-        "retention_days": 30,
-        "retention_criterion": "Kept with the recording in which it was given",
+        "retention_days": None,
+        "retention_criterion": "Not stated in the notice",
+        "retention_stated": False,
         "activity": ACTIVITY,
         "data_category": "user.name",
     }
     assert changed.after == {
         "retention_days": 60,
         "retention_criterion": "Two months",
+        "retention_stated": True,
         "activity": ACTIVITY,
         "data_category": "user.name",
     }
@@ -368,6 +371,7 @@ async def test_a_detached_category_leaves_the_activity_and_is_logged(
     assert detached.before == {
         "retention_days": 30,
         "retention_criterion": "Kept with the recording",
+        "retention_stated": True,
         "activity": ACTIVITY,
         "data_category": "user.contact.fax",
     }
@@ -506,5 +510,5 @@ async def test_r_inv_4_the_taxonomy_and_retention_as_of_a_day_are_those_of_then(
     then_kept, now_kept = _retention(then), _retention(now)
     assert then_kept["user.contact.fax"] == (30, "Kept with the recording")
     assert "user.contact.fax" not in now_kept
-    assert then_kept["user.name"] == (30, "Kept with the recording in which it was given")
+    assert then_kept["user.name"] == (None, "Not stated in the notice")
     assert now_kept["user.name"] == (60, "Two months")

@@ -42,6 +42,8 @@ from tests.recordings.conftest import SYSTEM, Scene, chunks, listen, status_of
 AUDIO = b"a recorded call about an invoice " * 300
 PHONE = "+44 20 7946 0000"
 PURPOSE = "quality-control"
+# The group's privacy contact as a deployment configures it: documents given out name it.
+CONFIGURED = completion.Terms(privacy_contact="privacy@example.test")
 
 
 async def recorded(
@@ -89,7 +91,7 @@ async def answered(
             ring=ring,
             blobs=blobs,
             request_id=request.id,
-            terms=terms,
+            terms=terms or CONFIGURED,
         )
         return done.request
 

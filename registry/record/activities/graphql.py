@@ -35,6 +35,15 @@ class CreateActivityInput:
     dpia_status: DpiaStatus = DpiaStatus.NOT_ASSESSED
     dpia_reference: str | None = None
     lia_reference: str | None = None
+    notice_last_updated: str | None = strawberry.field(
+        default=None, description="When the source notice was last updated (e.g. 2022-08)."
+    )
+    notice_authoritative_language: str | None = strawberry.field(
+        default=None, description="The language whose version of the notice governs."
+    )
+    platform: str | None = strawberry.field(
+        default=None, description="The platform through which the data is processed."
+    )
 
 
 @strawberry.input(description="Only the fields given are changed; null clears a field.")
@@ -49,6 +58,9 @@ class UpdateActivityInput:
     dpia_status: DpiaStatus | None = strawberry.UNSET
     dpia_reference: str | None = strawberry.UNSET
     lia_reference: str | None = strawberry.UNSET
+    notice_last_updated: str | None = strawberry.UNSET
+    notice_authoritative_language: str | None = strawberry.UNSET
+    platform: str | None = strawberry.UNSET
 
 
 @strawberry.input(description="Only the fields given are changed; null clears the description.")
@@ -62,6 +74,9 @@ class SecurityMeasureInput:
     key: str
     description: str
     enforced_by_software: bool
+    contract_reference: str | None = strawberry.field(
+        default=None, description="The contract binding the party that takes the measure."
+    )
 
 
 Work = Callable[[AsyncSession], Awaitable[Any]]
@@ -261,7 +276,10 @@ class ActivitiesMutation:
         reason: str | None = None,
     ) -> ActivityPayload:
         given = [
-            service.SecurityMeasure(m.key, m.description, m.enforced_by_software) for m in measures
+            service.SecurityMeasure(
+                m.key, m.description, m.enforced_by_software, m.contract_reference
+            )
+            for m in measures
         ]
         return await _edit(
             info,

@@ -34,10 +34,13 @@ from registry.record.inventory.models import (
 )
 
 KEY = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# A notice gives the month it was last updated, sometimes the day: 2022-08, 2022-08-31.
+NOTICE_DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
 ACTIVITY_LIMITS = text_lengths(Activity)
 PURPOSE_LIMITS = text_lengths(Purpose)
-ONE_LINE_FIELDS = frozenset({"name", "dpia_reference", "lia_reference"})
-OPTIONAL_FIELDS = frozenset({"dpia_reference", "lia_reference"})
+NOTICE_FIELDS = frozenset({"notice_last_updated", "notice_authoritative_language"})
+ONE_LINE_FIELDS = frozenset({"name", "dpia_reference", "lia_reference", *NOTICE_FIELDS})
+OPTIONAL_FIELDS = frozenset({"dpia_reference", "lia_reference", "platform", *NOTICE_FIELDS})
 LIST_FIELDS = frozenset({"operations", "recipient_categories"})
 # The slug names the activity in history and integrations; the recipients have their own
 # whole-list edit (``set_recipient_categories``).
@@ -53,6 +56,8 @@ class SecurityMeasure:
     key: str
     description: str
     enforced_by_software: bool
+    # The contract that binds the party taking the measure to it (a processor's SCCs).
+    contract_reference: str | None = None
 
 
 # ------------------------------------------------------------------------------- lookups
@@ -120,7 +125,10 @@ def _clean_field(name: str, value: Any) -> Any:
     limit = ACTIVITY_LIMITS.get(name, 4000)
     one_line = name in ONE_LINE_FIELDS
     if name in OPTIONAL_FIELDS:
-        return optional_text(value, name, limit=limit, one_line=one_line)
+        cleaned = optional_text(value, name, limit=limit, one_line=one_line)
+        if name == "notice_last_updated" and cleaned and not NOTICE_DATE.match(cleaned):
+            raise InvalidInput(f"{name} is a month (2022-08) or a day (2022-08-31)", field=name)
+        return cleaned
     return stated(value, name, limit=limit, one_line=one_line)
 
 
@@ -159,13 +167,20 @@ def _clean_measures(measures: Sequence[SecurityMeasure]) -> list[dict[str, Any]]
                 "security_measures.enforced_by_software must be true or false",
                 field="security_measures",
             )
-        cleaned.append(
-            {
-                "key": key,
-                "description": description,
-                "enforced_by_software": measure.enforced_by_software,
-            }
+        contract = optional_text(
+            measure.contract_reference,
+            "security_measures.contract_reference",
+            limit=LIST_ITEM_LIMIT,
+            one_line=True,
         )
+        item: dict[str, Any] = {
+            "key": key,
+            "description": description,
+            "enforced_by_software": measure.enforced_by_software,
+        }
+        if contract is not None:
+            item["contract_reference"] = contract
+        cleaned.append(item)
     return cleaned
 
 

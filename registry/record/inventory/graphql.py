@@ -179,11 +179,18 @@ class InventoryQuery:
         as_of: Annotated[date | None, strawberry.argument(description=AS_OF)] = None,
     ) -> RecordGapsType:
         async with context_as_of(info.context, as_of) as ctx:
-            gaps = await record.gaps(session=ctx.session, actor=ctx.actor, on=as_of)
+            gaps = await record.gaps(
+                session=ctx.session,
+                actor=ctx.actor,
+                privacy_contact=ctx.settings.configured_privacy_contact,
+                on=as_of,
+            )
             sel = selection_of(info.selected_fields)
             return RecordGapsType(
                 transfers=await transfer_loaders.flows(ctx, gaps.transfers, sel.at("transfers")),
                 entities=await loaders.gap_objects(ctx, gaps.entities, sel.at("entities")),
+                retention=loaders.retention_gap_objects(gaps.retention),
+                no_privacy_contact=gaps.no_privacy_contact,
             )
 
     @strawberry.field(description="The Art. 30(1) record of a controller.")
@@ -198,7 +205,7 @@ class InventoryQuery:
                 session=ctx.session,
                 actor=ctx.actor,
                 slug=slug,
-                contact=ctx.settings.privacy_contact,
+                contact=ctx.settings.configured_privacy_contact,
                 on=as_of,
             )
             return await loaders.controller_record(ctx, found, selection_of(info.selected_fields))

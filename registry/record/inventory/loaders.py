@@ -23,6 +23,8 @@ from registry.record.answers import (
     Processing,
     ProcessorRecord,
     PurposeWithBases,
+    Retention,
+    RetentionGap,
     entity_gaps,
     load_activity_facts,
 )
@@ -45,6 +47,7 @@ from registry.record.inventory.types import (
     ProcessingType,
     ProcessorRecordType,
     PurposeType,
+    RetentionGapType,
     RetentionType,
     SecurityMeasureType,
     SubjectCategoryType,
@@ -217,23 +220,20 @@ async def activities(
             lia_reference=f.activity.lia_reference,
             retired_on=f.activity.retired_on,
             retirement_reason=f.activity.retirement_reason,
+            notice_last_updated=f.activity.notice_last_updated,
+            notice_authoritative_language=f.activity.notice_authoritative_language,
+            platform=f.activity.platform,
             security_measures=[
                 SecurityMeasureType(
                     key=m["key"],
                     description=m["description"],
                     enforced_by_software=bool(m.get("enforced_by_software")),
+                    contract_reference=m.get("contract_reference"),
                 )
                 for m in f.activity.security_measures
             ],
             subject_categories=[subject_object(s) for s in f.subjects],
-            data_categories=[
-                RetentionType(
-                    data_category=data_category_object(r.data_category),
-                    days=r.days,
-                    criterion=r.criterion,
-                )
-                for r in f.retention
-            ],
+            data_categories=[retention_object(r) for r in f.retention],
             purposes=purpose_objects(f.purposes),
             joint_controllers=by_role.get((f.activity.id, PartyRole.JOINT_CONTROLLER), []),
             processors=by_role.get((f.activity.id, PartyRole.PROCESSOR), []),
@@ -296,6 +296,22 @@ async def gap_objects(
     ]
 
 
+def retention_object(retention: Retention) -> RetentionType:
+    return RetentionType(
+        data_category=data_category_object(retention.data_category),
+        days=retention.days,
+        criterion=retention.criterion,
+        stated=retention.stated,
+    )
+
+
+def retention_gap_objects(gaps: Sequence[RetentionGap]) -> list[RetentionGapType]:
+    return [
+        RetentionGapType(activity=g.activity.slug, retention=retention_object(g.retention))
+        for g in gaps
+    ]
+
+
 async def _activity_list(
     ctx: Context, facts: Sequence[ActivityFacts], sel: Selection | None
 ) -> list[ActivityType]:
@@ -323,6 +339,7 @@ async def controller_record(
         recipients=[entity_map[e.id] for e in record.recipients] if entity_map else [],
         transfers=await _flows(ctx, record.transfers, sel.get("transfers")),
         gaps=await gap_objects(ctx, record.gaps, sel.get("gaps") or Selection()),
+        retention_gaps=retention_gap_objects(record.retention_gaps),
     )
 
 

@@ -133,6 +133,11 @@ class ActivityDraft(Base):
     # Where the DPIA and the legitimate interests assessment are kept (a document's name).
     dpia_reference: str | None = Field(default=None, sa_type=String(300))
     lia_reference: str | None = Field(default=None, sa_type=String(300))
+    # The notice the activity is taken from: when it was last updated ("2022-08": the notice
+    # gives a month), which language's version governs, and the platform it names.
+    notice_last_updated: str | None = Field(default=None, sa_type=String(10))
+    notice_authoritative_language: str | None = Field(default=None, sa_type=String(40))
+    platform: str | None = Field(default=None, sa_type=Text)
 
 
 class Activity(ActivityDraft, table=True):
@@ -176,6 +181,9 @@ class ActivityDataCategory(Base, table=True):
     data_category_id: int = Field(foreign_key="data_category.id")
     retention_days: int | None = None
     retention_criterion: str = Field(sa_type=Text)
+    # False while the source states no retention for the category: the criterion then says
+    # so, and the record lists the category as a gap (R-INV-6) until a retention is given.
+    retention_stated: bool = Field(default=True)
 
 
 class Purpose(Base, table=True):

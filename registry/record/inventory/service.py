@@ -353,8 +353,11 @@ async def attach_data_category(
     category_key: str,
     retention_criterion: str,
     retention_days: int | None = None,
+    retention_stated: bool = True,
 ) -> ActivityDataCategory:
-    """Adds a data category to the activity, with how long it is kept."""
+    """Adds a data category to the activity, with how long it is kept. ``retention_stated``
+    false records that the source states no retention for it: the criterion says so, no days
+    are given, and the category is a gap (R-INV-6) until its retention is recorded."""
     authorize(actor, Action.INVENTORY_WRITE)
     activity = await activity_by_slug(session, activity_slug)
     category = await session.scalar(
@@ -369,11 +372,16 @@ async def attach_data_category(
             field="category",
         )
     criterion = checked_retention(retention_criterion, retention_days)
+    if not retention_stated and retention_days is not None:
+        raise InvalidInput(
+            "a retention the source does not state has no days", field="retention_days"
+        )
     link = ActivityDataCategory(
         activity_id=activity.id,
         data_category_id=category.id,
         retention_days=retention_days,
         retention_criterion=criterion,
+        retention_stated=retention_stated,
     )
     session.add(link)
     await session.flush()
@@ -411,6 +419,7 @@ def retention_state(
     return {
         "retention_days": link.retention_days,
         "retention_criterion": link.retention_criterion,
+        "retention_stated": link.retention_stated,
         "activity": activity.slug,
         "data_category": category.key,
     }

@@ -88,6 +88,9 @@ class RetentionType:
     data_category: DataCategoryType
     days: int | None
     criterion: str
+    stated: bool = strawberry.field(
+        description="False while the source states no retention: a gap (R-INV-6)."
+    )
 
 
 @strawberry.type(name="SecurityMeasure")
@@ -95,6 +98,9 @@ class SecurityMeasureType:
     key: str
     description: str
     enforced_by_software: bool
+    contract_reference: str | None = strawberry.field(
+        description="The contract binding the party that takes the measure (a processor's SCCs)."
+    )
 
 
 @strawberry.type(name="Activity", description="A processing activity and its Art. 30 facts.")
@@ -121,6 +127,15 @@ class ActivityType(Node):
         description="From this day the activity takes part in no answer; its record stays."
     )
     retirement_reason: str | None
+    notice_last_updated: str | None = strawberry.field(
+        description="When the source notice was last updated (e.g. 2022-08)."
+    )
+    notice_authoritative_language: str | None = strawberry.field(
+        description="The language whose version of the notice governs."
+    )
+    platform: str | None = strawberry.field(
+        description="The platform through which the data is processed."
+    )
     security_measures: list[SecurityMeasureType]
     subject_categories: list[SubjectCategoryType]
     data_categories: list[RetentionType]
@@ -147,6 +162,12 @@ class EntityGapType:
     note: str | None
 
 
+@strawberry.type(name="RetentionGap", description="A retention not stated (R-INV-6).")
+class RetentionGapType:
+    activity: str = strawberry.field(description="The activity's slug.")
+    retention: RetentionType
+
+
 @strawberry.type(name="RecordGaps")
 class RecordGapsType:
     transfers: list[FlowType] = strawberry.field(
@@ -155,17 +176,30 @@ class RecordGapsType:
     entities: list[EntityGapType] = strawberry.field(
         description="Entities missing Art. 30 data (R-INV-5)."
     )
+    retention: list[RetentionGapType] = strawberry.field(
+        description="Data categories whose retention is not stated (R-INV-6)."
+    )
+    no_privacy_contact: bool = strawberry.field(
+        description="The group's privacy contact (Art. 30(1)(a)) is not configured:"
+        " set REGISTRY_PRIVACY_CONTACT."
+    )
 
 
 @strawberry.type(name="ControllerRecord", description="Art. 30(1), fields (a) to (g).")
 class ControllerRecordType:
     controller: EntityType
-    contact: str
+    contact: str | None = strawberry.field(
+        description="The controller's contact, else the group's privacy contact; null (a gap)"
+        " while neither is on record."
+    )
     joint_controllers: list[EntityType]
     activities: list[ActivityType]
     recipients: list[EntityType]
     transfers: list[FlowType]
     gaps: list[EntityGapType]
+    retention_gaps: list[RetentionGapType] = strawberry.field(
+        description="The activities' data categories whose retention is not stated (R-INV-6)."
+    )
 
 
 @strawberry.type(name="ProcessorRecord", description="Art. 30(2), fields (a) to (d).")

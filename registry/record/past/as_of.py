@@ -409,6 +409,8 @@ class _Ids:
             "data_category_id": self.categories[key],
             "retention_days": state.get("retention_days"),
             "retention_criterion": state.get("retention_criterion"),
+            # Events written before a retention could be unstated were all stated ones.
+            "retention_stated": state.get("retention_stated", True),
         }
 
     def subject_slug(self, row: Row) -> str:

@@ -309,7 +309,8 @@ async def update_retention(
     reason: str | None = None,
 ) -> ActivityDataCategory:
     """How long the activity keeps a category: a criterion always, and a number of days if
-    there is one (R-INV-6). Setting the same values again records nothing."""
+    there is one (R-INV-6). The retention given is stated, so a category whose retention the
+    source did not state stops being a gap. Setting the same values again records nothing."""
     authorize(actor, Action.INVENTORY_WRITE)
     why = history.stated_reason(reason)
     criterion = inventory.checked_retention(retention_criterion, retention_days)
@@ -317,6 +318,7 @@ async def update_retention(
     before = inventory.retention_state(link, activity, category)
     link.retention_days = retention_days
     link.retention_criterion = criterion
+    link.retention_stated = True
     after = inventory.retention_state(link, activity, category)
     if after != before:
         await session.flush()
