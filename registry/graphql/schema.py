@@ -33,6 +33,7 @@ from registry.graphql.errors import ERROR_TYPES
 from registry.graphql.inputs import RefuseNulCharacters
 from registry.graphql.node import NodeQuery
 from registry.record.activities.graphql import ActivitiesMutation
+from registry.record.documents.graphql import DocumentsMutation, DocumentsQuery
 from registry.record.history.graphql import ChangeType, HistoryQuery
 from registry.record.inventory.graphql import InventoryMutation, InventoryQuery
 from registry.record.inventory.types import ActivityType, EntityType
@@ -57,6 +58,7 @@ Query = merge_types(
         InventoryQuery,
         TaxonomyQuery,
         TransfersQuery,
+        DocumentsQuery,
         HistoryQuery,
         PastQuery,
         AccessQuery,
@@ -73,6 +75,7 @@ Mutation = merge_types(
         TaxonomyMutation,
         ActivitiesMutation,
         TransfersMutation,
+        DocumentsMutation,
         AccessMutation,
         RecordingsMutation,
         RightsMutation,

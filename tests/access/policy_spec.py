@@ -132,6 +132,11 @@ DOORS: dict[str, Action] = {
     "createTransfer": Action.TRANSFERS_WRITE,
     "updateTransfer": Action.TRANSFERS_WRITE,
     "updateAdequacyDecision": Action.TRANSFERS_WRITE,
+    "addDocument": Action.TRANSFERS_WRITE,
+    "updateDocument": Action.TRANSFERS_WRITE,
+    "withdrawDocument": Action.TRANSFERS_WRITE,
+    "attachDocumentToTransfer": Action.TRANSFERS_WRITE,
+    "detachDocumentFromTransfer": Action.TRANSFERS_WRITE,
     **dict.fromkeys(
         (
             "createPrincipal",

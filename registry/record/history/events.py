@@ -48,6 +48,12 @@ EVENT_KINDS: dict[ChangeEvent, EventKind] = {
     ChangeEvent.LEGAL_BASIS_REMOVED: EventKind("purpose_basis", ChangeAction.UNLINKED),
     ChangeEvent.ACTIVITY_SUBJECT_ADDED: EventKind("activity_subject", ChangeAction.LINKED),
     ChangeEvent.ACTIVITY_SUBJECT_REMOVED: EventKind("activity_subject", ChangeAction.UNLINKED),
+    # A document is logged whole, its parties and transfers included, whatever the write.
+    ChangeEvent.DOCUMENT_ADDED: EventKind("document", ChangeAction.CREATED),
+    ChangeEvent.DOCUMENT_UPDATED: EventKind("document", ChangeAction.UPDATED),
+    ChangeEvent.DOCUMENT_WITHDRAWN: EventKind("document", ChangeAction.RETIRED),
+    ChangeEvent.DOCUMENT_ATTACHED: EventKind("document", ChangeAction.LINKED),
+    ChangeEvent.DOCUMENT_DETACHED: EventKind("document", ChangeAction.UNLINKED),
 }
 
 SUBJECT_TYPES = frozenset(kind.subject_type for kind in EVENT_KINDS.values())

@@ -53,6 +53,11 @@ class ChangeEvent(StrEnum):
     LEGAL_BASIS_REMOVED = "legal_basis_removed"
     ACTIVITY_SUBJECT_ADDED = "activity_subject_added"
     ACTIVITY_SUBJECT_REMOVED = "activity_subject_removed"
+    DOCUMENT_ADDED = "document_added"
+    DOCUMENT_UPDATED = "document_updated"
+    DOCUMENT_WITHDRAWN = "document_withdrawn"
+    DOCUMENT_ATTACHED = "document_attached"
+    DOCUMENT_DETACHED = "document_detached"
 
 
 class Change(Base, table=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -11,6 +12,11 @@ from registry.graphql.relay import Node
 from registry.record.answers import EntityGapReason, ProcessingRole
 from registry.record.inventory.models import DpiaStatus, EntityKind, LegalBasis
 from registry.record.transfers.types import CountryType, FlowType, TransferType
+
+if TYPE_CHECKING:
+    from registry.record.documents.types import DocumentType
+
+DocumentRef = Annotated["DocumentType", strawberry.lazy("registry.record.documents.types")]
 
 
 @strawberry.type(
@@ -41,6 +47,9 @@ class EntityType(Node):
     transfers_in: list[TransferType] = strawberry.field(description="Transfers it imports.")
     sub_processors: list[EntityType] = strawberry.field(description="Sub-processors it engages.")
     engaged_by: list[EntityType] = strawberry.field(description="Processors that engage it.")
+    documents: list[DocumentRef] = strawberry.field(
+        description="The documents it is a party to (contracts, DPAs, SCCs)."
+    )
 
 
 @strawberry.type(name="DataCategory")
