@@ -95,7 +95,7 @@ def upgrade() -> None:
             "document_id",
             "entity_id",
             "role",
-            name=op.f("uq_document_party_document_id_entity_id_role"),
+            name=op.f("uq_document_party_document_id"),
         ),
     )
     op.create_index(
@@ -123,7 +123,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "document_id",
             "transfer_id",
-            name=op.f("uq_document_transfer_document_id_transfer_id"),
+            name=op.f("uq_document_transfer_document_id"),
         ),
     )
     op.create_index(
