@@ -86,18 +86,13 @@ async def documents_grouped_by(
     )
     pairs: list[tuple[int, Document]] = []
     for part in chunks(ids):
-        pairs += (
-            (
-                await ctx.session.execute(
-                    select(key, Document)
-                    .join(link, col(link.document_id) == col(Document.id))
-                    .where(key.in_(part))
-                    .distinct()
-                    .order_by(col(Document.id))
-                )
-            )
-            .tuples()
-            .all()
+        rows = await ctx.session.execute(
+            select(key, Document)
+            .join(link, col(link.document_id) == col(Document.id))
+            .where(key.in_(part))
+            .distinct()
+            .order_by(col(Document.id))
         )
+        pairs += [(owner, document) for owner, document in rows]
     built = await documents(ctx, [document for _, document in pairs], sel)
     return grouped((owner, obj) for (owner, _), obj in zip(pairs, built, strict=True))
