@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -435,6 +435,40 @@ async def detach_document(
         reason=why,
     )
     return document
+
+
+# The kinds that bind parties to each other: contracts, DPAs and signed transfer papers.
+CONTRACT_KINDS = frozenset(
+    {
+        DocumentKind.DPA,
+        DocumentKind.CONTRACT,
+        DocumentKind.SCC_2021_914,
+        DocumentKind.UK_IDTA,
+        DocumentKind.UK_ADDENDUM,
+    }
+)
+
+
+async def contracts_of(
+    session: AsyncSession, entity_ids: Sequence[int], *, on: date
+) -> dict[int, list[Document]]:
+    """The contracts each entity is a party to and that were not withdrawn by ``on``, by
+    title: the export's references to them."""
+    rows = await session.execute(
+        select(col(DocumentParty.entity_id), Document)
+        .join(Document, col(Document.id) == col(DocumentParty.document_id))
+        .where(
+            col(DocumentParty.entity_id).in_(entity_ids),
+            col(Document.kind).in_(CONTRACT_KINDS),
+            or_(col(Document.withdrawn_on).is_(None), col(Document.withdrawn_on) > on),
+        )
+        .distinct()
+        .order_by(col(Document.title), col(Document.id))
+    )
+    found: dict[int, list[Document]] = {}
+    for entity_id, document in rows:
+        found.setdefault(entity_id, []).append(document)
+    return found
 
 
 async def list_documents(
