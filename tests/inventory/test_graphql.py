@@ -15,6 +15,9 @@ from registry.record.inventory.models import EntityKind
 from registry.record.transfers import service as transfers
 from registry.record.transfers.models import Mechanism
 from tests.conftest import OFFICER, Api
+from tests.documents.papers import sign_seeded_sccs
+
+Sessions = async_sessionmaker[AsyncSession]
 
 WHO = """
 query Who($category: String, $subject: String, $country: String) {
@@ -29,7 +32,9 @@ query Who($category: String, $subject: String, $country: String) {
 """
 
 
-async def test_who_processes_voice_recordings_in_the_us(api: Api) -> None:
+async def test_who_processes_voice_recordings_in_the_us(api: Api, seeded: Sessions) -> None:
+    # The SCCs safeguard the hops from the EEA once their signed copies are on record.
+    await sign_seeded_sccs(seeded)
     data = await api.data(WHO, {"category": "user.voice", "country": "us"})
     found = {p["entity"]["slug"]: p for p in data["whoProcesses"]}
     assert set(found) == {
