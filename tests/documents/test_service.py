@@ -331,3 +331,38 @@ async def test_only_the_privacy_officer_records_documents(seeded: Sessions, role
     officer = Actor(handle="officer", roles=frozenset({Role.PRIVACY_OFFICER}))
     async with transaction(seeded) as session:
         assert await service.add_document(session=session, actor=officer, draft=draft())
+
+
+async def test_r_inv_5_the_seeds_hold_the_notices_sccs_and_invent_nothing(
+    seeded: Sessions,
+) -> None:
+    """R-INV-5: the SCCs the notice names are on record with no signing date or place (it
+    gives none), and cover every seeded transfer under the SCCs, each of its module."""
+    async with seeded() as session:
+        found = {
+            d.slug: d
+            for d in await service.list_documents(
+                session=session, actor=OFFICER, flt=service.DocumentFilter(), after_id=0, limit=10
+            )
+        }
+        seeded_transfers = await transfers.list_transfers(
+            session=session,
+            actor=OFFICER,
+            flt=transfers.TransferFilter(mechanism=Mechanism.SCC_2021_914),
+            after_id=0,
+            limit=500,
+        )
+        covered: dict[str, list[int | None]] = {}
+        for transfer in seeded_transfers:
+            covering = await service.list_documents(
+                session=session,
+                actor=OFFICER,
+                flt=service.DocumentFilter(transfer_slug=transfer.slug),
+                after_id=0,
+                limit=10,
+            )
+            covered[transfer.slug] = [d.scc_module for d in covering]
+    assert set(found) == {TALKDESK_SCC, GROUP_SCC}
+    assert {(d.signed_on, d.location) for d in found.values()} == {(None, None)}
+    assert {(d.slug, d.scc_module) for d in found.values()} == {(TALKDESK_SCC, 2), (GROUP_SCC, 1)}
+    assert covered == {t.slug: [t.scc_module] for t in seeded_transfers}
