@@ -21,6 +21,7 @@ from registry.errors import InvalidInput, NotFound
 from registry.exports import ropa, writers
 from registry.exports.ropa import ControllerRow, RopaExport
 from tests.conftest import NOW
+from tests.documents.papers import sign_seeded_sccs
 
 ACTIVITY = "call-recording-and-monitoring"
 CONTACT = "privacy@example.test"
@@ -98,6 +99,7 @@ async def test_r_inv_5_a_controller_with_an_office_shows_it_and_no_gap_of_its_ow
     seeded: Sessions,
 ) -> None:
     """R-INV-5: a controller with an office shows it and no gap of its own."""
+    await sign_seeded_sccs(seeded)
     row = _by_controller(await _export(seeded))["mood-media-austria"]
 
     assert row.registered_office == "Kristein 2, 4470 Enns, Oberösterreich"
@@ -108,6 +110,7 @@ async def test_r_inv_5_a_controller_with_an_office_shows_it_and_no_gap_of_its_ow
 
 
 async def test_us_controllers_receive_the_activity_under_scc_module_1(seeded: Sessions) -> None:
+    await sign_seeded_sccs(seeded)
     rows = _by_controller(await _export(seeded))
 
     for slug in US_CONTROLLERS:

@@ -31,6 +31,7 @@ from registry.record.history.models import Change
 from registry.record.inventory import service as inventory
 from registry.record.inventory.models import Activity, EntityDraft, EntityKind, PartyRole
 from tests.conftest import NOW, OFFICER
+from tests.documents.papers import sign_seeded_sccs
 from tests.history.past import day_after_seeding
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -181,6 +182,8 @@ async def test_transfer_rows_name_each_hop_once_and_its_gaps_as_transfer_gaps_do
     seeded: Sessions,
 ) -> None:
     """The gap rows are exactly the hops transferGaps reports (R-INV-2, R-INV-7)."""
+    # Signed, the SCCs leave only the UK's exports as gaps.
+    await sign_seeded_sccs(seeded)
     export = await _export(seeded)
     async with transaction(seeded) as session:
         found = await answers.gaps(session=session, actor=Actor.system("test"))

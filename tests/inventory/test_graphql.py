@@ -134,7 +134,10 @@ async def test_node_fetches_by_global_id(api: Api) -> None:
     assert bad["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
 
 
-async def test_transfer_gaps_lists_entities_missing_art_30_data_r_inv_5(api: Api) -> None:
+async def test_transfer_gaps_lists_entities_missing_art_30_data_r_inv_5(
+    api: Api, seeded: Sessions
+) -> None:
+    await sign_seeded_sccs(seeded)
     data = await api.data(
         "{ transferGaps { transfers { exporter { slug } } entities { entity { slug } reasons note } } }"
     )
