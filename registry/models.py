@@ -4,6 +4,7 @@ from registry.access.models import ApiToken, ConsoleSession, ExternalIdentity, P
 from registry.authorities.models import AuthorityRequest, DisclosureItem
 from registry.countries import AdequacyDecision, Country
 from registry.db import Base
+from registry.record.documents.models import Document, DocumentParty, DocumentTransfer
 from registry.record.history.models import Change
 from registry.record.inventory.models import (
     Activity,
@@ -56,6 +57,9 @@ __all__ = [
     "Country",
     "DataCategory",
     "DisclosureItem",
+    "Document",
+    "DocumentParty",
+    "DocumentTransfer",
     "Engagement",
     "Entity",
     "ExternalIdentity",

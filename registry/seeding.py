@@ -22,6 +22,8 @@ from registry.countries import AdequacyDecision, AdequacyDecisionDraft, Country,
 from registry.db import Base
 from registry.record.activities import service as activities
 from registry.record.countries import service as countries_service
+from registry.record.documents import service as documents
+from registry.record.documents.models import Document, DocumentKind, DocumentRole
 from registry.record.history import service as history
 from registry.record.history.models import ChangeEvent
 from registry.record.inventory import service as inventory
@@ -162,6 +164,21 @@ class TransferSetSeed(_Strict):
     supplementary_measures: str | None = None
 
 
+class DocumentPartySeed(_Strict):
+    role: DocumentRole
+    select: EntitySelector
+
+
+class DocumentSeed(_Strict):
+    slug: str
+    kind: DocumentKind
+    title: str
+    scc_module: int | None = None
+    note: str | None = None
+    parties: list[DocumentPartySeed]
+    covers_transfers_between_parties: bool = False
+
+
 def _read(path: Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
@@ -203,6 +220,8 @@ async def seed(*, session: AsyncSession, seeds_dir: Path) -> Counter[str]:
     for raw in _read(seeds_dir / "transfers.yaml")["transfer_sets"]:
         created["transfers"] += await _seed_transfers(session, TransferSetSeed(**raw))
     created.update(await _seed_supervision(session, _read(seeds_dir / AUTHORITIES_FILE)))
+    for raw in _read(seeds_dir / "documents.yaml")["documents"]:
+        created["documents"] += await _seed_document(session, DocumentSeed(**raw))
     if created.total():
         # Seeded categories have no history of their own: one change says
         # the seeds were loaded, and moves the record's version for every reader.
@@ -387,3 +406,41 @@ async def _seed_transfers(session: AsyncSession, entry: TransferSetSeed) -> int:
             await transfers.create_transfer(session=session, actor=SEED_ACTOR, draft=draft)
             count += 1
     return count
+
+
+async def _seed_document(session: AsyncSession, entry: DocumentSeed) -> int:
+    """Adds the document through its service, covering the transfers between its parties."""
+    if await session.scalar(select(col(Document.id)).where(col(Document.slug) == entry.slug)):
+        return 0
+    entities = list((await session.scalars(select(Entity).order_by(col(Entity.id)))).all())
+    eea = set((await session.scalars(select(col(Country.code)).where(col(Country.eea)))).all())
+    parties = [
+        (entity, party.role)
+        for party in entry.parties
+        for entity in party.select.pick(entities, eea)
+    ]
+    covered: list[str] = []
+    if entry.covers_transfers_between_parties:
+        exporters = {e.id for e, role in parties if role is DocumentRole.EXPORTER}
+        importers = {e.id for e, role in parties if role is DocumentRole.IMPORTER}
+        mechanisms = documents.PAPER_MECHANISMS.get(entry.kind, frozenset())
+        covered = [
+            t.slug
+            for t in (await session.scalars(select(Transfer).order_by(col(Transfer.id)))).all()
+            if t.exporter_id in exporters
+            and t.importer_id in importers
+            and t.mechanism in mechanisms
+        ]
+    draft = documents.DocumentDraft(
+        slug=entry.slug,
+        kind=entry.kind,
+        title=entry.title,
+        scc_module=entry.scc_module,
+        note=entry.note,
+        parties=tuple(
+            documents.PartyDraft(entity_slug=entity.slug, role=role) for entity, role in parties
+        ),
+        transfer_slugs=tuple(covered),
+    )
+    await documents.add_document(session=session, actor=SEED_ACTOR, draft=draft)
+    return 1

@@ -11,6 +11,7 @@ from registry.access import service as access
 from registry.access.policy import Role
 from registry.db import transaction
 from tests.conftest import OFFICER, Api, AppFactory, client_of
+from tests.documents.papers import sign_seeded_sccs
 from tests.transfers.test_dates import HOST, swiss_processor
 
 OFFICE = '{ entity(slug: "dmx-us") { registeredOffice } }'
@@ -43,7 +44,8 @@ async def test_safeguards_are_judged_again_on_a_new_day(
 ) -> None:
     query = "{ transferGaps { transfers { exporter { slug } importer { slug } } } }"
     uk = {"mood-media-uk", "playnetwork-uk"}
-    # Seeded, only the UK companies' exports lack a safeguard (a UK mechanism, R-INV-7).
+    await sign_seeded_sccs(seeded)
+    # Seeded and the SCCs' signed copies recorded, only the UK companies' exports lack a safeguard (a UK mechanism, R-INV-7).
     first = {
         (g["exporter"]["slug"], g["importer"]["slug"])
         for g in (await api.data(query))["transferGaps"]["transfers"]

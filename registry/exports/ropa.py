@@ -30,6 +30,8 @@ from registry.record.answers import (
     ProcessingRole,
     ProcessorRecord,
 )
+from registry.record.documents import service as documents
+from registry.record.documents.models import Document, DocumentKind
 from registry.record.graph import Flow
 from registry.record.history.events import EVENT_KINDS
 from registry.record.history.models import Change, ChangeEvent
@@ -38,7 +40,7 @@ from registry.record.inventory.models import Activity, DataCategory, Entity, Leg
 from registry.record.past.as_of import session_as_of
 from registry.record.supervision.models import AuthorityRole
 from registry.record.transfers.models import Mechanism, Transfer
-from registry.record.transfers.safeguards import Safeguard
+from registry.record.transfers.safeguards import SIGNED_PAPERS, Safeguard
 
 Cell = str | tuple[str, ...]
 
@@ -256,6 +258,10 @@ async def _build(
         raise InvalidInput(
             f"{controller!r} is not a joint controller of any activity", field="controller"
         )
+    day = on or clock.today()
+    contracts = await documents.contracts_of(
+        session, [rec.controller.id for rec in records], on=day
+    )
     processor_slugs = _slugs(found, PROCESSOR_ROLES)
     activity_ids = {facts.activity.id for rec in records for facts in rec.activities}
     if controller is not None:
@@ -267,9 +273,11 @@ async def _build(
         for slug in processor_slugs
     ]
     return RopaExport(
-        as_of=on or clock.today(),
+        as_of=day,
         controllers=[
-            _controller_row(rec, facts, parties[facts.activity.id])
+            _controller_row(
+                rec, facts, parties[facts.activity.id], contracts.get(rec.controller.id, [])
+            )
             for rec in records
             for facts in rec.activities
         ],
@@ -300,7 +308,10 @@ def _slugs(found: Sequence[Processing], roles: frozenset[ProcessingRole]) -> lis
 
 
 def _controller_row(
-    rec: ControllerRecord, facts: ActivityFacts, parties: dict[int, Processing]
+    rec: ControllerRecord,
+    facts: ActivityFacts,
+    parties: dict[int, Processing],
+    contracts: Sequence[Document],
 ) -> ControllerRow:
     entity = rec.controller
     activity = facts.activity
@@ -341,8 +352,7 @@ def _controller_row(
         notice_last_updated=activity.notice_last_updated or NOT_RECORDED,
         notice_authoritative_language=activity.notice_authoritative_language or NOT_RECORDED,
         platform=activity.platform or NOT_RECORDED,
-        # Contracts and data processing agreements are not modelled yet.
-        contracts=NOT_RECORDED,
+        contracts="; ".join(_reference(d) for d in contracts) or NOT_RECORDED,
         # Filled from the change log by ``build`` (``_dated``).
         created_at="",
         updated_at="",
@@ -449,13 +459,36 @@ def _transfer_row(activity: str, flow: Flow) -> TransferRow:
         safeguard=_safeguard(flow),
         mechanism=MECHANISMS[transfer.mechanism] if transfer else "",
         scc_module=str(transfer.scc_module) if transfer and transfer.scc_module else "",
-        signed_on=_day(transfer.signed_on if transfer else None),
-        tia_reference=(transfer.tia_reference or "") if transfer else "",
-        tia_date=_day(transfer.tia_date if transfer else None),
+        **_papers(flow),
         supplementary_measures=(transfer.supplementary_measures or "") if transfer else "",
         gap_rule=(flow.rule_id or "") if gap else "",
         gap_reason=(flow.reason or "") if gap else "",
     )
+
+
+def _reference(document: Document) -> str:
+    """Where a document is to be found, and whether it is signed: never more than the record
+    holds."""
+    where = document.location or f"location {NOT_RECORDED}"
+    signed = f"signed on {document.signed_on}" if document.signed_on else f"signing {NOT_RECORDED}"
+    return f"{document.title} ({where}; {signed})"
+
+
+def _papers(flow: Flow) -> dict[str, str]:
+    """The transfer's signature and TIA as its documents give them, when it has any of the
+    kind; else as the transfer record states them."""
+    transfer = flow.transfer
+    if transfer is None:
+        return {"signed_on": "", "tia_reference": "", "tia_date": ""}
+    kind = SIGNED_PAPERS.get(transfer.mechanism)
+    signed = [d.signed_on for d in flow.documents if d.kind is kind and d.signed_on]
+    tias = [d for d in flow.documents if d.kind is DocumentKind.TIA]
+    tia_days = [day for d in tias if (day := d.signed_on or d.effective_from)]
+    return {
+        "signed_on": _day(max(signed) if signed else transfer.signed_on),
+        "tia_reference": "; ".join(_reference(d) for d in tias) or transfer.tia_reference or "",
+        "tia_date": _day(max(tia_days) if tia_days else transfer.tia_date),
+    }
 
 
 def _day(day: date | None) -> str:

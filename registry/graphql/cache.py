@@ -32,6 +32,8 @@ CACHEABLE_FIELDS = frozenset(
         "processorRecord",
         "transfers",
         "transfer",
+        "documents",
+        "document",
         "countries",
         "__typename",
     }

@@ -7,6 +7,7 @@ import strawberry
 from registry.access.policy import Role
 from registry.countries import AdequacyScope
 from registry.record.answers import EntityGapReason, ProcessingRole
+from registry.record.documents.models import DocumentKind, DocumentRole
 from registry.record.history.models import ChangeAction, ChangeEvent
 from registry.record.inventory.models import DpiaStatus, EntityKind, LegalBasis
 from registry.record.transfers.models import Mechanism
@@ -16,6 +17,8 @@ for enum in (
     AdequacyScope,
     ChangeAction,
     ChangeEvent,
+    DocumentKind,
+    DocumentRole,
     DpiaStatus,
     EntityGapReason,
     EntityKind,

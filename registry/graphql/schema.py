@@ -34,6 +34,7 @@ from registry.graphql.inputs import RefuseNulCharacters
 from registry.graphql.node import NodeQuery
 from registry.record.activities.graphql import ActivitiesMutation
 from registry.record.countries.graphql import CountriesMutation, CountriesQuery
+from registry.record.documents.graphql import DocumentsMutation, DocumentsQuery
 from registry.record.history.graphql import ChangeType, HistoryQuery
 from registry.record.inventory.graphql import InventoryMutation, InventoryQuery
 from registry.record.inventory.types import ActivityType, EntityType
@@ -61,6 +62,7 @@ Query = merge_types(
         TransfersQuery,
         CountriesQuery,
         SupervisionQuery,
+        DocumentsQuery,
         HistoryQuery,
         PastQuery,
         AccessQuery,
@@ -79,6 +81,7 @@ Mutation = merge_types(
         TransfersMutation,
         CountriesMutation,
         SupervisionMutation,
+        DocumentsMutation,
         AccessMutation,
         RecordingsMutation,
         RightsMutation,

@@ -9,6 +9,8 @@ On date D (the same meaning for every caller; the predicates below are its only 
   or on or before D) and has not ended (``ended_on`` unset or after D): unlinking sets
   ``ended_on`` to the day it happens, so from that day on the engagement no longer holds;
 - a transfer record is in force on D if it has not ended (``ended_on`` unset or after D);
+  one under the SCCs or a UK mechanism safeguards its hop only with a signed copy of that
+  paper attached and in force on D (``safeguards.check_papers``);
 - an adequacy decision covers D as ``safeguards.decision_covers`` says: adopted by D, and
   ``valid_until`` unset or on or after D (the last day it covers).
 
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -39,6 +41,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from registry.countries import AdequacyDecision, Country
+from registry.record.documents.models import Document, DocumentTransfer
 from registry.record.inventory.models import (
     Activity,
     ActivityParty,
@@ -181,6 +184,8 @@ class Flow:
     # What adequacy rests on when it is not the Commission's decision alone: a hop out of
     # the UK rests on UK law. Apart from ``reason``, which says only why a hop is a gap.
     adequacy_basis: str | None = None
+    # The documents attached to the transfer shown, whether or not they are in force.
+    documents: tuple[Document, ...] = ()
 
 
 @dataclass
@@ -195,11 +200,20 @@ class FlowMap:
     processors: dict[int, list[int]]
     engaged_by: dict[int, list[int]]
     transfers: dict[tuple[int, int, int], list[Transfer]]
+    # The documents attached to each transfer, by its id: its signed papers among them.
+    papers: dict[int, list[Document]]
 
     def judge(self, activity_id: int, exporter_id: int, importer_id: int) -> Flow:
         """Judges one hop by the law it is exported under: a hop out of the EEA by the GDPR
         (R-INV-2); one out of the UK by UK GDPR (R-INV-7); and one from elsewhere onwards,
-        to a third country, again by the GDPR, as the data came from the EEA (R-INV-7)."""
+        to a third country, again by the GDPR, as the data came from the EEA (R-INV-7).
+        The hop carries the documents of the transfer it shows."""
+        flow = self._judge(activity_id, exporter_id, importer_id)
+        if flow.transfer is None:
+            return flow
+        return replace(flow, documents=tuple(self.papers.get(flow.transfer.id, ())))
+
+    def _judge(self, activity_id: int, exporter_id: int, importer_id: int) -> Flow:
         exporter = self.entities[exporter_id]
         importer = self.entities[importer_id]
         # Those in force first: they say where the data goes now, and which record to show.
@@ -304,6 +318,10 @@ class FlowMap:
                 rule_id=rule_id,
             )
             if check.valid:
+                check = safeguards.check_papers(
+                    transfer, self.papers.get(transfer.id, []), on=self.on, rule_id=rule_id
+                )
+            if check.valid:
                 return _with(flow, Safeguard.TRANSFER_MECHANISM, transfer=transfer)
             failure = check
         return _with(
@@ -396,4 +414,15 @@ async def load_flow_map(
     for transfer in (await session.scalars(between.order_by(col(Transfer.id)))).all():
         key = (transfer.activity_id, transfer.exporter_id, transfer.importer_id)
         transfers[key].append(transfer)
-    return FlowMap(on, eea, decisions, entities, controllers, processors, engaged_by, transfers)
+    papers: dict[int, list[Document]] = defaultdict(list)
+    attached = (
+        select(col(DocumentTransfer.transfer_id), Document)
+        .join(Document, col(Document.id) == col(DocumentTransfer.document_id))
+        .where(col(DocumentTransfer.transfer_id).in_(between.with_only_columns(col(Transfer.id))))
+        .order_by(col(DocumentTransfer.id))
+    )
+    for transfer_id, document in (await session.execute(attached)).all():
+        papers[transfer_id].append(document)
+    return FlowMap(
+        on, eea, decisions, entities, controllers, processors, engaged_by, transfers, papers
+    )

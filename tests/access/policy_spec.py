@@ -141,6 +141,11 @@ DOORS: dict[str, Action] = {
     "createAdequacyDecision": Action.TRANSFERS_WRITE,
     "addCountry": Action.TRANSFERS_WRITE,
     "updateCountry": Action.TRANSFERS_WRITE,
+    "addDocument": Action.TRANSFERS_WRITE,
+    "updateDocument": Action.TRANSFERS_WRITE,
+    "withdrawDocument": Action.TRANSFERS_WRITE,
+    "attachDocumentToTransfer": Action.TRANSFERS_WRITE,
+    "detachDocumentFromTransfer": Action.TRANSFERS_WRITE,
     **dict.fromkeys(
         (
             "createPrincipal",

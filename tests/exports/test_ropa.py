@@ -21,6 +21,7 @@ from registry.errors import InvalidInput, NotFound
 from registry.exports import ropa, writers
 from registry.exports.ropa import ControllerRow, RopaExport
 from tests.conftest import NOW
+from tests.documents.papers import sign_seeded_sccs
 
 ACTIVITY = "call-recording-and-monitoring"
 CONTACT = "privacy@example.test"
@@ -99,6 +100,7 @@ async def test_r_inv_5_a_controller_with_an_office_shows_it_and_no_gap_of_its_ow
 ) -> None:
     """R-INV-5: a controller with an office shows it and no gap of its own but the lead
     supervisory authority, which the notice does not name."""
+    await sign_seeded_sccs(seeded)
     row = _by_controller(await _export(seeded))["mood-media-france"]
 
     assert row.registered_office == "22 Quai Gallieni, 92150 Suresnes"
@@ -146,6 +148,7 @@ async def test_r_inv_5_an_unconfigured_privacy_contact_is_exported_as_a_gap(
 
 
 async def test_us_controllers_receive_the_activity_under_scc_module_1(seeded: Sessions) -> None:
+    await sign_seeded_sccs(seeded)
     rows = _by_controller(await _export(seeded))
 
     for slug in US_CONTROLLERS:

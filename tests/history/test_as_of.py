@@ -30,6 +30,7 @@ from registry.record.inventory.models import (
 from registry.record.past import as_of
 from registry.record.transfers import decisions
 from tests.conftest import OFFICER, Api, Databases
+from tests.documents.papers import sign_seeded_sccs
 from tests.history.past import (
     ENDED,
     NEW_NAME,
@@ -125,6 +126,8 @@ async def test_r_inv_4_answers_as_of_a_day_are_those_of_the_record_then(
     api: Api, seeded: Sessions, frozen_clock: clock.FrozenClock
 ) -> None:
     """R-INV-4: whoProcesses, the gaps and both Art. 30 records as of T are those of T."""
+    # With the SCCs' signed copies on record, ending a transfer is what opens a gap.
+    await sign_seeded_sccs(seeded)
     day = await day_after_seeding(seeded, frozen_clock)
     before = await api.data(ANSWERS)
     await change_the_next_day(frozen_clock, seeded)

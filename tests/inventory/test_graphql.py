@@ -15,6 +15,9 @@ from registry.record.inventory.models import EntityKind
 from registry.record.transfers import service as transfers
 from registry.record.transfers.models import Mechanism
 from tests.conftest import OFFICER, Api
+from tests.documents.papers import sign_seeded_sccs
+
+Sessions = async_sessionmaker[AsyncSession]
 
 WHO = """
 query Who($category: String, $subject: String, $country: String) {
@@ -29,7 +32,9 @@ query Who($category: String, $subject: String, $country: String) {
 """
 
 
-async def test_who_processes_voice_recordings_in_the_us(api: Api) -> None:
+async def test_who_processes_voice_recordings_in_the_us(api: Api, seeded: Sessions) -> None:
+    # The SCCs safeguard the hops from the EEA once their signed copies are on record.
+    await sign_seeded_sccs(seeded)
     data = await api.data(WHO, {"category": "user.voice", "country": "us"})
     found = {p["entity"]["slug"]: p for p in data["whoProcesses"]}
     assert set(found) == {
@@ -129,7 +134,10 @@ async def test_node_fetches_by_global_id(api: Api) -> None:
     assert bad["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
 
 
-async def test_transfer_gaps_lists_entities_missing_art_30_data_r_inv_5(api: Api) -> None:
+async def test_transfer_gaps_lists_entities_missing_art_30_data_r_inv_5(
+    api: Api, seeded: Sessions
+) -> None:
+    await sign_seeded_sccs(seeded)
     data = await api.data(
         "{ transferGaps { transfers { exporter { slug } } entities { entity { slug } reasons note } } }"
     )

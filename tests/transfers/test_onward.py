@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from registry.db import transaction
 from registry.errors import InvalidInput, RuleBroken
 from registry.record import answers as record
+from registry.record.documents.models import DocumentKind
 from registry.record.graph import Flow
 from registry.record.inventory import service as inventory
 from registry.record.inventory.models import EntityKind, PartyRole
@@ -16,6 +17,7 @@ from registry.record.transfers import service
 from registry.record.transfers.models import Mechanism, Transfer
 from registry.record.transfers.safeguards import Safeguard
 from tests.conftest import OFFICER, Api
+from tests.documents.papers import sign_for
 from tests.transfers.test_service import add_entity
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -86,6 +88,10 @@ async def test_r_inv_7_a_talkdesk_sub_processor_in_india_is_a_gap_until_module_3
             actor=OFFICER,
             draft=draft("talkdesk", INDIA_SUB, Mechanism.SCC_2021_914, 3),
         )
+    # Recorded, the SCCs safeguard the hop once their signed copy is on record (R-INV-2).
+    await sign_for(
+        seeded, exporter="talkdesk", importer=INDIA_SUB, transfer=f"talkdesk--{INDIA_SUB}", module=3
+    )
     assert ("talkdesk", INDIA_SUB) not in await gaps(seeded)
     hops = await hops_to(seeded, INDIA_SUB, "IN")
     assert {(h.safeguard, h.rule_id) for h in hops} == {(Safeguard.TRANSFER_MECHANISM, None)}
@@ -185,6 +191,21 @@ async def test_r_inv_7_a_uk_export_to_the_us_needs_a_uk_mechanism(seeded: Sessio
             slug="playnetwork-uk--muzak-us",
             changes={"mechanism": Mechanism.UK_IDTA, "scc_module": None},
         )
+    await sign_for(
+        seeded,
+        exporter="mood-media-uk",
+        importer="muzak-us",
+        transfer="mood-media-uk--muzak-us",
+        kind=DocumentKind.UK_ADDENDUM,
+        module=1,
+    )
+    await sign_for(
+        seeded,
+        exporter="playnetwork-uk",
+        importer="muzak-us",
+        transfer="playnetwork-uk--muzak-us",
+        kind=DocumentKind.UK_IDTA,
+    )
     found = await gaps(seeded)
     assert ("mood-media-uk", "muzak-us") not in found
     assert ("playnetwork-uk", "muzak-us") not in found
@@ -204,6 +225,14 @@ async def test_r_inv_7_a_uk_export_to_a_processor_without_a_mechanism_is_a_gap(
             actor=OFFICER,
             draft=draft("mood-media-uk", "callcloud-in", Mechanism.UK_ADDENDUM, 2),
         )
+    await sign_for(
+        seeded,
+        exporter="mood-media-uk",
+        importer="callcloud-in",
+        transfer="mood-media-uk--callcloud-in",
+        kind=DocumentKind.UK_ADDENDUM,
+        module=2,
+    )
     assert ("mood-media-uk", "callcloud-in") not in await gaps(seeded)
 
 

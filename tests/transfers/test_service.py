@@ -18,6 +18,7 @@ from registry.record.transfers import service
 from registry.record.transfers.models import Mechanism, Transfer
 from registry.record.transfers.safeguards import Safeguard
 from tests.conftest import OFFICER
+from tests.documents.papers import sign_for, sign_seeded_sccs
 
 Sessions = async_sessionmaker[AsyncSession]
 ACTIVITY = "call-recording-and-monitoring"
@@ -63,15 +64,23 @@ async def gap_pairs(sessions: Sessions) -> set[tuple[str, str]]:
     return {(flow.exporter.slug, flow.importer.slug) for flow in gaps.transfers}
 
 
-async def test_r_inv_2_the_seeded_record_has_no_transfer_gap_from_the_eea(
+async def test_r_inv_2_the_seeded_record_has_no_transfer_gap_from_the_eea_once_signed(
     seeded: Sessions,
 ) -> None:
-    """R-INV-2: nothing leaves the EEA uncovered; the only gaps are the UK's (R-INV-7)."""
+    """R-INV-2: the notice names the SCCs for every flow out of the EEA, without a signed
+    copy: each is a gap saying so. Once the signed copies are recorded, nothing leaves the
+    EEA uncovered; the only gaps are the UK's (R-INV-7)."""
+    async with seeded() as session:
+        unsigned = await record.gaps(session=session, actor=OFFICER)
+    from_eea = [f for f in unsigned.transfers if f.rule_id == "R-INV-2"]
+    assert from_eea and all(f.reason and "no signed SCC" in f.reason for f in from_eea)
+    await sign_seeded_sccs(seeded)
     assert await gap_pairs(seeded) == SEEDED_UK_GAPS
 
 
 async def test_r_inv_7_the_seeded_uk_exports_lack_a_uk_mechanism(seeded: Sessions) -> None:
     """R-INV-7: what the notice states leaves these hops uncovered, and the record says so."""
+    await sign_seeded_sccs(seeded)
     async with seeded() as session:
         gaps = await record.gaps(session=session, actor=OFFICER)
     assert {flow.rule_id for flow in gaps.transfers} == {"R-INV-7"}
@@ -83,6 +92,7 @@ async def test_r_inv_7_the_seeded_uk_exports_lack_a_uk_mechanism(seeded: Session
 
 async def test_r_inv_2_a_flow_out_of_the_eea_without_a_mechanism_is_a_gap(seeded: Sessions) -> None:
     """R-INV-2: a flow out of the eea without a mechanism is a gap."""
+    await sign_seeded_sccs(seeded)
     async with transaction(seeded) as session:
         await service.update_transfer(
             session=session,
@@ -97,6 +107,7 @@ async def test_r_inv_2_a_new_processor_outside_the_eea_shows_as_a_gap_until_cove
     seeded: Sessions,
 ) -> None:
     """R-INV-2: a new processor outside the eea shows as a gap until covered."""
+    await sign_seeded_sccs(seeded)
     async with transaction(seeded) as session:
         await add_entity(session, "callcloud-in", EntityKind.PROCESSOR, "IN")
         await inventory.add_party(
@@ -115,6 +126,13 @@ async def test_r_inv_2_a_new_processor_outside_the_eea_shows_as_a_gap_until_cove
         await service.create_transfer(
             session=session, actor=OFFICER, draft=scc("mood-media-austria", "callcloud-in", 2)
         )
+    await sign_for(
+        seeded,
+        exporter="mood-media-austria",
+        importer="callcloud-in",
+        transfer="mood-media-austria--callcloud-in",
+        module=2,
+    )
     assert ("mood-media-austria", "callcloud-in") not in await gap_pairs(seeded)
 
 

@@ -1,7 +1,7 @@
 """import batches: each applied import of an entity list, named by the changes it made
 
 Revision ID: 0013
-Revises: 0017
+Revises: 0012
 Create Date: 2026-12-04 21:30:00.000000
 
 Changes recorded so far came from no import: their batch is empty.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0017"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

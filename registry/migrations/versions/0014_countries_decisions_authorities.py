@@ -1,7 +1,7 @@
 """countries, adequacy decisions and supervisory authorities kept through services
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-04 21:30:00.000000
 
 An adequacy decision gains where it is published (``source``); decisions on record so far
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

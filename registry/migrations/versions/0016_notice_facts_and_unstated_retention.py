@@ -1,7 +1,7 @@
 """notice facts of an activity, and retention not stated by the source
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-04 21:45:00.000000
 
 An activity keeps the facts of the notice it is taken from (when the notice was last
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0013"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

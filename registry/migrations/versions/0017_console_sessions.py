@@ -1,7 +1,7 @@
 """console sessions: a browser signed in to the console, kept on the server
 
 Revision ID: 0017
-Revises: 0018
+Revises: 0016
 Create Date: 2026-12-04 21:30:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0018"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """external identities: people signed in through the company's identity provider
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0017
 Create Date: 2026-12-04 21:45:00.000000
 
 Each (issuer, subject) is tied to one principal for good, and each principal to at most one
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0014"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

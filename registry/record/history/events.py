@@ -61,6 +61,12 @@ EVENT_KINDS: dict[ChangeEvent, EventKind] = {
     ChangeEvent.CONTROLLER_AUTHORITY_CLEARED: EventKind(
         "controller_authority", ChangeAction.UNLINKED
     ),
+    # A document is logged whole, its parties and transfers included, whatever the write.
+    ChangeEvent.DOCUMENT_ADDED: EventKind("document", ChangeAction.CREATED),
+    ChangeEvent.DOCUMENT_UPDATED: EventKind("document", ChangeAction.UPDATED),
+    ChangeEvent.DOCUMENT_WITHDRAWN: EventKind("document", ChangeAction.RETIRED),
+    ChangeEvent.DOCUMENT_ATTACHED: EventKind("document", ChangeAction.LINKED),
+    ChangeEvent.DOCUMENT_DETACHED: EventKind("document", ChangeAction.UNLINKED),
 }
 
 SUBJECT_TYPES = frozenset(kind.subject_type for kind in EVENT_KINDS.values())

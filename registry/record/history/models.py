@@ -60,6 +60,11 @@ class ChangeEvent(StrEnum):
     SUPERVISORY_AUTHORITY_UPDATED = "supervisory_authority_updated"
     CONTROLLER_AUTHORITY_SET = "controller_authority_set"
     CONTROLLER_AUTHORITY_CLEARED = "controller_authority_cleared"
+    DOCUMENT_ADDED = "document_added"
+    DOCUMENT_UPDATED = "document_updated"
+    DOCUMENT_WITHDRAWN = "document_withdrawn"
+    DOCUMENT_ATTACHED = "document_attached"
+    DOCUMENT_DETACHED = "document_detached"
 
 
 class Change(Base, table=True):

@@ -95,6 +95,12 @@ async def entities(ctx: Context, rows: Sequence[Any], sel: Selection) -> list[En
         if (engaged_sel := sel.get(field)) is not None:
             engaged = await _engaged(ctx, ids, engaged_sel, by_processor=by_processor)
             relations[to_snake_case(field)] = _by_id(engaged)
+    if (document_sel := sel.get("documents")) is not None:
+        from registry.record.documents import loaders as documents
+        from registry.record.documents.models import DocumentParty
+
+        papers = await documents.documents_grouped_by(ctx, DocumentParty, ids, document_sel)
+        relations["documents"] = _by_id(papers)
     if "gaps" in sel:
         gaps = {gap.entity.id: gap.reasons for gap in entity_gaps(rows)}
         relations["gaps"] = _by_id(gaps)

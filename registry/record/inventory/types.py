@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -12,6 +13,11 @@ from registry.record.answers import EntityGapReason, ProcessingRole
 from registry.record.inventory.models import DpiaStatus, EntityKind, LegalBasis
 from registry.record.supervision.types import ControllerAuthorityType
 from registry.record.transfers.types import CountryType, FlowType, TransferType
+
+if TYPE_CHECKING:
+    from registry.record.documents.types import DocumentType
+
+DocumentRef = Annotated["DocumentType", strawberry.lazy("registry.record.documents.types")]
 
 
 @strawberry.type(
@@ -47,6 +53,9 @@ class EntityType(Node):
     )
     complaint_authority: ControllerAuthorityType | None = strawberry.field(
         description="Where a data subject's complaint about the controller goes (Art. 77)."
+    )
+    documents: list[DocumentRef] = strawberry.field(
+        description="The documents it is a party to (contracts, DPAs, SCCs)."
     )
 
 

@@ -31,6 +31,7 @@ from registry.access.service import Actor, authorize
 from registry.countries import AdequacyDecision, Country
 from registry.db import Base, session_factory
 from registry.errors import InvalidInput
+from registry.record.documents.models import Document, DocumentParty, DocumentTransfer
 from registry.record.history.service import record_version
 from registry.record.inventory.models import (
     Activity,
@@ -68,6 +69,9 @@ TABLES: list[Table] = [
         ActivityDataCategory,
         Transfer,
         TransferDataCategory,
+        Document,
+        DocumentParty,
+        DocumentTransfer,
     )
 ]
 Row = dict[str, Any]
@@ -230,6 +234,12 @@ async def _rows_as_of(session: AsyncSession, day: date) -> dict[str, list[Row]]:
     )
     rows["transfer_data_category"] = ids.transfer_categories(
         rows["transfer"], past, now["transfer_data_category"]
+    )
+    rows["document"] = _merged(
+        now["document"], past, "document", lambda r: r["slug"], _snapshot_row
+    )
+    rows["document_party"], rows["document_transfer"] = ids.document_links(
+        rows["document"], rows["transfer"], past, now
     )
     _drop_orphans(rows)
     return {name: _typed(Base.metadata.tables[name], found) for name, found in rows.items()}
@@ -490,6 +500,55 @@ class _Ids:
                         }
                     )
         return rows
+
+    def document_links(
+        self,
+        documents: list[Row],
+        transfers: list[Row],
+        past: dict[Subject, State | None],
+        now: dict[str, list[Row]],
+    ) -> tuple[list[Row], list[Row]]:
+        """A logged document's parties and transfers as its snapshot names them; the others'
+        as now. A party or transfer that did not exist then is left out."""
+        logged = {
+            d["id"]: state
+            for d in documents
+            if (state := past.get(("document", d["slug"]))) is not None
+        }
+        kept = {d["id"] for d in documents} - set(logged)
+        transfer_ids = {row["slug"]: row["id"] for row in transfers}
+        entity_ids = set(self.entities.values())
+        parties = [
+            row
+            for row in now["document_party"]
+            if row["document_id"] in kept and row["entity_id"] in entity_ids
+        ]
+        covers = [
+            row
+            for row in now["document_transfer"]
+            if row["document_id"] in kept and row["transfer_id"] in set(transfer_ids.values())
+        ]
+        for document_id, state in logged.items():
+            for party in state.get("parties") or []:
+                if party["entity"] in self.entities:
+                    parties.append(
+                        {
+                            "id": self._new_id("document_party"),
+                            "document_id": document_id,
+                            "entity_id": self.entities[party["entity"]],
+                            "role": party["role"],
+                        }
+                    )
+            for slug in state.get("transfers") or []:
+                if slug in transfer_ids:
+                    covers.append(
+                        {
+                            "id": self._new_id("document_transfer"),
+                            "document_id": document_id,
+                            "transfer_id": transfer_ids[slug],
+                        }
+                    )
+        return parties, covers
 
 
 def _typed(table: Table, rows: Iterable[Row]) -> list[Row]:

@@ -37,6 +37,7 @@ LOGGED_SUBJECTS = (
     "purpose",
     "purpose_basis",
     "activity_subject",
+    "document",
 )
 
 Subject = tuple[str, str]

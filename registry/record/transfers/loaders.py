@@ -145,6 +145,14 @@ async def transfers(
     if (category_sel := sel.get("dataCategories")) is not None:
         categories = await _categories(ctx, values_of(rows, "id"), category_sel)
         relations["data_categories"] = Relation("id", lambda key: categories.get(key, []))
+    if (document_sel := sel.get("documents")) is not None:
+        from registry.record.documents import loaders as documents
+        from registry.record.documents.models import DocumentTransfer
+
+        covering = await documents.documents_grouped_by(
+            ctx, DocumentTransfer, values_of(rows, "id"), document_sel
+        )
+        relations["documents"] = Relation("id", lambda key: covering.get(key, []))
     if (decision_sel := sel.get("adequacyDecision")) is not None:
         decision_ids = {key for key in values_of(rows, "adequacy_decision_id") if key}
         decisions = await _decisions_by_id(ctx, decision_ids, decision_sel)

@@ -12,6 +12,7 @@ from datetime import date
 from enum import StrEnum
 
 from registry.countries import AdequacyDecision, AdequacyScope
+from registry.record.documents.models import Document, DocumentKind
 from registry.record.inventory.models import EntityKind
 from registry.record.transfers.models import Mechanism, Transfer
 
@@ -45,6 +46,20 @@ UK_CARRIED_OVER_BEFORE = date(2021, 1, 1)
 UK_MECHANISMS = frozenset({Mechanism.UK_IDTA, Mechanism.UK_ADDENDUM})
 # The SCC module follows the roles under both: the UK Addendum amends the EU SCCs' modules.
 MODULED = frozenset({Mechanism.SCC_2021_914, Mechanism.UK_ADDENDUM})
+
+
+# The mechanisms that are papers the parties sign, and the kind of document that is that
+# signed copy: until one is on record and in force, the mechanism is not (R-INV-2, R-INV-7).
+SIGNED_PAPERS: dict[Mechanism, DocumentKind] = {
+    Mechanism.SCC_2021_914: DocumentKind.SCC_2021_914,
+    Mechanism.UK_IDTA: DocumentKind.UK_IDTA,
+    Mechanism.UK_ADDENDUM: DocumentKind.UK_ADDENDUM,
+}
+PAPER_NAMES: dict[DocumentKind, str] = {
+    DocumentKind.SCC_2021_914: "signed SCC",
+    DocumentKind.UK_IDTA: "signed IDTA",
+    DocumentKind.UK_ADDENDUM: "signed UK Addendum",
+}
 
 
 # Decision (EU) 2021/914: the module follows the roles of exporter and importer.
@@ -181,6 +196,53 @@ def check_transfer(
     if transfer.mechanism is Mechanism.ART49_DEROGATION and not transfer.derogation:
         return TransferCheck(False, rule_id, "an Art. 49 derogation must be named")
     return TransferCheck(True)
+
+
+def document_in_force(document: Document, on: date) -> bool:
+    """Signed by ``on``, in effect by then, and neither expired nor withdrawn: each of
+    ``expires_on`` and ``withdrawn_on`` is the first day the document no longer holds."""
+    return (
+        document.signed_on is not None
+        and document.signed_on <= on
+        and (document.effective_from is None or document.effective_from <= on)
+        and (document.expires_on is None or document.expires_on > on)
+        and (document.withdrawn_on is None or document.withdrawn_on > on)
+    )
+
+
+def check_papers(
+    transfer: Transfer, documents: Iterable[Document], *, on: date, rule_id: str
+) -> TransferCheck:
+    """Whether a transfer whose mechanism is a signed paper has that paper on record and in
+    force on ``on``, for its SCC module where the paper has modules; other mechanisms need
+    none. A reference to papers not signed, withdrawn or expired does not count."""
+    kind = SIGNED_PAPERS.get(transfer.mechanism)
+    if kind is None:
+        return TransferCheck(True)
+    of_kind = [
+        d
+        for d in documents
+        if d.kind is kind
+        and (transfer.mechanism not in MODULED or d.scc_module == transfer.scc_module)
+    ]
+    if any(document_in_force(d, on) for d in of_kind):
+        return TransferCheck(True)
+    reason = f"no {PAPER_NAMES[kind]} on record"
+    if of_kind:
+        reason += f" in force on {on}: " + "; ".join(
+            f"{d.slug} {_not_in_force(d, on)}" for d in of_kind
+        )
+    return TransferCheck(False, rule_id, reason)
+
+
+def _not_in_force(document: Document, on: date) -> str:
+    if document.signed_on is None:
+        return "has no signing date on record"
+    if document.withdrawn_on is not None and document.withdrawn_on <= on:
+        return f"was withdrawn on {document.withdrawn_on}"
+    if document.expires_on is not None and document.expires_on <= on:
+        return f"expired on {document.expires_on}"
+    return "was not yet signed or in effect"
 
 
 def _check_uk(transfer: Transfer, rule_id: str) -> TransferCheck:

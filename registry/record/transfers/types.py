@@ -14,11 +14,13 @@ from registry.record.transfers.models import Mechanism
 from registry.record.transfers.safeguards import Safeguard
 
 if TYPE_CHECKING:
+    from registry.record.documents.types import DocumentType
     from registry.record.inventory.types import ActivityType, DataCategoryType, EntityType
 
 EntityRef = Annotated["EntityType", strawberry.lazy("registry.record.inventory.types")]
 ActivityRef = Annotated["ActivityType", strawberry.lazy("registry.record.inventory.types")]
 DataCategoryRef = Annotated["DataCategoryType", strawberry.lazy("registry.record.inventory.types")]
+DocumentRef = Annotated["DocumentType", strawberry.lazy("registry.record.documents.types")]
 
 
 @strawberry.type(name="Country")
@@ -67,6 +69,9 @@ class TransferType(Node):
     activity: ActivityRef
     data_categories: list[DataCategoryRef]
     adequacy_decision: AdequacyDecisionType | None
+    documents: list[DocumentRef] = strawberry.field(
+        description="The documents covering it: its signed SCCs or UK papers, TIA, contracts."
+    )
 
 
 @strawberry.type(
