@@ -78,7 +78,7 @@ COUNTRIES = [
     "US",
 ]
 SECURITY_MEASURE = "Training of authorised users"
-TALKDESK_GAP = "Talkdesk Inc. (US): no registered office, name not verified, no contact"
+TALKDESK_GAP = "Talkdesk Inc. (US): no registered office, no contact"
 
 
 async def _export(sessions: Sessions, controller: str | None = None) -> RopaExport:

@@ -61,6 +61,8 @@ GIVEN_IN_LATIN = {
     "mood-media-uk": "Mood MediaLimited",
     "mood-media-north-america-holdings": "Mood MediaNorth America Holdings Corp.",
     "servicenet-exp-us": "ServiceNET Exp, LLC",
+    # "Talkdesk Inc. 作为处理者": the processor's name, given whole.
+    "talkdesk": "Talkdesk Inc.",
 }
 # The categories the notice lists besides the voice; it states a period for recordings only:
 # "录音保存期限为 30 天,除非Mood Media的合法利益要求更长的保存期限".
