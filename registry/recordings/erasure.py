@@ -13,7 +13,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, inspect, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Exists,
+    String,
+    any_,
+    bindparam,
+    exists,
+    insert,
+    inspect,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
@@ -41,6 +54,19 @@ def keeps(hold: LegalHold, reason: ErasureReason) -> bool:
     legal claims stands (R-ERA-1, Art. 17(3)(e)).
     """
     return reason is ErasureReason.EXPIRED or hold.ground is HoldGround.LEGAL_CLAIMS
+
+
+def kept_by_hold(reason: ErasureReason, on: datetime) -> Exists:
+    """``keeps`` as SQL, for work on a set: a hold in force on ``on`` keeps the recording (of
+    the outer query) from an erasure for ``reason``."""
+    in_force = exists().where(
+        col(LegalHold.recording_id) == col(Recording.id),
+        col(LegalHold.released_at).is_(None),
+        col(LegalHold.ends_on) >= on.date(),
+    )
+    if reason is ErasureReason.EXPIRED:
+        return in_force
+    return in_force.where(col(LegalHold.ground) == HoldGround.LEGAL_CLAIMS)
 
 
 async def holds_keeping(
@@ -155,6 +181,70 @@ async def shred(
         )
     await session.flush()
     return Shredded(done, refused)
+
+
+async def shred_all(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    recording_ids: Sequence[str],
+    reason: ErasureReason,
+    now: datetime,
+) -> list[str]:
+    """Destroys the data keys of those of ``recording_ids`` still active that no hold keeps
+    from an erasure for ``reason``, and leaves their tombstones; the ones it shredded.
+
+    For work in bulk on rows the caller has locked (a sweep's batch): no objects are built,
+    and the statements are as many for a thousand recordings as for one. Unlike ``shred``,
+    a recording a hold keeps is left out without a record of the hold's stand: the bulk
+    work leaves held recordings out before it locks them, so one is here only if its hold
+    came in between, and the next run leaves it out in turn.
+    """
+    if not recording_ids:
+        return []
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    shredded = (
+        update(Recording)
+        .where(
+            _among(recording_ids, postgresql=postgresql),
+            col(Recording.status) == RecordingStatus.ACTIVE,
+            # Read in this statement, after the caller's lock: a hold placed before it is seen.
+            ~kept_by_hold(reason, now),
+        )
+        .values(wrapped_key=None, key_id=None, status=RecordingStatus.SHREDDED)
+        .returning(col(Recording.id))
+    )
+    left = {"erased_at": now, "reason": reason, "erased_by": actor.handle}
+    if postgresql:
+        # One round trip: the tombstones are inserted from the rows the UPDATE returns.
+        done = shredded.cte("shredded")
+        columns = inspect(Tombstone).columns
+        tombstones = (
+            insert(Tombstone)
+            .from_select(
+                ["recording_id", *left],
+                select(done.c.id, *(literal(v, columns[k].type) for k, v in left.items())),
+            )
+            .returning(col(Tombstone.recording_id))
+            .cte("tombstones")
+        )
+        return list((await session.scalars(select(tombstones.c.recording_id))).all())
+    # SQLite's WITH takes no UPDATE: two statements, in the transaction of its one writer.
+    done_ids = list(
+        (await session.scalars(shredded, execution_options={"synchronize_session": False})).all()
+    )
+    if done_ids:
+        await session.execute(insert(Tombstone), [{"recording_id": i, **left} for i in done_ids])
+    return done_ids
+
+
+def _among(recording_ids: Sequence[str], *, postgresql: bool) -> ColumnElement[bool]:
+    """``Recording.id`` is one of ``recording_ids``: on PostgreSQL one array parameter,
+    however many ids, rather than a parameter each."""
+    if postgresql:
+        ids = bindparam("recording_ids", list(recording_ids), type_=ARRAY(String))
+        return col(Recording.id) == any_(ids)
+    return col(Recording.id).in_(recording_ids)
 
 
 def refusal(shredded: Shredded) -> RuleBroken | None:

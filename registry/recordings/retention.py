@@ -62,6 +62,9 @@ VOICE = "user.voice.recording"
 # The identifiers a subject is registered with, as the activity's data categories name them.
 IDENTIFIERS = ("user.name", "user.contact.phone", "user.contact.email")
 SWEEPER = Actor.system("sweep")
+# Rows a sweep's transaction takes at a time: its statements are as many whatever the
+# batch, so a larger one costs fewer round trips and commits, for longer-held locks.
+SWEEP_BATCH = 5000
 Ts = TypeVarTuple("Ts")
 
 
@@ -190,7 +193,7 @@ async def sweep(
     sessions: async_sessionmaker[AsyncSession],
     blobs: BlobStore,
     audit_log: AuditLog,
-    batch: int = 500,
+    batch: int = SWEEP_BATCH,
 ) -> SweepReport:
     """Erases every recording past its period and not held, finishes any shredding, then
     erases the identifiers nothing keeps any longer."""
@@ -199,26 +202,25 @@ async def sweep(
         async with sessions() as session, session.begin():
             now = clock.now()
             expired = expired_recordings(now).where(~held_now(now.date()))
-            rows = list((await session.scalars(_oldest_first(session, expired, batch))).all())
-            done = await erasure.shred(
-                session=session, actor=SWEEPER, recordings=rows, reason=ErasureReason.EXPIRED
+            claim = _oldest_first(session, expired.with_only_columns(col(Recording.id)), batch)
+            claimed_ids = list((await session.scalars(claim)).all())
+            # A second statement, not a CTE of the claim's: its snapshot, taken once the rows
+            # are locked, sees a hold placed before the lock (place_hold locks the row too).
+            done = await erasure.shred_all(
+                session=session,
+                actor=SWEEPER,
+                recording_ids=claimed_ids,
+                reason=ErasureReason.EXPIRED,
+                now=now,
             )
-            if done.done:
+            if done:
                 # Before the commit, as a request's audit is: if the log cannot be written,
                 # the batch is not erased.
                 await audit_log.append(
-                    [
-                        _audited(
-                            "shred",
-                            {
-                                "reason": ErasureReason.EXPIRED.value,
-                                "recordings": [r.id for r in done.done],
-                            },
-                        )
-                    ]
+                    [_audited("shred", {"reason": ErasureReason.EXPIRED.value, "recordings": done})]
                 )
-            report.shredded += len(done.done)
-        if len(rows) < batch:
+            report.shredded += len(done)
+        if len(claimed_ids) < batch:
             break
     report.blobs_deleted = await finish_shredded(sessions=sessions, blobs=blobs, batch=batch)
     report.identifiers_erased = await erase_expired_identifiers(
@@ -228,25 +230,32 @@ async def sweep(
 
 
 async def finish_shredded(
-    *, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore, batch: int = 500
+    *, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore, batch: int = SWEEP_BATCH
 ) -> int:
     """Deletes the blobs of shredded recordings; each row is marked erased once its blob is gone."""
     deleted = 0
     while True:
         async with sessions() as session, session.begin():
-            shredded = select(col(Recording.id), col(Recording.blob_key)).where(
+            shredded = select(col(Recording.id)).where(
                 col(Recording.status) == RecordingStatus.SHREDDED
             )
-            rows = (await session.execute(_oldest_first(session, shredded, batch))).all()
-            if rows:
-                await blobs.delete_many([blob_key for _, blob_key in rows])
-                await session.execute(
-                    update(Recording)
-                    .where(col(Recording.id).in_([recording_id for recording_id, _ in rows]))
-                    .values(status=RecordingStatus.ERASED)
-                )
-            deleted += len(rows)
-        if len(rows) < batch:
+            # Marked in the statement that claims them, committed only once the blobs are
+            # gone: a failed deletion rolls the marks back for the next sweep.
+            erased = (
+                update(Recording)
+                .where(col(Recording.id).in_(claimed(session, shredded.limit(batch))))
+                .values(status=RecordingStatus.ERASED)
+                .returning(col(Recording.blob_key))
+            )
+            blob_keys = list(
+                (
+                    await session.scalars(erased, execution_options={"synchronize_session": False})
+                ).all()
+            )
+            if blob_keys:
+                await blobs.delete_many(blob_keys)
+            deleted += len(blob_keys)
+        if len(blob_keys) < batch:
             return deleted
 
 
@@ -286,7 +295,7 @@ def identifiers_due(now: datetime, period: timedelta) -> Select[int]:
 
 
 async def erase_expired_identifiers(
-    *, sessions: async_sessionmaker[AsyncSession], audit_log: AuditLog, batch: int = 500
+    *, sessions: async_sessionmaker[AsyncSession], audit_log: AuditLog, batch: int = SWEEP_BATCH
 ) -> int:
     """Erases the sealed identifiers and blind indexes of subjects past their period that
     nothing keeps, each leaving a tombstone (R-RET-3); the number of subjects."""
