@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import (
     ColumnElement,
     Exists,
+    Select,
     String,
     any_,
     bindparam,
@@ -70,11 +71,16 @@ def kept_by_hold(reason: ErasureReason, on: datetime) -> Exists:
 
 
 async def holds_keeping(
-    session: AsyncSession, recording_ids: Sequence[str], reason: ErasureReason, *, on: datetime
+    session: AsyncSession,
+    recording_ids: Sequence[str] | Select[str],
+    reason: ErasureReason,
+    *,
+    on: datetime,
 ) -> dict[str, LegalHold]:
-    """The hold in force on ``on`` that keeps each recording from an erasure for ``reason``;
-    recordings no hold keeps are left out. Where several keep one, the longest is named."""
-    if not recording_ids:
+    """The hold in force on ``on`` that keeps each recording (named, or by a query of their
+    ids) from an erasure for ``reason``; recordings no hold keeps are left out. Where several
+    keep one, the longest is named."""
+    if isinstance(recording_ids, Sequence) and not recording_ids:
         return {}
     rows = (
         await session.scalars(
@@ -183,24 +189,65 @@ async def shred(
     return Shredded(done, refused)
 
 
+@dataclass(frozen=True)
+class ShreddedSet:
+    done: list[str]
+    # Kept by a hold, each recording's id with the hold that keeps it (R-ERA-1, R-RET-2).
+    refused: list[tuple[str, LegalHold]]
+
+
+async def shred_every(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    recording_ids: Select[str],
+    reason: ErasureReason,
+) -> ShreddedSet:
+    """``shred`` for the recordings a query names (a subject's, however many): the same
+    rules in as many statements for ten thousand recordings as for one, no objects built."""
+    now = clock.now()
+    live = select(col(Recording.id)).where(
+        col(Recording.id).in_(recording_ids), col(Recording.status) == RecordingStatus.ACTIVE
+    )
+    # Locked first, waiting for an erasure under way elsewhere (whose shreds are then left
+    # out); only then are the holds read, so that one placed before the lock is seen.
+    await session.execute(live.with_for_update())
+    holds = await holds_keeping(session, live, reason, on=now)
+    session.add_all(
+        KeptFromErasure(
+            recording_id=recording_id,
+            hold_id=hold.id,
+            reason=reason,
+            asked_at=now,
+            asked_by=actor.handle,
+        )
+        for recording_id, hold in holds.items()
+    )
+    done = await shred_all(session=session, actor=actor, recording_ids=live, reason=reason, now=now)
+    await session.flush()
+    return ShreddedSet(done, sorted(holds.items()))
+
+
 async def shred_all(
     *,
     session: AsyncSession,
     actor: Actor,
-    recording_ids: Sequence[str],
+    recording_ids: Sequence[str] | Select[str],
     reason: ErasureReason,
     now: datetime,
 ) -> list[str]:
-    """Destroys the data keys of those of ``recording_ids`` still active that no hold keeps
-    from an erasure for ``reason``, and leaves their tombstones; the ones it shredded.
+    """Destroys the data keys of those of ``recording_ids`` (or of a query's) still active
+    that no hold keeps from an erasure for ``reason``, and leaves their tombstones; the ones
+    it shredded.
 
-    For work in bulk on rows the caller has locked (a sweep's batch): no objects are built,
-    and the statements are as many for a thousand recordings as for one. Unlike ``shred``,
-    a recording a hold keeps is left out without a record of the hold's stand: the bulk
-    work leaves held recordings out before it locks them, so one is here only if its hold
-    came in between, and the next run leaves it out in turn.
+    For work in bulk on rows the caller has locked (a sweep's batch, a subject's): no
+    objects are built, and the statements are as many for a thousand recordings as for
+    one. Unlike ``shred``, a recording a hold keeps is left out without a record of the
+    hold's stand: the caller records it (``shred_every``), or left held recordings out
+    before it locked them (the sweep), so that one is here only if its hold came in
+    between, and the next sweep leaves it out in turn.
     """
-    if not recording_ids:
+    if isinstance(recording_ids, Sequence) and not recording_ids:
         return []
     postgresql = session.get_bind().dialect.name == "postgresql"
     shredded = (
@@ -238,10 +285,10 @@ async def shred_all(
     return done_ids
 
 
-def _among(recording_ids: Sequence[str], *, postgresql: bool) -> ColumnElement[bool]:
-    """``Recording.id`` is one of ``recording_ids``: on PostgreSQL one array parameter,
-    however many ids, rather than a parameter each."""
-    if postgresql:
+def _among(recording_ids: Sequence[str] | Select[str], *, postgresql: bool) -> ColumnElement[bool]:
+    """``Recording.id`` is one of ``recording_ids``: named on PostgreSQL in one array
+    parameter, however many, rather than a parameter each."""
+    if postgresql and isinstance(recording_ids, Sequence):
         ids = bindparam("recording_ids", list(recording_ids), type_=ARRAY(String))
         return col(Recording.id) == any_(ids)
     return col(Recording.id).in_(recording_ids)
