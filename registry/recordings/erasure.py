@@ -36,6 +36,7 @@ from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import NotFound, RuleBroken
+from registry.recordings._tombstones import erased_with_tombstones
 from registry.recordings.models import (
     ErasureReason,
     HoldGround,
@@ -262,27 +263,9 @@ async def shred_all(
         .returning(col(Recording.id))
     )
     left = {"erased_at": now, "reason": reason, "erased_by": actor.handle}
-    if postgresql:
-        # One round trip: the tombstones are inserted from the rows the UPDATE returns.
-        done = shredded.cte("shredded")
-        columns = inspect(Tombstone).columns
-        tombstones = (
-            insert(Tombstone)
-            .from_select(
-                ["recording_id", *left],
-                select(done.c.id, *(literal(v, columns[k].type) for k, v in left.items())),
-            )
-            .returning(col(Tombstone.recording_id))
-            .cte("tombstones")
-        )
-        return list((await session.scalars(select(tombstones.c.recording_id))).all())
-    # SQLite's WITH takes no UPDATE: two statements, in the transaction of its one writer.
-    done_ids = list(
-        (await session.scalars(shredded, execution_options={"synchronize_session": False})).all()
+    return await erased_with_tombstones(
+        session, shredded, Tombstone, names="recording_id", left=left
     )
-    if done_ids:
-        await session.execute(insert(Tombstone), [{"recording_id": i, **left} for i in done_ids])
-    return done_ids
 
 
 def _among(recording_ids: Sequence[str] | Select[str], *, postgresql: bool) -> ColumnElement[bool]:

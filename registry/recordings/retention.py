@@ -27,7 +27,6 @@ from sqlalchemy import (
     Select,
     exists,
     func,
-    insert,
     or_,
     select,
     update,
@@ -46,6 +45,7 @@ from registry.db import claimed
 from registry.errors import InvalidInput, NotFound, RuleBroken
 from registry.record.inventory.models import ActivityDataCategory, ActivityParty, DataCategory
 from registry.recordings import erasure
+from registry.recordings._tombstones import erased_with_tombstones
 from registry.recordings.models import (
     Call,
     ErasureReason,
@@ -274,7 +274,8 @@ def _identifiers_kept(now: datetime, period: timedelta) -> ColumnElement[bool]:
             col(RightsRequest.status).not_in([RequestStatus.COMPLETED, RequestStatus.REFUSED]),
         ),
         exists().where(
-            col(LegalHold.recording_id).in_(their_recordings),
+            # Correlated by name: two levels down, the subject would not be by itself.
+            col(LegalHold.recording_id).in_(their_recordings.correlate(Subject)),
             col(LegalHold.released_at).is_(None),
             col(LegalHold.ends_on) >= now.date(),
         ),
@@ -306,34 +307,26 @@ async def erase_expired_identifiers(
             period = await retention_of_identifiers(session)
             if period is None:
                 return erased
-            due = identifiers_due(now, period).limit(batch)
-            ids = list((await session.scalars(claimed(session, due))).all())
+            due = claimed(session, identifiers_due(now, period).limit(batch))
+            erasing = (
+                update(Subject)
+                .where(col(Subject.id).in_(due))
+                .values(
+                    name_sealed=None,
+                    phone_sealed=None,
+                    email_sealed=None,
+                    phone_index=None,
+                    email_index=None,
+                    identifiers_erased_at=now,
+                )
+                .returning(col(Subject.id))
+            )
+            left = {"erased_at": now, "reason": ErasureReason.EXPIRED, "erased_by": SWEEPER.handle}
+            ids = await erased_with_tombstones(
+                session, erasing, IdentifierTombstone, names="subject_id", left=left
+            )
             if ids:
-                await session.execute(
-                    update(Subject)
-                    .where(col(Subject.id).in_(ids))
-                    .values(
-                        name_sealed=None,
-                        phone_sealed=None,
-                        email_sealed=None,
-                        phone_index=None,
-                        email_index=None,
-                        identifiers_erased_at=now,
-                    )
-                )
-                await session.execute(
-                    insert(IdentifierTombstone),
-                    [
-                        {
-                            "subject_id": subject_id,
-                            "erased_at": now,
-                            "reason": ErasureReason.EXPIRED,
-                            "erased_by": SWEEPER.handle,
-                        }
-                        for subject_id in ids
-                    ],
-                )
-                await audit_log.append([_audited("erase_identifiers", {"subjects": ids})])
+                await audit_log.append([_audited("erase_identifiers", {"subjects": sorted(ids)})])
             erased += len(ids)
         if len(ids) < batch:
             return erased
