@@ -7,6 +7,9 @@ transaction (as a request does) and a hundred per transaction, then verifies the
 chain; the baseline is hashlib.sha256 chaining the very same bytes in this process.
 Then it times a request that writes one audit event through the real app in-process,
 against the same request's audit append alone: the share of a request the audit costs.
+On PostgreSQL, an append of one event is timed against one bare durable INSERT (its own
+transaction, committed to disk) interleaved with it, and appends by 16 concurrent writers
+against the same appends one at a time: what group commit would gain.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import asyncpg
 import httpx
-from who_processes import bench_databases, database_url
+from _ratios import ratio_line
+from who_processes import bench_databases, database_url, for_asyncpg
 
 from registry import migrate
 from registry.access import service as access
@@ -38,6 +43,7 @@ DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 # Each run adds a suffix of its own to these (see who_processes.unique_name).
 DB_PREFIXES = ("registry_bench_main", "registry_bench_audit")
 REQUESTS = 200
+CONCURRENT_WRITERS = 16
 
 
 def entry(n: int) -> Entry:
@@ -148,6 +154,56 @@ async def request_figures(main_url: str, audit_url: str) -> tuple[float, float]:
     return statistics.median(requests) * 1000, statistics.median(appends) * 1000
 
 
+async def append_against_insert(audit_url: str, count: int) -> tuple[float, float]:
+    """Median ms of appending one event, and of one bare INSERT committed on its own (the
+    server's default synchronous_commit: durable), taken in turn."""
+    log = AuditLog.open(audit_url)
+    connection = await asyncpg.connect(for_asyncpg(audit_url))
+    appends, inserts = [], []
+    try:
+        await connection.execute(
+            "CREATE TABLE bench_bare_insert (id bigserial PRIMARY KEY, body jsonb NOT NULL)"
+        )
+        for n in range(count):
+            appends.append(await timed(lambda n=n: log.append([entry(n)])))
+            inserts.append(
+                await timed(
+                    lambda n=n: connection.execute(
+                        "INSERT INTO bench_bare_insert (body) VALUES ($1::jsonb)",
+                        f'{{"n": {n}}}',
+                    )
+                )
+            )
+    finally:
+        await connection.close()
+        await log.close()
+    return statistics.median(appends) * 1000, statistics.median(inserts) * 1000
+
+
+async def concurrent_against_serial(audit_url: str, count: int) -> tuple[float, float]:
+    """Events/s appended one at a time, and by CONCURRENT_WRITERS writers at once, one
+    event per append as a request makes: alternated, twice each."""
+    log = AuditLog.open(audit_url)
+    per_writer = max(1, count // CONCURRENT_WRITERS)
+    total = per_writer * CONCURRENT_WRITERS
+
+    async def writer(first: int) -> None:
+        for n in range(first, first + per_writer):
+            await log.append([entry(n)])
+
+    async def together() -> None:
+        await asyncio.gather(*(writer(w * per_writer) for w in range(CONCURRENT_WRITERS)))
+
+    serial, concurrent = [], []
+    try:
+        for _ in range(2):
+            serial.append(await timed(lambda: _append_each(log, total)))
+            concurrent.append(await timed(together))
+    finally:
+        await log.close()
+    return total / min(serial), total / min(concurrent)
+
+
 def report(backend: str, count: int, figures: dict[str, float], baseline: float) -> None:
     for name, seconds in figures.items():
         rate, ratio = count / seconds, seconds / baseline
@@ -167,10 +223,24 @@ async def run(args: argparse.Namespace) -> None:
         await asyncio.to_thread(migrate.upgrade_audit, audit_url)
         report("postgresql", args.events, await chain_figures(audit_url, args.events), baseline)
         request_ms, append_ms = await request_figures(main_url, audit_url)
+        one_ms, insert_ms = await append_against_insert(audit_url, REQUESTS)
+        serial, concurrent = await concurrent_against_serial(audit_url, args.events // 5)
     print(
         f"\nper audited request (PostgreSQL, in-process, median of {REQUESTS}): "
         f"request {request_ms:.2f} ms, its audit append {append_ms:.2f} ms "
         f"({append_ms / request_ms:.0%} of the request)"
+    )
+    print(
+        f"append of one event {one_ms:.2f} ms against one bare durable INSERT {insert_ms:.2f} ms"
+        f" (median of {REQUESTS}, in turn)"
+    )
+    print(
+        f"appends of one event: one at a time {serial:,.0f} events/s,"
+        f" {CONCURRENT_WRITERS} writers at once {concurrent:,.0f} events/s"
+    )
+    ratio_line("audit_append_vs_bare_insert", one_ms / insert_ms, "<= 1.30x")
+    ratio_line(
+        f"audit_{CONCURRENT_WRITERS}_concurrent_vs_one_at_a_time", concurrent / serial, ">= 4.00x"
     )
 
 

@@ -35,8 +35,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+from _ratios import ratio_line
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry import migrate
 from registry.access import service as access
@@ -62,9 +64,13 @@ WARMUP = 3
 SEED = 20260101
 STARTUP_TIMEOUT = 60.0
 HTTP_TIMEOUT = 120.0
+# The server's default: the response cache on.
+RESPONSE_CACHE_ENTRIES = Settings.model_fields["response_cache_entries"].default
 
-REGISTRY, SQL_JSON, POSTGRAPHILE_NAME = "registry", "SQL+JSON", "PostGraphile"
-REGISTRY_UNCACHED = "registry uncached"
+# The registry twice: answers kept by the response cache (a hit: the same read repeated),
+# and with the cache off, every answer computed (the first read after a change).
+REGISTRY, REGISTRY_UNCACHED = "registry cache hit", "registry computed"
+SQL_JSON, POSTGRAPHILE_NAME = "SQL+JSON", "PostGraphile"
 
 REGISTRY_QUERY = """
 query WhoProcesses($first: Int!) {
@@ -277,7 +283,8 @@ def running(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A server subprocess that is stopped however the bench ends; its output goes to a log."""
     OUT_DIR.mkdir(exist_ok=True)
-    with (OUT_DIR / f"{name}.log").open("wb") as log:
+    # A log of its own per server: two servers of one run, or two runs, never share one.
+    with (OUT_DIR / f"{name.replace(' ', '-')}-{uuid.uuid4().hex[:8]}.log").open("wb") as log:
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -490,8 +497,12 @@ class Row:
     label: str
     size: int
     objects: int = 0
-    statements: int | None = None
+    # Round trips to PostgreSQL of one request, BEGIN and COMMIT included: computed, cache hit.
+    round_trips: int | None = None
+    hit_round_trips: int | None = None
     timings: dict[str, Timing] = field(default_factory=dict)
+    # Each contender's first request after its start, in ms.
+    cold: dict[str, float] = field(default_factory=dict)
 
 
 async def measure(row: Row, contenders: list[Contender], repeat: int) -> None:
@@ -499,7 +510,10 @@ async def measure(row: Row, contenders: list[Contender], repeat: int) -> None:
     calls = {c.name: c.call(row.size) for c in contenders}
     fingerprints = {}
     for c in contenders:
-        for _ in range(WARMUP):
+        start = time.perf_counter()
+        body = await calls[c.name]()
+        row.cold[c.name] = (time.perf_counter() - start) * 1000
+        for _ in range(WARMUP - 1):
             body = await calls[c.name]()
         nodes = c.nodes(body)
         row.objects = sum(1 + 2 * len(transfers) for _, _, transfers in nodes)
@@ -519,26 +533,35 @@ async def measure(row: Row, contenders: list[Contender], repeat: int) -> None:
     print(f"{row.label}: {summary}", flush=True)
 
 
-class StatementCounter:
-    def __init__(self) -> None:
+class RoundTrips:
+    """Counts an engine's round trips to the database: each statement, and each BEGIN,
+    COMMIT and ROLLBACK, which asyncpg sends as statements of their own."""
+
+    EVENTS = ("before_cursor_execute", "begin", "commit", "rollback")
+
+    def __init__(self, engine: AsyncEngine) -> None:
         self.count = 0
+        for name in self.EVENTS:
+            event.listen(engine.sync_engine, name, self)
 
     def __call__(self, *_args: Any) -> None:
         self.count += 1
 
 
-async def statements_per_request(url: str, token: str, sizes: list[int]) -> dict[int, int]:
-    """SQL statements one request sends (its authentication included), counted in-process."""
+async def round_trips_per_request(
+    url: str, token: str, sizes: list[int], *, cache: bool
+) -> dict[int, int]:
+    """Round trips of one request (its authentication included), counted in-process: of a
+    computed answer with ``cache`` off, of a kept one (asked twice, counted the second time)
+    with it on."""
     engine = create_engine(url)
-    counter = StatementCounter()
-    event.listen(engine.sync_engine, "before_cursor_execute", counter)
-    # Counted on computed answers: a kept one costs two (the token and the record's version).
+    counter = RoundTrips(engine)
     settings = Settings(
         database_url=url,
         env="production",
         auto_migrate=False,
         max_page_size=max(sizes),
-        response_cache_entries=0,
+        response_cache_entries=RESPONSE_CACHE_ENTRIES if cache else 0,
         var_dir=Path(tempfile.mkdtemp(prefix="registry-bench-")),
     )
     transport = httpx.ASGITransport(app=build_app(settings, engine))
@@ -551,6 +574,7 @@ async def statements_per_request(url: str, token: str, sizes: list[int]) -> dict
             # Warm-up: a token's last use is written at most once a minute, not on every read.
             registry_nodes(await at(sizes[0])())
             for size in sizes:
+                registry_nodes(await at(size)())
                 counter.count = 0
                 registry_nodes(await at(size)())
                 counts[size] = counter.count
@@ -626,43 +650,33 @@ def ratio(a: Timing | None, b: Timing | None) -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    columns = [
-        ("size", 12),
-        ("objects", 8),
-        ("registry ms", 20),
-        ("uncached ms", 22),
-        ("stmts", 6),
-        ("SQL+JSON ms", 20),
-        ("PostGraphile ms", 20),
-        ("reg/PG", 7),
-        ("uncached/PG", 12),
-        ("uncached/SQL", 13),
-    ]
+    names = (REGISTRY, REGISTRY_UNCACHED, SQL_JSON, POSTGRAPHILE_NAME)
+    columns = [("size", 10), ("objects", 8), ("round trips", 12)]
+    columns += [(f"{name} ms", 22) for name in names]
     print()
     print(" ".join(f"{name:>{width}}" for name, width in columns))
     for r in rows:
-        registry, uncached, sql, pg = (
-            r.timings.get(n) for n in (REGISTRY, REGISTRY_UNCACHED, SQL_JSON, POSTGRAPHILE_NAME)
-        )
-        cells = [
-            r.label,
-            r.objects,
-            ms(registry),
-            ms(uncached),
-            "-" if r.statements is None else r.statements,
-            ms(sql),
-            ms(pg),
-            ratio(registry, pg),
-            ratio(uncached, pg),
-            ratio(uncached, sql),
-        ]
+        trips = f"{r.round_trips} / {r.hit_round_trips}"
+        cells = [r.label, r.objects, trips, *(ms(r.timings.get(n)) for n in names)]
         print(" ".join(f"{cell:>{width}}" for cell, (_, width) in zip(cells, columns, strict=True)))
+    print("\ncold: each server's first request after its start, ms")
+    for r in rows:
+        cold = ", ".join(f"{name} {r.cold[name]:.1f}" for name in names if name in r.cold)
+        print(f"{r.label:>10}: {cold}")
+    print("\nratios of the warm medians")
+    for r in rows:
+        registry, uncached, sql, pg = (r.timings.get(n) for n in names)
+        print(
+            f"{r.label:>10}: cache hit/PG {ratio(registry, pg)}, computed/PG {ratio(uncached, pg)},"
+            f" computed/SQL+JSON {ratio(uncached, sql)}"
+        )
     print(
-        "\nmedian (p90) in ms; objects = entities + transfers + importers in the answer;"
-        "\nstmts = SQL statements of a computed registry answer, authentication included"
-        "\n(a kept answer costs two: authentication and the record's version);"
-        "\nregistry = answers kept until the record changes (repeated reads); uncached ="
-        "\nevery answer computed (the first read after a change)"
+        "\nwarm: median (p90) in ms after the warm-up; objects = entities + transfers +"
+        "\nimporters in the answer; round trips = to PostgreSQL for one request, its"
+        "\nauthentication and BEGIN/COMMIT included: a computed answer / a cache hit;"
+        f"\n{REGISTRY} = the answer kept until the record changes (a repeated read);"
+        f"\n{REGISTRY_UNCACHED} = response cache off, every answer computed (the first read"
+        "\nafter a change; a cold request computes on either server)"
     )
 
 
@@ -680,28 +694,68 @@ async def build_database(args: argparse.Namespace, name: str, url: str) -> int:
     return total
 
 
+async def start_contenders(
+    stack: contextlib.AsyncExitStack, args: argparse.Namespace, name: str, token: str, total: int
+) -> list[Contender]:
+    url = database_url(args.admin_url, name)
+    contenders = [
+        await start_registry(stack, url, token, max(5000, total), cache=True),
+        await start_registry(stack, url, token, max(5000, total), cache=False),
+        await start_sql(stack, url),
+    ]
+    if (postgraphile := await start_postgraphile(stack, args.admin_url, name)) is not None:
+        contenders.append(postgraphile)
+    return contenders
+
+
+def print_ratios(rows: list[Row]) -> None:
+    page, everything = rows
+
+    def to_postgraphile(row: Row, name: str) -> float | None:
+        pg = row.timings.get(POSTGRAPHILE_NAME)
+        return None if pg is None else row.timings[name].median / pg.median
+
+    skipped = "PostGraphile skipped"
+    ratio_line(
+        "nested_computed_page100_vs_postgraphile",
+        to_postgraphile(page, REGISTRY_UNCACHED),
+        "<= 1.00x",
+        why_missing=skipped,
+    )
+    ratio_line(
+        "nested_computed_all_vs_postgraphile",
+        to_postgraphile(everything, REGISTRY_UNCACHED),
+        "<= 1.00x",
+        why_missing=skipped,
+    )
+    ratio_line(
+        "nested_cache_hit_page100_vs_postgraphile",
+        to_postgraphile(page, REGISTRY),
+        "<= 0.10x",
+        why_missing=skipped,
+    )
+
+
 async def run(args: argparse.Namespace) -> None:
     async with bench_databases(args.admin_url, [DB_PREFIX], keep=args.keep) as [name]:
         url = database_url(args.admin_url, name)
         total = await build_database(args, name, url)
         token = await issue_bench_token(url)
         rows = [Row(f"{PAGE}", PAGE), Row(f"all {total}", total)]
-        async with contextlib.AsyncExitStack() as stack:
-            contenders = [
-                await start_registry(stack, url, token, max(5000, total), cache=True),
-                await start_registry(stack, url, token, max(5000, total), cache=False),
-                await start_sql(stack, url),
-            ]
-            if (postgraphile := await start_postgraphile(stack, args.admin_url, name)) is not None:
-                contenders.append(postgraphile)
-            for row in rows:
-                await measure(row, contenders, args.repeat)
-        counts = await statements_per_request(url, token, [r.size for r in rows])
         for row in rows:
-            row.statements = counts[row.size]
+            # Fresh servers for each size, so that each one's first request is a cold one.
+            async with contextlib.AsyncExitStack() as stack:
+                contenders = await start_contenders(stack, args, name, token, total)
+                await measure(row, contenders, args.repeat)
+        sizes = [r.size for r in rows]
+        computed = await round_trips_per_request(url, token, sizes, cache=False)
+        hits = await round_trips_per_request(url, token, sizes, cache=True)
+        for row in rows:
+            row.round_trips, row.hit_round_trips = computed[row.size], hits[row.size]
         print_table(rows)
         names = ", ".join(c.name for c in contenders)
         print(f"checked: {names} returned the same rows at both sizes")
+        print_ratios(rows)
 
 
 def parse_args() -> argparse.Namespace:

@@ -34,10 +34,10 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from sqlalchemy import event
+from _ratios import ratio_line
 from who_processes import (
     DEFAULT_ADMIN_URL,
-    StatementCounter,
+    RoundTrips,
     auth,
     bench_databases,
     data_of,
@@ -154,8 +154,7 @@ async def grow_to(url: str, total: int, rng: random.Random) -> tuple[int, int]:
 async def measure(url: str, token: str, row: Measured, repeat: int) -> None:
     """Times the query in a fresh app (cache off) against the database as it now stands."""
     engine = create_engine(url)
-    counter = StatementCounter()
-    event.listen(engine.sync_engine, "before_cursor_execute", counter)
+    counter = RoundTrips(engine)
     settings = Settings(
         database_url=url,
         env="production",
@@ -204,7 +203,7 @@ async def measure(url: str, token: str, row: Measured, repeat: int) -> None:
 def print_table(rows: Sequence[Measured]) -> None:
     base = rows[0]
     header = (
-        f"{'entities':>9} {'transfers':>9} {'answer':>7} {'stmts':>5} {'cold ms':>9} "
+        f"{'entities':>9} {'transfers':>9} {'answer':>7} {'trips':>5} {'cold ms':>9} "
         f"{'warm ms (p90)':>18} {'cold/base':>9} {'warm/base':>9}"
     )
     print()
@@ -219,8 +218,8 @@ def print_table(rows: Sequence[Measured]) -> None:
         "\nwhoProcesses over the app in-process, response cache off (every answer computed);"
         "\ncold = first request at that size in a fresh app, warm = median of the repeats;"
         f"\nratios against {base.entities} entities in the same run; answer = processings"
-        "\nreturned (the same answer at every size); stmts = SQL statements of one request,"
-        "\nits authentication included"
+        "\nreturned (the same answer at every size); trips = round trips to PostgreSQL of"
+        "\none request, its authentication and BEGIN/COMMIT included"
     )
 
 
@@ -242,6 +241,13 @@ async def run(args: argparse.Namespace) -> None:
         if len({r.digest for r in rows}) != 1:
             raise RuntimeError(f"the answer differs between sizes: {[r.digest for r in rows]}")
         print(f"checked: the same answer at every size ({rows[0].digest})")
+        if len(rows) > 1:
+            smaller, largest = rows[-2], rows[-1]
+            ratio_line(
+                f"who_processes_warm_{smaller.entities}_to_{largest.entities}_entities",
+                largest.warm_ms / smaller.warm_ms,
+                "<= 1.50x",
+            )
 
 
 def parse_args() -> argparse.Namespace:

@@ -65,7 +65,7 @@ async def _sweep(settings: Settings, batch: int, tracker: Tracker) -> Swept:
 
 
 def sweep(
-    batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+    batch: Annotated[int, typer.Option(min=1, max=10_000)] = retention.SWEEP_BATCH,
     dry_run: Annotated[
         bool,
         typer.Option(

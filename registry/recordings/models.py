@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Date, Index, Integer, LargeBinary, String, Text, text
 from sqlmodel import Field
 
 from registry._columns import UtcDateTime, enum_column
@@ -134,6 +134,15 @@ class Recording(Base, table=True):
     """Sealed audio of a call. ``wrapped_key`` gone means the audio is unreadable everywhere."""
 
     __tablename__ = "recording"
+    # What the sweep claims, oldest first, without stepping over the erased (migration 0019).
+    __table_args__ = (
+        Index(
+            "ix_recording_active_expires_at",
+            "expires_at",
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+    )
 
     id: str = Field(primary_key=True, sa_type=String(36))
     call_id: str = Field(foreign_key="call.id", sa_type=String(36), index=True)

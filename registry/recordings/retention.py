@@ -27,7 +27,6 @@ from sqlalchemy import (
     Select,
     exists,
     func,
-    insert,
     or_,
     select,
     update,
@@ -46,6 +45,7 @@ from registry.db import claimed
 from registry.errors import InvalidInput, NotFound, RuleBroken
 from registry.record.inventory.models import ActivityDataCategory, ActivityParty, DataCategory
 from registry.recordings import erasure
+from registry.recordings._tombstones import erased_with_tombstones
 from registry.recordings.models import (
     Call,
     ErasureReason,
@@ -62,6 +62,9 @@ VOICE = "user.voice.recording"
 # The identifiers a subject is registered with, as the activity's data categories name them.
 IDENTIFIERS = ("user.name", "user.contact.phone", "user.contact.email")
 SWEEPER = Actor.system("sweep")
+# Rows a sweep's transaction takes at a time: its statements are as many whatever the
+# batch, so a larger one costs fewer round trips and commits, for longer-held locks.
+SWEEP_BATCH = 5000
 Ts = TypeVarTuple("Ts")
 
 
@@ -190,7 +193,7 @@ async def sweep(
     sessions: async_sessionmaker[AsyncSession],
     blobs: BlobStore,
     audit_log: AuditLog,
-    batch: int = 500,
+    batch: int = SWEEP_BATCH,
 ) -> SweepReport:
     """Erases every recording past its period and not held, finishes any shredding, then
     erases the identifiers nothing keeps any longer."""
@@ -199,26 +202,25 @@ async def sweep(
         async with sessions() as session, session.begin():
             now = clock.now()
             expired = expired_recordings(now).where(~held_now(now.date()))
-            rows = list((await session.scalars(_oldest_first(session, expired, batch))).all())
-            done = await erasure.shred(
-                session=session, actor=SWEEPER, recordings=rows, reason=ErasureReason.EXPIRED
+            claim = _oldest_first(session, expired.with_only_columns(col(Recording.id)), batch)
+            claimed_ids = list((await session.scalars(claim)).all())
+            # A second statement, not a CTE of the claim's: its snapshot, taken once the rows
+            # are locked, sees a hold placed before the lock (place_hold locks the row too).
+            done = await erasure.shred_all(
+                session=session,
+                actor=SWEEPER,
+                recording_ids=claimed_ids,
+                reason=ErasureReason.EXPIRED,
+                now=now,
             )
-            if done.done:
+            if done:
                 # Before the commit, as a request's audit is: if the log cannot be written,
                 # the batch is not erased.
                 await audit_log.append(
-                    [
-                        _audited(
-                            "shred",
-                            {
-                                "reason": ErasureReason.EXPIRED.value,
-                                "recordings": [r.id for r in done.done],
-                            },
-                        )
-                    ]
+                    [_audited("shred", {"reason": ErasureReason.EXPIRED.value, "recordings": done})]
                 )
-            report.shredded += len(done.done)
-        if len(rows) < batch:
+            report.shredded += len(done)
+        if len(claimed_ids) < batch:
             break
     report.blobs_deleted = await finish_shredded(sessions=sessions, blobs=blobs, batch=batch)
     report.identifiers_erased = await erase_expired_identifiers(
@@ -228,25 +230,32 @@ async def sweep(
 
 
 async def finish_shredded(
-    *, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore, batch: int = 500
+    *, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore, batch: int = SWEEP_BATCH
 ) -> int:
     """Deletes the blobs of shredded recordings; each row is marked erased once its blob is gone."""
     deleted = 0
     while True:
         async with sessions() as session, session.begin():
-            shredded = select(col(Recording.id), col(Recording.blob_key)).where(
+            shredded = select(col(Recording.id)).where(
                 col(Recording.status) == RecordingStatus.SHREDDED
             )
-            rows = (await session.execute(_oldest_first(session, shredded, batch))).all()
-            if rows:
-                await blobs.delete_many([blob_key for _, blob_key in rows])
-                await session.execute(
-                    update(Recording)
-                    .where(col(Recording.id).in_([recording_id for recording_id, _ in rows]))
-                    .values(status=RecordingStatus.ERASED)
-                )
-            deleted += len(rows)
-        if len(rows) < batch:
+            # Marked in the statement that claims them, committed only once the blobs are
+            # gone: a failed deletion rolls the marks back for the next sweep.
+            erased = (
+                update(Recording)
+                .where(col(Recording.id).in_(claimed(session, shredded.limit(batch))))
+                .values(status=RecordingStatus.ERASED)
+                .returning(col(Recording.blob_key))
+            )
+            blob_keys = list(
+                (
+                    await session.scalars(erased, execution_options={"synchronize_session": False})
+                ).all()
+            )
+            if blob_keys:
+                await blobs.delete_many(blob_keys)
+            deleted += len(blob_keys)
+        if len(blob_keys) < batch:
             return deleted
 
 
@@ -265,7 +274,8 @@ def _identifiers_kept(now: datetime, period: timedelta) -> ColumnElement[bool]:
             col(RightsRequest.status).not_in([RequestStatus.COMPLETED, RequestStatus.REFUSED]),
         ),
         exists().where(
-            col(LegalHold.recording_id).in_(their_recordings),
+            # Correlated by name: two levels down, the subject would not be by itself.
+            col(LegalHold.recording_id).in_(their_recordings.correlate(Subject)),
             col(LegalHold.released_at).is_(None),
             col(LegalHold.ends_on) >= now.date(),
         ),
@@ -286,7 +296,7 @@ def identifiers_due(now: datetime, period: timedelta) -> Select[int]:
 
 
 async def erase_expired_identifiers(
-    *, sessions: async_sessionmaker[AsyncSession], audit_log: AuditLog, batch: int = 500
+    *, sessions: async_sessionmaker[AsyncSession], audit_log: AuditLog, batch: int = SWEEP_BATCH
 ) -> int:
     """Erases the sealed identifiers and blind indexes of subjects past their period that
     nothing keeps, each leaving a tombstone (R-RET-3); the number of subjects."""
@@ -297,34 +307,26 @@ async def erase_expired_identifiers(
             period = await retention_of_identifiers(session)
             if period is None:
                 return erased
-            due = identifiers_due(now, period).limit(batch)
-            ids = list((await session.scalars(claimed(session, due))).all())
+            due = claimed(session, identifiers_due(now, period).limit(batch))
+            erasing = (
+                update(Subject)
+                .where(col(Subject.id).in_(due))
+                .values(
+                    name_sealed=None,
+                    phone_sealed=None,
+                    email_sealed=None,
+                    phone_index=None,
+                    email_index=None,
+                    identifiers_erased_at=now,
+                )
+                .returning(col(Subject.id))
+            )
+            left = {"erased_at": now, "reason": ErasureReason.EXPIRED, "erased_by": SWEEPER.handle}
+            ids = await erased_with_tombstones(
+                session, erasing, IdentifierTombstone, names="subject_id", left=left
+            )
             if ids:
-                await session.execute(
-                    update(Subject)
-                    .where(col(Subject.id).in_(ids))
-                    .values(
-                        name_sealed=None,
-                        phone_sealed=None,
-                        email_sealed=None,
-                        phone_index=None,
-                        email_index=None,
-                        identifiers_erased_at=now,
-                    )
-                )
-                await session.execute(
-                    insert(IdentifierTombstone),
-                    [
-                        {
-                            "subject_id": subject_id,
-                            "erased_at": now,
-                            "reason": ErasureReason.EXPIRED,
-                            "erased_by": SWEEPER.handle,
-                        }
-                        for subject_id in ids
-                    ],
-                )
-                await audit_log.append([_audited("erase_identifiers", {"subjects": ids})])
+                await audit_log.append([_audited("erase_identifiers", {"subjects": sorted(ids)})])
             erased += len(ids)
         if len(ids) < batch:
             return erased

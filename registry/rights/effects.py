@@ -15,7 +15,7 @@ import json
 from datetime import date
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -47,35 +47,36 @@ from registry.rights.models import (
 from registry.rights.service import details_aad
 
 
-async def recordings_of_subject(session: AsyncSession, subject_id: int) -> list[Recording]:
-    """Every recording of a call the subject took part in, as customer or as agent."""
-    rows = await session.scalars(
-        select(Recording)
+def recordings_of_subject(subject_id: int) -> Select[str]:
+    """The ids of every recording of a call the subject took part in, as customer or agent."""
+    return (
+        select(col(Recording.id))
         .join(Call, col(Call.id) == col(Recording.call_id))
         .where(or_(col(Call.customer_id) == subject_id, col(Call.agent_id) == subject_id))
-        .order_by(col(Recording.id))
     )
-    return list(rows.all())
 
 
 async def erase_subject(*, session: AsyncSession, actor: Actor, subject: Subject) -> dict[str, Any]:
     """Crypto-shreds the subject's recordings and identifiers, keeping what legal claims need.
 
     Recordings under a hold for legal claims are kept, each with its ground (R-ERA-1); the
-    identifiers are kept with them, for the claim needs to know whose they are.
+    identifiers are kept with them, for the claim needs to know whose they are. However
+    many recordings the subject has, the same few statements (``erasure.shred_every``).
     """
-    recordings = await recordings_of_subject(session, subject.id)
-    shredded = await erasure.shred(
-        session=session, actor=actor, recordings=recordings, reason=ErasureReason.ERASURE_REQUEST
+    shredded = await erasure.shred_every(
+        session=session,
+        actor=actor,
+        recording_ids=recordings_of_subject(subject.id),
+        reason=ErasureReason.ERASURE_REQUEST,
     )
     kept = [
         {
-            "recording": recording.id,
+            "recording": recording_id,
             "ground": hold.ground.value,
             "justification": hold.justification,
             "hold_ends_on": hold.ends_on.isoformat(),
         }
-        for recording, hold in shredded.refused
+        for recording_id, hold in shredded.refused
     ]
     if not kept:
         await calls.erase_identifiers(

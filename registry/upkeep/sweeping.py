@@ -55,7 +55,7 @@ async def sweep_all(
     sessions: async_sessionmaker[AsyncSession],
     blobs: BlobStore,
     audit_log: AuditLog,
-    batch: int = 500,
+    batch: int = retention.SWEEP_BATCH,
 ) -> Swept:
     """Runs every part of the sweep, then audits it; safe beside other sweepers."""
     # Blobs of uploads that died before their recording was committed: no one's audio.

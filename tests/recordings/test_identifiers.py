@@ -108,3 +108,19 @@ async def test_r_ret_3_a_held_recording_an_open_request_or_a_recent_call_keeps_t
     for subject_id in (scene.customer_id, scene.agent_id, requester, recent):
         assert await identifiers_kept(scene, subject_id)
     assert await tombstones(scene) == {}
+
+
+async def test_r_ret_3_a_hold_keeps_the_identifiers_of_its_recordings_parties_only(
+    scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
+) -> None:
+    """R-RET-3: a hold keeps the identifiers of its recording's parties, and no one else's."""
+    (held,) = await recorded(scene, ring, blobs)
+    await hold(scene, held, (NOW + 90 * DAY).date())
+    stranger = await register(scene, ring, "Gil Stranger")
+    frozen_clock.advance(31 * DAY)
+    report = await retention.sweep(sessions=scene.sessions, blobs=blobs, audit_log=scene.audit_log)
+    assert report.identifiers_erased == 1
+    for subject_id in (scene.customer_id, scene.agent_id):
+        assert await identifiers_kept(scene, subject_id)
+    assert not await identifiers_kept(scene, stranger)
+    assert await tombstones(scene) == {stranger: (ErasureReason.EXPIRED, "system:sweep")}

@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry import clock
 from registry.blobs import LocalBlobStore
@@ -112,6 +114,49 @@ async def test_erasure_shreds_the_subjects_recordings_and_identifiers_R_ERA_1(
         customer = await session.get_one(Subject, scene.customer_id)
         assert customer.phone_sealed is None and customer.phone_index is None
         assert customer.identifiers_erased_at is not None
+
+
+async def test_r_era_1_a_subjects_erasure_sends_as_many_statements_for_many_recordings_as_few(
+    scene: Scene, ring: KeyRing, blobs: LocalBlobStore, engine: AsyncEngine
+) -> None:
+    """R-ERA-1: erasing a subject works on the set of their recordings, whatever its size:
+    neither the statements nor their parameters grow with it."""
+
+    async def statements_to_erase(count: int) -> list[int]:
+        """The parameters of each statement that erases the recordings."""
+        recording_ids = [await recorded(scene, ring, blobs) for _ in range(count)]
+        seen: list[int] = []
+
+        def record(
+            _conn: object,
+            _cursor: object,
+            statement: str,
+            parameters: Sequence[object],
+            _context: object,
+            executemany: bool,
+        ) -> None:
+            # The recordings' part: the identifiers are erased the first time only. SQLite's
+            # tombstones are one executemany, in-process: a statement, its rows not counted.
+            if "recording" in statement:
+                seen.append(-1 if executemany else len(parameters))
+
+        async with transaction(scene.sessions) as session:
+            subject = await session.get_one(Subject, scene.customer_id)
+            event.listen(engine.sync_engine, "before_cursor_execute", record)
+            try:
+                outcome = await effects.erase_subject(
+                    session=session, actor=SYSTEM, subject=subject
+                )
+            finally:
+                event.remove(engine.sync_engine, "before_cursor_execute", record)
+        assert outcome["recordings_erased"] == count
+        for recording_id in recording_ids:
+            assert await status_of(scene.sessions, recording_id) is RecordingStatus.SHREDDED
+        return seen
+
+    assert await statements_to_erase(2) == await statements_to_erase(6)
+    async with scene.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Tombstone)) == 8
 
 
 async def test_erasure_keeps_what_legal_claims_need_and_records_the_ground_R_ERA_1(
