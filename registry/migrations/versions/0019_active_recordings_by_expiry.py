@@ -1,7 +1,7 @@
 """active recordings by expiry: the sweep's claim reads only what it may erase
 
 Revision ID: 0019
-Revises: 0012
+Revises: 0018
 Create Date: 2026-12-04 22:00:00.000000
 
 The sweep claims the oldest expired active recordings. Erased ones stay as rows (their
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0012"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
