@@ -107,8 +107,7 @@ async def test_r_inv_5_a_controller_with_an_office_shows_it_and_no_gap_of_its_ow
     own = [gap for gap in row.gaps if gap.startswith("Mood Media SAS (FR)")]
     assert own == ["Mood Media SAS (FR): no lead supervisory authority [R-INV-5]"]
     assert any(
-        gap.startswith("Talkdesk Inc. (US): no registered office, no contact")
-        for gap in row.gaps
+        gap.startswith("Talkdesk Inc. (US): no registered office, no contact") for gap in row.gaps
     )
 
 
