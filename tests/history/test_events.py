@@ -199,7 +199,7 @@ async def test_r_inv_4_every_write_records_its_typed_event(api: Api, seeded: Ses
     }
     for change in changes.values():
         assert change["actor"] == OFFICER_HANDLE
-        assert change["schemaVersion"] == 1
+        assert change["schemaVersion"] == 2
 
     def kind(request: str) -> tuple[str, str, str, str]:
         c = changes[request]

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from registry.record.history.models import ChangeAction, ChangeEvent
 
-SCHEMA_VERSION = 1
+# 2: the events of countries, adequacy decisions created, supervisory authorities and
+# documents; the import batch; the activity's notice facts and a retention's `stated` flag.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
