@@ -208,8 +208,9 @@ ROUTES: dict[str, Action] = {
     # The entity list's import writes entities: as every entity write does.
     "/imports/entities": Action.INVENTORY_WRITE,
 }
-# Routes that answer anyone: whether the process and its database are up, nothing more.
-PUBLIC_ROUTES = frozenset({"/healthz", "/readyz"})
+# Routes that answer anyone: whether the process and its database are up, nothing more; and,
+# in development only, GraphiQL's own script and style files, which hold no data.
+PUBLIC_ROUTES = frozenset({"/healthz", "/readyz", "/graphiql/static"})
 # The console's pages (registry/console): a browser signs in once with a token, then holds a
 # session; each page calls the services, which check their actions as for GraphQL.
 SESSION_ROUTES = frozenset({"/console"})
