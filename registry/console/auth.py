@@ -25,6 +25,7 @@ from registry.access import service as access
 from registry.access.sessions import OIDC, end_session, principal_of
 from registry.audit.service import AuditUnavailable, sign_in_refused
 from registry.console import csrf
+from registry.console.headers import CSP, content_security_policy
 from registry.console.pages import PREFIX, Console
 from registry.console.sessions import begin_session, console_of, set_cookie
 from registry.console.visits import Visit, page, sign_in_again
@@ -58,6 +59,9 @@ def _form(
         status=status,
     )
     set_cookie(request, response, csrf.SIGN_IN_COOKIE, secret)
+    if issuer:
+        parts = urlsplit(issuer)
+        response.headers[CSP] = content_security_policy(f"{parts.scheme}://{parts.netloc}")
     return response
 
 
