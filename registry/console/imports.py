@@ -103,9 +103,15 @@ def _form(visit: Visit) -> Any:
 
 async def _uploaded(visit: Visit) -> tuple[str, bytes]:
     upload = _form(visit).get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
+    if not isinstance(upload, UploadFile):
         raise InvalidInput("choose a csv or xlsx file to import", field="file")
-    data = await upload.read(MAX_FILE_BYTES + 1)
+    try:
+        if not upload.filename:
+            raise InvalidInput("choose a csv or xlsx file to import", field="file")
+        data = await upload.read(MAX_FILE_BYTES + 1)
+    finally:
+        # Its spooled copy (on disk past 1 MiB) goes now, not when collected.
+        await upload.close()
     _require_size(len(data))
     return upload.filename, data
 
