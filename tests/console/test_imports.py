@@ -79,7 +79,8 @@ async def test_the_plan_shows_each_change_before_and_after_and_writes_nothing(
     changes = table(planned, "import-changes")
     assert [row[1:3] for row in changes] == [["talkdesk", "update"], ["acme-hosting", "create"]]
     assert "legal_name: Talkdesk Inc. → Talkdesk, Inc." in changes[0][3]
-    assert f"{len(rows) - 2} unchanged" in planned.text and "import-errors" not in planned.text
+    summary = f"1 to create, 1 to update, 0 to retire, {len(rows) - 2} unchanged; 0 errors"
+    assert summary in planned.text and "import-errors" not in planned.text
     assert apply_form(planned)["plan_hash"]
     assert await legal_name_of(seeded, "talkdesk") == "Talkdesk Inc."
     assert await legal_name_of(seeded, "acme-hosting") is None
