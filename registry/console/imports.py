@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
 
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -96,7 +95,7 @@ async def apply(visit: Visit) -> Response:
     return _plan_page(visit, applied, content=None)
 
 
-def _form(visit: Visit) -> Any:
+def _form(visit: Visit) -> FormData:
     assert visit.form is not None  # a POST's, read by ``page``
     return visit.form
 
