@@ -1,10 +1,11 @@
-"""Console sessions: a principal signed in once (token, later OIDC), then known by a cookie.
+"""Console sessions: a principal signed in once (token or OIDC), then known by a cookie.
 
 The cookie holds a random token; the table keeps only its SHA-256, so that a copy of the
 table signs no one in. A session ends at logout, after ``idle`` without a request, after
 ``MAX_LIFETIME`` whatever its use, and as soon as its principal is deactivated. The
-principal's roles and clearance are read again on every request (``Actor.of``), so a change
-an administrator makes applies to a session already open.
+principal's roles and clearance are read again on every request, so a change an
+administrator makes applies to a session already open; a session opened through the
+identity provider acts with those roles as the claims of its sign-in cap them (R-ACC-7).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from registry import clock
+from registry.access import identities
 from registry.access.models import ConsoleSession, Principal
 from registry.access.service import Actor, hash_token
 from registry.errors import Unauthenticated
@@ -26,6 +28,8 @@ from registry.errors import Unauthenticated
 MAX_LIFETIME = timedelta(hours=10)
 # A session's last use is written at most this often, so that reads do not each cost a write.
 LAST_SEEN_RESOLUTION = timedelta(seconds=30)
+# The method of a session opened through the identity provider: its roles are capped.
+OIDC = "oidc"
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,8 @@ async def start_session(
     )
     session.add(row)
     await session.flush()
-    return token, OpenSession(row.id, Actor.of(principal), row.csrf_secret, method)
+    actor = await _actor(session, principal, method)
+    return token, OpenSession(row.id, actor, row.csrf_secret, method)
 
 
 async def resume_session(*, session: AsyncSession, token: str, idle: timedelta) -> OpenSession:
@@ -77,7 +82,16 @@ async def resume_session(*, session: AsyncSession, token: str, idle: timedelta) 
         raise Unauthenticated("the console session has ended: sign in again")
     if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
         row.last_seen_at = now
-    return OpenSession(row.id, Actor.of(principal), row.csrf_secret, row.method)
+    actor = await _actor(session, principal, row.method)
+    return OpenSession(row.id, actor, row.csrf_secret, row.method)
+
+
+async def _actor(session: AsyncSession, principal: Principal, method: str) -> Actor:
+    # ``Actor.of`` alone would give an OIDC session every role granted, dropping the cap the
+    # provider's claims put on them at sign-in.
+    if method == OIDC:
+        return await identities.actor_of(session=session, principal=principal)
+    return Actor.of(principal)
 
 
 async def end_session(*, session: AsyncSession, session_id: str) -> None:

@@ -1,8 +1,10 @@
 """Security headers on every console response.
 
 No inline script or style is allowed (the pages load theirs from /console/static), nothing
-may frame the console (clickjacking), and forms post only to it. Pages are personal and
-never kept by a cache; static files may be.
+may frame the console (clickjacking), and forms post only to it, save the sign-in page's,
+whose "Sign in with" form is redirected on to the identity provider (a browser holds a
+form's redirects to ``form-action`` too), so that page names the provider's origin in its
+own policy. Pages are personal and never kept by a cache; static files may be.
 """
 
 from __future__ import annotations
@@ -10,12 +12,20 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'; form-action 'self'"
-)
+CSP = "Content-Security-Policy"
+
+
+def content_security_policy(*form_targets: str) -> str:
+    """The console's policy; ``form_targets`` are origins its forms may lead to besides it."""
+    targets = " ".join(("'self'", *form_targets))
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; "
+        f"base-uri 'none'; form-action {targets}"
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 ALWAYS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
@@ -35,6 +45,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers.update(ALWAYS)
+                # A page that set its own policy (the sign-in page) keeps it.
+                headers.setdefault(CSP, CONTENT_SECURITY_POLICY)
                 if not headers.get("content-type", "").startswith(("text/css", "text/javascript")):
                     headers["Cache-Control"] = "no-store"
             await send(message)

@@ -36,6 +36,7 @@ MENU = (
     MenuItem("/gaps", "Gaps", Action.TRANSFERS_READ),
     MenuItem("/who-processes", "Who processes what", Action.TRANSFERS_READ),
     MenuItem("/exports", "Exports", Action.INVENTORY_READ),
+    MenuItem("/imports", "Import", Action.INVENTORY_WRITE),
     MenuItem("/rights", "Rights requests", Action.RIGHTS_READ),
     MenuItem("/deletions-owed", "Deletions owed", Action.DELETIONS_OWED_READ),
     MenuItem("/security", "Audit log", Action.AUDIT_READ),

@@ -66,7 +66,8 @@ def _beside(work: Coroutine[Any, Any, T]) -> T:
 
 
 @contextmanager
-def served(templates: dict[str, Path], folder: Path) -> Iterator[Served]:
+def served(templates: dict[str, Path], folder: Path, **overrides: Any) -> Iterator[Served]:
+    """The app on a copy of the seeded template; ``overrides`` are settings."""
     shutil.copy(templates["seeded"], folder / "registry.db")
     shutil.copy(templates["audit"], folder / "audit.db")
     database_url = f"sqlite+aiosqlite:///{folder / 'registry.db'}"
@@ -76,6 +77,7 @@ def served(templates: dict[str, Path], folder: Path) -> Iterator[Served]:
         audit_database_url=f"sqlite+aiosqlite:///{folder / 'audit.db'}",
         var_dir=folder,
         privacy_contact="privacy@example.test",
+        **overrides,
     )
     port = _free_port()
     server = uvicorn.Server(

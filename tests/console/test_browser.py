@@ -17,6 +17,7 @@ from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -28,6 +29,7 @@ from registry.crypto import KeyRing
 from registry.db import transaction
 from registry.rights import service as rights
 from registry.rights.models import RequestKind
+from tests.access.test_oidc import CLIENT_ID, ROLE_MAP, person, provider
 from tests.conftest import NOW, OFFICER, ROOT
 from tests.console.served import Served, served
 
@@ -260,3 +262,92 @@ def test_the_rights_queue_puts_overdue_then_due_soon_first(page: Page, server: S
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Rights request #{overdue}")
     expect(page.get_by_role("heading", name="Steps")).to_be_visible()
     shot(page, "rights-request")
+
+
+# Sign-in through the identity provider, and the entity list's import.
+
+
+@pytest.fixture(scope="module")
+def oidc_server(
+    sqlite_templates: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Served, str]]:
+    with (
+        provider() as issuer,
+        served(
+            sqlite_templates,
+            tmp_path_factory.mktemp("console-oidc"),
+            oidc_issuer=issuer,
+            oidc_client_id=CLIENT_ID,
+            oidc_client_secret="not-checked-by-the-mock",
+            oidc_role_map=ROLE_MAP,
+        ) as running,
+    ):
+        yield running, issuer
+
+
+def test_sign_in_through_the_identity_providers_page(
+    chromium: Browser, oidc_server: tuple[Served, str]
+) -> None:
+    running, issuer = oidc_server
+    person(issuer, "ana@example.test", name="Ana Lima", groups=[])
+    context = chromium.new_context(base_url=running.base_url)
+    page = context.new_page()
+
+    page.goto("/console/sign-in")
+    assert accessible(page) == []
+    shot(page, "sign-in-oidc")
+    page.get_by_role("button", name=f"Sign in with {urlsplit(issuer).netloc}").click()
+    page.get_by_placeholder("sub").fill("ana@example.test")
+    page.get_by_role("button", name="Authorize").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("The record of processing")
+    expect(page.locator("main")).to_contain_text("Signed in as ana-example.test.")
+    assert accessible(page) == []
+    shot(page, "home-oidc")
+    context.close()
+
+
+def test_an_import_shows_errors_at_their_cells_then_a_good_list_is_applied(
+    page: Page, server: Served
+) -> None:
+    header = "slug,kind,legal_name,country\n"
+    sign_in(page, server)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Import").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Import entities")
+    assert accessible(page) == []
+    shot(page, "import")
+
+    bad = f"{header}acme-hosting,processor,Acme Hosting Ltd,XX\n".encode()
+    page.get_by_label("Entity list (csv or xlsx)").set_input_files(
+        files=[{"name": "entities.csv", "mimeType": "text/csv", "buffer": bad}]
+    )
+    page.get_by_role("button", name="Show the plan").click()
+    errors = page.locator("#import-errors tbody tr")
+    expect(errors).to_have_count(1)
+    expect(errors.nth(0)).to_contain_text("2")
+    expect(errors.nth(0).locator("td").nth(1)).to_have_text("country")
+    expect(errors.nth(0).locator("td").nth(2)).to_have_text("D2")
+    expect(errors.nth(0)).to_contain_text("XX")
+    expect(page.get_by_role("button", name="Apply")).to_have_count(0)
+    assert accessible(page) == []
+    assert headings_in_order(page)
+    shot(page, "import-errors")
+
+    page.get_by_role("link", name="Import another file").click()
+    good = f"{header}acme-hosting,processor,Acme Hosting Ltd,IE\n".encode()
+    page.get_by_label("Entity list (csv or xlsx)").set_input_files(
+        files=[{"name": "entities.csv", "mimeType": "text/csv", "buffer": good}]
+    )
+    page.get_by_role("button", name="Show the plan").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Import plan")
+    expect(page.locator("#import-changes")).to_contain_text("legal_name: — → Acme Hosting Ltd")
+    assert accessible(page) == []
+    shot(page, "import-plan")
+    page.get_by_role("button", name="Apply").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Import applied")
+    expect(page.locator("#import-result")).to_contain_text("Import batch #")
+    assert accessible(page) == []
+    shot(page, "import-applied")
+    page.get_by_role("link", name="acme-hosting").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Acme Hosting Ltd")

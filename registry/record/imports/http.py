@@ -76,7 +76,7 @@ class ImportRoutes(ExportRoutes):
                 await session.rollback()
                 return exchange.error(400, "INCOMPLETE", "the body ended before it was whole")
             try:
-                await self._audit(exchange, Outcome.ALLOWED, detail=_detail(plan))
+                await self._audit(exchange, Outcome.ALLOWED, detail=report.audit_detail(plan))
             except AuditUnavailable:
                 await session.rollback()
                 return self._audit_unavailable(exchange, "; nothing was written")
@@ -99,7 +99,7 @@ class ImportRoutes(ExportRoutes):
     async def _answered(self, exchange: Exchange, plan: Plan, *, status: int) -> Response:
         """A plan with errors: refused as bad input, audited, and sent so each can be fixed."""
         try:
-            await self._audit(exchange, Outcome.FAILED, detail=_detail(plan))
+            await self._audit(exchange, Outcome.FAILED, detail=report.audit_detail(plan))
         except AuditUnavailable:
             return self._audit_unavailable(exchange)
         return JSONResponse(report.as_json(plan), status_code=status, headers=PRIVATE_CONTENT)
@@ -109,14 +109,3 @@ def _flag(text: str, name: str) -> bool:
     if text.lower() not in FLAGS:
         raise InvalidInput(f"{name} is true or false, not {text!r}", field=name)
     return FLAGS[text.lower()]
-
-
-def _detail(plan: Plan) -> dict[str, str]:
-    """What the audit keeps of an import: which file, applied or not, and what it did."""
-    return {
-        "fileName": plan.file_name,
-        "sha256": plan.sha256,
-        "applied": str(plan.applied).lower(),
-        "errors": str(len(plan.errors)),
-        **{action: str(count) for action, count in plan.counts.items()},
-    }

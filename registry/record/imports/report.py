@@ -1,4 +1,5 @@
-"""A plan as the doors show it: JSON for the console's HTTP route, lines for the CLI."""
+"""A plan as the doors show it: JSON for the HTTP route, lines for the CLI, and what the
+audit log keeps of it."""
 
 from __future__ import annotations
 
@@ -62,3 +63,14 @@ def as_lines(plan: Plan) -> list[str]:
 
 def _place(error: CellError) -> str:
     return error.cell or error.column or "row"
+
+
+def audit_detail(plan: Plan) -> dict[str, str]:
+    """What the audit keeps of an import: which file, applied or not, and what it did."""
+    return {
+        "fileName": plan.file_name,
+        "sha256": plan.sha256,
+        "applied": str(plan.applied).lower(),
+        "errors": str(len(plan.errors)),
+        **{action: str(count) for action, count in plan.counts.items()},
+    }
