@@ -24,7 +24,7 @@ from registry.rights.models import (
     Restriction,
     RightsRequest,
 )
-from registry.rights.service import OPEN
+from registry.rights.steps import OPEN
 
 for enum in (FeeGround, PackageKind, RefusalGround, RequestKind, RequestStatus):
     strawberry.enum(enum)
