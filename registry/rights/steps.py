@@ -14,8 +14,8 @@ from enum import StrEnum
 
 from registry import clock
 from registry.access.policy import Action
-from registry.access.service import Actor
-from registry.errors import DomainError, InvalidInput, RuleBroken
+from registry.access.service import Actor, authorize
+from registry.errors import DomainError, Forbidden, InvalidInput, RuleBroken
 from registry.rights.models import RequestStatus, RightsRequest
 
 OPEN = frozenset(
@@ -83,7 +83,10 @@ def why_not(request: RightsRequest, step: Step) -> DomainError | None:
 
 
 def allowed_actions(request: RightsRequest, actor: Actor) -> list[Step]:
-    """The steps ``actor`` may take on ``request`` now; none for who may not run requests."""
-    if not actor.may(Action.RIGHTS_MANAGE):
+    """The steps ``actor`` may take on ``request`` now; none for who may not run requests,
+    nor for one not cleared (R-ACC-3): the service would refuse them all."""
+    try:
+        authorize(actor, Action.RIGHTS_MANAGE)
+    except Forbidden:
         return []
     return [step for step in Step if why_not(request, step) is None]
