@@ -15,7 +15,9 @@ from registry.access.policy import Role
 from registry.access.service import Actor
 from registry.rights.models import RequestKind, RequestStatus, RightsRequest
 from registry.rights.steps import Step, allowed_actions
-from tests.conftest import NOW
+from tests.conftest import NOW, Api
+from tests.recordings.conftest import Scene
+from tests.rights.test_workflow import receive, step
 
 OFFICER = Actor(handle="officer", roles=frozenset({Role.PRIVACY_OFFICER}))
 DAY = timedelta(days=1)
@@ -103,3 +105,21 @@ def test_r_acc_3_an_officer_not_cleared_is_offered_nothing() -> None:
     """R-ACC-3: without the confidentiality commitment and training, no personal data."""
     uncleared = Actor(handle="new-officer", roles=frozenset({Role.PRIVACY_OFFICER}), cleared=False)
     assert allowed_actions(request(RequestStatus.RECEIVED), uncleared) == []
+
+
+NEXT = "query($id: Int!) { rightsRequest(id: $id) { status nextActions } }"
+
+
+async def test_r_dsr_3_graphql_gives_the_same_next_actions(api: Api, scene: Scene) -> None:
+    """R-DSR-3: over GraphQL too, a request just received is offered proof of identity, not
+    registration; once proof is asked, asking again is no longer offered."""
+    request = await receive(api)
+    before = (await api.data(NEXT, {"id": request["id"]}))["rightsRequest"]
+    await step(api, "requestIdentityProof", request["id"])
+    after = (await api.data(NEXT, {"id": request["id"]}))["rightsRequest"]
+
+    assert before["nextActions"] == ["ASK_FOR_PROOF", "ESTABLISH_IDENTITY", "REFUSE"]
+    assert after == {
+        "status": "IDENTITY_PENDING",
+        "nextActions": ["ESTABLISH_IDENTITY", "EXTEND", "REFUSE"],
+    }
