@@ -107,7 +107,9 @@ def build_app(
         return JSONResponse(body, status_code=200 if ready else 503)
 
     throttle = Throttle(settings=settings, audit_log=audit_log)
-    console = Console(settings=settings, sessions=sessions, audit_log=audit_log)
+    console = Console(
+        settings=settings, sessions=sessions, audit_log=audit_log, ring=ring, blobs=blobs
+    )
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -38,6 +38,7 @@ class Action(StrEnum):
     RECORDING_LISTEN = "recordings.listen"
     RECORDING_ERASE = "recordings.erase"
     HOLD_PLACE = "recordings.hold"
+    RETENTION_EVIDENCE_READ = "recordings.retention_evidence"
     MONITOR = "calls.monitor"
     RIGHTS_READ = "rights.read"
     RIGHTS_MANAGE = "rights.manage"
@@ -81,6 +82,8 @@ POLICY: dict[Action, frozenset[Role]] = {
     # R-RET-2, R-ERA-1: holds and erasure are the privacy team's.
     Action.HOLD_PLACE: frozenset({Role.PRIVACY_OFFICER}),
     Action.RECORDING_ERASE: frozenset({Role.PRIVACY_OFFICER}),
+    # Who holds and erases reads the evidence of it: holds in force, sweeps, tombstones.
+    Action.RETENTION_EVIDENCE_READ: frozenset({Role.PRIVACY_OFFICER}),
     # §7: the privacy team runs data-subject requests and hands out their answers.
     Action.RIGHTS_READ: frozenset({Role.PRIVACY_OFFICER}),
     Action.RIGHTS_MANAGE: frozenset({Role.PRIVACY_OFFICER}),
@@ -102,6 +105,7 @@ PERSONAL: frozenset[Action] = frozenset(
         Action.CALLS_READ,
         Action.RECORDING_LISTEN,
         Action.MONITOR,
+        Action.RETENTION_EVIDENCE_READ,
         Action.RIGHTS_READ,
         Action.RIGHTS_MANAGE,
         Action.PACKAGE_DOWNLOAD,
@@ -191,6 +195,7 @@ PERSONAL_QUERIES: dict[str, Action] = {
     "tokens": Action.PRINCIPALS_READ,
     "call": Action.CALLS_READ,
     "deletionsOwed": Action.DELETIONS_OWED_READ,
+    "retentionEvidence": Action.RETENTION_EVIDENCE_READ,
     "rightsRequests": Action.RIGHTS_READ,
     "rightsRequest": Action.RIGHTS_READ,
     "findSubjects": Action.RIGHTS_READ,

@@ -1,7 +1,8 @@
-"""The recordings' duties: the start-of-call deletions management still owes (R-CON-2).
+"""The recordings' duties: the start-of-call deletions management still owes (R-CON-2), and
+for the privacy team the evidence of retention: holds in force, sweeps, tombstones.
 
-Read as GraphQL's ``deletionsOwed`` reads it (``recordings.deletions_owed``) and audited
-the same way, with the calls it showed.
+Read as GraphQL's ``deletionsOwed`` and ``retentionEvidence`` read them (``recordings.calls``,
+``recordings.evidence``) and audited the same way, with what they showed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from registry.console.visits import Visit, page
-from registry.recordings import calls
+from registry.recordings import calls, evidence
 
 
 @page
@@ -20,5 +21,15 @@ async def deletions_owed(visit: Visit) -> Response:
     return visit.render("deletions_owed.html", owed=owed)
 
 
+@page
+async def retention(visit: Visit) -> Response:
+    found = await evidence.retention_evidence(session=visit.db, actor=visit.actor)
+    visit.audit("retentionEvidence", **evidence.shown(found))
+    return visit.render("retention.html", evidence=found)
+
+
 def routes() -> list[Route]:
-    return [Route("/deletions-owed", deletions_owed, methods=["GET"])]
+    return [
+        Route("/deletions-owed", deletions_owed, methods=["GET"]),
+        Route("/retention", retention, methods=["GET"]),
+    ]

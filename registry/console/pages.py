@@ -15,6 +15,8 @@ from starlette.templating import Jinja2Templates
 from registry.access.policy import Action
 from registry.access.service import Actor
 from registry.audit.service import AuditLog
+from registry.blobs import BlobStore
+from registry.crypto import KeyRing
 from registry.settings import Settings
 
 HERE = Path(__file__).parent
@@ -39,6 +41,7 @@ MENU = (
     MenuItem("/imports", "Import", Action.INVENTORY_WRITE),
     MenuItem("/rights", "Rights requests", Action.RIGHTS_READ),
     MenuItem("/deletions-owed", "Deletions owed", Action.DELETIONS_OWED_READ),
+    MenuItem("/retention", "Retention", Action.RETENTION_EVIDENCE_READ),
     MenuItem("/security", "Audit log", Action.AUDIT_READ),
 )
 
@@ -48,6 +51,9 @@ class Console:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     audit_log: AuditLog
+    # What answering a rights request needs: its answers are sealed and stored as packages.
+    ring: KeyRing
+    blobs: BlobStore
     templates: Jinja2Templates = field(
         default_factory=lambda: Jinja2Templates(directory=HERE / "templates")
     )

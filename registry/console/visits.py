@@ -45,12 +45,19 @@ class Visit:
     def require(self, action: Action) -> None:
         authorize(self.actor, action)
 
-    def audit(self, action: str, *, target: str | None = None, **detail: Any) -> None:
+    def audit(
+        self,
+        action: str,
+        *,
+        target: str | None = None,
+        outcome: Outcome = Outcome.ALLOWED,
+        **detail: Any,
+    ) -> None:
         self.trail.append(
             Entry(
                 principal=self.actor.handle,
                 action=action,
-                outcome=Outcome.ALLOWED,
+                outcome=outcome,
                 target=target,
                 detail=detail or None,
             )

@@ -18,7 +18,7 @@ from registry.graphql.context import Info
 from registry.graphql.errors import ErrorType
 from registry.graphql.loading import grouped
 from registry.graphql.mutations import run
-from registry.recordings import calls, erasure, monitoring, retention
+from registry.recordings import calls, erasure, evidence, monitoring, retention
 from registry.recordings.models import (
     Call,
     ConsentEvent,
@@ -31,10 +31,14 @@ from registry.recordings.models import (
 from registry.recordings.types import (
     CallType,
     DeletionOwedType,
+    IdentifierTombstoneType,
     LegalHoldType,
     MonitoringSessionType,
     RecordingType,
+    RetentionEvidenceType,
     SubjectType,
+    SweepRunType,
+    TombstoneType,
 )
 from registry.rights import minors
 
@@ -150,6 +154,24 @@ class RecordingsQuery:
             )
             for d, obj in zip(owed, objects, strict=True)
         ]
+
+    @strawberry.field(
+        description="Holds in force, the last sweeps and the tombstones of erasures: the "
+        "evidence of retention (R-RET-1, R-RET-2)."
+    )
+    async def retention_evidence(self, info: Info) -> RetentionEvidenceType:
+        ctx = info.context
+        found = await evidence.retention_evidence(session=ctx.session, actor=ctx.actor)
+        ctx.audit("retentionEvidence", Outcome.ALLOWED, detail=evidence.shown(found))
+        return RetentionEvidenceType(
+            holds_in_force=[LegalHoldType.of(hold) for hold in found.holds],
+            ending_soon_by=found.ending_soon_by,
+            sweeps=[SweepRunType.of(run) for run in found.sweeps],
+            tombstones=[TombstoneType.of(row) for row in found.tombstones],
+            identifier_tombstones=[
+                IdentifierTombstoneType.of(row) for row in found.identifier_tombstones
+            ],
+        )
 
 
 async def _call_payload(info: Info, call: Call | None, errors: list[ErrorType]) -> CallPayload:

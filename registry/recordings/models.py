@@ -251,3 +251,21 @@ class SeparateConsent(Base, table=True):
     purpose: str = Field(sa_type=String(200))
     given_at: datetime = Field(sa_type=UtcDateTime)
     withdrawn_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class SweepRun(Base, table=True):
+    """One sweep that ran to its end, with what it erased and what holds kept from it: the
+    evidence of retention the privacy team reads (R-RET-1, R-RET-2), without the audit log,
+    which is the security team's alone (R-ACC-6). Counts only, no one's data."""
+
+    __tablename__ = "sweep_run"
+
+    id: int = Field(default=None, primary_key=True)
+    finished_at: datetime = Field(index=True, sa_type=UtcDateTime)
+    shredded: int = Field(default=0)
+    blobs_deleted: int = Field(default=0)
+    identifiers_erased: int = Field(default=0)
+    expired_packages_erased: int = Field(default=0)
+    unfinished_uploads_removed: int = Field(default=0)
+    # Recordings past their period that a hold in force kept when the sweep ended.
+    kept_by_holds: int = Field(default=0)

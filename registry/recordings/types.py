@@ -14,7 +14,9 @@ from registry.recordings.models import (
     ConsentEvent,
     ConsentStep,
     Direction,
+    ErasureReason,
     HoldGround,
+    IdentifierTombstone,
     LegalHold,
     MonitoringReason,
     MonitoringSession,
@@ -23,12 +25,15 @@ from registry.recordings.models import (
     Segment,
     Subject,
     SubjectKind,
+    SweepRun,
+    Tombstone,
 )
 
 for enum in (
     Consent,
     ConsentStep,
     Direction,
+    ErasureReason,
     HoldGround,
     MonitoringReason,
     RecordingStatus,
@@ -192,3 +197,83 @@ class DeletionOwedType:
     age_hours: float
     management_notified: bool
     it_notified: bool
+
+
+@strawberry.type(name="SweepRun")
+class SweepRunType:
+    finished_at: datetime
+    shredded: int
+    blobs_deleted: int
+    identifiers_erased: int
+    expired_packages_erased: int
+    unfinished_uploads_removed: int
+    kept_by_holds: int = strawberry.field(
+        description="Recordings past their period that holds in force kept from this sweep."
+    )
+
+    @classmethod
+    def of(cls, row: SweepRun) -> SweepRunType:
+        return cls(
+            finished_at=row.finished_at,
+            shredded=row.shredded,
+            blobs_deleted=row.blobs_deleted,
+            identifiers_erased=row.identifiers_erased,
+            expired_packages_erased=row.expired_packages_erased,
+            unfinished_uploads_removed=row.unfinished_uploads_removed,
+            kept_by_holds=row.kept_by_holds,
+        )
+
+
+@strawberry.type(name="Tombstone")
+class TombstoneType:
+    """What is left of an erased recording: its ID, when, why and by whom."""
+
+    recording_id: str
+    erased_at: datetime
+    reason: ErasureReason
+    erased_by: str
+
+    @classmethod
+    def of(cls, row: Tombstone) -> TombstoneType:
+        return cls(
+            recording_id=row.recording_id,
+            erased_at=row.erased_at,
+            reason=row.reason,
+            erased_by=row.erased_by,
+        )
+
+
+@strawberry.type(name="IdentifierTombstone")
+class IdentifierTombstoneType:
+    """What is left of a subject's erased identifiers: the subject's ID, when, why, by whom."""
+
+    subject_id: int
+    erased_at: datetime
+    reason: ErasureReason
+    erased_by: str
+
+    @classmethod
+    def of(cls, row: IdentifierTombstone) -> IdentifierTombstoneType:
+        return cls(
+            subject_id=row.subject_id,
+            erased_at=row.erased_at,
+            reason=row.reason,
+            erased_by=row.erased_by,
+        )
+
+
+@strawberry.type(name="RetentionEvidence")
+class RetentionEvidenceType:
+    holds_in_force: list[LegalHoldType] = strawberry.field(
+        description="Holds in force today, the nearest end first."
+    )
+    ending_soon_by: date = strawberry.field(
+        description="A hold ending on this day or before is ending soon."
+    )
+    sweeps: list[SweepRunType] = strawberry.field(description="The last sweeps, newest first.")
+    tombstones: list[TombstoneType] = strawberry.field(
+        description="The last erasures of recordings, newest first."
+    )
+    identifier_tombstones: list[IdentifierTombstoneType] = strawberry.field(
+        description="The last erasures of subjects' identifiers, newest first."
+    )

@@ -18,7 +18,7 @@ from registry.errors import InvalidInput, NotConfigured
 from registry.recordings.models import Subject
 from registry.rights import answers, effects, minors, service
 from registry.rights.models import Package, RequestKind, RightsRequest
-from registry.rights.service import UNDER_WAY
+from registry.rights.steps import Step
 
 # Art. 19: these answers change what recipients hold, so each recipient is told.
 TOLD_TO_RECIPIENTS = frozenset(
@@ -65,8 +65,7 @@ async def complete(
     request_id: int,
     terms: Terms | None = None,
 ) -> Answered:
-    request = await service.guarded(session, actor, request_id, UNDER_WAY, "complete")
-    service.require_identity(request)
+    request = await service.guarded(session, actor, request_id, Step.COMPLETE)
     subject = await session.get(Subject, request.subject_id) if request.subject_id else None
     if subject is None and request.kind not in NEEDS_NO_SUBJECT:
         if request.kind in (RequestKind.ACCESS, RequestKind.PORTABILITY):

@@ -34,6 +34,7 @@ from registry.rights.models import (
     RequestStep,
     RightsRequest,
 )
+from registry.rights.steps import allowed_actions
 from registry.rights.types import (
     ObjectionType,
     PackageType,
@@ -90,6 +91,7 @@ async def request_objects(info: Info, rows: Sequence[RightsRequest]) -> list[Rig
             controller=controllers[row.controller_id],
             earlier=[e.id for e in earlier[row.id]],
             steps=steps.get(row.id, []),
+            next_actions=allowed_actions(row, info.context.actor),
             notices=notices.get(row.id, []),
             packages=packages.get(row.id, []),
         )

@@ -3,7 +3,8 @@
 received → identity_pending → registered (R-DSR-2's confirmation) → in_progress →
 completed | refused, with one extension of the deadline on the way (status ``extended``).
 Every step is kept with who took it and when; a step out of turn is refused and changes
-nothing. Completing a request carries out what it asks (``completion``).
+nothing: which step each status allows is the one table of ``steps``. Completing a request
+carries out what it asks (``completion``).
 """
 
 from __future__ import annotations
@@ -37,18 +38,8 @@ from registry.rights.models import (
     RequestStep,
     RightsRequest,
 )
+from registry.rights.steps import BEFORE_REGISTRATION, OPEN, Step, why_not
 
-OPEN = frozenset(
-    {
-        RequestStatus.RECEIVED,
-        RequestStatus.IDENTITY_PENDING,
-        RequestStatus.REGISTERED,
-        RequestStatus.IN_PROGRESS,
-        RequestStatus.EXTENDED,
-    }
-)
-BEFORE_REGISTRATION = frozenset({RequestStatus.RECEIVED, RequestStatus.IDENTITY_PENDING})
-UNDER_WAY = frozenset({RequestStatus.IN_PROGRESS, RequestStatus.EXTENDED})
 # A request like an earlier one of the same subject within this time is shown as a repeat.
 REPEAT_WINDOW = timedelta(days=365)
 # How far ahead the queue looks for deadlines: none lies further than a few months away.
@@ -120,7 +111,7 @@ async def request_identity_proof(
     *, session: AsyncSession, actor: Actor, request_id: int
 ) -> RightsRequest:
     """The requester is asked for proof of identity (R-DSR-3)."""
-    request = await guarded(session, actor, request_id, {RequestStatus.RECEIVED}, "ask for proof")
+    request = await guarded(session, actor, request_id, Step.ASK_FOR_PROOF)
     request.status = RequestStatus.IDENTITY_PENDING
     request.identity_requested_at = clock.now()
     await _step(session, actor, request, "identity_proof_requested")
@@ -136,7 +127,7 @@ async def establish_identity(
     subject_id: int | None = None,
 ) -> RightsRequest:
     """Identity is established, on the evidence named; the subject may be picked here."""
-    request = await guarded(session, actor, request_id, BEFORE_REGISTRATION, "establish identity")
+    request = await guarded(session, actor, request_id, Step.ESTABLISH_IDENTITY)
     evidence = stated(evidence, "evidence", missing="the evidence of identity is recorded")
     if subject_id is not None:
         if await session.get(Subject, subject_id) is None:
@@ -150,8 +141,7 @@ async def establish_identity(
 
 async def register(*, session: AsyncSession, actor: Actor, request_id: int) -> RightsRequest:
     """After review, the requester is told the request is registered (R-DSR-2)."""
-    request = await guarded(session, actor, request_id, BEFORE_REGISTRATION, "register")
-    require_identity(request)
+    request = await guarded(session, actor, request_id, Step.REGISTER)
     request.status = RequestStatus.REGISTERED
     request.confirmed_at = clock.now()
     await _step(session, actor, request, "registered_and_confirmed")
@@ -159,7 +149,7 @@ async def register(*, session: AsyncSession, actor: Actor, request_id: int) -> R
 
 
 async def start(*, session: AsyncSession, actor: Actor, request_id: int) -> RightsRequest:
-    request = await guarded(session, actor, request_id, {RequestStatus.REGISTERED}, "start")
+    request = await guarded(session, actor, request_id, Step.START)
     request.status = RequestStatus.IN_PROGRESS
     await _step(session, actor, request, "started")
     return request
@@ -172,21 +162,11 @@ async def extend(
 
     The reason is recorded, and so is the requester's notification, which goes with it.
     """
-    request = await guarded(
-        session,
-        actor,
-        request_id,
-        {RequestStatus.IDENTITY_PENDING, RequestStatus.REGISTERED, *UNDER_WAY},
-        "extend",
-    )
+    request = await guarded(session, actor, request_id, Step.EXTEND)
     reason = stated(reason, "reason", missing="an extension states its reason")
     if not 1 <= months <= MAX_EXTENSION_MONTHS:
         raise RuleBroken("R-DSR-2", "an extension adds one or two months, no more", field="months")
     now = clock.now()
-    if request.extended_to is not None:
-        raise RuleBroken("R-DSR-2", "the deadline was extended once already")
-    if now > request.due_at:
-        raise RuleBroken("R-DSR-2", "the deadline has passed: it can no longer be extended")
     request.extended_to = add_months(request.due_at, months)
     request.extension_reason = reason
     request.extension_notified_at = now
@@ -213,14 +193,10 @@ async def charge_fee(
     reason: str,
 ) -> RightsRequest:
     """A reasonable fee, only for a manifestly unfounded, repetitive or excessive request."""
-    request = await guarded(
-        session, actor, request_id, {RequestStatus.REGISTERED, *UNDER_WAY}, "charge a fee"
-    )
+    request = await guarded(session, actor, request_id, Step.CHARGE_FEE)
     reason = stated(reason, "reason", missing="R-DSR-4: a fee states why the request is not free")
     if amount_cents <= 0:
         raise InvalidInput("a fee is a positive amount", field="amount_cents")
-    if request.fee_cents is not None:
-        raise InvalidInput("a fee was charged already", field="request")
     if ground is FeeGround.REPETITIVE:
         await _require_repeats(session, request)
     request.fee_cents, request.fee_ground, request.fee_reason = amount_cents, ground, reason
@@ -239,7 +215,7 @@ async def refuse(
     reason: str,
 ) -> RightsRequest:
     """Refuses the whole request, on one of the grounds the rules allow, with the reason."""
-    request = await guarded(session, actor, request_id, OPEN, "refuse")
+    request = await guarded(session, actor, request_id, Step.REFUSE)
     reason = stated(reason, "reason", missing="a refusal states its reason")
     if ground is RefusalGround.IDENTITY_NOT_ESTABLISHED:
         if request.identity_established_at is not None:
@@ -270,13 +246,6 @@ async def finish(
     request.closed_at = clock.now()
     await _step(session, actor, request, "completed", outcome)
     return request
-
-
-def require_identity(request: RightsRequest) -> None:
-    if request.identity_established_at is None:
-        raise RuleBroken(
-            "R-DSR-3", "the requester's identity is not established: the request cannot be answered"
-        )
 
 
 async def get_request(session: AsyncSession, request_id: int) -> RightsRequest:
@@ -399,15 +368,15 @@ async def guarded(
     session: AsyncSession,
     actor: Actor,
     request_id: int,
-    allowed: Collection[RequestStatus],
-    doing: str,
+    step: Step,
 ) -> RightsRequest:
+    """The request, if ``actor`` may take ``step`` on it now (``steps``' table), else the
+    error that says why not; nothing is changed either way."""
     authorize(actor, Action.RIGHTS_MANAGE)
     request = await get_request(session, request_id)
-    if request.status not in allowed:
-        raise InvalidInput(
-            f"cannot {doing} a request that is {request.status.value}", field="request"
-        )
+    refusal = why_not(request, step)
+    if refusal is not None:
+        raise refusal
     return request
 
 

@@ -24,10 +24,11 @@ from registry.rights.models import (
     Restriction,
     RightsRequest,
 )
-from registry.rights.service import OPEN
+from registry.rights.steps import OPEN, Step
 
 for enum in (FeeGround, PackageKind, RefusalGround, RequestKind, RequestStatus):
     strawberry.enum(enum)
+strawberry.enum(Step, name="RightsStep")
 
 
 @strawberry.type(name="RequestStep", description="A step of a request: who, when, what.")
@@ -175,6 +176,9 @@ class RightsRequestType:
         description="Requests of the same kind by the same person in the year before (R-DSR-4)."
     )
     steps: list[RequestStepType]
+    next_actions: list[Step] = strawberry.field(
+        description="The steps the caller may take on the request now (the service's table)."
+    )
     recipient_notices: list[RecipientNoticeType]
     packages: list[PackageType]
 
@@ -186,6 +190,7 @@ class RightsRequestType:
         controller: str,
         earlier: list[int],
         steps: list[RequestStepType],
+        next_actions: list[Step],
         notices: list[RecipientNoticeType],
         packages: list[PackageType],
     ) -> RightsRequestType:
@@ -219,6 +224,7 @@ class RightsRequestType:
             outcome=row.outcome,
             earlier_requests=earlier,
             steps=steps,
+            next_actions=next_actions,
             recipient_notices=notices,
             packages=packages,
         )

@@ -1,6 +1,7 @@
 """One sweep, whoever runs it (`registry sweep` or the server's periodic task): recordings
 and identifiers past their retention, packages past their expiry, temp files of killed
-writes, and an audit entry saying what went (each erasing batch has its own as well)."""
+writes, and an audit entry saying what went (each erasing batch has its own as well); then
+the run's counts for the privacy team (``recordings.evidence``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog, Entry
 from registry.blobs import BlobStore, LocalBlobStore
-from registry.recordings import retention, uploads
+from registry.db import transaction
+from registry.recordings import evidence, retention, uploads
 from registry.rights.expiry import erase_expired_packages
 
 
@@ -78,4 +80,15 @@ async def sweep_all(
             )
         ]
     )
+    async with transaction(sessions) as session:
+        await evidence.record_sweep(
+            session,
+            evidence.SweepCounts(
+                shredded=report.shredded,
+                blobs_deleted=report.blobs_deleted,
+                identifiers_erased=report.identifiers_erased,
+                expired_packages_erased=packages,
+                unfinished_uploads_removed=unfinished,
+            ),
+        )
     return swept

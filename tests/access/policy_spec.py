@@ -17,7 +17,9 @@ READS_THE_RECORD = frozenset({Action.INVENTORY_READ, Action.TRANSFERS_READ})
 MAY: dict[Role, frozenset[Action]] = {
     # §1 and §7: the privacy team edits the record, runs data-subject requests, holds and
     # erases recordings (R-RET-2, R-ERA-1), marks children (R-MIN-1), takes withdrawals,
-    # handles authorities' requests (R-ACC-5) and watches the deletions owed (R-CON-2).
+    # handles authorities' requests (R-ACC-5) and watches the deletions owed (R-CON-2);
+    # who holds and erases reads the evidence of retention: holds in force, sweeps and
+    # tombstones (R-RET-2, R-ERA-1), from the recordings' tables, not the audit log (R-ACC-6).
     Role.PRIVACY_OFFICER: READS_THE_RECORD
     | {
         Action.INVENTORY_WRITE,
@@ -29,6 +31,7 @@ MAY: dict[Role, frozenset[Action]] = {
         Action.SUBJECT_MINOR,
         Action.HOLD_PLACE,
         Action.RECORDING_ERASE,
+        Action.RETENTION_EVIDENCE_READ,
         Action.RIGHTS_READ,
         Action.RIGHTS_MANAGE,
         Action.PACKAGE_DOWNLOAD,
@@ -91,6 +94,8 @@ PERSONAL: frozenset[Action] = frozenset(
         Action.CALLS_READ,
         Action.RECORDING_LISTEN,
         Action.MONITOR,
+        # Holds name who placed them and why; tombstones who erased (R-ACC-3).
+        Action.RETENTION_EVIDENCE_READ,
         Action.RIGHTS_READ,
         Action.RIGHTS_MANAGE,
         Action.PACKAGE_DOWNLOAD,
@@ -166,6 +171,7 @@ DOORS: dict[str, Action] = {
     "notifyRefusal": Action.REFUSAL_NOTIFY,
     "deleteStartAudio": Action.START_AUDIO_DELETE,
     "deletionsOwed": Action.DELETIONS_OWED_READ,
+    "retentionEvidence": Action.RETENTION_EVIDENCE_READ,
     "withdrawConsent": Action.CONSENT_WITHDRAW,
     "markUnder16": Action.SUBJECT_MINOR,
     "call": Action.CALLS_READ,

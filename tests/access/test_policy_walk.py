@@ -64,6 +64,7 @@ WALK: dict[Action, Operation] = {
     Action.AUDIT_READ: ("{ auditEvents(first: 1) { nodes { seq } } }", {}),
     Action.CALLS_READ: ('{ call(id: "no-such-call") { id } }', {}),
     Action.DELETIONS_OWED_READ: ("{ deletionsOwed { ageHours } }", {}),
+    Action.RETENTION_EVIDENCE_READ: ("{ retentionEvidence { endingSoonBy } }", {}),
     Action.CALL_REGISTER: (
         'mutation { registerSubject(input: {kind: CUSTOMER, countryCode: "GB"}) { subject { id } errors { __typename message } } }',
         {},
@@ -196,6 +197,7 @@ DOORS: dict[str, str] = {
     "tokens": "{ tokens { nodes { label } } }",
     "call": '{ call(id: "x") { id } }',
     "deletionsOwed": "{ deletionsOwed { ageHours } }",
+    "retentionEvidence": "{ retentionEvidence { endingSoonBy } }",
     "registerSubject": "mutation { registerSubject(input: {kind: AGENT}) { errors { __typename } } }",
     "registerCall": 'mutation { registerCall(input: {direction: INBOUND, company: "c", customer: 1, customerCountry: "GB"}) { errors { __typename } } }',
     "recordIvrChoice": 'mutation { recordIvrChoice(call: "x", digit: "1") { errors { __typename } } }',

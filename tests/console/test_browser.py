@@ -25,13 +25,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry import clock
 from registry.access.policy import Role
+from registry.audit.service import AuditLog
+from registry.blobs import LocalBlobStore
 from registry.crypto import KeyRing
 from registry.db import transaction
+from registry.recordings import calls, erasure, retention, storage
+from registry.recordings.models import Direction, HoldGround, Segment, SubjectKind
 from registry.rights import service as rights
 from registry.rights.models import RequestKind
 from tests.access.test_oidc import CLIENT_ID, ROLE_MAP, person, provider
+from registry.upkeep.sweeping import sweep_all
 from tests.conftest import NOW, OFFICER, ROOT
 from tests.console.served import Served, served
+from tests.recordings.conftest import chunks
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No download, update, sync or QUIC: the browser talks to the test's server alone.
@@ -144,7 +150,8 @@ def test_keyboard_reaches_the_main_links(page: Page, server: Served) -> None:
     sign_in(page, server)
     reached = []
 
-    for _ in range(12):
+    # Through the menu, however long it is for the role, to its last stop.
+    while "Sign out" not in reached and len(reached) < 40:
         page.keyboard.press("Tab")
         reached.append(page.evaluate("() => document.activeElement.textContent.trim()"))
 
@@ -351,3 +358,118 @@ def test_an_import_shows_errors_at_their_cells_then_a_good_list_is_applied(
     shot(page, "import-applied")
     page.get_by_role("link", name="acme-hosting").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Acme Hosting Ltd")
+
+
+# --- The recordings' duties and a request's next actions -------------------------------------
+
+
+def test_a_request_offers_its_next_actions_and_takes_one(page: Page, server: Served) -> None:
+    """R-DSR-3: a request just received asks for proof of identity; once asked, that action
+    is no longer offered, and the step shows in the request's steps."""
+    ring = KeyRing.load_or_create(server.folder / "keyring.json")
+
+    async def receive(sessions: async_sessionmaker[AsyncSession]) -> int:
+        async with transaction(sessions) as session:
+            request = await rights.receive(
+                session=session,
+                actor=OFFICER,
+                ring=ring,
+                received=rights.Received(
+                    kind=RequestKind.ACCESS,
+                    controller="mood-media-austria",
+                    email="asker@example.test",
+                ),
+            )
+        return request.id
+
+    request_id = server.run(receive)
+    sign_in(page, server)
+    page.goto(f"/console/rights/{request_id}")
+
+    expect(page.get_by_role("heading", name="Next actions")).to_be_visible()
+    expect(page.get_by_role("button", name="Register")).to_have_count(0)
+    assert accessible(page) == []
+    assert headings_in_order(page)
+    shot(page, "rights-request-actions")
+    page.get_by_role("button", name="Ask for proof").click()
+
+    expect(page.locator("main dl")).to_contain_text("identity pending")
+    expect(page.locator("main tbody")).to_contain_text("identity proof requested")
+    expect(page.get_by_role("button", name="Ask for proof")).to_have_count(0)
+    assert accessible(page) == []
+
+
+def test_the_privacy_officer_reads_the_evidence_of_retention(page: Page, server: Served) -> None:
+    """R-RET-2: holds in force, the one ending soon marked; R-RET-1: the sweeps and the
+    tombstones of erasures, with when, why and by whom."""
+    ring = KeyRing.load_or_create(server.folder / "keyring.json")
+    blobs = LocalBlobStore(server.folder / "blobs")
+
+    async def hold_erase_and_sweep(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+        async with transaction(sessions) as session:
+            customer = await calls.register_subject(
+                session=session,
+                actor=OFFICER,
+                ring=ring,
+                kind=SubjectKind.CUSTOMER,
+                identifiers=calls.Identifiers(None, "+44 20 7946 0001", None),
+                country_code="GB",
+            )
+            call = await calls.register_call(
+                session=session,
+                actor=OFFICER,
+                direction=Direction.INBOUND,
+                company_slug="mood-media-uk",
+                customer_id=customer.id,
+                agent_id=None,
+                customer_country_code="GB",
+            )
+            await calls.record_ivr_choice(
+                session=session, actor=OFFICER, call_id=call.id, digit="1"
+            )
+            made = [
+                await storage.store(
+                    session=session,
+                    actor=OFFICER,
+                    ring=ring,
+                    blobs=blobs,
+                    call_id=call.id,
+                    segment=Segment.FULL,
+                    audio=chunks(b"a recorded call " * 100),
+                )
+                for _ in range(2)
+            ]
+        held, erased = (recording.id for recording in made)
+        async with transaction(sessions) as session:
+            await retention.place_hold(
+                session=session,
+                actor=OFFICER,
+                recording_id=held,
+                ground=HoldGround.LEGAL_CLAIMS,
+                justification="Claim 2026-114 filed",
+                ends_on=(NOW + timedelta(days=10)).date(),
+            )
+            await erasure.erase_recording(session=session, actor=OFFICER, recording_id=erased)
+        log = AuditLog.open(f"sqlite+aiosqlite:///{server.folder / 'audit.db'}")
+        try:
+            await sweep_all(sessions=sessions, blobs=blobs, audit_log=log)
+        finally:
+            await log.close()
+        return [held, erased]
+
+    held, erased = server.run(hold_erase_and_sweep)
+    sign_in(page, server)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Retention").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Evidence of retention")
+    holds = page.locator("main table").nth(0)
+    expect(holds.get_by_role("row", name=re.compile(held))).to_contain_text("ending soon")
+    expect(page.locator("main table").nth(1).locator("tbody tr")).not_to_have_count(0)
+    tombstones = page.locator("main table").nth(2)
+    expect(tombstones.get_by_role("row", name=re.compile(erased))).to_contain_text(
+        "erasure request"
+    )
+    assert accessible(page) == []
+    assert headings_in_order(page)
+    shot(page, "retention-evidence")

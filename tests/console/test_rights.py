@@ -14,10 +14,10 @@ from registry.audit.service import AuditLog
 from registry.crypto import KeyRing
 from registry.db import transaction
 from registry.rights import service
-from registry.rights.models import RequestKind
+from registry.rights.models import RequestKind, RequestStatus, RightsRequest
 from tests.access.test_policy_walk import handle_of
 from tests.conftest import NOW, OFFICER
-from tests.console.conftest import Browser
+from tests.console.conftest import Browser, csrf_of
 from tests.recordings.test_http import events
 
 
@@ -83,3 +83,119 @@ async def test_a_manager_sees_neither_the_queue_nor_its_link(
     assert "/console/rights" not in home.text
     assert listed.status_code == one.status_code == 403
     assert "access" not in one.text.split('<main id="main">')[1]
+
+
+STEP_FORM = re.compile(r'action="/console/rights/\d+/steps/([a-z_]+)"')
+
+
+async def _request_row(
+    sessions: async_sessionmaker[AsyncSession], request_id: int
+) -> RightsRequest:
+    async with sessions() as session:
+        return await session.get_one(RightsRequest, request_id)
+
+
+async def test_r_dsr_3_a_received_request_offers_its_next_steps_and_takes_one(
+    browser: Browser,
+    seeded: async_sessionmaker[AsyncSession],
+    ring: KeyRing,
+    frozen_clock: clock.FrozenClock,
+    audit_log: AuditLog,
+) -> None:
+    """R-DSR-3: a request just received asks for proof of identity, establishes it or is
+    refused; it cannot be started or answered yet. The step taken is audited as GraphQL's."""
+    request_id = await _received(seeded, ring, frozen_clock, 1, RequestKind.ACCESS)
+    await browser.sign_in()
+
+    page = await browser.client.get(f"/console/rights/{request_id}")
+    offered = STEP_FORM.findall(page.text)
+    asked = await browser.client.post(
+        f"/console/rights/{request_id}/steps/ask_for_proof", data={"csrf_token": csrf_of(page)}
+    )
+    after = await browser.client.get(f"/console/rights/{request_id}")
+
+    # Registration waits for established identity (R-DSR-3).
+    assert offered == ["ask_for_proof", "establish_identity", "refuse"]
+    assert asked.status_code == 303
+    assert (await _request_row(seeded, request_id)).status is RequestStatus.IDENTITY_PENDING
+    assert "identity proof requested" in after.text
+    assert "ask_for_proof" not in STEP_FORM.findall(after.text)
+    (taken,) = await events(audit_log, action="requestIdentityProof")
+    assert (taken.principal, taken.outcome, taken.target) == (
+        handle_of(Role.PRIVACY_OFFICER),
+        Outcome.ALLOWED,
+        f"rights_request:{request_id}",
+    )
+
+
+async def test_r_dsr_3_a_step_out_of_turn_is_refused_at_the_form_and_changes_nothing(
+    browser: Browser,
+    seeded: async_sessionmaker[AsyncSession],
+    ring: KeyRing,
+    frozen_clock: clock.FrozenClock,
+    audit_log: AuditLog,
+) -> None:
+    """R-DSR-3: without established identity the request is not registered; a step the
+    table does not allow, posted all the same, is refused by the service and changes nothing."""
+    request_id = await _received(seeded, ring, frozen_clock, 1, RequestKind.ACCESS)
+    await browser.sign_in()
+    page = await browser.client.get(f"/console/rights/{request_id}")
+
+    started = await browser.client.post(
+        f"/console/rights/{request_id}/steps/start", data={"csrf_token": csrf_of(page)}
+    )
+    registered = await browser.client.post(
+        f"/console/rights/{request_id}/steps/register", data={"csrf_token": csrf_of(page)}
+    )
+    blank = await browser.client.post(
+        f"/console/rights/{request_id}/steps/establish_identity",
+        data={"csrf_token": csrf_of(page), "evidence": "  "},
+    )
+
+    assert started.status_code == registered.status_code == blank.status_code == 422
+    assert "cannot start a request that is received" in started.text
+    assert "R-DSR-3" in registered.text
+    assert 'id="step-error"' in blank.text
+    row = await _request_row(seeded, request_id)
+    assert (row.status, row.identity_established_at) == (RequestStatus.RECEIVED, None)
+    refusals = await events(audit_log, action="registerRightsRequest")
+    assert [(e.outcome, e.detail) for e in refusals] == [(Outcome.DENIED, {"error": "RULE_BROKEN"})]
+
+
+async def test_a_manager_is_offered_no_step_and_may_take_none(
+    browser: Browser,
+    seeded: async_sessionmaker[AsyncSession],
+    ring: KeyRing,
+    frozen_clock: clock.FrozenClock,
+) -> None:
+    """Only the privacy team runs requests: a manager's post is refused (403) with nothing
+    shown of the request, and nothing changes."""
+    request_id = await _received(seeded, ring, frozen_clock, 1, RequestKind.ACCESS)
+    await browser.sign_in(Role.MANAGER)
+    home = await browser.client.get("/console/")
+
+    posted = await browser.client.post(
+        f"/console/rights/{request_id}/steps/extend",
+        data={"csrf_token": csrf_of(home), "months": "x", "reason": "busy"},
+    )
+
+    assert posted.status_code == 403
+    assert "steps" not in posted.text.split('<main id="main">')[1]
+    assert (await _request_row(seeded, request_id)).status is RequestStatus.RECEIVED
+
+
+async def test_a_step_posted_without_the_sessions_csrf_secret_is_refused(
+    browser: Browser,
+    seeded: async_sessionmaker[AsyncSession],
+    ring: KeyRing,
+    frozen_clock: clock.FrozenClock,
+) -> None:
+    request_id = await _received(seeded, ring, frozen_clock, 1, RequestKind.ACCESS)
+    await browser.sign_in()
+
+    posted = await browser.client.post(
+        f"/console/rights/{request_id}/steps/ask_for_proof", data={"csrf_token": "forged"}
+    )
+
+    assert posted.status_code == 403
+    assert (await _request_row(seeded, request_id)).status is RequestStatus.RECEIVED
