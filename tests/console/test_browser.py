@@ -33,8 +33,8 @@ from registry.recordings import calls, erasure, retention, storage
 from registry.recordings.models import Direction, HoldGround, Segment, SubjectKind
 from registry.rights import service as rights
 from registry.rights.models import RequestKind
-from tests.access.test_oidc import CLIENT_ID, ROLE_MAP, person, provider
 from registry.upkeep.sweeping import sweep_all
+from tests.access.test_oidc import CLIENT_ID, ROLE_MAP, person, provider
 from tests.conftest import NOW, OFFICER, ROOT
 from tests.console.served import Served, served
 from tests.recordings.conftest import chunks
