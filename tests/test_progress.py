@@ -68,6 +68,7 @@ def test_an_export_to_standard_output_holds_the_export_alone(env: None) -> None:
         "as_of",
         "exported_at",
         "controllers",
+        "entities",
         "processors",
         "transfers",
     }
