@@ -28,3 +28,10 @@ def drafted(model: type[M], values: Mapping[str, Any]) -> M:
         first = error.errors()[0]
         name = ".".join(str(part) for part in first["loc"])
         raise InvalidInput(f"{name}: {first['msg']}", field=name or None) from None
+
+
+def edited(model: type[M], row: object, changes: Mapping[str, Any]) -> M:
+    """The draft ``row`` would be with ``changes`` over its fields, checked as a whole, so
+    that each change is of its type as a new draft's would be."""
+    current = {name: getattr(row, name) for name in model.model_fields}
+    return drafted(model, {**current, **changes})

@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from registry import clock
 from registry._columns import text_lengths
-from registry._edits import drafted, refuse_unknown_fields
+from registry._edits import edited, refuse_unknown_fields
 from registry._text import optional_text, stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
@@ -205,8 +205,13 @@ async def create_activity(
     }
     activity = Activity(slug=slug, security_measures=_clean_measures(security_measures), **values)
     session.add(activity)
-    await session.flush()
-    await _record_activity(session, actor, activity, ChangeEvent.ACTIVITY_CREATED, before=None)
+    await history.record_row(
+        session=session,
+        actor=actor,
+        event=ChangeEvent.ACTIVITY_CREATED,
+        row=activity,
+        subject_slug=activity.slug,
+    )
     return activity
 
 
@@ -223,8 +228,7 @@ async def update_activity(
     refuse_unknown_fields(changes, EDITABLE_FIELDS)
     why = history.stated_reason(reason)
     activity = await _editable_activity(session, slug)
-    current = {name: getattr(activity, name) for name in ActivityDraft.model_fields}
-    draft = drafted(ActivityDraft, {**current, **changes})
+    draft = edited(ActivityDraft, activity, changes)
     cleaned = {name: _clean_field(name, getattr(draft, name)) for name in changes}
     return await _changed(session, actor, activity, cleaned, why)
 
@@ -268,14 +272,15 @@ async def _changed(
     values: Mapping[str, Any],
     reason: str | None,
 ) -> Activity:
-    before = history.snapshot(activity)
-    for name, value in values.items():
-        setattr(activity, name, value)
-    if history.snapshot(activity) != before:
-        await session.flush()
-        await _record_activity(
-            session, actor, activity, ChangeEvent.ACTIVITY_UPDATED, before=before, reason=reason
-        )
+    await history.apply_edit(
+        session=session,
+        actor=actor,
+        event=ChangeEvent.ACTIVITY_UPDATED,
+        row=activity,
+        subject_slug=activity.slug,
+        values=values,
+        reason=reason,
+    )
     return activity
 
 
@@ -289,36 +294,16 @@ async def retire_activity(
     before = history.snapshot(activity)
     activity.retired_on = clock.today()
     activity.retirement_reason = stated(reason, "reason", limit=history.REASON_LIMIT)
-    await session.flush()
-    await _record_activity(
-        session,
-        actor,
-        activity,
-        ChangeEvent.ACTIVITY_RETIRED,
+    await history.record_row(
+        session=session,
+        actor=actor,
+        event=ChangeEvent.ACTIVITY_RETIRED,
+        row=activity,
+        subject_slug=activity.slug,
         before=before,
         reason=activity.retirement_reason,
     )
     return activity
-
-
-async def _record_activity(
-    session: AsyncSession,
-    actor: Actor,
-    activity: Activity,
-    event: ChangeEvent,
-    *,
-    before: dict[str, Any] | None,
-    reason: str | None = None,
-) -> None:
-    await history.record_change(
-        session=session,
-        actor=actor,
-        event=event,
-        subject_slug=activity.slug,
-        before=before,
-        after=history.snapshot(activity),
-        reason=reason,
-    )
 
 
 # ----------------------------------------------------------------------------- purposes

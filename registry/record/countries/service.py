@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from registry._columns import text_lengths
-from registry._edits import drafted, refuse_unknown_fields
+from registry._edits import edited, refuse_unknown_fields
 from registry._text import stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
@@ -72,14 +72,12 @@ async def add_country(*, session: AsyncSession, actor: Actor, draft: CountryDraf
     country = Country(code=code, name=name, eea=draft.eea, eu=draft.eu)
     _check_memberships(country)
     session.add(country)
-    await session.flush()
-    await history.record_change(
+    await history.record_row(
         session=session,
         actor=actor,
         event=ChangeEvent.COUNTRY_ADDED,
+        row=country,
         subject_slug=code,
-        before=None,
-        after=history.snapshot(country),
     )
     return country
 
@@ -97,22 +95,19 @@ async def update_country(
     refuse_unknown_fields(changes, EDITABLE_FIELDS)
     why = history.stated_reason(reason)
     country = await country_by_code(session, code)
-    current = {name: getattr(country, name) for name in CountryDraft.model_fields}
-    edit = drafted(CountryDraft, {**current, **changes})
+    edit = edited(CountryDraft, country, changes)
     _check_memberships(edit)
-    before = history.snapshot(country)
-    country.name = stated(edit.name, "name", limit=NAME_LIMIT, one_line=True)
-    country.eea, country.eu = edit.eea, edit.eu
-    after = history.snapshot(country)
-    if after != before:
-        await session.flush()
-        await history.record_change(
-            session=session,
-            actor=actor,
-            event=ChangeEvent.COUNTRY_UPDATED,
-            subject_slug=country.code,
-            before=before,
-            after=after,
-            reason=why,
-        )
+    await history.apply_edit(
+        session=session,
+        actor=actor,
+        event=ChangeEvent.COUNTRY_UPDATED,
+        row=country,
+        subject_slug=country.code,
+        values={
+            "name": stated(edit.name, "name", limit=NAME_LIMIT, one_line=True),
+            "eea": edit.eea,
+            "eu": edit.eu,
+        },
+        reason=why,
+    )
     return country

@@ -310,17 +310,15 @@ async def update_document(
         setattr(document, name, value)
     await session.flush()
     await _replace_parties(session, document, parties)
-    after = await _snapshot(session, document)
-    if after != before:
-        await history.record_change(
-            session=session,
-            actor=actor,
-            event=ChangeEvent.DOCUMENT_UPDATED,
-            subject_slug=slug,
-            before=before,
-            after=after,
-            reason=why,
-        )
+    await history.record_if_changed(
+        session=session,
+        actor=actor,
+        event=ChangeEvent.DOCUMENT_UPDATED,
+        subject_slug=slug,
+        before=before,
+        after=await _snapshot(session, document),
+        reason=why,
+    )
     return document
 
 

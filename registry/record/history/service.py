@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
@@ -77,6 +77,80 @@ async def record_change(
     # Its sequence is given when the transaction commits (``number_changes``).
     session.info[_UNNUMBERED] = True
     return change
+
+
+async def record_row(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    event: ChangeEvent,
+    row: Base,
+    subject_slug: str,
+    before: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> Change:
+    """Records one event whose subject is ``row`` as it now stands (its snapshot after)."""
+    await session.flush()
+    return await record_change(
+        session=session,
+        actor=actor,
+        event=event,
+        subject_slug=subject_slug,
+        before=before,
+        after=snapshot(row),
+        reason=reason,
+    )
+
+
+async def record_if_changed(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    event: ChangeEvent,
+    subject_slug: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    reason: str | None,
+) -> None:
+    """Records an update only if it altered something: an edit that changes nothing
+    leaves no event in the log."""
+    if after != before:
+        await session.flush()
+        await record_change(
+            session=session,
+            actor=actor,
+            event=event,
+            subject_slug=subject_slug,
+            before=before,
+            after=after,
+            reason=reason,
+        )
+
+
+async def apply_edit(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    event: ChangeEvent,
+    row: Base,
+    subject_slug: str,
+    values: Mapping[str, Any],
+    reason: str | None,
+) -> None:
+    """Sets ``values`` on ``row``, and records the update with the row's columns before
+    and after, if it changed anything."""
+    before = snapshot(row)
+    for name, value in values.items():
+        setattr(row, name, value)
+    await record_if_changed(
+        session=session,
+        actor=actor,
+        event=event,
+        subject_slug=subject_slug,
+        before=before,
+        after=snapshot(row),
+        reason=reason,
+    )
 
 
 _UNNUMBERED = "history.unnumbered_changes"

@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from registry import clock
 from registry._columns import text_lengths
-from registry._edits import drafted, refuse_unknown_fields
+from registry._edits import edited, refuse_unknown_fields
 from registry._text import optional_text, stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
@@ -114,8 +114,13 @@ async def create_entity(*, session: AsyncSession, actor: Actor, draft: EntityDra
     values["slug"] = slug
     entity = Entity(**values)
     session.add(entity)
-    await session.flush()
-    await _record_entity(session, actor, entity, ChangeEvent.ENTITY_CREATED, before=None)
+    await history.record_row(
+        session=session,
+        actor=actor,
+        event=ChangeEvent.ENTITY_CREATED,
+        row=entity,
+        subject_slug=entity.slug,
+    )
     return entity
 
 
@@ -134,8 +139,7 @@ async def update_entity(
     entity = await entity_by_slug(session, slug)
     _require_active(entity, "slug")
     # Each change of its type first, as a draft of the whole entity would have it.
-    current = {name: getattr(entity, name) for name in EntityDraft.model_fields}
-    draft = drafted(EntityDraft, {**current, **changes})
+    draft = edited(EntityDraft, entity, changes)
     cleaned: dict[str, Any] = {}
     for name in changes:
         value = getattr(draft, name)
@@ -147,35 +151,16 @@ async def update_entity(
             cleaned[name] = clean_text(name, value) if name != "active_from" else value
         else:
             cleaned[name] = value
-    before = history.snapshot(entity)
-    for name, value in cleaned.items():
-        setattr(entity, name, value)
-    if history.snapshot(entity) != before:
-        await session.flush()
-        await _record_entity(
-            session, actor, entity, ChangeEvent.ENTITY_UPDATED, before=before, reason=why
-        )
-    return entity
-
-
-async def _record_entity(
-    session: AsyncSession,
-    actor: Actor,
-    entity: Entity,
-    event: ChangeEvent,
-    *,
-    before: dict[str, Any] | None,
-    reason: str | None = None,
-) -> None:
-    await history.record_change(
+    await history.apply_edit(
         session=session,
         actor=actor,
-        event=event,
+        event=ChangeEvent.ENTITY_UPDATED,
+        row=entity,
         subject_slug=entity.slug,
-        before=before,
-        after=history.snapshot(entity),
-        reason=reason,
+        values=cleaned,
+        reason=why,
     )
+    return entity
 
 
 async def retire_entity(
@@ -189,12 +174,12 @@ async def retire_entity(
     before = history.snapshot(entity)
     entity.retired_on = retired_on or clock.today()
     entity.retirement_reason = clean_text("reason", reason, required=True)
-    await session.flush()
-    await _record_entity(
-        session,
-        actor,
-        entity,
-        ChangeEvent.ENTITY_RETIRED,
+    await history.record_row(
+        session=session,
+        actor=actor,
+        event=ChangeEvent.ENTITY_RETIRED,
+        row=entity,
+        subject_slug=entity.slug,
         before=before,
         reason=entity.retirement_reason,
     )

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from registry._columns import text_lengths
-from registry._edits import drafted, refuse_unknown_fields
+from registry._edits import edited, refuse_unknown_fields
 from registry._text import optional_text, stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
@@ -105,14 +105,12 @@ async def add_authority(
         raise Conflict(f"a supervisory authority {slug!r} exists already", field="slug")
     authority = SupervisoryAuthority(slug=slug, **await _cleaned(session, draft, EDITABLE_FIELDS))
     session.add(authority)
-    await session.flush()
-    await history.record_change(
+    await history.record_row(
         session=session,
         actor=actor,
         event=ChangeEvent.SUPERVISORY_AUTHORITY_ADDED,
+        row=authority,
         subject_slug=slug,
-        before=None,
-        after=history.snapshot(authority),
     )
     return authority
 
@@ -130,24 +128,16 @@ async def update_authority(
     refuse_unknown_fields(changes, EDITABLE_FIELDS)
     why = history.stated_reason(reason)
     authority = await authority_by_slug(session, slug)
-    current = {name: getattr(authority, name) for name in SupervisoryAuthorityDraft.model_fields}
-    draft = drafted(SupervisoryAuthorityDraft, {**current, **changes})
-    values = await _cleaned(session, draft, list(changes))
-    before = history.snapshot(authority)
-    for name, value in values.items():
-        setattr(authority, name, value)
-    after = history.snapshot(authority)
-    if after != before:
-        await session.flush()
-        await history.record_change(
-            session=session,
-            actor=actor,
-            event=ChangeEvent.SUPERVISORY_AUTHORITY_UPDATED,
-            subject_slug=slug,
-            before=before,
-            after=after,
-            reason=why,
-        )
+    draft = edited(SupervisoryAuthorityDraft, authority, changes)
+    await history.apply_edit(
+        session=session,
+        actor=actor,
+        event=ChangeEvent.SUPERVISORY_AUTHORITY_UPDATED,
+        row=authority,
+        subject_slug=slug,
+        values=await _cleaned(session, draft, list(changes)),
+        reason=why,
+    )
     return authority
 
 

@@ -165,14 +165,12 @@ async def add_data_category(
         raise Conflict(f"a data category {full_key!r} exists already", field="key")
     category = DataCategory(key=full_key, name=title, description=about, special_category=False)
     session.add(category)
-    await session.flush()
-    await history.record_change(
+    await history.record_row(
         session=session,
         actor=actor,
         event=ChangeEvent.DATA_CATEGORY_ADDED,
+        row=category,
         subject_slug=category.key,
-        before=None,
-        after=history.snapshot(category),
     )
     return category
 
@@ -191,14 +189,12 @@ async def add_subject_category(
         raise Conflict(f"a subject category {full_key!r} exists already", field="key")
     subject = SubjectCategory(key=full_key, name=title, description=about)
     session.add(subject)
-    await session.flush()
-    await history.record_change(
+    await history.record_row(
         session=session,
         actor=actor,
         event=ChangeEvent.SUBJECT_CATEGORY_ADDED,
+        row=subject,
         subject_slug=subject.key,
-        before=None,
-        after=history.snapshot(subject),
     )
     return subject
 

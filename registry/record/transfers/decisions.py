@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from registry._columns import text_lengths
-from registry._edits import drafted, refuse_unknown_fields
+from registry._edits import edited, refuse_unknown_fields
 from registry._text import optional_text, stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
@@ -90,14 +90,12 @@ async def create_adequacy_decision(
     values = _cleaned(draft, set(EDITABLE_FIELDS))
     decision = AdequacyDecision(slug=slug, country_code=country_code, **values)
     session.add(decision)
-    await session.flush()
-    await history.record_change(
+    await history.record_row(
         session=session,
         actor=actor,
         event=ChangeEvent.ADEQUACY_DECISION_CREATED,
+        row=decision,
         subject_slug=slug,
-        before=None,
-        after=history.snapshot(decision),
     )
     return decision
 
@@ -116,22 +114,15 @@ async def update_adequacy_decision(
     refuse_unknown_fields(changes, EDITABLE_FIELDS)
     why = history.stated_reason(reason)
     decision = await decision_by_slug(session, slug)
-    current = {name: getattr(decision, name) for name in AdequacyDecisionDraft.model_fields}
     # Only what is given is cleaned: a decision's other text stays as it was recorded.
-    values = _cleaned(drafted(AdequacyDecisionDraft, {**current, **changes}), set(changes))
-    before = history.snapshot(decision)
-    for name, value in values.items():
-        setattr(decision, name, value)
-    after = history.snapshot(decision)
-    if after != before:
-        await session.flush()
-        await history.record_change(
-            session=session,
-            actor=actor,
-            event=ChangeEvent.ADEQUACY_DECISION_CHANGED,
-            subject_slug=decision.slug,
-            before=before,
-            after=after,
-            reason=why,
-        )
+    values = _cleaned(edited(AdequacyDecisionDraft, decision, changes), set(changes))
+    await history.apply_edit(
+        session=session,
+        actor=actor,
+        event=ChangeEvent.ADEQUACY_DECISION_CHANGED,
+        row=decision,
+        subject_slug=decision.slug,
+        values=values,
+        reason=why,
+    )
     return decision

@@ -322,17 +322,15 @@ async def update_transfer(
     _apply(transfer, draft, resolved)
     await session.flush()
     await _replace_categories(session, transfer, resolved.categories)
-    after = await _snapshot(session, transfer)
-    if after != before:
-        await history.record_change(
-            session=session,
-            actor=actor,
-            event=ChangeEvent.TRANSFER_UPDATED,
-            subject_slug=slug,
-            before=before,
-            after=after,
-            reason=why,
-        )
+    await history.record_if_changed(
+        session=session,
+        actor=actor,
+        event=ChangeEvent.TRANSFER_UPDATED,
+        subject_slug=slug,
+        before=before,
+        after=await _snapshot(session, transfer),
+        reason=why,
+    )
     return transfer
 
 
