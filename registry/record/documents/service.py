@@ -27,7 +27,16 @@ from registry._edits import drafted, refuse_unknown_fields
 from registry._text import optional_text, stated
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
-from registry.errors import Conflict, InvalidInput, NotFound, RuleBroken
+from registry.errors import Conflict, InvalidInput, NotFound
+from registry.record.documents._checks import (
+    PAPER_MECHANISMS as PAPER_MECHANISMS,  # the seeds match papers to transfers by it
+)
+from registry.record.documents._checks import (
+    Party,
+    check_cover,
+    check_current,
+    check_terms,
+)
 from registry.record.documents.models import (
     Document,
     DocumentKind,
@@ -39,23 +48,11 @@ from registry.record.documents.models import (
 from registry.record.history import service as history
 from registry.record.history.models import ChangeEvent
 from registry.record.inventory.models import Entity
-from registry.record.transfers import safeguards
-from registry.record.transfers.models import Mechanism, Transfer
+from registry.record.transfers.models import Transfer
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_PARTIES = 100
 TEXT_LIMITS = text_lengths(Document)
-# The kinds whose clauses come in modules (Decision (EU) 2021/914), the UK Addendum
-# amending them module for module.
-MODULED_KINDS = frozenset({DocumentKind.SCC_2021_914, DocumentKind.UK_ADDENDUM})
-SCC_MODULES = range(1, 5)
-# The mechanisms each kind of signed paper may stand for: the UK Addendum is signed with the
-# EU SCCs it amends, so both may be attached to a transfer under the Addendum.
-PAPER_MECHANISMS: dict[DocumentKind, frozenset[Mechanism]] = {
-    DocumentKind.SCC_2021_914: frozenset({Mechanism.SCC_2021_914, Mechanism.UK_ADDENDUM}),
-    DocumentKind.UK_IDTA: frozenset({Mechanism.UK_IDTA}),
-    DocumentKind.UK_ADDENDUM: frozenset({Mechanism.UK_ADDENDUM}),
-}
 
 
 class PartyDraft(BaseModel):
@@ -89,12 +86,6 @@ class DocumentFilter:
     include_withdrawn: bool = True
 
 
-@dataclass(frozen=True)
-class _Party:
-    entity: Entity
-    role: DocumentRole
-
-
 async def document_by_slug(session: AsyncSession, slug: str) -> Document:
     document = await session.scalar(select(Document).where(col(Document.slug) == slug))
     if document is None:
@@ -115,28 +106,7 @@ def _clean(draft: DocumentDraft) -> DocumentDraft:
     )
 
 
-def _check_terms(draft: DocumentDraft) -> None:
-    if draft.kind in MODULED_KINDS:
-        if draft.scc_module not in SCC_MODULES:
-            raise RuleBroken(
-                "R-INV-3",
-                f"{draft.kind.value} names its SCC module, 1 to 4, not {draft.scc_module}",
-                field="scc_module",
-            )
-    elif draft.scc_module is not None:
-        raise InvalidInput(
-            "an SCC module goes only with SCCs or the UK Addendum", field="scc_module"
-        )
-    if draft.signed_on is not None and draft.signed_on > clock.today():
-        raise InvalidInput("signed_on lies in the future", field="signed_on")
-    # ``expires_on`` is the first day the document no longer holds.
-    for name in ("signed_on", "effective_from"):
-        start: date | None = getattr(draft, name)
-        if start is not None and draft.expires_on is not None and draft.expires_on <= start:
-            raise InvalidInput(f"expires_on must come after {name}", field="expires_on")
-
-
-async def _parties(session: AsyncSession, draft: DocumentDraft) -> list[_Party]:
+async def _parties(session: AsyncSession, draft: DocumentDraft) -> list[Party]:
     if len(draft.parties) > MAX_PARTIES:
         raise InvalidInput(f"at most {MAX_PARTIES} parties", field="parties")
     slugs = {party.entity_slug for party in draft.parties}
@@ -147,54 +117,7 @@ async def _parties(session: AsyncSession, draft: DocumentDraft) -> list[_Party]:
     if missing := slugs - set(entities):
         raise NotFound(f"no entity {', '.join(sorted(missing))}")
     unique = {(p.entity_slug, p.role): p for p in draft.parties}
-    return [_Party(entities[slug], role) for slug, role in sorted(unique)]
-
-
-def _check_cover(document: Document, parties: list[_Party], transfer: Transfer) -> None:
-    """Whether the document may stand for (part of) the transfer's papers."""
-    allowed = PAPER_MECHANISMS.get(document.kind)
-    if allowed is not None and transfer.mechanism not in allowed:
-        raise InvalidInput(
-            f"{document.kind.value} papers do not go with a transfer under "
-            f"{transfer.mechanism.value}",
-            field="transfer",
-        )
-    if (
-        document.kind in MODULED_KINDS
-        and transfer.mechanism in safeguards.MODULED
-        and document.scc_module != transfer.scc_module
-    ):
-        raise RuleBroken(
-            "R-INV-3",
-            f"{document.slug} is SCC module {document.scc_module}; {transfer.slug} is under "
-            f"module {transfer.scc_module}",
-            field="scc_module",
-        )
-    # Signed papers name the exporter and the importer as such; other papers only as parties.
-    needed = (
-        (
-            (transfer.exporter_id, DocumentRole.EXPORTER),
-            (transfer.importer_id, DocumentRole.IMPORTER),
-        )
-        if allowed is not None
-        else ((transfer.exporter_id, None), (transfer.importer_id, None))
-    )
-    for entity_id, role in needed:
-        if not any(p.entity.id == entity_id and role in (None, p.role) for p in parties):
-            what = f"its {role.value}" if role is not None else "a party"
-            raise InvalidInput(
-                f"{document.slug} does not name {transfer.slug}'s "
-                f"{'exporter' if entity_id == transfer.exporter_id else 'importer'} as {what}",
-                field="parties",
-            )
-
-
-def _check_current(document: Document) -> None:
-    today = clock.today()
-    if document.withdrawn_on is not None:
-        raise InvalidInput(f"{document.slug} was withdrawn on {document.withdrawn_on}")
-    if document.expires_on is not None and document.expires_on <= today:
-        raise InvalidInput(f"{document.slug} expired on {document.expires_on}")
+    return [Party(entities[slug], role) for slug, role in sorted(unique)]
 
 
 async def _covered(session: AsyncSession, document: Document) -> list[Transfer]:
@@ -207,14 +130,14 @@ async def _covered(session: AsyncSession, document: Document) -> list[Transfer]:
     return list(rows.all())
 
 
-async def _parties_of(session: AsyncSession, document: Document) -> list[_Party]:
+async def _parties_of(session: AsyncSession, document: Document) -> list[Party]:
     rows = await session.execute(
         select(Entity, col(DocumentParty.role))
         .join(DocumentParty, col(DocumentParty.entity_id) == col(Entity.id))
         .where(col(DocumentParty.document_id) == document.id)
         .order_by(col(Entity.slug), col(DocumentParty.role))
     )
-    return [_Party(entity, role) for entity, role in rows.all()]
+    return [Party(entity, role) for entity, role in rows.all()]
 
 
 async def _snapshot(session: AsyncSession, document: Document) -> dict[str, Any]:
@@ -229,9 +152,7 @@ async def _snapshot(session: AsyncSession, document: Document) -> dict[str, Any]
     }
 
 
-async def _replace_parties(
-    session: AsyncSession, document: Document, parties: list[_Party]
-) -> None:
+async def _replace_parties(session: AsyncSession, document: Document, parties: list[Party]) -> None:
     await session.execute(
         delete(DocumentParty).where(col(DocumentParty.document_id) == document.id)
     )
@@ -248,7 +169,7 @@ async def add_document(*, session: AsyncSession, actor: Actor, draft: DocumentDr
         raise InvalidInput("slug must be lower-case words joined by hyphens", field="slug")
     if await session.scalar(select(col(Document.id)).where(col(Document.slug) == draft.slug)):
         raise Conflict(f"a document {draft.slug!r} exists already", field="slug")
-    _check_terms(draft)
+    check_terms(draft.kind, draft)
     parties = await _parties(session, draft)
     document = Document(
         slug=draft.slug,
@@ -257,9 +178,9 @@ async def add_document(*, session: AsyncSession, actor: Actor, draft: DocumentDr
     )
     covered = await _transfers(session, draft.transfer_slugs)
     if covered:
-        _check_current(document)
+        check_current(document)
     for transfer in covered:
-        _check_cover(document, parties, transfer)
+        check_cover(document, parties, transfer)
     session.add(document)
     await session.flush()
     await _replace_parties(session, document, parties)
@@ -299,13 +220,13 @@ async def update_document(
         "parties": [{"entity_slug": p["entity"], "role": p["role"]} for p in before["parties"]],
     }
     draft = _clean(drafted(DocumentDraft, {**current, **changes}))
-    _check_terms(draft)
+    check_terms(draft.kind, draft)
     parties = await _parties(session, draft)
     terms = {name: getattr(draft, name) for name in DocumentTerms.model_fields}
     # Checked as it would be, before the row changes: a refusal leaves nothing half-written.
     proposed = Document(slug=document.slug, kind=document.kind, **terms)
     for transfer in await _covered(session, document):
-        _check_cover(proposed, parties, transfer)
+        check_cover(proposed, parties, transfer)
     for name, value in terms.items():
         setattr(document, name, value)
     await session.flush()
@@ -388,10 +309,10 @@ async def attach_document(
     authorize(actor, Action.TRANSFERS_WRITE)
     document = await document_by_slug(session, slug)
     transfer = await _transfer(session, transfer_slug)
-    _check_current(document)
+    check_current(document)
     if await _link(session, document, transfer) is not None:
         raise Conflict(f"{slug} covers {transfer_slug} already", field="transfer")
-    _check_cover(document, await _parties_of(session, document), transfer)
+    check_cover(document, await _parties_of(session, document), transfer)
     before = await _snapshot(session, document)
     session.add(DocumentTransfer(document_id=document.id, transfer_id=transfer.id))
     await session.flush()
