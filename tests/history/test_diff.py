@@ -11,6 +11,8 @@ from registry import clock
 from registry.access.policy import Role
 from registry.db import transaction
 from registry.errors import InvalidInput
+from registry.record.activities import service as activities
+from registry.record.documents import service as documents
 from registry.record.past import diff
 from registry.record.past.diff import DiffKind
 from tests.conftest import OFFICER, Api
@@ -27,6 +29,7 @@ from tests.history.past import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
+ACTIVITY = "call-recording-and-monitoring"
 
 DIFF = """
 query Diff($from: Date!, $to: Date!) {
@@ -117,3 +120,32 @@ async def test_a_diff_is_read_only_by_those_who_may_read_the_history(
 
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert "errors" not in allowed
+
+
+async def test_r_inv_4_a_withdrawn_document_and_a_retired_activity_show_as_retired(
+    seeded: Sessions, frozen_clock: clock.FrozenClock
+) -> None:
+    """R-INV-4: a document withdrawn and an activity retired stay on record; between the
+    days around it, the diff says they stopped, not merely that a field changed."""
+    day = await day_after_seeding(seeded, frozen_clock)
+    frozen_clock.advance(timedelta(days=1))
+    async with transaction(seeded) as session:
+        await documents.withdraw_document(
+            session=session,
+            actor=OFFICER,
+            slug="scc-group-to-talkdesk",
+            on=None,
+            reason="replaced by the signed copy",
+        )
+        await activities.retire_activity(
+            session=session, actor=OFFICER, slug=ACTIVITY, reason="recording stopped"
+        )
+
+    async with transaction(seeded) as session:
+        found = await diff.diff(session=session, actor=OFFICER, since=day, until=clock.today())
+
+    kinds = {(c.subject_type, c.subject_slug): (c.kind, c.fields) for c in found.changes}
+    withdrawn_kind, withdrawn_fields = kinds["document", "scc-group-to-talkdesk"]
+    retired_kind, retired_fields = kinds["activity", ACTIVITY]
+    assert withdrawn_kind is DiffKind.RETIRED and "withdrawn_on" in withdrawn_fields
+    assert retired_kind is DiffKind.RETIRED and "retired_on" in retired_fields

@@ -15,14 +15,21 @@ from registry.errors import InvalidInput
 from registry.record.past.as_of import check_day
 from registry.record.past.log import State, end_of, read_log, state_at
 
-# A subject's field that, once set, says it stopped taking part: retired or ended.
-ENDING_FIELDS = {"entity": "retired_on", "engagement": "ended_on", "transfer": "ended_on"}
+# A subject's field that, once set, says it stopped taking part: retired, ended or withdrawn.
+ENDING_FIELDS = {
+    "entity": "retired_on",
+    "activity": "retired_on",
+    "engagement": "ended_on",
+    "transfer": "ended_on",
+    "document": "withdrawn_on",
+}
 
 
 class DiffKind(StrEnum):
     ADDED = "added"
     CHANGED = "changed"
-    # Retired (an entity) or ended (an engagement, a transfer): its record stays.
+    # Retired (an entity, the activity), ended (an engagement, a transfer) or withdrawn (a
+    # document): its record stays.
     RETIRED = "retired"
     REMOVED = "removed"
 
