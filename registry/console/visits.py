@@ -4,11 +4,14 @@
 in; a POST without the session's CSRF secret is refused before anything is read; what the
 role may not do is a 403 page that shows nothing of what was asked. What the handler
 audits is written before the answer leaves; if it cannot be, nothing leaves or stays done
-(as for GraphQL). The request commits once, at the end.
+(as for GraphQL). The request commits once, at the end. Each request has an ID (the
+caller's ``X-Request-ID`` if well formed, else a new one), named by its audit entries and by
+every change it records (R-INV-4), and sent back in the same header.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +30,9 @@ from registry.console import csrf
 from registry.console.pages import PREFIX, Console
 from registry.console.sessions import COOKIE, console_of
 from registry.errors import DomainError, Forbidden, NotFound, Unauthenticated
+from registry.graphql.view import REQUEST_ID
+from registry.logs import bind_request
+from registry.record.history.requests import on_behalf_of
 
 
 @dataclass
@@ -35,6 +41,7 @@ class Visit:
     console: Console
     db: AsyncSession
     open: OpenSession
+    request_id: str
     form: FormData | None = None
     trail: list[Entry] = field(default_factory=list)
 
@@ -59,6 +66,7 @@ class Visit:
                 action=action,
                 outcome=outcome,
                 target=target,
+                request_id=self.request_id,
                 detail=detail or None,
             )
         )
@@ -85,32 +93,42 @@ def sign_in_again() -> Response:
 
 def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        console = console_of(request)
-        token = request.cookies.get(COOKIE)
-        if not token:
-            return sign_in_again()
-        async with console.sessions() as db:
-            try:
-                opened = await resume_session(session=db, token=token, idle=console.idle)
-            except Unauthenticated:
-                return sign_in_again()
-            form = await request.form() if request.method == "POST" else None
-            visit = Visit(request, console, db, opened, form)
-            if form is not None and not csrf.matches(form.get(csrf.FIELD), opened.csrf_secret):
-                await db.commit()
-                return visit.render("refused.html", status=403, reason="csrf")
-            response = await _answer(handler, visit)
-            try:
-                await console.audit_log.append_within(
-                    visit.trail, console.settings.request_timeout_seconds
-                )
-            except AuditUnavailable:
-                await db.rollback()
-                return visit.render("refused.html", status=503, reason="audit")
-            await db.commit()
+        given = request.headers.get("x-request-id", "")
+        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        bind_request(request_id)
+        response = await _visit(handler, request, request_id)
+        response.headers["X-Request-ID"] = request_id
         return response
 
     return endpoint
+
+
+async def _visit(handler: Handler, request: Request, request_id: str) -> Response:
+    console = console_of(request)
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return sign_in_again()
+    async with console.sessions() as db:
+        try:
+            opened = await resume_session(session=db, token=token, idle=console.idle)
+        except Unauthenticated:
+            return sign_in_again()
+        form = await request.form() if request.method == "POST" else None
+        visit = Visit(request, console, db, opened, request_id, form)
+        if form is not None and not csrf.matches(form.get(csrf.FIELD), opened.csrf_secret):
+            await db.commit()
+            return visit.render("refused.html", status=403, reason="csrf")
+        with on_behalf_of(request_id):
+            response = await _answer(handler, visit)
+        try:
+            await console.audit_log.append_within(
+                visit.trail, console.settings.request_timeout_seconds
+            )
+        except AuditUnavailable:
+            await db.rollback()
+            return visit.render("refused.html", status=503, reason="audit")
+        await db.commit()
+    return response
 
 
 async def _answer(handler: Handler, visit: Visit) -> Response:
@@ -124,6 +142,7 @@ async def _answer(handler: Handler, visit: Visit) -> Response:
                 principal=visit.actor.handle,
                 action=f"console:{visit.request.url.path}",
                 outcome=Outcome.DENIED,
+                request_id=visit.request_id,
                 detail={"reason": error.message},
             )
         ]

@@ -7,13 +7,17 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
+from sqlmodel import col
 
 from registry import clock
 from registry.access.policy import Role
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog
+from registry.db import transaction
+from registry.record.history.models import Change, ChangeEvent
 from tests.access.test_policy_walk import handle_of
-from tests.console.conftest import Browser
+from tests.console.conftest import Browser, csrf_of
 from tests.history.past import Sessions, day_after_seeding
 from tests.recordings.test_http import events
 
@@ -154,3 +158,36 @@ async def test_r_acc_6_an_export_downloaded_from_the_console_is_audited(
     assert download.headers["content-disposition"].startswith('attachment; filename="ropa-')
     (event,) = await events(audit_log, action="export.ropa")
     assert (event.principal, event.target) == (handle_of(Role.PRIVACY_OFFICER), "ropa.json")
+
+
+async def test_r_inv_4_a_console_edit_names_the_request_that_made_it(
+    browser: Browser, seeded: Sessions, audit_log: AuditLog
+) -> None:
+    """R-INV-4: a change made from the console names its request, as GraphQL's do; the
+    request's ID is the caller's when well formed, sent back, and in the audit entries."""
+    await browser.sign_in()
+    form = await browser.client.get("/console/entities/talkdesk/edit")
+
+    saved = await browser.client.post(
+        "/console/entities/talkdesk/edit",
+        data={"csrf_token": csrf_of(form), "legal_name": "Talkdesk, Inc.", "country_code": "US"},
+        headers={"X-Request-ID": "console-edit-0001"},
+    )
+    viewed = await browser.client.get("/console/retention")
+    badly_named = await browser.client.get("/console/entities", headers={"X-Request-ID": "a b"})
+
+    assert saved.status_code == 303 and saved.headers["x-request-id"] == "console-edit-0001"
+    async with transaction(seeded) as session:
+        (change,) = (
+            await session.scalars(
+                select(Change).where(
+                    col(Change.subject_slug) == "talkdesk",
+                    col(Change.event) == ChangeEvent.ENTITY_UPDATED,
+                )
+            )
+        ).all()
+    assert change.request_id == "console-edit-0001"
+    assert re.fullmatch(r"[0-9a-f]{32}", viewed.headers["x-request-id"])
+    assert badly_named.headers["x-request-id"] != "a b"
+    read = await events(audit_log, action="retentionEvidence")
+    assert viewed.headers["x-request-id"] in {event.request_id for event in read}
