@@ -86,6 +86,11 @@ FOR_KINDS: Mapping[Step, frozenset[RequestKind]] = {
 
 def why_not(request: RightsRequest, step: Step) -> DomainError | None:
     """The error that refuses ``step`` on ``request`` as it stands, or None if it may go on."""
+    if request.status not in ALLOWED_FROM[step] and step in FOR_KINDS:
+        return InvalidInput(
+            f"cannot {step.doing} before the request is answered ({request.status.value})",
+            field="request",
+        )
     if request.status not in ALLOWED_FROM[step]:
         return InvalidInput(
             f"cannot {step.doing} a request that is {request.status.value}", field="request"
