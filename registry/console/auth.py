@@ -55,7 +55,9 @@ def _form(
         csrf=secret,
         error=error,
         error_at=error_at,
-        provider=urlsplit(issuer).netloc if issuer else None,
+        provider=(console.settings.oidc_display_name or urlsplit(issuer).netloc)
+        if issuer
+        else None,
         status=status,
     )
     set_cookie(request, response, csrf.SIGN_IN_COOKIE, secret)
