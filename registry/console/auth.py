@@ -192,7 +192,7 @@ async def home(visit: Visit) -> Response:
 async def sign_out(visit: Visit) -> Response:
     await end_session(session=visit.db, session_id=visit.open.id)
     visit.audit("console.sign_out")
-    return sign_in_again()
+    return sign_in_again(visit.request)
 
 
 def routes() -> list[Route]:

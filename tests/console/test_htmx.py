@@ -94,3 +94,16 @@ async def test_a_step_posted_by_htmx_is_checked_taken_and_audited_as_without_scr
     assert step.outcome == Outcome.ALLOWED
     reads = await events(audit_log, action="rightsRequest")
     assert [read.target for read in reads] == [f"rights_request:{request_id}"] * 2
+
+
+async def test_htmx_without_a_session_is_sent_to_sign_in_not_given_the_form_in_place(
+    browser: Browser,
+) -> None:
+    """A session ended (or none): htmx is told to send the browser to sign in, rather than
+    following a redirect and putting the sign-in page in place of the results."""
+    told = await browser.client.get("/console/entities?q=talk", headers=HTMX)
+    page = await browser.client.get("/console/entities?q=talk")
+
+    assert told.status_code == 200 and told.headers["hx-redirect"] == "/console/sign-in"
+    assert "Talkdesk" not in told.text
+    assert page.status_code == 303 and page.headers["location"] == "/console/sign-in"
