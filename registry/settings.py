@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
     oidc_scopes: str = "openid profile email"
+    # The provider's name on the sign-in button ("Sign in with ..."); unset, the issuer's host.
+    oidc_display_name: str | None = Field(default=None, min_length=1, max_length=80)
     # The ID token's claim that lists the person's groups, and which of its values stands
     # for which registry role (JSON: {"qa-team": "qa_specialist"}). The claims only cap the
     # roles an administrator granted in the registry (R-ACC-7), they never grant one.

@@ -6,8 +6,10 @@ browser to and a ``PendingSignIn`` to keep until it comes back; ``complete`` che
 back, exchanges the code, verifies the ID token and returns the person as a principal
 (``identities.sign_in``: R-ACC-2, the roles the claims cap, R-ACC-7).
 
-The issuer's metadata and keys are read afresh at each sign-in: sign-ins are rare, and a
-provider that rotates its keys is then never answered with stale ones.
+The issuer's metadata and keys are kept for a while (``KEPT_FOR``), so that a morning's
+sign-ins do not each ask the provider twice; keys are read again at once when an ID token
+is signed with a key the kept set lacks (the one its header names, or, naming none, one its
+signature holds with), so a provider that rotates its keys is not refused by stale ones.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import clock
+from registry.access._oidc_kept import KeptDocuments
 from registry.access.identities import SignIn, sign_in
 from registry.access.policy import Role
 from registry.errors import InvalidInput, Unauthenticated
@@ -45,6 +48,8 @@ PENDING_LIFETIME = timedelta(minutes=10)
 LEEWAY_SECONDS = 60
 TIMEOUT_SECONDS = 10.0
 SUBJECT_LIMIT = 255
+# How long the issuer's metadata and keys are kept before they are read again.
+KEPT_FOR = timedelta(minutes=10)
 
 
 class SignInRefused(Unauthenticated):
@@ -153,13 +158,21 @@ async def _json(client: AsyncOAuth2Client, url: str) -> dict[str, Any]:
     return document
 
 
+_documents = KeptDocuments(KEPT_FOR)
+
+
+class BadSignature(SignInRefused):
+    """The keys at hand do not hold the ID token's key: perhaps they are out of date."""
+
+
 async def discover(client: AsyncOAuth2Client, issuer: str) -> Provider:
-    metadata = await _json(client, issuer.rstrip("/") + "/.well-known/openid-configuration")
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    metadata, _ = await _documents.read(url, lambda: _json(client, url))
     # Discovery's own rule: the metadata must name the issuer asked, or it is someone else's.
     if metadata.get("issuer") != issuer:
         raise SignInRefused(f"the metadata found at {issuer} names another issuer")
     try:
-        return Provider(
+        provider = Provider(
             issuer=issuer,
             authorization_endpoint=str(metadata["authorization_endpoint"]),
             token_endpoint=str(metadata["token_endpoint"]),
@@ -168,6 +181,42 @@ async def discover(client: AsyncOAuth2Client, issuer: str) -> Provider:
         )
     except KeyError as error:
         raise SignInRefused(f"the issuer's metadata lacks {error}") from None
+    _documents.keep(url, metadata)
+    return provider
+
+
+async def _keys(
+    client: AsyncOAuth2Client, provider: Provider, *, again: bool = False
+) -> tuple[dict[str, Any], bool]:
+    """The issuer's keys, and whether they were read just now."""
+    url = provider.jwks_uri
+    keys, read_now = await _documents.read(url, lambda: _json(client, url), again=again)
+    if not isinstance(keys.get("keys"), list):
+        raise SignInRefused("the issuer's keys are no JSON Web Key Set")
+    _documents.keep(url, keys)
+    return keys, read_now
+
+
+async def token_claims(
+    client: AsyncOAuth2Client,
+    provider: Provider,
+    token: Mapping[str, Any],
+    *,
+    client_id: str,
+    nonce: str,
+) -> dict[str, Any]:
+    """The ID token's verified claims; if the kept keys lack its key (the one its header
+    names, or, naming none, one its signature holds with), they are read again, once."""
+    keys, read_now = await _keys(client, provider)
+    try:
+        return verified_claims(
+            token, keys=keys, provider=provider, client_id=client_id, nonce=nonce
+        )
+    except BadSignature:
+        if read_now:
+            raise
+    keys, _ = await _keys(client, provider, again=True)
+    return verified_claims(token, keys=keys, provider=provider, client_id=client_id, nonce=nonce)
 
 
 async def begin(settings: Settings, redirect_uri: str) -> tuple[str, PendingSignIn]:
@@ -222,14 +271,9 @@ async def complete(
             )
         except (AuthlibBaseError, httpx2.HTTPError) as error:
             raise SignInRefused(f"the code was not exchanged: {error}") from error
-        keys = await _json(client, provider.jwks_uri)
-    claims = verified_claims(
-        token,
-        keys=keys,
-        provider=provider,
-        client_id=str(settings.oidc_client_id),
-        nonce=pending.nonce,
-    )
+        claims = await token_claims(
+            client, provider, token, client_id=str(settings.oidc_client_id), nonce=pending.nonce
+        )
     subject = claims["sub"]
     # OpenID Connect's own bound, and the column's.
     if not isinstance(subject, str) or not 0 < len(subject) <= SUBJECT_LIMIT:
@@ -275,6 +319,8 @@ def verified_claims(
         # Expiry is judged on the real time, not the registry's clock: it is the provider's
         # clock that set it.
         claims.validate(leeway=LEEWAY_SECONDS)
+    except (BadSignatureError, InvalidKeyIdError) as error:
+        raise BadSignature(f"the ID token is not valid: {error}") from error
     except (JoseError, AuthlibBaseError, ValueError) as error:
         raise SignInRefused(f"the ID token is not valid: {error}") from error
     return dict(claims)

@@ -55,7 +55,9 @@ def _form(
         csrf=secret,
         error=error,
         error_at=error_at,
-        provider=urlsplit(issuer).netloc if issuer else None,
+        provider=(console.settings.oidc_display_name or urlsplit(issuer).netloc)
+        if issuer
+        else None,
         status=status,
     )
     set_cookie(request, response, csrf.SIGN_IN_COOKIE, secret)
@@ -190,7 +192,7 @@ async def home(visit: Visit) -> Response:
 async def sign_out(visit: Visit) -> Response:
     await end_session(session=visit.db, session_id=visit.open.id)
     visit.audit("console.sign_out")
-    return sign_in_again()
+    return sign_in_again(visit.request)
 
 
 def routes() -> list[Route]:

@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from registry.access.policy import Action
+from registry.console import fragments
 from registry.console.pages import PREFIX
 from registry.console.visits import Visit, page
 from registry.errors import DomainError, RuleBroken
@@ -83,8 +84,10 @@ async def entity_list(visit: Visit) -> Response:
             if (not search or search in f"{entity.legal_name} {entity.known_as or ''}".casefold())
             and (query.get("gap") != "yes" or entity.id in gaps)
         ]
-        return visit.render(
+        return fragments.render(
+            visit,
             "entities.html",
+            "_entity_results.html",
             entities=shown,
             gaps=gaps,
             kinds=list(EntityKind),

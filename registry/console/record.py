@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from registry.access.policy import Action
+from registry.console import fragments
 from registry.console.entities import LIST_LIMIT, as_of
 from registry.console.visits import Visit, page
 from registry.errors import InvalidInput
@@ -56,8 +57,10 @@ async def transfer_list(visit: Visit) -> Response:
             if (not country or flow.destination_code == country)
             and (flt.mechanism is None or (flow.transfer and flow.transfer.mechanism == mechanism))
         ]
-        return visit.render(
+        return fragments.render(
+            visit,
             "transfers.html",
+            "_transfer_results.html",
             transfers=[] if query.get("gap") == "yes" else found,
             gap_flows=gap_flows,
             mechanisms=list(Mechanism),

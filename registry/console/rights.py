@@ -5,7 +5,8 @@ Read as GraphQL reads them (``rights.service.queue_query``, under ``rights.read`
 for clearance too: R-ACC-3) and audited as ``rightsRequests`` and ``rightsRequest`` are. The
 actions offered are those of ``rights.steps.allowed_actions`` for this request and this
 actor, the table the service checks too; each posts to the service's own step, and is
-audited under its mutation's name, allowed or not, as GraphQL audits it.
+audited under its mutation's name, allowed or not, as GraphQL audits it. An answered
+request's side steps (``answered``) act on what its answer recorded, named by the form.
 """
 
 from __future__ import annotations
@@ -23,12 +24,21 @@ from starlette.routing import Route
 from registry import clock
 from registry.access.policy import Action
 from registry.audit.models import Outcome
+from registry.console import answered
 from registry.console.pages import PREFIX
 from registry.console.visits import Visit, page
 from registry.errors import DomainError, Forbidden, InvalidInput, NotFound, RuleBroken
-from registry.rights import completion, service
+from registry.rights import completion, effects, service
 from registry.rights.deadlines import deadline
-from registry.rights.models import FeeGround, RefusalGround, RequestStep, RightsRequest
+from registry.rights.models import (
+    FeeGround,
+    Objection,
+    RecipientNotice,
+    RefusalGround,
+    RequestStep,
+    Restriction,
+    RightsRequest,
+)
 from registry.rights.steps import OPEN, Step, allowed_actions
 
 # "Due soon": within this many days of now, as the daily check's default look-ahead.
@@ -45,6 +55,9 @@ MUTATION_OF = {
     Step.CHARGE_FEE: "chargeFee",
     Step.REFUSE: "refuseRightsRequest",
     Step.COMPLETE: "completeRightsRequest",
+    Step.RECORD_GROUNDS: "recordCompellingGrounds",
+    Step.LIFT_RESTRICTION: "liftRestriction",
+    Step.ACKNOWLEDGE_RECIPIENT: "acknowledgeRecipient",
 }
 
 
@@ -72,8 +85,15 @@ async def request_page(visit: Visit) -> Response:
 
 
 async def _show(
-    visit: Visit, request: RightsRequest, *, error: DomainError | None = None, status: int = 200
+    visit: Visit,
+    request: RightsRequest,
+    *,
+    error: DomainError | None = None,
+    failed_on: str | None = None,
+    status: int = 200,
 ) -> Response:
+    """The request's page; ``error`` shown at the field it names, and, for a side step's,
+    at the objection, restriction or notice ``failed_on`` (its ID, as the form sent it)."""
     visit.require(Action.RIGHTS_READ)
     steps = await visit.db.scalars(
         select(RequestStep)
@@ -88,10 +108,13 @@ async def _show(
         steps=steps.all(),
         now=clock.now(),
         actions=allowed_actions(request, visit.actor),
+        side_steps=answered.ACTS_ON,
+        recorded=await answered.recorded(visit.db, request.id),
         fee_grounds=list(FeeGround),
         refusal_grounds=list(RefusalGround),
         error=error,
         rule=error.rule_id if isinstance(error, RuleBroken) else None,
+        failed_on=failed_on,
         status=status,
     )
 
@@ -118,7 +141,8 @@ async def take_step(visit: Visit) -> Response:
         outcome = Outcome.DENIED if isinstance(error, RuleBroken) else Outcome.FAILED
         visit.audit(MUTATION_OF[step], target=target, outcome=outcome, error=error.code)
         request = await service.get_request(visit.db, request_id)
-        return await _show(visit, request, error=error, status=422)
+        failed_on = _text(form, answered.ACTS_ON[step]) if step in answered.ACTS_ON else None
+        return await _show(visit, request, error=error, failed_on=failed_on, status=422)
     visit.audit(MUTATION_OF[step], target=target)
     return RedirectResponse(f"{PREFIX}/rights/{request_id}", status_code=303)
 
@@ -231,6 +255,36 @@ async def _complete(visit: Visit, request_id: int, form: FormData) -> Any:
     )
 
 
+async def _record_grounds(visit: Visit, request_id: int, form: FormData) -> Any:
+    objection = await answered.of_request(
+        visit.db, Objection, _number(form, "objection"), request_id, field="objection"
+    )
+    return await effects.record_compelling_grounds(
+        session=visit.db,
+        actor=visit.actor,
+        objection_id=objection.id,
+        grounds=_text(form, "grounds"),
+    )
+
+
+async def _lift_restriction(visit: Visit, request_id: int, form: FormData) -> Any:
+    restriction = await answered.of_request(
+        visit.db, Restriction, _number(form, "restriction"), request_id, field="restriction"
+    )
+    return await effects.lift_restriction(
+        session=visit.db, actor=visit.actor, restriction_id=restriction.id
+    )
+
+
+async def _acknowledge_recipient(visit: Visit, request_id: int, form: FormData) -> Any:
+    notice = await answered.of_request(
+        visit.db, RecipientNotice, _number(form, "notice"), request_id, field="notice"
+    )
+    return await effects.acknowledge(
+        session=visit.db, actor=visit.actor, notice_id=notice.id, note=_text(form, "note") or None
+    )
+
+
 _STEPS: dict[Step, Callable[[Visit, int, FormData], Awaitable[Any]]] = {
     Step.ASK_FOR_PROOF: _ask_for_proof,
     Step.ESTABLISH_IDENTITY: _establish_identity,
@@ -240,6 +294,9 @@ _STEPS: dict[Step, Callable[[Visit, int, FormData], Awaitable[Any]]] = {
     Step.CHARGE_FEE: _charge_fee,
     Step.REFUSE: _refuse,
     Step.COMPLETE: _complete,
+    Step.RECORD_GROUNDS: _record_grounds,
+    Step.LIFT_RESTRICTION: _lift_restriction,
+    Step.ACKNOWLEDGE_RECIPIENT: _acknowledge_recipient,
 }
 
 

@@ -85,8 +85,14 @@ class Visit:
 Handler = Callable[[Visit], Awaitable[Response]]
 
 
-def sign_in_again() -> Response:
-    response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
+def sign_in_again(request: Request) -> Response:
+    response: Response
+    if request.headers.get("HX-Request") == "true":
+        # htmx would follow a redirect itself and put the sign-in page in place of the part
+        # it asked for: it is told to send the browser there instead.
+        response = Response(headers={"HX-Redirect": f"{PREFIX}/sign-in"})
+    else:
+        response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
     response.delete_cookie(COOKIE, path=PREFIX)
     return response
 
@@ -107,12 +113,12 @@ async def _visit(handler: Handler, request: Request, request_id: str) -> Respons
     console = console_of(request)
     token = request.cookies.get(COOKIE)
     if not token:
-        return sign_in_again()
+        return sign_in_again(request)
     async with console.sessions() as db:
         try:
             opened = await resume_session(session=db, token=token, idle=console.idle)
         except Unauthenticated:
-            return sign_in_again()
+            return sign_in_again(request)
         form = await request.form() if request.method == "POST" else None
         visit = Visit(request, console, db, opened, request_id, form)
         if form is not None and not csrf.matches(form.get(csrf.FIELD), opened.csrf_secret):

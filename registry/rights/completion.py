@@ -18,12 +18,8 @@ from registry.errors import InvalidInput, NotConfigured
 from registry.recordings.models import Subject
 from registry.rights import answers, effects, minors, service
 from registry.rights.models import Package, RequestKind, RightsRequest
-from registry.rights.steps import Step
+from registry.rights.steps import TOLD_TO_RECIPIENTS, Step
 
-# Art. 19: these answers change what recipients hold, so each recipient is told.
-TOLD_TO_RECIPIENTS = frozenset(
-    {RequestKind.RECTIFICATION, RequestKind.ERASURE, RequestKind.RESTRICTION}
-)
 # Answers that need nobody's data: the arrangement's essence is the same for everyone.
 NEEDS_NO_SUBJECT = frozenset({RequestKind.ARRANGEMENT})
 

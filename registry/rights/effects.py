@@ -44,7 +44,8 @@ from registry.rights.models import (
     Restriction,
     RightsRequest,
 )
-from registry.rights.service import details_aad
+from registry.rights.service import details_aad, guarded
+from registry.rights.steps import Step
 
 
 def recordings_of_subject(subject_id: int) -> Select[str]:
@@ -141,6 +142,8 @@ async def lift_restriction(
     restriction = await session.get(Restriction, restriction_id)
     if restriction is None or restriction.lifted_at is not None:
         raise NotFound(f"no restriction {restriction_id} in force")
+    if restriction.request_id is not None:
+        await guarded(session, actor, restriction.request_id, Step.LIFT_RESTRICTION)
     restriction.lifted_at, restriction.lifted_by = clock.now(), actor.handle
     await session.flush()
     return restriction
@@ -175,6 +178,8 @@ async def record_compelling_grounds(
     objection = await session.get(Objection, objection_id)
     if objection is None:
         raise NotFound(f"no objection {objection_id}")
+    if objection.request_id is not None:
+        await guarded(session, actor, objection.request_id, Step.RECORD_GROUNDS)
     objector = await session.get_one(Subject, objection.subject_id)
     if objector.kind is not SubjectKind.AGENT:
         # Consent withdrawn is withdrawn: no interest of the controller outweighs it.
@@ -277,6 +282,7 @@ async def acknowledge(
     notice = await session.get(RecipientNotice, notice_id)
     if notice is None:
         raise NotFound(f"no recipient notice {notice_id}")
+    await guarded(session, actor, notice.request_id, Step.ACKNOWLEDGE_RECIPIENT)
     if notice.acknowledged_at is not None:
         raise InvalidInput("the recipient acknowledged already", field="notice")
     if note is not None and len(note) > TEXT_LIMIT:

@@ -5,6 +5,11 @@ console shows a request's next actions from it, so what a status allows is writt
 A step is offered only when the request alone does not already rule it out: a second
 extension, an extension once the deadline has passed, registration or completion without
 established identity (R-DSR-2, R-DSR-3), a second fee.
+
+Three side steps follow an answered request, on what its answer recorded (R-DSR-1): an
+objection's compelling grounds, the lifting of a restriction, a recipient's acknowledgement
+of the Art. 19 notice. Each is for the kinds of request whose answer records it; whether the
+one objection, restriction or notice still allows it is the service's to say.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import DomainError, Forbidden, InvalidInput, RuleBroken
-from registry.rights.models import RequestStatus, RightsRequest
+from registry.rights.models import RequestKind, RequestStatus, RightsRequest
 
 OPEN = frozenset(
     {
@@ -29,6 +34,10 @@ OPEN = frozenset(
 )
 BEFORE_REGISTRATION = frozenset({RequestStatus.RECEIVED, RequestStatus.IDENTITY_PENDING})
 UNDER_WAY = frozenset({RequestStatus.IN_PROGRESS, RequestStatus.EXTENDED})
+# Art. 19: these answers change what recipients hold, so each recipient is told.
+TOLD_TO_RECIPIENTS = frozenset(
+    {RequestKind.RECTIFICATION, RequestKind.ERASURE, RequestKind.RESTRICTION}
+)
 
 
 class Step(StrEnum):
@@ -42,6 +51,10 @@ class Step(StrEnum):
     CHARGE_FEE = "charge_fee"
     REFUSE = "refuse"
     COMPLETE = "complete"
+    # Side steps, on what the answer recorded.
+    RECORD_GROUNDS = "record_grounds"
+    LIFT_RESTRICTION = "lift_restriction"
+    ACKNOWLEDGE_RECIPIENT = "acknowledge_recipient"
 
     @property
     def doing(self) -> str:
@@ -59,14 +72,32 @@ ALLOWED_FROM: Mapping[Step, frozenset[RequestStatus]] = {
     Step.CHARGE_FEE: frozenset({RequestStatus.REGISTERED, *UNDER_WAY}),
     Step.REFUSE: OPEN,
     Step.COMPLETE: UNDER_WAY,
+    Step.RECORD_GROUNDS: frozenset({RequestStatus.COMPLETED}),
+    Step.LIFT_RESTRICTION: frozenset({RequestStatus.COMPLETED}),
+    Step.ACKNOWLEDGE_RECIPIENT: frozenset({RequestStatus.COMPLETED}),
+}
+# The kinds of request whose answer records what a side step acts on.
+FOR_KINDS: Mapping[Step, frozenset[RequestKind]] = {
+    Step.RECORD_GROUNDS: frozenset({RequestKind.OBJECTION}),
+    Step.LIFT_RESTRICTION: frozenset({RequestKind.RESTRICTION}),
+    Step.ACKNOWLEDGE_RECIPIENT: TOLD_TO_RECIPIENTS,
 }
 
 
 def why_not(request: RightsRequest, step: Step) -> DomainError | None:
     """The error that refuses ``step`` on ``request`` as it stands, or None if it may go on."""
+    if request.status not in ALLOWED_FROM[step] and step in FOR_KINDS:
+        return InvalidInput(
+            f"cannot {step.doing} before the request is answered ({request.status.value})",
+            field="request",
+        )
     if request.status not in ALLOWED_FROM[step]:
         return InvalidInput(
             f"cannot {step.doing} a request that is {request.status.value}", field="request"
+        )
+    if step in FOR_KINDS and request.kind not in FOR_KINDS[step]:
+        return InvalidInput(
+            f"cannot {step.doing} on a request of kind {request.kind.value}", field="request"
         )
     if step in (Step.REGISTER, Step.COMPLETE) and request.identity_established_at is None:
         return RuleBroken(

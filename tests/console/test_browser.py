@@ -31,6 +31,7 @@ from registry.crypto import KeyRing
 from registry.db import transaction
 from registry.recordings import calls, erasure, retention, storage
 from registry.recordings.models import Direction, HoldGround, Segment, SubjectKind
+from registry.rights import completion
 from registry.rights import service as rights
 from registry.rights.models import RequestKind
 from registry.upkeep.sweeping import sweep_all
@@ -473,3 +474,127 @@ def test_the_privacy_officer_reads_the_evidence_of_retention(page: Page, server:
     assert accessible(page) == []
     assert headings_in_order(page)
     shot(page, "retention-evidence")
+
+
+# --- htmx: the lists' filters in place, a side step posted in place, no CSP violation -------
+
+
+def csp_violations(page: Page) -> list[str]:
+    """What the page's Content-Security-Policy refuses from now on, as the browser reports it
+    (its console, and the ``securitypolicyviolation`` events of every document loaded)."""
+    found: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            found.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => console.error("
+        "'Content Security Policy violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+    )
+    return found
+
+
+def test_the_entity_filter_updates_the_table_in_place(page: Page, server: Served) -> None:
+    """htmx: typing in the filter updates the table and the address, the page is not
+    reloaded, the browser reports no CSP violation; back, the list is whole again."""
+    violations = csp_violations(page)
+    sign_in(page, server)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Entities").click()
+    expect(page.locator("#entity-results")).to_contain_text("Mood Media GmbH")
+    # A mark on this document: a reload would lose it.
+    page.evaluate("() => { window.notReloaded = true; }")
+
+    page.get_by_label("Name contains").press_sequentially("talk")
+
+    expect(page.locator("#entity-results h2")).to_have_text("1 entities")
+    expect(page.locator("#entity-results")).to_contain_text("Talkdesk Inc.")
+    expect(page).to_have_url(re.compile(r"/console/entities\?q=talk"))
+    assert page.evaluate("() => window.notReloaded === true")
+    assert accessible(page) == []
+    shot(page, "entities-filtered-htmx")
+    page.go_back()
+    expect(page.locator("#entity-results")).to_contain_text("Mood Media GmbH")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Entities")
+    assert violations == []
+    # And it would be heard: an inline style, which the policy refuses, is reported.
+    page.evaluate(
+        "() => document.head.append(Object.assign(document.createElement('style'), "
+        "{textContent: 'main { color: red }'}))"
+    )
+    page.wait_for_timeout(500)
+    assert violations and "style-src" in violations[-1]
+
+
+def test_an_employees_objection_takes_compelling_grounds_in_place(
+    page: Page, server: Served
+) -> None:
+    """R-DSR-1: an answered employee's objection offers its side step; blank grounds are
+    refused at their field, stated ones recorded, each answer put in place by htmx with no
+    CSP violation."""
+    ring = KeyRing.load_or_create(server.folder / "keyring.json")
+    blobs = LocalBlobStore(server.folder / "blobs")
+
+    async def objection_answered(sessions: async_sessionmaker[AsyncSession]) -> int:
+        async with transaction(sessions) as session:
+            await calls.register_subject(
+                session=session,
+                actor=OFFICER,
+                ring=ring,
+                kind=SubjectKind.AGENT,
+                identifiers=calls.Identifiers("Cy Agent", None, "cy.agent@example.test"),
+            )
+            request = await rights.receive(
+                session=session,
+                actor=OFFICER,
+                ring=ring,
+                received=rights.Received(
+                    kind=RequestKind.OBJECTION,
+                    controller="mood-media-uk",
+                    email="cy.agent@example.test",
+                ),
+            )
+            await rights.establish_identity(
+                session=session,
+                actor=OFFICER,
+                request_id=request.id,
+                evidence="staff card",
+                subject_id=None,
+            )
+            await rights.register(session=session, actor=OFFICER, request_id=request.id)
+            await rights.start(session=session, actor=OFFICER, request_id=request.id)
+            await completion.complete(
+                session=session,
+                actor=OFFICER,
+                ring=ring,
+                blobs=blobs,
+                request_id=request.id,
+                terms=completion.Terms(privacy_contact="privacy@example.test"),
+            )
+        return request.id
+
+    request_id = server.run(objection_answered)
+    violations = csp_violations(page)
+    sign_in(page, server)
+    page.goto(f"/console/rights/{request_id}")
+    expect(page.get_by_role("heading", name="Objection (R-DSR-1)")).to_be_visible()
+    page.evaluate("() => { window.notReloaded = true; }")
+
+    page.get_by_role("button", name="Record compelling grounds").click()
+
+    grounds = page.get_by_label("Compelling legitimate grounds (or legal claims)")
+    expect(grounds).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("main .error")).to_contain_text("the compelling grounds are stated")
+    assert accessible(page) == []
+    shot(page, "rights-grounds-refused")
+    grounds.fill("evaluation is needed to defend a dismissal claim")
+    page.get_by_role("button", name="Record compelling grounds").click()
+
+    expect(page.locator("main")).to_contain_text("Compelling grounds recorded by")
+    expect(page.get_by_role("button", name="Record compelling grounds")).to_have_count(0)
+    assert page.evaluate("() => window.notReloaded === true")
+    assert accessible(page) == []
+    assert headings_in_order(page)
+    shot(page, "rights-grounds-recorded")
+    assert violations == []

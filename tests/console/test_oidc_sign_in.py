@@ -203,3 +203,22 @@ async def test_r_acc_2_a_deactivated_principal_is_refused(
     assert [row.ended_at is not None for row in opened] == [True]
     (event,) = await events(audit_log, action="authenticate")
     assert event.outcome == Outcome.DENIED and event.detail["reason"].startswith("R-ACC-2")
+
+
+async def test_the_sign_in_button_bears_the_providers_display_name(
+    make_app: AppFactory, issuer: str
+) -> None:
+    """REGISTRY_OIDC_DISPLAY_NAME names the provider on the button; the page's policy still
+    lets its form lead to the issuer."""
+    app = make_app(
+        oidc_issuer=issuer,
+        oidc_client_id=CLIENT_ID,
+        oidc_client_secret="not-checked-by-the-mock",
+        oidc_display_name="Mood Media SSO",
+    )
+    async with client_of(app) as client:
+        form = await client.get("/console/sign-in")
+
+    assert "Sign in with Mood Media SSO</button>" in form.text
+    assert urlsplit(issuer).netloc not in form.text.split('<main id="main">')[1]
+    assert f"form-action 'self' {issuer}" in form.headers["content-security-policy"]
