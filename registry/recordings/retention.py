@@ -67,8 +67,9 @@ VOICE = "user.voice.recording"
 IDENTIFIERS = ("user.name", "user.contact.phone", "user.contact.email")
 SWEEPER = Actor.system("sweep")
 # Rows a sweep's transaction takes at a time: its statements are as many whatever the
-# batch, so a larger one costs fewer round trips and commits, for longer-held locks.
-SWEEP_BATCH = 5000
+# batch, so a larger one costs fewer round trips and commits, for longer-held locks (a
+# hold placed on a recording being swept waits about a second at most).
+SWEEP_BATCH = 10_000
 Ts = TypeVarTuple("Ts")
 
 
