@@ -28,6 +28,7 @@ from typing import Any, TypeVarTuple
 from sqlalchemy import (
     ColumnElement,
     Exists,
+    ScalarSelect,
     Select,
     exists,
     func,
@@ -36,6 +37,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped
 from sqlmodel import col
 
 from registry import clock
@@ -74,12 +76,19 @@ Ts = TypeVarTuple("Ts")
 
 
 async def retention_of_recordings(session: AsyncSession, company_id: int) -> timedelta:
-    """The shortest period the company's activities set for voice recordings (R-RET-1, R-INV-6).
+    """The shortest period the company's activities set for voice recordings (R-RET-1, R-INV-6)."""
+    days = await session.scalar(select(shortest_voice_retention_days(company_id)))
+    return recording_retention(days)
+
+
+def shortest_voice_retention_days(company_id: Mapped[int] | int) -> ScalarSelect[int]:
+    """The days of ``retention_of_recordings`` as SQL, for a company (a value, or a column of
+    the outer query); NULL if none is on record.
 
     An activity that keeps them by a criterion only sets no period: left out, rather than
     sorted first on SQLite and last on PostgreSQL.
     """
-    days = await session.scalar(
+    return (
         select(col(ActivityDataCategory.retention_days))
         .join(DataCategory, col(DataCategory.id) == col(ActivityDataCategory.data_category_id))
         .join(
@@ -92,7 +101,12 @@ async def retention_of_recordings(session: AsyncSession, company_id: int) -> tim
         )
         .order_by(col(ActivityDataCategory.retention_days))
         .limit(1)
+        .scalar_subquery()
     )
+
+
+def recording_retention(days: int | None) -> timedelta:
+    """The period of ``shortest_voice_retention_days``; without one, no audio is kept (R-RET-1)."""
     if days is None:
         raise RuleBroken("R-RET-1", "no retention period for recordings is on record")
     return timedelta(days=days)
