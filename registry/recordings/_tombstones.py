@@ -22,24 +22,39 @@ async def erased_with_tombstones(
 ) -> list[Any]:
     """Runs ``erasing`` (an UPDATE returning the ids of the rows it erased) and leaves a
     ``tombstone`` for each, its ``names`` column the id and the rest ``left``; the ids."""
+    rows = await erased_rows_with_tombstones(session, erasing, tombstone, names=names, left=left)
+    return [row[0] for row in rows]
+
+
+async def erased_rows_with_tombstones(
+    session: AsyncSession,
+    erasing: Update,
+    tombstone: type[Tombstone | IdentifierTombstone],
+    *,
+    names: str,
+    left: Mapping[str, Any],
+) -> list[tuple[Any, ...]]:
+    """``erased_with_tombstones`` for an UPDATE returning the id first and more after it (a
+    blob's key, say): the rows it returns, each tombstoned by its id."""
     if session.get_bind().dialect.name == "postgresql":
-        # One round trip: the tombstones are inserted from the rows the UPDATE returns.
+        # One round trip: the tombstones are inserted from the rows the UPDATE returns, and
+        # the rows read from it too (a data-modifying WITH runs once, read or not).
         erased = erasing.cte("erased")
         columns = inspect(tombstone).columns
+        id_column, *_ = erased.c
         tombstones = (
             insert(tombstone)
             .from_select(
                 [names, *left],
-                select(*erased.c, *(literal(value, columns[k].type) for k, value in left.items())),
+                select(id_column, *(literal(value, columns[k].type) for k, value in left.items())),
             )
-            .returning(columns[names])
             .cte("tombstones")
         )
-        return list((await session.scalars(select(*tombstones.c))).all())
+        everything = select(*erased.c).add_cte(tombstones)
+        return [tuple(row) for row in await session.execute(everything)]
     # SQLite's WITH takes no UPDATE: two statements, in the transaction of its one writer.
-    ids = list(
-        (await session.scalars(erasing, execution_options={"synchronize_session": False})).all()
-    )
-    if ids:
-        await session.execute(insert(tombstone), [{names: i, **left} for i in ids])
-    return ids
+    erased_rows = await session.execute(erasing, execution_options={"synchronize_session": False})
+    rows = [tuple(row) for row in erased_rows]
+    if rows:
+        await session.execute(insert(tombstone), [{names: row[0], **left} for row in rows])
+    return rows

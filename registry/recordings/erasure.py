@@ -36,7 +36,7 @@ from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import NotFound, RuleBroken
-from registry.recordings._tombstones import erased_with_tombstones
+from registry.recordings._tombstones import erased_rows_with_tombstones
 from registry.recordings.models import (
     ErasureReason,
     HoldGround,
@@ -248,6 +248,22 @@ async def shred_all(
     before it locked them (the sweep), so that one is here only if its hold came in
     between, and the next sweep leaves it out in turn.
     """
+    shredded = await shred_all_with_blobs(
+        session=session, actor=actor, recording_ids=recording_ids, reason=reason, now=now
+    )
+    return [recording_id for recording_id, _ in shredded]
+
+
+async def shred_all_with_blobs(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    recording_ids: Sequence[str] | Select[str],
+    reason: ErasureReason,
+    now: datetime,
+) -> list[tuple[str, str]]:
+    """``shred_all``, each recording it shredded with its blob's key: what its caller
+    deletes next, without reading the rows again."""
     if isinstance(recording_ids, Sequence) and not recording_ids:
         return []
     postgresql = session.get_bind().dialect.name == "postgresql"
@@ -260,12 +276,33 @@ async def shred_all(
             ~kept_by_hold(reason, now),
         )
         .values(wrapped_key=None, key_id=None, status=RecordingStatus.SHREDDED)
-        .returning(col(Recording.id))
+        .returning(col(Recording.id), col(Recording.blob_key))
     )
     left = {"erased_at": now, "reason": reason, "erased_by": actor.handle}
-    return await erased_with_tombstones(
+    rows = await erased_rows_with_tombstones(
         session, shredded, Tombstone, names="recording_id", left=left
     )
+    return [(row[0], row[1]) for row in rows]
+
+
+async def mark_erased(session: AsyncSession, recording_ids: Sequence[str]) -> int:
+    """Marks erased those of ``recording_ids`` still shredded, their blobs now deleted; how
+    many. Each is marked once: another sweeper that finished one first is waited for, and
+    the row, no longer shredded, is left alone."""
+    if not recording_ids:
+        return 0
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    marked = await session.scalars(
+        update(Recording)
+        .where(
+            _among(recording_ids, postgresql=postgresql),
+            col(Recording.status) == RecordingStatus.SHREDDED,
+        )
+        .values(status=RecordingStatus.ERASED)
+        .returning(col(Recording.id)),
+        execution_options={"synchronize_session": False},
+    )
+    return len(marked.all())
 
 
 def _among(recording_ids: Sequence[str] | Select[str], *, postgresql: bool) -> ColumnElement[bool]:

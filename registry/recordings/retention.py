@@ -3,20 +3,24 @@ recordings longer (R-RET-2), the sweep.
 
 The sweep is safe on many replicas at once: on PostgreSQL each batch claims its rows
 with FOR UPDATE SKIP LOCKED, so two sweepers never take the same recording; on SQLite
-the sweeper's transactions take the write lock when they begin. It works in three
-steps, each committed batch by batch: shred the expired (data keys destroyed, tombstones
-left), delete the shredded ones' blobs, then erase the identifiers nothing keeps any
-longer. Killed between or within the steps, it finds the rest on its next run; nothing
-is erased twice and nothing kept by a hold is touched. Each batch that erases is written
-to the audit log before it commits, so an interrupted sweep's erasures are audited too.
+the sweeper's transactions take the write lock when they begin. Each batch is shredded
+(data keys destroyed, tombstones left) and committed; its blobs are then deleted in the
+background while the next batch is shredded, and marked erased in that batch's commit,
+once they are gone. Last, the identifiers nothing keeps any longer are erased. Killed
+anywhere, or the blob store down, the sweep leaves rows shredded whose blobs may remain,
+and the next run finishes them (``finish_shredded``); nothing is erased twice and
+nothing kept by a hold is touched. Each batch that erases is written to the audit log
+before it commits, so an interrupted sweep's erasures are audited too.
 
-Both steps work a batch at a time: a few statements per batch whatever its size, and
-the blobs of a batch deleted in one call to the store (one worker thread and directory
-fsync for a local folder, one bulk request for an object store).
+A batch costs a few statements whatever its size, and its blobs are deleted in one call
+to the store (one worker thread and directory fsync for a local folder, bulk requests
+for an object store), overlapping the database's work on the next batch.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVarTuple
@@ -24,6 +28,7 @@ from typing import Any, TypeVarTuple
 from sqlalchemy import (
     ColumnElement,
     Exists,
+    ScalarSelect,
     Select,
     exists,
     func,
@@ -32,6 +37,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped
 from sqlmodel import col
 
 from registry import clock
@@ -63,18 +69,26 @@ VOICE = "user.voice.recording"
 IDENTIFIERS = ("user.name", "user.contact.phone", "user.contact.email")
 SWEEPER = Actor.system("sweep")
 # Rows a sweep's transaction takes at a time: its statements are as many whatever the
-# batch, so a larger one costs fewer round trips and commits, for longer-held locks.
-SWEEP_BATCH = 5000
+# batch, so a larger one costs fewer round trips and commits, for longer-held locks (a
+# hold placed on a recording being swept waits about a second at most).
+SWEEP_BATCH = 10_000
 Ts = TypeVarTuple("Ts")
 
 
 async def retention_of_recordings(session: AsyncSession, company_id: int) -> timedelta:
-    """The shortest period the company's activities set for voice recordings (R-RET-1, R-INV-6).
+    """The shortest period the company's activities set for voice recordings (R-RET-1, R-INV-6)."""
+    days = await session.scalar(select(shortest_voice_retention_days(company_id)))
+    return recording_retention(days)
+
+
+def shortest_voice_retention_days(company_id: Mapped[int] | int) -> ScalarSelect[int]:
+    """The days of ``retention_of_recordings`` as SQL, for a company (a value, or a column of
+    the outer query); NULL if none is on record.
 
     An activity that keeps them by a criterion only sets no period: left out, rather than
     sorted first on SQLite and last on PostgreSQL.
     """
-    days = await session.scalar(
+    return (
         select(col(ActivityDataCategory.retention_days))
         .join(DataCategory, col(DataCategory.id) == col(ActivityDataCategory.data_category_id))
         .join(
@@ -87,7 +101,12 @@ async def retention_of_recordings(session: AsyncSession, company_id: int) -> tim
         )
         .order_by(col(ActivityDataCategory.retention_days))
         .limit(1)
+        .scalar_subquery()
     )
+
+
+def recording_retention(days: int | None) -> timedelta:
+    """The period of ``shortest_voice_retention_days``; without one, no audio is kept (R-RET-1)."""
     if days is None:
         raise RuleBroken("R-RET-1", "no retention period for recordings is on record")
     return timedelta(days=days)
@@ -198,35 +217,102 @@ async def sweep(
     """Erases every recording past its period and not held, finishes any shredding, then
     erases the identifiers nothing keeps any longer."""
     report = SweepReport()
-    while True:
-        async with sessions() as session, session.begin():
-            now = clock.now()
-            expired = expired_recordings(now).where(~held_now(now.date()))
-            claim = _oldest_first(session, expired.with_only_columns(col(Recording.id)), batch)
-            claimed_ids = list((await session.scalars(claim)).all())
-            # A second statement, not a CTE of the claim's: its snapshot, taken once the rows
-            # are locked, sees a hold placed before the lock (place_hold locks the row too).
-            done = await erasure.shred_all(
-                session=session,
-                actor=SWEEPER,
-                recording_ids=claimed_ids,
-                reason=ErasureReason.EXPIRED,
-                now=now,
-            )
-            if done:
-                # Before the commit, as a request's audit is: if the log cannot be written,
-                # the batch is not erased.
-                await audit_log.append(
-                    [_audited("shred", {"reason": ErasureReason.EXPIRED.value, "recordings": done})]
+    # The blobs of the batch last shredded, being deleted while the next batch is shredded.
+    deleting: _Deleting | None = None
+    failed: BaseException | None = None
+    try:
+        while True:
+            async with sessions() as session, session.begin():
+                now = clock.now()
+                expired = expired_recordings(now).where(~held_now(now.date()))
+                claim = _oldest_first(session, expired.with_only_columns(col(Recording.id)), batch)
+                claimed_ids = list((await session.scalars(claim)).all())
+                # A second statement, not a CTE of the claim's: its snapshot, taken once the
+                # rows are locked, sees a hold placed before the lock (place_hold locks the
+                # row too).
+                done = await erasure.shred_all_with_blobs(
+                    session=session,
+                    actor=SWEEPER,
+                    recording_ids=claimed_ids,
+                    reason=ErasureReason.EXPIRED,
+                    now=now,
                 )
-            report.shredded += len(done)
-        if len(claimed_ids) < batch:
-            break
-    report.blobs_deleted = await finish_shredded(sessions=sessions, blobs=blobs, batch=batch)
+                if done:
+                    # Before the commit, as a request's audit is: if the log cannot be
+                    # written, the batch is not erased.
+                    await audit_log.append(
+                        [
+                            _audited(
+                                "shred",
+                                {
+                                    "reason": ErasureReason.EXPIRED.value,
+                                    "recordings": [recording_id for recording_id, _ in done],
+                                },
+                            )
+                        ]
+                    )
+                report.shredded += len(done)
+                if deleting is not None:
+                    # The last batch's blobs went while this one was shredded: marked
+                    # erased in this batch's commit, a round trip and a commit saved.
+                    marked, failure = await deleting.marked(session)
+                    report.blobs_deleted += marked
+                    failed = failed or failure
+            # Only once the keys are destroyed for good, and without holding a lock.
+            deleting = _Deleting.start(blobs, done) if done else None
+            if len(claimed_ids) < batch:
+                break
+        if deleting is not None:
+            async with sessions() as session, session.begin():
+                marked, failure = await deleting.marked(session)
+            deleting = None
+            report.blobs_deleted += marked
+            failed = failed or failure
+    finally:
+        if deleting is not None:
+            await deleting.abandoned()
+    if failed is not None:
+        # The keys are destroyed and the tombstones left; the blobs wait for the next sweep.
+        raise failed
+    report.blobs_deleted += await finish_shredded(sessions=sessions, blobs=blobs, batch=batch)
     report.identifiers_erased = await erase_expired_identifiers(
         sessions=sessions, audit_log=audit_log, batch=batch
     )
     return report
+
+
+@dataclass
+class _Deleting:
+    """The blobs of a shredded batch being deleted, in the background."""
+
+    recording_ids: list[str]
+    task: asyncio.Task[None]
+
+    @classmethod
+    def start(cls, blobs: BlobStore, shredded: Sequence[tuple[str, str]]) -> _Deleting:
+        # One call for the lot: a worker thread and one directory fsync for a local folder
+        # (unlinks in one folder take turns: more threads gained nothing when measured),
+        # bulk requests for an object store.
+        async def delete_all() -> None:
+            await blobs.delete_many([blob_key for _, blob_key in shredded])
+
+        return cls(
+            [recording_id for recording_id, _ in shredded], asyncio.create_task(delete_all())
+        )
+
+    async def marked(self, session: AsyncSession) -> tuple[int, BaseException | None]:
+        """Once the blobs are gone, their recordings marked erased in ``session``: how many;
+        or, if a deletion failed, none, and the failure (the rows stay shredded)."""
+        try:
+            await self.task
+        except Exception as error:
+            return 0, error
+        return await erasure.mark_erased(session, self.recording_ids), None
+
+    async def abandoned(self) -> None:
+        """Waited for, its outcome dropped: the sweep failed on the way, and the next one
+        finds these rows shredded still."""
+        await asyncio.gather(self.task, return_exceptions=True)
 
 
 async def finish_shredded(

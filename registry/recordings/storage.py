@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -29,16 +29,16 @@ from registry.crypto import (
 from registry.errors import NotFound, RuleBroken
 from registry.record.inventory.models import ActivityParty, Purpose
 from registry.recordings import erasure, uploads
-from registry.recordings.calls import call_by_id
 from registry.recordings.models import (
     Call,
     Consent,
+    ErasureReason,
     Recording,
     RecordingStatus,
     Segment,
     SeparateConsent,
 )
-from registry.rights.guards import require_use_allowed
+from registry.rights.guards import objection_standing, refuse_stopped_use, stopping_restriction
 from registry.sealed_blobs import opened, seal_into
 
 # How long an upload in the caller's own transaction may take before the sweep may take
@@ -81,41 +81,20 @@ async def seal_audio(
     return uploads.Sealed(wrapped, size)
 
 
-async def permitted_purpose(session: AsyncSession, call: Call, purpose: str) -> None:
-    """The purpose is the activity's own, or one the customer separately consented to."""
-    own = await session.scalar(
-        select(col(Purpose.id))
-        .join(ActivityParty, col(ActivityParty.activity_id) == col(Purpose.activity_id))
-        .where(col(ActivityParty.entity_id) == call.company_id, col(Purpose.key) == purpose)
-        .limit(1)
+def purpose_permitted(purpose: str) -> ColumnElement[bool]:
+    """The purpose is the activity's own, or one the customer separately consented to (of
+    the call in the outer query), as SQL."""
+    own = exists().where(
+        col(ActivityParty.activity_id) == col(Purpose.activity_id),
+        col(ActivityParty.entity_id) == col(Call.company_id),
+        col(Purpose.key) == purpose,
     )
-    if own is not None:
-        return
-    separate = await session.scalar(
-        select(col(SeparateConsent.id)).where(
-            col(SeparateConsent.subject_id) == call.customer_id,
-            col(SeparateConsent.purpose) == purpose,
-            col(SeparateConsent.withdrawn_at).is_(None),
-        )
+    separate = exists().where(
+        col(SeparateConsent.subject_id) == col(Call.customer_id),
+        col(SeparateConsent.purpose) == purpose,
+        col(SeparateConsent.withdrawn_at).is_(None),
     )
-    if separate is None:
-        raise RuleBroken(
-            "R-CON-4",
-            f"{purpose!r} is no purpose of the activity and has no separate consent on record",
-            field="purpose",
-        )
-
-
-async def require_within_retention(session: AsyncSession, recording: Recording) -> None:
-    """Past its period and not held, a recording is not served, whether or not the sweep
-    has erased it yet (R-RET-1); a hold keeps it past its period (R-RET-2)."""
-    if await erasure.within_retention(session, [recording], on=clock.now()):
-        return
-    raise RuleBroken(
-        "R-RET-1",
-        f"the recording's retention period ended on {recording.expires_at:%Y-%m-%d}:"
-        " it is erased, and not served meanwhile",
-    )
+    return or_(own, separate)
 
 
 async def open_for_listening(
@@ -127,21 +106,51 @@ async def open_for_listening(
     recording_id: str,
     purpose: str,
 ) -> tuple[Recording, AsyncIterator[bytes]]:
-    """Checks every rule, then returns the recording and its audio as a lazy stream."""
+    """Checks every rule, then returns the recording and its audio as a lazy stream.
+
+    One statement reads what every rule needs, the recording with its call, holds,
+    purposes, restrictions and objections; the rules are then applied in order.
+    """
     authorize(actor, Action.RECORDING_LISTEN)
-    recording = await session.get(Recording, recording_id)
-    if recording is None or recording.status is not RecordingStatus.ACTIVE:
+    now = clock.now()
+    found = (
+        await session.execute(
+            select(
+                Recording,
+                col(Call.consent),
+                erasure.kept_by_hold(ErasureReason.EXPIRED, now),
+                purpose_permitted(purpose),
+                stopping_restriction(
+                    col(Call.customer_id), col(Call.agent_id), purpose=purpose, on=now
+                ),
+                objection_standing(col(Call.agent_id)),
+            )
+            .join(Call, col(Call.id) == col(Recording.call_id))
+            .where(col(Recording.id) == recording_id)
+        )
+    ).one_or_none()
+    if found is None or found[0].status is not RecordingStatus.ACTIVE:
         raise NotFound(f"no recording {recording_id!r}")
-    call = await call_by_id(session, recording.call_id)
+    recording, consent, held, permitted, restricted_until, objected = found
     # Audio of a call without consent is only kept until its deletion is done: whatever the
     # purpose, nobody listens to it (a start before the answer, a refusal, a withdrawal).
-    if call.consent is not Consent.GIVEN:
+    if consent is not Consent.GIVEN:
+        raise RuleBroken("R-CON-3", f"the call's consent is {consent.value}: its audio is not used")
+    # Past its period and not held, a recording is not served, whether or not the sweep has
+    # erased it yet (R-RET-1); a hold keeps it past its period (R-RET-2).
+    if recording.expires_at <= now and not held:
         raise RuleBroken(
-            "R-CON-3", f"the call's consent is {call.consent.value}: its audio is not used"
+            "R-RET-1",
+            f"the recording's retention period ended on {recording.expires_at:%Y-%m-%d}:"
+            " it is erased, and not served meanwhile",
         )
-    await require_within_retention(session, recording)
-    await permitted_purpose(session, call, purpose)
-    await require_use_allowed(session, call, purpose=purpose)
+    if not permitted:
+        raise RuleBroken(
+            "R-CON-4",
+            f"{purpose!r} is no purpose of the activity and has no separate consent on record",
+            field="purpose",
+        )
+    refuse_stopped_use(restricted_until, bool(objected))
     if recording.key_id is None or recording.wrapped_key is None:
         raise NotFound(f"no recording {recording_id!r}")
     wrapped = WrappedKey(recording.key_id, recording.wrapped_key)

@@ -25,10 +25,10 @@ from registry.access.service import Actor, authorize
 from registry.blobs import BlobStore
 from registry.crypto import WrappedKey
 from registry.db import claimed
-from registry.errors import Conflict, DomainError, InvalidInput, RuleBroken
-from registry.recordings.calls import call_by_id, require_consent_to_record
+from registry.errors import Conflict, DomainError, InvalidInput, NotFound, RuleBroken
+from registry.recordings.calls import require_consent_to_record
 from registry.recordings.models import Call, PendingUpload, Recording, Segment, Subject
-from registry.recordings.retention import retention_of_recordings
+from registry.recordings.retention import recording_retention, shortest_voice_retention_days
 
 
 class TooLarge(DomainError):
@@ -80,13 +80,49 @@ async def limited(audio: AsyncIterable[bytes], limit: int) -> AsyncIterator[byte
         raise InvalidInput("the audio is empty", field="body")
 
 
-async def _require_recordable(session: AsyncSession, call: Call, segment: Segment) -> None:
-    customer = await session.get_one(Subject, call.customer_id, populate_existing=True)
-    if customer.under_16:
+@dataclass(frozen=True)
+class _Recordable:
+    call: Call
+    # The activity's period for recordings, or None if none is on record (R-RET-1).
+    retention_days: int | None
+
+
+async def _recordable_call(
+    session: AsyncSession, call_id: str, segment: Segment, *, lock: bool = False
+) -> _Recordable:
+    """The call, checked as one that audio may be taken of: one statement reads the call,
+    its customer and the period, whatever the rules need.
+
+    With ``lock``, the call is read as committed now and locked until the transaction ends
+    (see ``calls.call_by_id``), its customer read afresh with it.
+    """
+    query = (
+        select(
+            Call,
+            col(Subject.under_16),
+            col(Subject.consent_withdrawn_at),
+            shortest_voice_retention_days(col(Call.company_id)),
+        )
+        .join(Subject, col(Subject.id) == col(Call.customer_id))
+        .where(col(Call.id) == call_id)
+    )
+    if lock:
+        # This transaction's own changes first: the row read afresh must not undo them.
+        await session.flush()
+        query = query.execution_options(populate_existing=True)
+        if session.get_bind().dialect.name == "postgresql":
+            # NO KEY: rows that merely refer to the call (a pending upload) still go in.
+            query = query.with_for_update(key_share=True, of=Call)
+    found = (await session.execute(query)).one_or_none()
+    if found is None:
+        raise NotFound(f"no call {call_id!r}")
+    call, under_16, withdrawn_at, days = found
+    if under_16:
         raise RuleBroken("R-MIN-1", "no data of children under 16 is kept")
-    if customer.consent_withdrawn_at is not None:
+    if withdrawn_at is not None:
         raise RuleBroken("R-CON-3", "the customer withdrew consent: nothing more is recorded")
     require_consent_to_record(call, segment)
+    return _Recordable(call, days)
 
 
 async def begin(
@@ -94,16 +130,15 @@ async def begin(
 ) -> Upload:
     """Every rule checked before a byte is taken; the caller commits the pending row."""
     authorize(actor, Action.RECORDING_UPLOAD)
-    call = await call_by_id(session, call_id)
-    await _require_recordable(session, call, segment)
+    recordable = await _recordable_call(session, call_id, segment)
     # Without a retention period, nothing is stored.
-    await retention_of_recordings(session, call.company_id)
+    recording_retention(recordable.retention_days)
     recording_id = str(uuid.uuid4())
-    upload = Upload(recording_id, call.id, segment, blob_key=f"{recording_id}.sealed")
+    upload = Upload(recording_id, call_id, segment, blob_key=f"{recording_id}.sealed")
     session.add(
         PendingUpload(
             recording_id=recording_id,
-            call_id=call.id,
+            call_id=call_id,
             blob_key=upload.blob_key,
             deadline=clock.now() + lasting,
         )
@@ -114,9 +149,9 @@ async def begin(
 
 async def finish(*, session: AsyncSession, upload: Upload, sealed: Sealed) -> Recording:
     """The recording in place of the pending upload; the caller audits, then commits."""
-    call = await call_by_id(session, upload.call_id, lock=True)
     # Consent again, now that no withdrawal can commit before this transaction does.
-    await _require_recordable(session, call, upload.segment)
+    recordable = await _recordable_call(session, upload.call_id, upload.segment, lock=True)
+    call = recordable.call
     taken = await session.execute(
         delete(PendingUpload).where(
             col(PendingUpload.recording_id) == upload.recording_id,
@@ -126,7 +161,7 @@ async def finish(*, session: AsyncSession, upload: Upload, sealed: Sealed) -> Re
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         # Past its deadline the sweep may already have removed the blob.
         raise Conflict("the upload took longer than allowed; send it again")
-    period = await retention_of_recordings(session, call.company_id)
+    period = recording_retention(recordable.retention_days)
     recording = Recording(
         id=upload.recording_id,
         call_id=call.id,
