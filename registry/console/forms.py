@@ -1,0 +1,192 @@
+"""The console's edit forms: a form is its fields; what is posted is read, compared, saved.
+
+Values are read as a GraphQL client would send them: an empty input is ``None``, a date is
+parsed (a bad one is refused at its field before the service is asked), a choice must be one
+of those offered. Only what differs from the record is sent, so that the history shows the
+change and nothing else. The service runs in a savepoint: a refusal undoes its writes and is
+shown at the field it names, or at the top of the form when the form has no such field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from registry.console.visits import Visit
+from registry.errors import DomainError, Forbidden, InvalidInput, RuleBroken
+
+# Where a refusal naming no field of the form is shown.
+FORM = "form"
+REASON = "reason"
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    TEXTAREA = "textarea"
+    # A textarea read as a list, one item a line.
+    LINES = "lines"
+    CHECKBOX = "checkbox"
+    SELECT = "select"
+    MULTI = "multi"
+    DATE = "date"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: Kind = Kind.TEXT
+    # (value, label) pairs a select offers; a select with "" among them may be left empty.
+    choices: Sequence[tuple[str, str]] = ()
+    # Turns a chosen value into the service's (an SCC module is a number).
+    convert: Callable[[str], Any] | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A refusal as the form shows it: the rule it breaks, or its code, and why."""
+
+    code: str
+    message: str
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class Form:
+    fields: Sequence[Field]
+    # The reason for the change, kept in the history; a new record has none to give.
+    asks_reason: bool = True
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(field.name for field in self.fields)
+
+    def read(self, posted: FormData) -> tuple[dict[str, Any], dict[str, Problem]]:
+        """The posted values by field, and the fields whose value could not be read."""
+        values: dict[str, Any] = {}
+        problems: dict[str, Problem] = {}
+        for field in self.fields:
+            try:
+                values[field.name] = _read(field, posted)
+            except InvalidInput as error:
+                values[field.name] = _text(posted.get(field.name))
+                problems[field.name] = problem_of(error)
+        if self.asks_reason:
+            values[REASON] = _text(posted.get(REASON))
+        return values, problems
+
+    def where(self, error: DomainError) -> str:
+        """The field a refusal is shown at."""
+        named = error.field
+        if named is not None and (named in self.names or (named == REASON and self.asks_reason)):
+            return named
+        return FORM
+
+
+def changed(given: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the fields that differ from the record, as a GraphQL client would send them."""
+    return {
+        name: value
+        for name, value in given.items()
+        if name in current and _comparable(current[name]) != _comparable(value)
+    }
+
+
+def problem_of(error: DomainError) -> Problem:
+    rule = error.rule_id if isinstance(error, RuleBroken) else None
+    return Problem(code=error.code, message=error.message, rule=rule)
+
+
+async def save(
+    visit: Visit, form: Form, work: Callable[[], Awaitable[object]]
+) -> dict[str, Problem]:
+    """Runs the service call in a savepoint; a refusal undoes it and is mapped to its field.
+    A refusal of the role is not the form's to show: the page answers it with a 403."""
+    try:
+        async with visit.db.begin_nested():
+            await work()
+    except Forbidden:
+        raise
+    except DomainError as error:
+        return {form.where(error): problem_of(error)}
+    return {}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the edit page shows around the form."""
+
+    title: str
+    action: str
+    cancel: str
+    submit: str = "Save"
+
+
+def render(
+    visit: Visit,
+    form: Form,
+    shown: Shown,
+    values: Mapping[str, Any],
+    problems: Mapping[str, Problem] | None = None,
+) -> Response:
+    """The form page: 200 when first shown, 422 when what was posted was refused."""
+    return visit.render(
+        "edit.html",
+        form=form,
+        shown=shown,
+        values=values,
+        errors=problems or {},
+        status=422 if problems else 200,
+    )
+
+
+def posted(visit: Visit) -> FormData:
+    assert visit.form is not None  # a POST's, read by ``page``
+    return visit.form
+
+
+def _read(field: Field, form: FormData) -> Any:
+    if field.kind is Kind.CHECKBOX:
+        return form.get(field.name) == "on"
+    if field.kind is Kind.MULTI:
+        chosen = [value for value in form.getlist(field.name) if isinstance(value, str)]
+        offered = {value for value, _ in field.choices}
+        for value in chosen:
+            _refuse_unoffered(field, value, offered)
+        return tuple(chosen)
+    if field.kind is Kind.LINES:
+        text = _text(form.get(field.name)) or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    text = _text(form.get(field.name))
+    if text is None:
+        return None
+    if field.kind is Kind.DATE:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(f"{text!r} is not a day (YYYY-MM-DD)", field=field.name) from None
+    if field.kind is Kind.SELECT:
+        _refuse_unoffered(field, text, {value for value, _ in field.choices})
+    return field.convert(text) if field.convert is not None else text
+
+
+def _refuse_unoffered(field: Field, value: str, offered: set[str]) -> None:
+    if value not in offered:
+        raise InvalidInput(f"{value!r} is not one of the choices", field=field.name)
+
+
+def _text(value: object) -> str | None:
+    # An empty input is a field left empty: the service's ``None``.
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _comparable(value: Any) -> Any:
+    # A list read from the form and a tuple kept by the record hold the same items.
+    return list(value) if isinstance(value, list | tuple) else value
