@@ -119,6 +119,7 @@ async def entity_page(visit: Visit) -> Response:
             "gap": gap[0] if gap else None,
             "as_of": day,
             "may_edit": visit.actor.may(Action.INVENTORY_WRITE) and day is None,
+            "may_record": visit.actor.may(Action.TRANSFERS_WRITE) and day is None,
         }
     context.update(await history_of(visit, "entity", slug))
     return visit.render("entity.html", **context)

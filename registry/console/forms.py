@@ -47,6 +47,8 @@ class Field:
     # Turns a chosen value into the service's (an SCC module is a number).
     convert: Callable[[str], Any] | None = None
     hint: str | None = None
+    # The service's name for the field, where it is not the form's (GraphQL's) name.
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,16 @@ class Form:
             values[REASON] = _text(posted.get(REASON))
         return values, problems
 
+    def for_service(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` under the names the service takes."""
+        keys = {field.name: field.key or field.name for field in self.fields}
+        return {keys[name]: value for name, value in values.items() if name in keys}
+
     def where(self, error: DomainError) -> str:
-        """The field a refusal is shown at."""
-        named = error.field
+        """The field a refusal is shown at: the service names it as the form or as itself."""
+        named = {field.key: field.name for field in self.fields if field.key}.get(
+            error.field or "", error.field
+        )
         if named is not None and (named in self.names or (named == REASON and self.asks_reason)):
             return named
         return FORM

@@ -7,7 +7,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from registry.console import auth, duties, entities, imports, record, rights, security
+from registry.console import auth, duties, entities, imports, record, rights, security, transfers
 from registry.console.headers import SecurityHeaders
 from registry.console.pages import HERE, PREFIX, Console
 
@@ -17,6 +17,7 @@ def console_app(console: Console) -> Starlette:
         routes=[
             *auth.routes(),
             *entities.routes(),
+            *transfers.routes(),
             *record.routes(),
             *imports.routes(),
             *rights.routes(),
