@@ -171,8 +171,8 @@ def _read(field: Field, form: FormData) -> Any:
             _refuse_unoffered(field, value, offered)
         return tuple(chosen)
     if field.kind is Kind.LINES:
-        text = _text(form.get(field.name)) or ""
-        return [line.strip() for line in text.splitlines() if line.strip()]
+        lines = (_text(form.get(field.name)) or "").splitlines()
+        return [line.strip() for line in lines if line.strip()]
     text = _text(form.get(field.name))
     if text is None:
         return None

@@ -7,7 +7,17 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from registry.console import auth, duties, entities, imports, record, rights, security, transfers
+from registry.console import (
+    activities,
+    auth,
+    duties,
+    entities,
+    imports,
+    record,
+    rights,
+    security,
+    transfers,
+)
 from registry.console.headers import SecurityHeaders
 from registry.console.pages import HERE, PREFIX, Console
 
@@ -18,6 +28,7 @@ def console_app(console: Console) -> Starlette:
             *auth.routes(),
             *entities.routes(),
             *transfers.routes(),
+            *activities.routes(),
             *record.routes(),
             *imports.routes(),
             *rights.routes(),

@@ -128,17 +128,14 @@ async def transfer_page(visit: Visit) -> Response:
     visit.require(Action.TRANSFERS_READ)
     slug = visit.request.path_params["slug"]
     transfer = await transfers.transfer_by_slug(visit.db, slug)
-    ends = {
-        "activity": await visit.db.get_one(Activity, transfer.activity_id),
-        "exporter": await visit.db.get_one(Entity, transfer.exporter_id),
-        "importer": await visit.db.get_one(Entity, transfer.importer_id),
-    }
     return visit.render(
         "transfer.html",
         transfer=transfer,
         values=await _current(visit.db, transfer),
+        activity=await visit.db.get_one(Activity, transfer.activity_id),
+        exporter=await visit.db.get_one(Entity, transfer.exporter_id),
+        importer=await visit.db.get_one(Entity, transfer.importer_id),
         may_edit=visit.actor.may(Action.TRANSFERS_WRITE),
-        **ends,
         **await history_of(visit, "transfer", slug),
     )
 
