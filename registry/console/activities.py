@@ -8,23 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from registry.access.policy import Action
-from registry.console.forms import (
-    REASON,
-    Field,
-    Form,
-    Kind,
-    Shown,
-    changed,
-    posted,
-    render,
-    save,
-)
+from registry.console.forms import REASON, Field, Form, Kind, Shown, changed, render, submitted
 from registry.console.histories import history_of
-from registry.console.pages import PREFIX
 from registry.console.visits import Visit, page
 from registry.record.activities import service as activities
 from registry.record.inventory.models import Activity, DpiaStatus
@@ -86,24 +75,20 @@ async def edit_form(visit: Visit) -> Response:
 async def edit(visit: Visit) -> Response:
     visit.require(Action.INVENTORY_WRITE)
     activity = await activities.activity_by_slug(visit.db, visit.request.path_params["slug"])
-    slug, shown = activity.slug, _shown(activity)
-    given, problems = ACTIVITY_FORM.read(posted(visit))
-    if not problems:
-        changes = changed(given, _current(activity))
-        problems = await save(
-            visit,
-            ACTIVITY_FORM,
-            lambda: activities.update_activity(
-                session=visit.db,
-                actor=visit.actor,
-                slug=slug,
-                changes=changes,
-                reason=given[REASON],
-            ),
-        )
-    if problems:
-        return render(visit, ACTIVITY_FORM, shown, given, problems)
-    return RedirectResponse(f"{PREFIX}/activities/{slug}", status_code=303)
+    slug, current = activity.slug, _current(activity)
+    return await submitted(
+        visit,
+        ACTIVITY_FORM,
+        _shown(activity),
+        lambda given: activities.update_activity(
+            session=visit.db,
+            actor=visit.actor,
+            slug=slug,
+            changes=changed(given, current),
+            reason=given[REASON],
+        ),
+        lambda _: f"/activities/{slug}",
+    )
 
 
 def routes() -> list[Route]:

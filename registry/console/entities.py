@@ -10,13 +10,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from registry.access.policy import Action
-from registry.console.forms import REASON, Field, Form, Kind, Shown, changed, posted, render, save
+from registry.console.forms import REASON, Field, Form, Kind, Shown, changed, render, submitted
 from registry.console.histories import history_of
-from registry.console.pages import PREFIX
 from registry.console.visits import Visit, page
 from registry.record import answers
 from registry.record.inventory import service as inventory
@@ -143,26 +142,21 @@ async def edit_form(visit: Visit) -> Response:
 @page
 async def edit(visit: Visit) -> Response:
     visit.require(Action.INVENTORY_WRITE)
-    slug = visit.request.path_params["slug"]
-    entity = await inventory.entity_by_slug(visit.db, slug)
-    shown = _shown(slug, entity.legal_name)
-    given, problems = ENTITY_FORM.read(posted(visit))
-    if not problems:
-        changes = changed(given, _current(entity))
-        problems = await save(
-            visit,
-            ENTITY_FORM,
-            lambda: inventory.update_entity(
-                session=visit.db,
-                actor=visit.actor,
-                slug=slug,
-                changes=changes,
-                reason=given[REASON],
-            ),
-        )
-    if problems:
-        return render(visit, ENTITY_FORM, shown, given, problems)
-    return RedirectResponse(f"{PREFIX}/entities/{slug}", status_code=303)
+    entity = await inventory.entity_by_slug(visit.db, visit.request.path_params["slug"])
+    slug, current = entity.slug, _current(entity)
+    return await submitted(
+        visit,
+        ENTITY_FORM,
+        _shown(slug, entity.legal_name),
+        lambda given: inventory.update_entity(
+            session=visit.db,
+            actor=visit.actor,
+            slug=slug,
+            changes=changed(given, current),
+            reason=given[REASON],
+        ),
+        lambda _: f"/entities/{slug}",
+    )
 
 
 def routes() -> list[Route]:

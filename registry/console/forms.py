@@ -13,14 +13,16 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.datastructures import FormData
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
+from registry.console.pages import PREFIX
 from registry.console.visits import Visit
 from registry.errors import DomainError, Forbidden, InvalidInput, RuleBroken
 
+T = TypeVar("T")
 # Where a refusal naming no field of the form is shown.
 FORM = "form"
 REASON = "reason"
@@ -109,8 +111,11 @@ def changed(given: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, A
 
 
 def problem_of(error: DomainError) -> Problem:
-    rule = error.rule_id if isinstance(error, RuleBroken) else None
-    return Problem(code=error.code, message=error.message, rule=rule)
+    if isinstance(error, RuleBroken):
+        # The form shows the rule ID apart, so the message does not repeat it.
+        message = error.message.removeprefix(f"{error.rule_id}: ")
+        return Problem(code=error.code, message=message, rule=error.rule_id)
+    return Problem(code=error.code, message=error.message)
 
 
 async def save(
@@ -156,9 +161,27 @@ def render(
     )
 
 
-def posted(visit: Visit) -> FormData:
+async def submitted(
+    visit: Visit,
+    form: Form,
+    shown: Shown,
+    work: Callable[[dict[str, Any]], Awaitable[T]],
+    done: Callable[[T], str],
+) -> Response:
+    """A POST of ``form``: ``work`` with what was read, then 303 to the page ``done`` names
+    for its result (where the change shows in the history); or the form again, refused."""
     assert visit.form is not None  # a POST's, read by ``page``
-    return visit.form
+    given, problems = form.read(visit.form)
+    results: list[T] = []
+
+    async def step() -> None:
+        results.append(await work(given))
+
+    if not problems:
+        problems = await save(visit, form, step)
+    if problems:
+        return render(visit, form, shown, given, problems)
+    return RedirectResponse(f"{PREFIX}{done(results[0])}", status_code=303)
 
 
 def _read(field: Field, form: FormData) -> Any:

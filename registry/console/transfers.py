@@ -12,24 +12,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from registry._edits import drafted
 from registry.access.policy import Action
-from registry.console.forms import (
-    REASON,
-    Field,
-    Form,
-    Kind,
-    Shown,
-    changed,
-    posted,
-    render,
-    save,
-)
+from registry.console.forms import REASON, Field, Form, Kind, Shown, changed, render, submitted
 from registry.console.histories import history_of
-from registry.console.pages import PREFIX
 from registry.console.visits import Visit, page
 from registry.countries import AdequacyDecision
 from registry.record.inventory.models import Activity, ActivityDataCategory, DataCategory, Entity
@@ -163,26 +152,22 @@ async def edit_form(visit: Visit) -> Response:
 @page
 async def edit(visit: Visit) -> Response:
     visit.require(Action.TRANSFERS_WRITE)
-    slug = visit.request.path_params["slug"]
-    transfer = await transfers.transfer_by_slug(visit.db, slug)
+    transfer = await transfers.transfer_by_slug(visit.db, visit.request.path_params["slug"])
+    slug, current = transfer.slug, await _current(visit.db, transfer)
     form = await _edit_form(visit.db, transfer)
-    given, problems = form.read(posted(visit))
-    if not problems:
-        changes = form.for_service(changed(given, await _current(visit.db, transfer)))
-        problems = await save(
-            visit,
-            form,
-            lambda: transfers.update_transfer(
-                session=visit.db,
-                actor=visit.actor,
-                slug=slug,
-                changes=changes,
-                reason=given[REASON],
-            ),
-        )
-    if problems:
-        return render(visit, form, _edit_shown(slug), given, problems)
-    return RedirectResponse(f"{PREFIX}/transfers/{slug}", status_code=303)
+    return await submitted(
+        visit,
+        form,
+        _edit_shown(slug),
+        lambda given: transfers.update_transfer(
+            session=visit.db,
+            actor=visit.actor,
+            slug=slug,
+            changes=form.for_service(changed(given, current)),
+            reason=given[REASON],
+        ),
+        lambda _: f"/transfers/{slug}",
+    )
 
 
 # ------------------------------------------------------------------------ a new one
@@ -227,20 +212,17 @@ async def new_form(visit: Visit) -> Response:
 async def create(visit: Visit) -> Response:
     visit.require(Action.TRANSFERS_WRITE)
     form = await _new_form(visit.db)
-    given, problems = form.read(posted(visit))
-    made: list[Transfer] = []
-
-    async def record() -> None:
-        draft = drafted(transfers.TransferDraft, form.for_service(given))
-        made.append(
-            await transfers.create_transfer(session=visit.db, actor=visit.actor, draft=draft)
-        )
-
-    if not problems:
-        problems = await save(visit, form, record)
-    if problems:
-        return render(visit, form, NEW, given, problems)
-    return RedirectResponse(f"{PREFIX}/transfers/{made[0].slug}", status_code=303)
+    return await submitted(
+        visit,
+        form,
+        NEW,
+        lambda given: transfers.create_transfer(
+            session=visit.db,
+            actor=visit.actor,
+            draft=drafted(transfers.TransferDraft, form.for_service(given)),
+        ),
+        lambda made: f"/transfers/{made.slug}",
+    )
 
 
 def routes() -> list[Route]:

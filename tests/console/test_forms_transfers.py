@@ -83,7 +83,9 @@ async def test_r_inv_3_a_module_the_roles_do_not_call_for_is_refused_at_its_fiel
     refused = await submit(browser, EDIT, {"scc_module": "1", "tia_reference": "TIA-9"})
 
     assert refused.status_code == 422
-    assert _error_at(refused.text, "scc_module").startswith("R-INV-3 R-INV-3: mood-media-germany")
+    assert _error_at(refused.text, "scc_module").startswith(
+        "R-INV-3 mood-media-germany (controller) to talkdesk"
+    )
     assert 'aria-describedby="scc_module-error"' in refused.text
     transfer = await _transfer(seeded)
     assert transfer.scc_module == 2 and transfer.tia_reference is None
