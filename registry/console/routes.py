@@ -10,6 +10,8 @@ from starlette.staticfiles import StaticFiles
 from registry.console import (
     activities,
     auth,
+    countries,
+    decisions,
     duties,
     entities,
     imports,
@@ -29,6 +31,8 @@ def console_app(console: Console) -> Starlette:
             *entities.routes(),
             *transfers.routes(),
             *activities.routes(),
+            *countries.routes(),
+            *decisions.routes(),
             *record.routes(),
             *imports.routes(),
             *rights.routes(),
