@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from registry.access.policy import Action
+from registry.console import controllers
 from registry.console.forms import REASON, Field, Form, Kind, Shown, changed, render, submitted
 from registry.console.histories import history_of
 from registry.console.visits import Visit, page
@@ -120,6 +121,9 @@ async def entity_page(visit: Visit) -> Response:
             "may_edit": visit.actor.may(Action.INVENTORY_WRITE) and day is None,
             "may_record": visit.actor.may(Action.TRANSFERS_WRITE) and day is None,
         }
+    if day is None:
+        # The authorities as they stand now: an as-of view of the record does not hold them.
+        context["authorities"] = await controllers.entries(visit.db, entity)
     context.update(await history_of(visit, "entity", slug))
     return visit.render("entity.html", **context)
 

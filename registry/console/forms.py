@@ -170,8 +170,7 @@ async def submitted(
 ) -> Response:
     """A POST of ``form``: ``work`` with what was read, then 303 to the page ``done`` names
     for its result (where the change shows in the history); or the form again, refused."""
-    assert visit.form is not None  # a POST's, read by ``page``
-    given, problems = form.read(visit.form)
+    given, problems = form.read(posted(visit))
     results: list[T] = []
 
     async def step() -> None:
@@ -182,6 +181,11 @@ async def submitted(
     if problems:
         return render(visit, form, shown, given, problems)
     return RedirectResponse(f"{PREFIX}{done(results[0])}", status_code=303)
+
+
+def posted(visit: Visit) -> FormData:
+    assert visit.form is not None  # a POST's, read by ``page``
+    return visit.form
 
 
 def _read(field: Field, form: FormData) -> Any:

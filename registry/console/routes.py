@@ -10,6 +10,8 @@ from starlette.staticfiles import StaticFiles
 from registry.console import (
     activities,
     auth,
+    authorities,
+    controllers,
     countries,
     decisions,
     duties,
@@ -28,11 +30,13 @@ def console_app(console: Console) -> Starlette:
     app = Starlette(
         routes=[
             *auth.routes(),
+            *controllers.routes(),
             *entities.routes(),
             *transfers.routes(),
             *activities.routes(),
             *countries.routes(),
             *decisions.routes(),
+            *authorities.routes(),
             *record.routes(),
             *imports.routes(),
             *rights.routes(),
