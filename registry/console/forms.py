@@ -37,6 +37,8 @@ class Kind(StrEnum):
     SELECT = "select"
     MULTI = "multi"
     DATE = "date"
+    # A whole number (a count of days).
+    NUMBER = "number"
 
 
 @dataclass(frozen=True)
@@ -149,8 +151,10 @@ def render(
     shown: Shown,
     values: Mapping[str, Any],
     problems: Mapping[str, Problem] | None = None,
+    **context: Any,
 ) -> Response:
-    """The form page: 200 when first shown, 422 when what was posted was refused."""
+    """The form page: 200 when first shown, 422 when what was posted was refused.
+    ``context`` is what the page shows beside the form (the history of what it edits)."""
     return visit.render(
         "edit.html",
         form=form,
@@ -158,6 +162,7 @@ def render(
         values=values,
         errors=problems or {},
         status=422 if problems else 200,
+        **context,
     )
 
 
@@ -167,6 +172,7 @@ async def submitted(
     shown: Shown,
     work: Callable[[dict[str, Any]], Awaitable[T]],
     done: Callable[[T], str],
+    context: Mapping[str, Any] | None = None,
 ) -> Response:
     """A POST of ``form``: ``work`` with what was read, then 303 to the page ``done`` names
     for its result (where the change shows in the history); or the form again, refused."""
@@ -179,7 +185,7 @@ async def submitted(
     if not problems:
         problems = await save(visit, form, step)
     if problems:
-        return render(visit, form, shown, given, problems)
+        return render(visit, form, shown, given, problems, **(context or {}))
     return RedirectResponse(f"{PREFIX}{done(results[0])}", status_code=303)
 
 
@@ -208,6 +214,11 @@ def _read(field: Field, form: FormData) -> Any:
             return date.fromisoformat(text)
         except ValueError:
             raise InvalidInput(f"{text!r} is not a day (YYYY-MM-DD)", field=field.name) from None
+    if field.kind is Kind.NUMBER:
+        try:
+            return int(text)
+        except ValueError:
+            raise InvalidInput(f"{text!r} is not a whole number", field=field.name) from None
     if field.kind is Kind.SELECT:
         _refuse_unoffered(field, text, {value for value, _ in field.choices})
     return field.convert(text) if field.convert is not None else text

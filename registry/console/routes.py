@@ -9,6 +9,7 @@ from starlette.staticfiles import StaticFiles
 
 from registry.console import (
     activities,
+    activity_data,
     auth,
     authorities,
     controllers,
@@ -22,6 +23,7 @@ from registry.console import (
     record,
     rights,
     security,
+    taxonomy,
     transfers,
 )
 from registry.console.headers import SecurityHeaders
@@ -36,11 +38,13 @@ def console_app(console: Console) -> Starlette:
             *entities.routes(),
             *transfers.routes(),
             *activities.routes(),
+            *activity_data.routes(),
             *countries.routes(),
             *decisions.routes(),
             *authorities.routes(),
             *documents.routes(),
             *papers.routes(),
+            *taxonomy.routes(),
             *record.routes(),
             *imports.routes(),
             *rights.routes(),
