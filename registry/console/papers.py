@@ -1,6 +1,7 @@
 """What happens to a document after it is recorded: it is withdrawn, or attached to or
 detached from a transfer it covers. Each has its form, calling what GraphQL's
-``withdrawDocument``, ``attachDocument`` and ``detachDocument`` call."""
+``withdrawDocument``, ``attachDocumentToTransfer`` and
+``detachDocumentFromTransfer`` call."""
 
 from __future__ import annotations
 
