@@ -208,6 +208,8 @@ def _read(field: Field, form: FormData) -> Any:
         return [line.strip() for line in lines if line.strip()]
     text = _text(form.get(field.name))
     if text is None:
+        if field.kind is Kind.SELECT and "" not in {value for value, _ in field.choices}:
+            raise InvalidInput("choose one", field=field.name)
         return None
     if field.kind is Kind.DATE:
         try:
