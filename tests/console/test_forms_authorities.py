@@ -57,6 +57,7 @@ async def _add_bfdi(browser: Browser) -> None:
 async def test_r_inv_4_an_authority_added_then_edited_shows_both_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
+    """R-INV-4: the write is kept as a typed change in the history the page shows."""
     await browser.sign_in()
     await _add_bfdi(browser)
 
@@ -114,6 +115,7 @@ async def test_an_authority_without_a_name_is_refused_at_its_field(
 async def test_r_inv_4_a_lead_authority_set_shows_on_the_controller_and_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
+    """R-INV-4: the write is kept as a typed change in the history the page shows."""
     await browser.sign_in()
     await _add_bfdi(browser)
 

@@ -36,6 +36,7 @@ def _history(page: str) -> str:
 async def test_r_inv_4_an_accepted_country_edit_shows_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
+    """R-INV-4: the write is kept as a typed change in the history the page shows."""
     await browser.sign_in()
 
     saved = await submit(
@@ -103,6 +104,7 @@ async def test_a_code_iso_does_not_assign_is_refused_at_its_field(
 async def test_r_inv_4_an_accepted_decision_edit_shows_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
+    """R-INV-4: the write is kept as a typed change in the history the page shows."""
     await browser.sign_in()
 
     saved = await submit(

@@ -44,6 +44,7 @@ def _history(page: str) -> str:
 async def test_r_inv_4_an_accepted_document_edit_shows_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
+    """R-INV-4: the write is kept as a typed change in the history the page shows."""
     await browser.sign_in()
 
     saved = await submit(

@@ -35,6 +35,7 @@ def _history(page: str) -> str:
 async def test_r_inv_4_a_purpose_renamed_shows_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
+    """R-INV-4: the write is kept as a typed change in the history the page shows."""
     await browser.sign_in()
 
     saved = await submit(
@@ -87,6 +88,7 @@ async def test_a_purpose_added_then_removed(browser: Browser, seeded: Sessions) 
 async def test_r_inv_4_a_legal_basis_set_shows_in_the_purpose_history(
     browser: Browser, seeded: Sessions
 ) -> None:
+    """R-INV-4: the write is kept as a typed change in the history the page shows."""
     await browser.sign_in()
 
     saved = await submit(

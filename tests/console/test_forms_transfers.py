@@ -163,6 +163,7 @@ async def test_a_day_that_does_not_parse_is_refused_at_its_field_and_nothing_is_
 async def test_r_inv_4_a_new_transfer_is_recorded_and_its_page_shows_its_creation(
     browser: Browser, seeded: Sessions
 ) -> None:
+    """R-INV-4: the write is kept as a typed change in the history the page shows."""
     await browser.sign_in()
 
     saved = await submit(
