@@ -39,7 +39,8 @@ ACTIVITY_FORM = Form(
         Field("notice_last_updated", "Notice last updated", hint="A month (2022-08) or a day."),
         Field("notice_authoritative_language", "Notice's governing language"),
         Field("platform", "Platform"),
-    )
+    ),
+    mutation="updateActivity",
 )
 
 

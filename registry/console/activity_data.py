@@ -29,10 +29,11 @@ RETENTION_FORM = Form(
     (
         Field("retention_criterion", "Retention period or criterion", Kind.TEXTAREA),
         Field("retention_days", "Days kept, if a number is set", Kind.NUMBER),
-    )
+    ),
+    mutation="updateRetention",
 )
 # Detaching asks only why.
-DETACH_FORM = Form(())
+DETACH_FORM = Form((), mutation="detachDataCategory")
 
 
 async def kept(session: AsyncSession, activity: Activity) -> list[tuple[DataCategory, Any]]:

@@ -29,9 +29,10 @@ FACTS = (
     Field("verified", "Checked against the authority's own publication", Kind.CHECKBOX),
     Field("note", "Note", Kind.TEXTAREA),
 )
-AUTHORITY_FORM = Form(FACTS)
+AUTHORITY_FORM = Form(FACTS, mutation="updateSupervisoryAuthority")
 NEW_FORM = Form(
     (Field("slug", "Slug", hint="Lower-case words joined by hyphens, e.g. de-bfdi."), *FACTS),
+    mutation="addSupervisoryAuthority",
     asks_reason=False,
 )
 NEW = Shown("Add a supervisory authority", "/authorities/new", "/authorities", submit="Add")

@@ -30,7 +30,7 @@ ROLE_NAMES = {
     AuthorityRole.COMPLAINT: "Authority for complaints (Art. 77)",
 }
 # Clearing asks only why.
-CLEAR_FORM = Form(())
+CLEAR_FORM = Form((), mutation="clearControllerAuthority")
 
 
 async def entries(session: AsyncSession, entity: Entity) -> list[dict[str, Any]]:
@@ -56,7 +56,8 @@ async def _form(session: AsyncSession, visit: Visit) -> Form:
                 Kind.TEXTAREA,
                 hint="With no authority named: the rule that names it (the notice's words).",
             ),
-        )
+        ),
+        mutation="setControllerAuthority",
     )
 
 

@@ -25,13 +25,14 @@ MEMBERSHIPS = (
     Field("eea", "In the European Economic Area", Kind.CHECKBOX),
     Field("eu", "In the European Union", Kind.CHECKBOX),
 )
-COUNTRY_FORM = Form((Field("name", "Name"), *MEMBERSHIPS))
+COUNTRY_FORM = Form((Field("name", "Name"), *MEMBERSHIPS), mutation="updateCountry")
 NEW_FORM = Form(
     (
         Field("code", "ISO 3166-1 alpha-2 code", hint="GB, not UK."),
         Field("name", "Name"),
         *MEMBERSHIPS,
     ),
+    mutation="addCountry",
     asks_reason=False,
 )
 NEW = Shown("Add a country", "/countries/new", "/countries", submit="Add")

@@ -35,13 +35,14 @@ TERMS = (
     Field("verified", "Checked against the published decision", Kind.CHECKBOX),
     Field("note", "Note", Kind.TEXTAREA),
 )
-DECISION_FORM = Form(TERMS)
+DECISION_FORM = Form(TERMS, mutation="updateAdequacyDecision")
 NEW_FORM = Form(
     (
         Field("slug", "Slug", hint="Lower-case words joined by hyphens, e.g. jp-adequacy."),
         Field("country_code", "Country (ISO code)"),
         *TERMS,
     ),
+    mutation="createAdequacyDecision",
     asks_reason=False,
 )
 NEW = Shown("Record an adequacy decision", "/adequacy-decisions/new", "/countries", submit="Record")

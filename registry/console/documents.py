@@ -52,7 +52,7 @@ TERMS = (
         hint=f"One a line: the entity's slug and its role ({ROLES}).",
     ),
 )
-DOCUMENT_FORM = Form(TERMS)
+DOCUMENT_FORM = Form(TERMS, mutation="updateDocument")
 
 
 def parties_of(lines: Sequence[str]) -> tuple[dict[str, str], ...]:
@@ -177,6 +177,7 @@ async def _new_form(session: AsyncSession) -> Form:
             *TERMS,
             Field("transfers", "Transfers it covers", Kind.MULTI, transfers, key="transfer_slugs"),
         ),
+        mutation="addDocument",
         asks_reason=False,
     )
 

@@ -39,7 +39,8 @@ ENTITY_FORM = Form(
         Field("verification_note", "Verification note"),
         Field("verified", "Name verified", Kind.CHECKBOX),
         Field("dpf_certified", "Certified under the EU-US Data Privacy Framework", Kind.CHECKBOX),
-    )
+    ),
+    mutation="updateEntity",
 )
 
 

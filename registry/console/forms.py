@@ -4,7 +4,8 @@ Values are read as a GraphQL client would send them: an empty input is ``None``,
 parsed (a bad one is refused at its field before the service is asked), a choice must be one
 of those offered. Only what differs from the record is sent, so that the history shows the
 change and nothing else. The service runs in a savepoint: a refusal undoes its writes and is
-shown at the field it names, or at the top of the form when the form has no such field.
+shown at the field it names, or at the top of the form when the form has no such field; the
+attempt is audited under the name of the GraphQL mutation that calls the same service.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any, TypeVar
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from registry.audit.models import Outcome
 from registry.console.pages import PREFIX
 from registry.console.visits import Visit
-from registry.errors import DomainError, Forbidden, InvalidInput, RuleBroken
+from registry.errors import DomainError, Forbidden, InvalidInput, RuleBroken, error_extensions
 
 T = TypeVar("T")
 # Where a refusal naming no field of the form is shown.
@@ -67,6 +69,8 @@ class Problem:
 @dataclass(frozen=True)
 class Form:
     fields: Sequence[Field]
+    # The GraphQL mutation that calls the same service: the attempt is audited under its name.
+    mutation: str
     # The reason for the change, kept in the history; a new record has none to give.
     asks_reason: bool = True
 
@@ -124,14 +128,23 @@ async def save(
     visit: Visit, form: Form, work: Callable[[], Awaitable[object]]
 ) -> dict[str, Problem]:
     """Runs the service call in a savepoint; a refusal undoes it and is mapped to its field.
-    A refusal of the role is not the form's to show: the page answers it with a 403."""
+    A refusal of the role is not the form's to show: the page answers it with a 403.
+
+    Either way the attempt is audited as GraphQL audits its mutation: under its name, with
+    what the address names as its target, a broken rule as denied and other refusals as
+    failed."""
+    path = visit.request.path_params
+    target = ", ".join(f"{name}={value}" for name, value in path.items()) or None
     try:
         async with visit.db.begin_nested():
             await work()
     except Forbidden:
         raise
     except DomainError as error:
+        outcome = Outcome.DENIED if isinstance(error, RuleBroken) else Outcome.FAILED
+        visit.audit(form.mutation, target=target, outcome=outcome, **error_extensions(error))
         return {form.where(error): problem_of(error)}
+    visit.audit(form.mutation, target=target)
     return {}
 
 

@@ -15,12 +15,16 @@ from registry.console.visits import Visit, page
 from registry.record.documents import service as documents
 from registry.record.documents.models import Document
 
-WITHDRAW_FORM = Form((Field("on", "Withdrawn on", Kind.DATE, hint="Left empty: today."),))
+WITHDRAW_FORM = Form(
+    (Field("on", "Withdrawn on", Kind.DATE, hint="Left empty: today."),),
+    mutation="withdrawDocument",
+)
 
 
-def _transfer_form(slugs: list[str], *, asks_reason: bool) -> Form:
+def _transfer_form(slugs: list[str], *, mutation: str, asks_reason: bool) -> Form:
     choices = [(slug, slug) for slug in slugs]
-    return Form((Field("transfer", "Transfer", Kind.SELECT, choices),), asks_reason=asks_reason)
+    field = Field("transfer", "Transfer", Kind.SELECT, choices)
+    return Form((field,), mutation=mutation, asks_reason=asks_reason)
 
 
 async def _document(visit: Visit) -> Document:
@@ -56,7 +60,9 @@ async def withdraw(visit: Visit) -> Response:
 
 # Attaching records what the document covers; the log needs no reason for it, as in GraphQL.
 async def _attach_form(visit: Visit) -> Form:
-    return _transfer_form(await transfer_slugs(visit.db), asks_reason=False)
+    return _transfer_form(
+        await transfer_slugs(visit.db), mutation="attachDocumentToTransfer", asks_reason=False
+    )
 
 
 @page
@@ -81,10 +87,14 @@ async def attach(visit: Visit) -> Response:
     )
 
 
+def _detach_form(slugs: list[str]) -> Form:
+    return _transfer_form(slugs, mutation="detachDocumentFromTransfer", asks_reason=True)
+
+
 @page
 async def detach_form(visit: Visit) -> Response:
     document = await _document(visit)
-    form = _transfer_form(await covered(visit.db, document), asks_reason=True)
+    form = _detach_form(await covered(visit.db, document))
     return render(visit, form, _shown(document, "Detach", "detach"), {})
 
 
@@ -94,7 +104,7 @@ async def detach(visit: Visit) -> Response:
     slug = document.slug
     return await submitted(
         visit,
-        _transfer_form(await covered(visit.db, document), asks_reason=True),
+        _detach_form(await covered(visit.db, document)),
         _shown(document, "Detach", "detach"),
         lambda given: documents.detach_document(
             session=visit.db,

@@ -29,12 +29,14 @@ from registry.record.inventory.models import Activity, ActivitySubject, LegalBas
 from registry.record.taxonomy import service as taxonomy
 
 NAMING = (Field("name", "Name"), Field("description", "Description", Kind.TEXTAREA))
-PURPOSE_FORM = Form(NAMING)
+PURPOSE_FORM = Form(NAMING, mutation="updatePurpose")
 NEW_FORM = Form(
-    (Field("key", "Key", hint="Lower-case words joined by hyphens."), *NAMING), asks_reason=False
+    (Field("key", "Key", hint="Lower-case words joined by hyphens."), *NAMING),
+    mutation="addPurpose",
+    asks_reason=False,
 )
 # Removing asks only why.
-REMOVE_FORM = Form(())
+REMOVE_FORM = Form((), mutation="removePurpose")
 BASES = [
     (basis.value, basis.value.replace("_", " ").replace("art6 1 ", "Art. 6(1)(") + ")")
     for basis in LegalBasis
@@ -211,7 +213,8 @@ async def _basis_form(visit: Visit, activity: Activity) -> Form:
             Field("subject_category", "Category of data subjects", Kind.SELECT, subjects),
             Field("legal_basis", "Legal basis", Kind.SELECT, BASES),
             Field("note", "Note (the interest or consent relied on)", Kind.TEXTAREA),
-        )
+        ),
+        mutation="setLegalBasis",
     )
 
 

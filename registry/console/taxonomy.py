@@ -27,10 +27,12 @@ DATA_FORM = Form(
         Field("name", "Name"),
         DESCRIPTION,
     ),
+    mutation="addDataCategory",
     asks_reason=False,
 )
 SUBJECT_FORM = Form(
     (Field("key", "Key", hint="Dotted, e.g. customer.caller."), Field("name", "Name"), DESCRIPTION),
+    mutation="addSubjectCategory",
     asks_reason=False,
 )
 NEW_DATA = Shown("Add a data category", "/taxonomy/data-categories/new", "/taxonomy", "Add")

@@ -134,7 +134,7 @@ async def transfer_page(visit: Visit) -> Response:
 
 async def _edit_form(session: AsyncSession, transfer: Transfer) -> Form:
     categories = await _category_keys(session, transfer.activity_id)
-    return Form(_terms(await _decision_slugs(session), categories))
+    return Form(_terms(await _decision_slugs(session), categories), mutation="updateTransfer")
 
 
 def _edit_shown(slug: str) -> Shown:
@@ -194,7 +194,7 @@ async def _new_form(session: AsyncSession) -> Form:
         Field("slug", "Slug", hint="Left empty: exporter--importer."),
     ]
     terms = _terms(await _decision_slugs(session), await _category_keys(session))
-    return Form([*ends, *terms], asks_reason=False)
+    return Form([*ends, *terms], mutation="createTransfer", asks_reason=False)
 
 
 NEW = Shown("Record a transfer", "/transfers/new", "/transfers", submit="Record")

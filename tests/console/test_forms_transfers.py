@@ -7,6 +7,8 @@ import pytest
 
 from registry import clock
 from registry.access.policy import Role
+from registry.audit.models import Outcome
+from registry.audit.service import AuditLog
 from registry.errors import NotFound
 from registry.record.history import service as history
 from registry.record.transfers import service as transfers
@@ -17,6 +19,7 @@ from tests.console.conftest import Browser, csrf_of
 from tests.console.filled import submit
 from tests.console.test_pages import _error_at
 from tests.history.past import Sessions, day_after_seeding
+from tests.recordings.test_http import events
 
 # Mood Media Germany (controller, EEA) to Talkdesk (processor, US): SCCs, Module 2.
 SLUG = "mood-media-germany--talkdesk"
@@ -284,3 +287,22 @@ async def test_the_record_as_of_a_day_offers_no_edit(
     assert "/console/transfers/new" not in then.text
     assert "/console/transfers/new?exporter=mood-media-germany" in entity_now.text
     assert "/transfers/new" not in entity_then.text
+
+
+async def test_r_acc_6_each_attempt_is_audited_as_its_mutation_is(
+    browser: Browser, audit_log: AuditLog
+) -> None:
+    """R-ACC-6: a form's attempt is in the audit log as GraphQL's ``updateTransfer`` would
+    be: under the mutation's name, its target, and a broken rule as denied."""
+    await browser.sign_in()
+
+    await submit(browser, EDIT, {"scc_module": "1"})
+    await submit(browser, EDIT, {"note": "audited"})
+
+    attempts = await events(audit_log, action="updateTransfer")
+    assert [(e.outcome, e.target) for e in attempts] == [
+        (Outcome.DENIED, f"slug={SLUG}"),
+        (Outcome.ALLOWED, f"slug={SLUG}"),
+    ]
+    assert attempts[0].detail == {"code": "RULE_BROKEN", "ruleId": "R-INV-3"}
+    assert {e.principal for e in attempts} == {handle_of(Role.PRIVACY_OFFICER)}
