@@ -100,6 +100,7 @@ def _links(activity: Activity, key: str) -> dict[str, Any]:
     return {
         "links": [
             (f"{path}/basis", "Set a legal basis for a category of data subjects"),
+            (f"{path}/basis/remove", "Remove a legal basis"),
             (f"{path}/remove", "Remove this purpose"),
         ]
     }
@@ -246,6 +247,38 @@ async def set_basis(visit: Visit) -> Response:
     )
 
 
+def _unset_form(found: PurposeWithBases) -> Form:
+    subjects = [(b.subject_category.key, b.subject_category.name) for b in found.bases]
+    field = Field("subject_category", "Category of data subjects", Kind.SELECT, subjects)
+    return Form((field,), mutation="removeLegalBasis")
+
+
+@page
+async def unset_form(visit: Visit) -> Response:
+    activity, found = await _purpose(visit)
+    shown = _verb(activity, found, "basis/remove", "Remove a legal basis")
+    return render(visit, _unset_form(found), shown, {})
+
+
+@page
+async def unset(visit: Visit) -> Response:
+    activity, found = await _purpose(visit)
+    return await submitted(
+        visit,
+        _unset_form(found),
+        _verb(activity, found, "basis/remove", "Remove a legal basis"),
+        lambda given: activities.remove_legal_basis(
+            session=visit.db,
+            actor=visit.actor,
+            activity_slug=activity.slug,
+            purpose_key=found.purpose.key,
+            subject_key=given["subject_category"],
+            reason=given[REASON],
+        ),
+        lambda _: _path(activity, found.purpose.key),
+    )
+
+
 def routes() -> list[Route]:
     # ``.../purposes/new`` before ``.../purposes/{key}``, which would take it for a key.
     base = "/activities/{slug}/purposes"
@@ -258,4 +291,6 @@ def routes() -> list[Route]:
         Route(f"{base}/{{key}}/remove", remove, methods=["POST"]),
         Route(f"{base}/{{key}}/basis", basis_form, methods=["GET"]),
         Route(f"{base}/{{key}}/basis", set_basis, methods=["POST"]),
+        Route(f"{base}/{{key}}/basis/remove", unset_form, methods=["GET"]),
+        Route(f"{base}/{{key}}/basis/remove", unset, methods=["POST"]),
     ]

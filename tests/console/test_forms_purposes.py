@@ -156,3 +156,22 @@ async def test_a_post_without_its_csrf_token_is_refused(browser: Browser, seeded
 
     assert forged.status_code == 403
     assert (await _purposes(seeded))["quality-control"].purpose.name != "Forged"
+
+
+async def test_a_legal_basis_removed_leaves_the_purpose(browser: Browser, seeded: Sessions) -> None:
+    await browser.sign_in()
+
+    offered_none = await submit(
+        browser, f"{PURPOSE}/basis/remove", {"subject_category": "supplier", "reason": "x"}
+    )
+    removed = await submit(
+        browser, f"{PURPOSE}/basis/remove", {"subject_category": "customer", "reason": "dropped"}
+    )
+
+    assert offered_none.status_code == 422
+    assert _error_at(offered_none.text, "subject_category") == (
+        "INVALID_INPUT 'supplier' is not one of the choices"
+    )
+    assert removed.status_code == 303
+    assert "legal basis removed" in _history((await browser.client.get(PURPOSE)).text)
+    assert [key for key, _, _ in await _bases(seeded)] == ["employee.agent"]
