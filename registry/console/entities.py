@@ -10,48 +10,38 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from registry.access.policy import Action
-from registry.console import fragments
-from registry.console.pages import PREFIX
+from registry.console import controllers, fragments
+from registry.console.forms import REASON, Field, Form, Kind, Shown, changed, render, submitted
+from registry.console.histories import history_of
 from registry.console.visits import Visit, page
-from registry.errors import DomainError, RuleBroken
 from registry.record import answers
-from registry.record.history import service as history
 from registry.record.inventory import service as inventory
-from registry.record.inventory.models import EntityKind
+from registry.record.inventory.models import Entity, EntityKind
 from registry.record.past.as_of import parse_day, session_as_of
 from registry.record.transfers import service as transfers
 
 # The most entities one list shows: the group and its processors are a few dozen.
 LIST_LIMIT = 500
-HISTORY_LIMIT = 200
-# The fields the edit form offers, in its order (text fields, then the flags), and labels.
-TEXT_FIELDS = (
-    "legal_name",
-    "known_as",
-    "registered_office",
-    "country_code",
-    "contact",
-    "dpo",
-    "representative",
-    "verification_note",
+# What the privacy officer may change of an entity, as ``update_entity`` takes it.
+ENTITY_FORM = Form(
+    (
+        Field("legal_name", "Legal name"),
+        Field("known_as", "Known as"),
+        Field("registered_office", "Registered office"),
+        Field("country_code", "Country code"),
+        Field("contact", "Contact"),
+        Field("dpo", "Data protection officer"),
+        Field("representative", "Representative (Art. 27)"),
+        Field("verification_note", "Verification note"),
+        Field("verified", "Name verified", Kind.CHECKBOX),
+        Field("dpf_certified", "Certified under the EU-US Data Privacy Framework", Kind.CHECKBOX),
+    ),
+    mutation="updateEntity",
 )
-FLAGS = ("verified", "dpf_certified")
-LABELS = {
-    "legal_name": "Legal name",
-    "known_as": "Known as",
-    "registered_office": "Registered office",
-    "country_code": "Country code",
-    "contact": "Contact",
-    "dpo": "Data protection officer",
-    "representative": "Representative (Art. 27)",
-    "verification_note": "Verification note",
-    "verified": "Name verified",
-    "dpf_certified": "Certified under the EU-US Data Privacy Framework",
-}
 
 
 def as_of(visit: Visit) -> date | None:
@@ -132,69 +122,47 @@ async def entity_page(visit: Visit) -> Response:
             "gap": gap[0] if gap else None,
             "as_of": day,
             "may_edit": visit.actor.may(Action.INVENTORY_WRITE) and day is None,
+            "may_record": visit.actor.may(Action.TRANSFERS_WRITE) and day is None,
         }
-    # The history is the log as it is now, shown only to who may read it.
-    if visit.actor.may(Action.HISTORY_READ):
-        context["changes"] = await history.list_changes(
-            session=visit.db,
-            actor=visit.actor,
-            limit=HISTORY_LIMIT,
-            subject_type="entity",
-            subject_slug=slug,
-        )
+    if day is None:
+        # The authorities as they stand now: an as-of view of the record does not hold them.
+        context["authorities"] = await controllers.entries(visit.db, entity)
+    context.update(await history_of(visit, "entity", slug))
     return visit.render("entity.html", **context)
+
+
+def _shown(slug: str, name: str) -> Shown:
+    return Shown(title=f"Edit {name}", action=f"/entities/{slug}/edit", cancel=f"/entities/{slug}")
+
+
+def _current(entity: Entity) -> dict[str, Any]:
+    return {name: getattr(entity, name) for name in ENTITY_FORM.names}
 
 
 @page
 async def edit_form(visit: Visit) -> Response:
     visit.require(Action.INVENTORY_WRITE)
     entity = await inventory.entity_by_slug(visit.db, visit.request.path_params["slug"])
-    values = {name: getattr(entity, name) for name in (*TEXT_FIELDS, *FLAGS)}
-    return _form(visit, entity.slug, values, errors={}, status=200)
+    return render(visit, ENTITY_FORM, _shown(entity.slug, entity.legal_name), _current(entity))
 
 
 @page
 async def edit(visit: Visit) -> Response:
     visit.require(Action.INVENTORY_WRITE)
-    slug = visit.request.path_params["slug"]
-    form = visit.form
-    assert form is not None  # a POST's, read by ``page``
-    entity = await inventory.entity_by_slug(visit.db, slug)
-    given: dict[str, Any] = {name: _text(form.get(name)) for name in TEXT_FIELDS}
-    given.update({name: form.get(name) == "on" for name in FLAGS})
-    # Only what differs is sent, as a GraphQL client would, so the history shows the change.
-    changes = {name: value for name, value in given.items() if getattr(entity, name) != value}
-    reason = _text(form.get("reason"))
-    try:
-        async with visit.db.begin_nested():
-            await inventory.update_entity(
-                session=visit.db, actor=visit.actor, slug=slug, changes=changes, reason=reason
-            )
-    except DomainError as error:
-        field = error.field if error.field in given or error.field == "reason" else "form"
-        rule = error.rule_id if isinstance(error, RuleBroken) else None
-        errors = {field: {"rule": rule, "code": error.code, "message": error.message}}
-        return _form(visit, slug, {**given, "reason": reason}, errors=errors, status=422)
-    return RedirectResponse(f"{PREFIX}/entities/{slug}", status_code=303)
-
-
-def _text(value: object) -> str | None:
-    # An empty input is a field left empty: the service's ``None``.
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _form(
-    visit: Visit, slug: str, values: dict[str, Any], *, errors: dict[str, Any], status: int
-) -> Response:
-    return visit.render(
-        "entity_edit.html",
-        slug=slug,
-        values=values,
-        errors=errors,
-        text_fields=TEXT_FIELDS,
-        flags=FLAGS,
-        labels=LABELS,
-        status=status,
+    entity = await inventory.entity_by_slug(visit.db, visit.request.path_params["slug"])
+    slug, current = entity.slug, _current(entity)
+    return await submitted(
+        visit,
+        ENTITY_FORM,
+        _shown(slug, entity.legal_name),
+        lambda given: inventory.update_entity(
+            session=visit.db,
+            actor=visit.actor,
+            slug=slug,
+            changes=changed(given, current),
+            reason=given[REASON],
+        ),
+        lambda _: f"/entities/{slug}",
     )
 
 

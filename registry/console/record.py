@@ -65,6 +65,7 @@ async def transfer_list(visit: Visit) -> Response:
             gap_flows=gap_flows,
             mechanisms=list(Mechanism),
             query=query,
+            may_record=visit.actor.may(Action.TRANSFERS_WRITE) and day is None,
         )
 
 

@@ -7,7 +7,26 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from registry.console import auth, duties, entities, imports, record, rights, security
+from registry.console import (
+    activities,
+    activity_data,
+    auth,
+    authorities,
+    controllers,
+    countries,
+    decisions,
+    documents,
+    duties,
+    entities,
+    imports,
+    papers,
+    purposes,
+    record,
+    rights,
+    security,
+    taxonomy,
+    transfers,
+)
 from registry.console.headers import SecurityHeaders
 from registry.console.pages import HERE, PREFIX, Console
 
@@ -16,7 +35,18 @@ def console_app(console: Console) -> Starlette:
     app = Starlette(
         routes=[
             *auth.routes(),
+            *controllers.routes(),
             *entities.routes(),
+            *transfers.routes(),
+            *activities.routes(),
+            *activity_data.routes(),
+            *purposes.routes(),
+            *countries.routes(),
+            *decisions.routes(),
+            *authorities.routes(),
+            *documents.routes(),
+            *papers.routes(),
+            *taxonomy.routes(),
             *record.routes(),
             *imports.routes(),
             *rights.routes(),

@@ -189,6 +189,36 @@ def test_an_edit_refused_at_its_field_then_one_accepted_in_the_history(
     shot(page, "entity-history")
 
 
+def test_a_transfer_edit_refused_at_its_field_then_accepted_in_the_history(
+    page: Page, server: Served
+) -> None:
+    """R-INV-3: controller to processor needs SCC Module 2; Module 1 is refused at its field."""
+    sign_in(page, server)
+    page.goto("/console/transfers")
+    page.get_by_role("link", name="mood-media-germany--talkdesk").click()
+    page.get_by_role("link", name="Edit this transfer").click()
+
+    page.get_by_label("SCC module").select_option("1")
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.locator("#scc_module-error")).to_contain_text("R-INV-3")
+    expect(page.get_by_label("SCC module")).to_have_attribute("aria-invalid", "true")
+    assert accessible(page) == []
+    shot(page, "transfer-edit-refused")
+
+    page.get_by_label("SCC module").select_option("2")
+    page.get_by_label("Transfer impact assessment (reference)").fill("TIA-2026-07")
+    page.get_by_label("Reason for the change (kept in the history)").fill("TIA filed")
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Transfer mood-media-germany--talkdesk"
+    )
+    history = page.locator("h2:text('History') + table")
+    expect(history).to_contain_text("tia_reference: None → TIA-2026-07")
+    expect(history).to_contain_text("TIA filed")
+
+
 def test_a_role_without_the_right_sees_no_data(page: Page, server: Served) -> None:
     sign_in(page, server, Role.QA_SPECIALIST)
 
