@@ -22,19 +22,21 @@ import pytest_asyncio
 from graphql import parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry.access.policy import Role
 from registry.access.service import Actor
 from registry.audit.service import AuditLog
 from registry.blobs import LocalBlobStore
 from registry.crypto import KeyRing
+from registry.graphql.compiled import compiler
 from registry.graphql.compiled.compiler import covers
 from registry.graphql.context import Context
 from registry.graphql.ratelimit import RateLimiter
 from registry.graphql.schema import build_schema
 from registry.settings import CompiledPlans, Settings
-from tests.conftest import Api, AppFactory, client_of, issue_role_tokens
+from tests.conftest import Api, AppFactory, Serve, client_of, issue_role_tokens
 
 SCHEMA = build_schema(development=False)
 BENCH_QUERY = """{ entities(first: 100) { nodes { slug legalName transfersOut {
@@ -331,3 +333,38 @@ async def test_authorisation_and_audit_are_the_same_with_plans_r_acc_6(
         assert [(entry.action, entry.outcome.value) for entry in trail] == [
             (errors[0]["path"][0], "denied")
         ]
+
+
+async def test_verify_answers_a_difference_as_an_internal_error(
+    make_app: AppFactory,
+    seeded: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A compiler that writes the wrong __typename: verify mode must catch it, not answer it.
+    monkeypatch.setattr(compiler, "_constant", lambda _name: lambda _source: "Wrong")
+    tokens = await issue_role_tokens(seeded)
+    async with client_of(make_app(compiled_plans="verify")) as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": "{ entities(first: 1) { nodes { __typename slug } } }"},
+            headers={"Authorization": f"Bearer {tokens[Role.PRIVACY_OFFICER]}"},
+        )
+    assert response.status_code == 500, response.text
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["INTERNAL"]
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "compiled plan differs from execution" in logged
+    assert '"__typename":"Wrong"' in logged and '"__typename":"Entity"' in logged
+
+
+async def test_a_planned_answer_is_kept_in_the_response_cache(
+    serve: Serve, engine: AsyncEngine
+) -> None:
+    api = await serve(compiled_plans="on")
+    first = await api.query(BENCH_QUERY)
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    second = await api.query(BENCH_QUERY)
+    assert second == first and "errors" not in first
+    # Kept: only the token and the record's version were read, no entity.
+    assert statements and not [s for s in statements if "entity" in s.lower()], statements
