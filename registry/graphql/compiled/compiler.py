@@ -13,6 +13,7 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    GraphQLEnumType,
     GraphQLID,
     GraphQLLeafType,
     GraphQLList,
@@ -142,10 +143,13 @@ class _Compiler:
                 or _given(sub_details)
             ):
                 return None
-            value = self.value(definition.type, sub_details)
-            if value is None:
-                return None
-            readers.append((key, _attribute(field.python_name, value)))
+            reader = _text_attribute(field.python_name, definition.type)
+            if reader is None:
+                value = self.value(definition.type, sub_details)
+                if value is None:
+                    return None
+                reader = _attribute(field.python_name, value)
+            readers.append((key, reader))
         return _fields(readers)
 
 
@@ -161,6 +165,29 @@ def _attribute(name: str, value: Serialiser) -> Serialiser:
 
     def read(source: Any) -> Any:
         return value(get(source))
+
+    return read
+
+
+def _text_attribute(name: str, output: GraphQLOutputType) -> Serialiser | None:
+    """Reads a text field in one call (most of an answer's values are text); None if the
+    field is not text."""
+    required = isinstance(output, GraphQLNonNull)
+    kind = output.of_type if isinstance(output, GraphQLNonNull) else output
+    if kind is not GraphQLString and kind is not GraphQLID:
+        return None
+    get = attrgetter(name)
+    coerce = kind.coerce_output_value
+
+    def read(source: Any) -> Any:
+        value = get(source)
+        if type(value) is str:
+            return value
+        if value is None:
+            if required:
+                raise Unanswerable("a null where the schema promises a value")
+            return None
+        return _coerced(coerce, value)
 
     return read
 
@@ -195,6 +222,17 @@ def _leaf(kind: GraphQLLeafType) -> Serialiser:
             return value if type(value) is str else _coerced(coerce, value)
 
         return text
+    if isinstance(kind, GraphQLEnumType):
+        # An enum has a few values, and finding a value's name is a search: each is kept.
+        names: dict[Any, Any] = {}
+
+        def name(value: Any) -> Any:
+            found = names.get(value)
+            if found is None:
+                found = names[value] = _coerced(coerce, value)
+            return found
+
+        return name
     return lambda value: _coerced(coerce, value)
 
 
