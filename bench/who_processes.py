@@ -326,7 +326,7 @@ def registry_command(port: int) -> list[str]:
     ]
 
 
-def registry_env(url: str, max_page_size: int, var_dir: str) -> dict[str, str]:
+def registry_env(url: str, max_page_size: int, var_dir: str, compiled_plans: str) -> dict[str, str]:
     return {
         **os.environ,
         "REGISTRY_DATABASE_URL": url,
@@ -339,6 +339,8 @@ def registry_env(url: str, max_page_size: int, var_dir: str) -> dict[str, str]:
         "REGISTRY_QUERY_COST_PER_MINUTE": "0",
         "REGISTRY_RATE_LIMIT_PER_MINUTE": "0",
         "REGISTRY_VAR_DIR": var_dir,
+        # "off" times ordinary execution, field by field, for a before-and-after in one run.
+        "REGISTRY_COMPILED_PLANS": compiled_plans,
     }
 
 
@@ -591,11 +593,17 @@ def auth(token: str) -> dict[str, str]:
 
 
 async def start_registry(
-    stack: contextlib.AsyncExitStack, url: str, token: str, max_page_size: int, *, cache: bool
+    stack: contextlib.AsyncExitStack,
+    url: str,
+    token: str,
+    max_page_size: int,
+    *,
+    cache: bool,
+    compiled_plans: str,
 ) -> Contender:
     port = free_port()
     var_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="registry-bench-"))
-    env = registry_env(url, max_page_size, var_dir)
+    env = registry_env(url, max_page_size, var_dir, compiled_plans)
     if not cache:
         # Every request computes its answer: the cost of the first read after a change.
         env["REGISTRY_RESPONSE_CACHE_ENTRIES"] = "0"
@@ -698,9 +706,12 @@ async def start_contenders(
     stack: contextlib.AsyncExitStack, args: argparse.Namespace, name: str, token: str, total: int
 ) -> list[Contender]:
     url = database_url(args.admin_url, name)
+    plans = args.compiled_plans
     contenders = [
-        await start_registry(stack, url, token, max(5000, total), cache=True),
-        await start_registry(stack, url, token, max(5000, total), cache=False),
+        await start_registry(stack, url, token, max(5000, total), cache=True, compiled_plans=plans),
+        await start_registry(
+            stack, url, token, max(5000, total), cache=False, compiled_plans=plans
+        ),
         await start_sql(stack, url),
     ]
     if (postgraphile := await start_postgraphile(stack, args.admin_url, name)) is not None:
@@ -764,6 +775,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--entities", type=int, default=2000, help="synthetic entities to add")
     parser.add_argument("--transfers", type=int, default=20000, help="synthetic transfers to add")
     parser.add_argument("--repeat", type=int, default=15, help="timed runs per size and contender")
+    parser.add_argument(
+        "--compiled-plans",
+        choices=["on", "off"],
+        default="on",
+        help="answer the query from a compiled plan (the default) or by ordinary execution",
+    )
     parser.add_argument(
         "--keep", action="store_true", help="keep the database at the end (its name is printed)"
     )

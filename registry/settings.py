@@ -21,6 +21,15 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class CompiledPlans(StrEnum):
+    """Whether covered queries are answered by a compiled plan (graphql/compiled/)."""
+
+    ON = "on"
+    OFF = "off"
+    # Both ways, compared: a difference is logged and answered as an internal error.
+    VERIFY = "verify"
+
+
 class Settings(BaseSettings):
     """Configuration of one registry process.
 
@@ -91,6 +100,8 @@ class Settings(BaseSettings):
     query_cost_per_minute: int = Field(default=200_000, ge=0)
     # A /graphql body larger than this is refused before it is read further, let alone parsed.
     graphql_max_body_bytes: int = Field(default=256 * 1024, ge=1)
+    # Covered read queries skip graphql-core's field-by-field execution (graphql/compiled/).
+    compiled_plans: CompiledPlans = CompiledPlans.ON
     # The bearer token a Prometheus scraper sends to /metrics; unset, /metrics is not served.
     # Long enough that guessing it, at the pace the throttle allows, is hopeless.
     metrics_token: SecretStr | None = Field(default=None, min_length=24)

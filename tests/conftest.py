@@ -297,7 +297,9 @@ def make_app(
             database_url=database_url,
             audit_database_url=audit_url,
             var_dir=tmp_path,
-            **{"privacy_contact": "privacy@example.test", **overrides},
+            # Every covered query is answered both ways and compared: the whole GraphQL
+            # corpus is the compiled plans' differential test.
+            **{"privacy_contact": "privacy@example.test", "compiled_plans": "verify", **overrides},
         )
         return build_app(settings, engine=engine, audit_log=audit_log, ring=ring, blobs=blobs)
 

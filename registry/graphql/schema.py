@@ -20,7 +20,6 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 
 from registry.access.graphql import AccessMutation, AccessQuery
@@ -28,6 +27,7 @@ from registry.audit.graphql import AuditQuery
 from registry.authorities.graphql import AuthoritiesMutation, AuthoritiesQuery
 from registry.errors import DomainError
 from registry.graphql.audit import AuditDenials
+from registry.graphql.compiled.execution import PlannedExecution
 from registry.graphql.cost import QueryCost
 from registry.graphql.errors import ERROR_TYPES
 from registry.graphql.inputs import RefuseNulCharacters
@@ -109,7 +109,7 @@ class MaskUnexpectedErrors(MaskErrors):
         return masked
 
 
-class OneRootFieldAtATime(StrawberryGraphQLCoreExecutionContext):
+class OneRootFieldAtATime(PlannedExecution):
     """Resolves a query's root fields one after another, as graphql-core does a mutation's.
 
     A request's fields share its one database session, and an ``AsyncSession`` serves one

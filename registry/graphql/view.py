@@ -30,6 +30,7 @@ from registry.db import transaction
 from registry.errors import DomainError, InvalidInput, Unauthenticated
 from registry.graphql import ide
 from registry.graphql.cache import CacheKey, ResponseCache, cacheable_request, read_scope
+from registry.graphql.compiled.verify import checked
 from registry.graphql.context import Context
 from registry.graphql.ratelimit import RateLimiter
 from registry.logs import bind_principal, bind_request
@@ -223,7 +224,8 @@ class RegistryGraphQL(GraphQL[Context, None]):
             observed().cache_lookup(hit=cached is not None)
         if cached is not None:
             return Response(cached, media_type="application/json")
-        response = await self.run(request, context=context)
+        with checked():
+            response = await self.run(request, context=context)
         if (
             key is not None
             and response.status_code == 200
