@@ -5,8 +5,10 @@ written together by the next, so sixteen concurrent requests pay for one or two 
 instead of sixteen in a row. Each caller is answered only once its batch is committed, or
 with the batch's failure: nobody is told "written" unless it was.
 
-The batch is written by a task of its own, never by one of the callers: a caller that gives
-up (its deadline) must not cancel what the others are waiting for. One that gives up while
+A caller that finds nothing being written writes its own items at once, as if there were no
+queue: a lone append costs what it did before batching. Whoever comes meanwhile queues, and
+the queue is written by a task of its own, never by one of the callers: a caller that gives
+up (its deadline) must not cancel what others are waiting for. One that gives up while
 queued is taken out of the queue; once every caller of the batch under way has given up,
 that write is cancelled, as a lone caller's would have been.
 """
@@ -39,20 +41,33 @@ class GroupCommit(Generic[Item, Result]):
         self._write = write
         self._queue: list[_Waiter[Item, Result]] = []
         self._batch: list[_Waiter[Item, Result]] = []
+        # Something is being written: by a caller alone, or by the queue's task.
+        self._busy = False
         self._writing: asyncio.Task[None] | None = None
         self._flight: asyncio.Future[list[Result]] | None = None
 
     async def submit(self, items: Sequence[Item]) -> list[Result]:
         """The results of ``items``, once written with whatever else was queued with them."""
+        if not self._busy:
+            self._busy = True
+            try:
+                return await self._write(list(items))
+            finally:
+                self._hand_over()
         waiter = _Waiter(items, asyncio.get_running_loop().create_future())
         self._queue.append(waiter)
-        if self._writing is None:
-            self._writing = asyncio.create_task(self._write_queued())
         try:
             return await waiter.answer
         except asyncio.CancelledError:
             self._give_up(waiter)
             raise
+
+    def _hand_over(self) -> None:
+        """After a lone write: whoever queued meanwhile is written by the queue's task."""
+        if self._queue:
+            self._writing = asyncio.create_task(self._write_queued())
+        else:
+            self._busy = False
 
     def _give_up(self, waiter: _Waiter[Item, Result]) -> None:
         if waiter in self._queue:
@@ -83,6 +98,7 @@ class GroupCommit(Generic[Item, Result]):
             for waiter in self._batch + self._queue:
                 waiter.answer.cancel()
             self._batch, self._queue, self._flight, self._writing = [], [], None, None
+            self._busy = False
 
 
 def _answer(batch: list[_Waiter[Item, Result]], flight: asyncio.Future[list[Result]]) -> None:

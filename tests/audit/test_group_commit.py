@@ -110,18 +110,20 @@ async def test_r_acc_6_a_batch_that_cannot_commit_fails_every_caller_and_writes_
     log: AuditLog,
 ) -> None:
     """R-ACC-6: nobody is told their entry is written unless it was committed; the chain
-    goes on from where it was."""
+    goes on from where it was. The first caller finds nothing being written and goes alone;
+    the fifteen that queue meanwhile are one batch, which one of them makes fail."""
     await fill(log, 2)
     await refuse_at_commit(log, "user-9")
-    outcomes = await asyncio.gather(
+    alone, *batch = await asyncio.gather(
         *(log.append([entry(n)]) for n in range(3, 3 + WRITERS)), return_exceptions=True
     )
-    assert all(isinstance(outcome, AuditUnavailable) for outcome in outcomes), outcomes
-    assert await principals(log) == ["user-1", "user-2"]
+    assert not isinstance(alone, BaseException), alone
+    assert all(isinstance(outcome, AuditUnavailable) for outcome in batch), batch
+    assert await principals(log) == ["user-1", "user-2", "user-3"]
     await log.append([entry(40)])
-    assert await principals(log) == ["user-1", "user-2", "user-40"]
+    assert await principals(log) == ["user-1", "user-2", "user-3", "user-40"]
     result = await log.verify()
-    assert result.intact and result.checked == 3
+    assert result.intact and result.checked == 4
 
 
 async def test_r_acc_6_two_logs_on_one_database_appending_at_once_make_one_chain(
@@ -165,18 +167,21 @@ async def test_r_acc_6_a_caller_that_gives_up_while_queued_is_left_out_and_the_b
     assert (await log.verify()).intact
 
 
-async def test_r_acc_6_an_append_that_everyone_gave_up_on_stops_and_the_next_goes_on(
+async def test_r_acc_6_appends_that_everyone_gave_up_on_stop_and_the_next_goes_on(
     log: AuditLog, audit_url: str
 ) -> None:
-    """R-ACC-6: the batch under way is given up once all its callers are refused; the log
-    goes on unbroken afterwards."""
+    """R-ACC-6: a write under way is given up once all its callers are refused, the lone
+    caller's and a queued batch's alike; the log goes on unbroken afterwards."""
     await fill(log, 1)
     async with Stall(audit_url) as stalled:
-        with pytest.raises(AuditUnavailable):
-            await log.append_within([entry(2)], 0.3)
+        alone = asyncio.ensure_future(log.append_within([entry(2)], 0.3))
+        await asyncio.sleep(0.1)
+        batch = [asyncio.ensure_future(log.append_within([entry(n)], 0.6)) for n in (3, 4)]
+        outcomes = await asyncio.gather(alone, *batch, return_exceptions=True)
+        assert all(isinstance(outcome, AuditUnavailable) for outcome in outcomes), outcomes
         await stalled.rollback()
-    await asyncio.wait_for(log.append([entry(3)]), timeout=30)
-    assert (await principals(log))[-1] == "user-3"
+    await asyncio.wait_for(log.append([entry(5)]), timeout=30)
+    assert (await principals(log))[-1] == "user-5"
     assert (await log.verify()).intact
 
 
