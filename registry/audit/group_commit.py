@@ -5,12 +5,13 @@ written together by the next, so sixteen concurrent requests pay for one or two 
 instead of sixteen in a row. Each caller is answered only once its batch is committed, or
 with the batch's failure: nobody is told "written" unless it was.
 
-A caller that finds nothing being written writes its own items at once, as if there were no
-queue: a lone append costs what it did before batching. Whoever comes meanwhile queues, and
-the queue is written by a task of its own, never by one of the callers: a caller that gives
-up (its deadline) must not cancel what others are waiting for. One that gives up while
-queued is taken out of the queue; once every caller of the batch under way has given up,
-that write is cancelled, as a lone caller's would have been.
+A caller that finds nothing being written, and nobody else arriving with it, writes its
+own items itself, as if there were no queue: a lone append costs what it did before
+batching. Whoever comes meanwhile queues, and the queue is written by a task of its own,
+never by one of the callers: a caller that gives up (its deadline) must not cancel what
+others are waiting for. One that gives up while queued is taken out of the queue; once
+every caller of the batch under way has given up, that write is cancelled, as a lone
+caller's would have been.
 """
 
 from __future__ import annotations
@@ -48,14 +49,25 @@ class GroupCommit(Generic[Item, Result]):
 
     async def submit(self, items: Sequence[Item]) -> list[Result]:
         """The results of ``items``, once written with whatever else was queued with them."""
-        if not self._busy:
+        waiter = _Waiter(items, asyncio.get_running_loop().create_future())
+        if self._busy:
+            self._queue.append(waiter)
+        else:
             self._busy = True
             try:
-                return await self._write(list(items))
-            finally:
+                # Callers woken together (by the last batch's answers) queue meanwhile and
+                # go with this one, rather than one alone and then all the others.
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
                 self._hand_over()
-        waiter = _Waiter(items, asyncio.get_running_loop().create_future())
-        self._queue.append(waiter)
+                raise
+            if not self._queue:
+                try:
+                    return await self._write(list(items))
+                finally:
+                    self._hand_over()
+            self._queue.insert(0, waiter)
+            self._hand_over()
         try:
             return await waiter.answer
         except asyncio.CancelledError:
@@ -63,7 +75,7 @@ class GroupCommit(Generic[Item, Result]):
             raise
 
     def _hand_over(self) -> None:
-        """After a lone write: whoever queued meanwhile is written by the queue's task."""
+        """Whoever is queued is written by the queue's task; with nobody, nothing is busy."""
         if self._queue:
             self._writing = asyncio.create_task(self._write_queued())
         else:
