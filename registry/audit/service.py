@@ -265,27 +265,31 @@ class AuditLog:
 def _chained(head: Head, entries: Sequence[Entry], now: datetime) -> list[AuditEvent]:
     """The entries as the events that follow ``head``, each linked to the one before."""
     seq, prev_hash = head
+    at = now.isoformat()
     events = []
     for entry in entries:
         seq += 1
         # What an entry quotes is fitted before it is hashed, so that the chain covers what
-        # the log holds.
-        event = AuditEvent(
-            seq=seq,
-            at=now,
-            principal=fitted(entry.principal, _LENGTHS["principal"]),
-            action=fitted(entry.action, _LENGTHS["action"]),
-            target=fitted(entry.target, _LENGTHS["target"]),
-            purpose=fitted(entry.purpose, _LENGTHS["purpose"]),
-            outcome=entry.outcome,
-            request_id=fitted(entry.request_id, _LENGTHS["request_id"]),
-            detail=fitted_detail(entry.detail),
-            prev_hash=prev_hash,
-            hash="",  # the link covers the rest of the event, so it is computed from it
+        # the log holds. The link is computed from the values before the event is built:
+        # building it once, whole, is most of what a batch of sixteen costs in the process.
+        quoted = {
+            "principal": fitted(entry.principal, _LENGTHS["principal"]),
+            "action": fitted(entry.action, _LENGTHS["action"]),
+            "target": fitted(entry.target, _LENGTHS["target"]),
+            "purpose": fitted(entry.purpose, _LENGTHS["purpose"]),
+            "request_id": fitted(entry.request_id, _LENGTHS["request_id"]),
+            "detail": fitted_detail(entry.detail),
+        }
+        link = chain.link(
+            prev_hash,
+            chain.canonical(seq=seq, at=at, outcome=entry.outcome.value, **quoted),
         )
-        event.hash = chain.link(prev_hash, _canonical(event))
-        prev_hash = event.hash
-        events.append(event)
+        events.append(
+            AuditEvent(
+                seq=seq, at=now, outcome=entry.outcome, prev_hash=prev_hash, hash=link, **quoted
+            )
+        )
+        prev_hash = link
     return events
 
 
