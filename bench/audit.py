@@ -9,7 +9,7 @@ Then it times a request that writes one audit event through the real app in-proc
 against the same request's audit append alone: the share of a request the audit costs.
 On PostgreSQL, an append of one event is timed against one bare durable INSERT (its own
 transaction, committed to disk) interleaved with it, and appends by 16 concurrent writers
-against the same appends one at a time: what group commit would gain.
+against the same appends one at a time: what group commit gains.
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ from registry.access import service as access
 from registry.access.policy import Role
 from registry.access.service import Actor
 from registry.app import build_app
+from registry.audit.service import AuditLog
 from registry.db import create_engine, session_factory, transaction
 from registry.record.inventory.models import EntityKind
 from registry.seeding import seed
@@ -58,6 +59,8 @@ OUT_DIR = BENCH / ".out"
 
 # Each run adds a suffix of its own (see unique_name): the bench never reuses a name.
 DB_PREFIX = "registry_bench"
+# The audit log of the in-process app whose round trips are counted.
+AUDIT_DB_PREFIX = "registry_bench_trips_audit"
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 PAGE = 100
 WARMUP = 3
@@ -500,8 +503,8 @@ class Row:
     size: int
     objects: int = 0
     # Round trips to PostgreSQL of one request, BEGIN and COMMIT included: computed, cache hit.
-    round_trips: int | None = None
-    hit_round_trips: int | None = None
+    round_trips: Trips | None = None
+    hit_round_trips: Trips | None = None
     timings: dict[str, Timing] = field(default_factory=dict)
     # Each contender's first request after its start, in ms.
     cold: dict[str, float] = field(default_factory=dict)
@@ -537,50 +540,70 @@ async def measure(row: Row, contenders: list[Contender], repeat: int) -> None:
 
 class RoundTrips:
     """Counts an engine's round trips to the database: each statement, and each BEGIN,
-    COMMIT and ROLLBACK, which asyncpg sends as statements of their own."""
-
-    EVENTS = ("before_cursor_execute", "begin", "commit", "rollback")
+    COMMIT and ROLLBACK, which asyncpg sends as statements of their own (but not on a
+    connection in AUTOCOMMIT, where it sends none: the events still fire there)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.count = 0
-        for name in self.EVENTS:
-            event.listen(engine.sync_engine, name, self)
+        event.listen(engine.sync_engine, "before_cursor_execute", self._statement)
+        for name in ("begin", "commit", "rollback"):
+            event.listen(engine.sync_engine, name, self._transaction)
 
-    def __call__(self, *_args: Any) -> None:
+    def _statement(self, *_args: Any) -> None:
         self.count += 1
+
+    def _transaction(self, connection: Any) -> None:
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            self.count += 1
+
+
+@dataclass(frozen=True)
+class Trips:
+    """One request's round trips: to the record's database, and its audit append's to the
+    audit log's (a database of its own, PostgreSQL here as in production)."""
+
+    record: int
+    audit: int
+
+    def __str__(self) -> str:
+        return f"{self.record}+{self.audit}"
 
 
 async def round_trips_per_request(
-    url: str, token: str, sizes: list[int], *, cache: bool
-) -> dict[int, int]:
-    """Round trips of one request (its authentication included), counted in-process: of a
-    computed answer with ``cache`` off, of a kept one (asked twice, counted the second time)
-    with it on."""
+    url: str, audit_url: str, token: str, sizes: list[int], *, cache: bool
+) -> dict[int, Trips]:
+    """Round trips of one request (its authentication and audit append included), counted
+    in-process: of a computed answer with ``cache`` off, of a kept one (asked twice,
+    counted the second time) with it on."""
     engine = create_engine(url)
-    counter = RoundTrips(engine)
+    audit_log = AuditLog.open(audit_url)
+    record, audit = RoundTrips(engine), RoundTrips(audit_log.engine)
     settings = Settings(
         database_url=url,
+        audit_database_url=audit_url,
         env="production",
         auto_migrate=False,
         max_page_size=max(sizes),
         response_cache_entries=RESPONSE_CACHE_ENTRIES if cache else 0,
         var_dir=Path(tempfile.mkdtemp(prefix="registry-bench-")),
     )
-    transport = httpx.ASGITransport(app=build_app(settings, engine))
+    transport = httpx.ASGITransport(app=build_app(settings, engine, audit_log=audit_log))
     counts = {}
     try:
         async with httpx.AsyncClient(
             transport=transport, base_url="http://bench", headers=auth(token), timeout=HTTP_TIMEOUT
         ) as client:
             at = graphql_call(client, REGISTRY_QUERY)
-            # Warm-up: a token's last use is written at most once a minute, not on every read.
+            # Warm-up: a token's last use is written at most once a minute, not on every read;
+            # the audit log's first append reads the chain's head, later ones do not.
             registry_nodes(await at(sizes[0])())
             for size in sizes:
                 registry_nodes(await at(size)())
-                counter.count = 0
+                record.count = audit.count = 0
                 registry_nodes(await at(size)())
-                counts[size] = counter.count
+                counts[size] = Trips(record.count, audit.count)
     finally:
+        await audit_log.close()
         await engine.dispose()
     return counts
 
@@ -659,7 +682,7 @@ def ratio(a: Timing | None, b: Timing | None) -> str:
 
 def print_table(rows: list[Row]) -> None:
     names = (REGISTRY, REGISTRY_UNCACHED, SQL_JSON, POSTGRAPHILE_NAME)
-    columns = [("size", 10), ("objects", 8), ("round trips", 12)]
+    columns = [("size", 10), ("objects", 8), ("round trips", 14)]
     columns += [(f"{name} ms", 22) for name in names]
     print()
     print(" ".join(f"{name:>{width}}" for name, width in columns))
@@ -681,7 +704,10 @@ def print_table(rows: list[Row]) -> None:
     print(
         "\nwarm: median (p90) in ms after the warm-up; objects = entities + transfers +"
         "\nimporters in the answer; round trips = to PostgreSQL for one request, its"
-        "\nauthentication and BEGIN/COMMIT included: a computed answer / a cache hit;"
+        "\nauthentication and BEGIN/COMMIT included, as record+audit: to the record's"
+        "\ndatabase, and the audit append's to the audit log's (0: this read names companies,"
+        "\nnot people, so it is audited only if refused, and a refusal is never kept):"
+        "\na computed answer / a cache hit;"
         f"\n{REGISTRY} = the answer kept until the record changes (a repeated read);"
         f"\n{REGISTRY_UNCACHED} = response cache off, every answer computed (the first read"
         "\nafter a change; a cold request computes on either server)"
@@ -748,7 +774,8 @@ def print_ratios(rows: list[Row]) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    async with bench_databases(args.admin_url, [DB_PREFIX], keep=args.keep) as [name]:
+    prefixes = [DB_PREFIX, AUDIT_DB_PREFIX]
+    async with bench_databases(args.admin_url, prefixes, keep=args.keep) as [name, audit]:
         url = database_url(args.admin_url, name)
         total = await build_database(args, name, url)
         token = await issue_bench_token(url)
@@ -759,8 +786,10 @@ async def run(args: argparse.Namespace) -> None:
                 contenders = await start_contenders(stack, args, name, token, total)
                 await measure(row, contenders, args.repeat)
         sizes = [r.size for r in rows]
-        computed = await round_trips_per_request(url, token, sizes, cache=False)
-        hits = await round_trips_per_request(url, token, sizes, cache=True)
+        audit_url = database_url(args.admin_url, audit)
+        await asyncio.to_thread(migrate.upgrade_audit, audit_url)
+        computed = await round_trips_per_request(url, audit_url, token, sizes, cache=False)
+        hits = await round_trips_per_request(url, audit_url, token, sizes, cache=True)
         for row in rows:
             row.round_trips, row.hit_round_trips = computed[row.size], hits[row.size]
         print_table(rows)

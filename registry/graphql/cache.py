@@ -3,8 +3,9 @@
 The record changes rarely and is read often; the cost of a large answer is almost all
 GraphQL execution. An answer is kept under the record's version (see
 ``history.record_version``), the day (safeguards are judged on a date), what the caller
-may read, and the request itself. Every request reads the version from the database,
-so replicas never serve an answer older than the last change any of them made.
+may read, and the request itself. Every request reads the version from the database, in
+the statement that checks its token (one round trip for both), so replicas never serve an
+answer older than the last change any of them made.
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ from registry.access.service import Actor
 from registry.audit.service import AuditLog, AuditUnavailable, sign_in_refused
 from registry.blobs import BlobStore
 from registry.crypto import KeyRing
-from registry.db import transaction
 from registry.errors import DomainError, InvalidInput, Unauthenticated
 from registry.graphql import ide
 from registry.graphql.cache import CacheKey, ResponseCache, cacheable_request, read_scope
@@ -36,7 +35,7 @@ from registry.graphql.ratelimit import RateLimiter
 from registry.logs import bind_principal, bind_request
 from registry.metrics import observed
 from registry.record.history.requests import on_behalf_of
-from registry.record.history.service import record_version
+from registry.record.history.service import record_version_column
 from registry.settings import Environment, Settings
 
 logger = logging.getLogger(__name__)
@@ -265,7 +264,9 @@ class RegistryGraphQL(GraphQL[Context, None]):
         if canonical is None:
             return None
         return CacheKey(
-            version=await record_version(context.session),
+            # Read with the token, before anything the answer reads: the answer is at least
+            # as new as the version it is kept under, never older.
+            version=request.state.record_version,
             day=clock.today(),
             scope=read_scope(context.actor),
             request=canonical,
@@ -297,17 +298,33 @@ class RegistryGraphQL(GraphQL[Context, None]):
         return await super().process_result(request, result)
 
     async def authenticate(self, request: Request, session: AsyncSession | None = None) -> Actor:
-        """The actor of the request's bearer token, checked in a transaction of its own, or
-        as the first statement of ``session``'s (the audio routes', which saves them one).
+        """The actor of the request's bearer token, checked on its own (with the record's
+        version, for the cache), or as the first statement of ``session``'s transaction (the
+        audio routes', which saves them one).
         """
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("authentication required: send Authorization: Bearer <token>")
         if session is None:
-            async with transaction(self.sessions) as own:
-                return await access.authenticate(session=own, token=token.strip())
+            actor, request.state.record_version = await self._authenticate_alone(token.strip())
+            return actor
         actor = await access.authenticate(session=session, token=token.strip())
         if session.dirty:
             # The token's last use is kept even if what the caller then does is rolled back.
             await session.commit()
         return actor
+
+    async def _authenticate_alone(self, token: str) -> tuple[Actor, int]:
+        """The token's actor and the record's version, in one statement. On PostgreSQL it
+        is autocommitted: no BEGIN and COMMIT around a read, so a cached answer costs one
+        round trip to the record's database (the token's last use, when it is due, one more).
+        """
+        async with self.sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            actor, (version,) = await access.authenticate_reading(
+                session=session, token=token, alongside=[record_version_column()]
+            )
+            if session.dirty:
+                await session.commit()
+        return actor, version or 0

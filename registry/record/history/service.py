@@ -7,7 +7,17 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, event, func, inspect, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    event,
+    func,
+    inspect,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
@@ -301,7 +311,13 @@ async def record_version(session: AsyncSession) -> int:
     so an answer computed at one version stays true until the version moves. (The highest
     id would not do: a change that commits after one with a higher id leaves it as it was.)
     """
-    return int(await session.scalar(select(func.max(col(Change.sequence)))) or 0)
+    return int(await session.scalar(select(record_version_column())) or 0)
+
+
+def record_version_column() -> ScalarSelect[int | None]:
+    """``record_version`` as a column (``None`` before the first change), to be read in the
+    same statement as something else: one round trip for both."""
+    return select(func.max(col(Change.sequence))).scalar_subquery()
 
 
 async def open_batch(
