@@ -8,7 +8,8 @@
 #   4. Nothing: error under CI=true, otherwise the PostgreSQL tests are skipped.
 #
 # REGISTRY_TEST_FORCE_THROWAWAY_PG=1 skips step 2 (to exercise step 3).
-# Extra arguments and PYTEST_ARGS are passed to pytest.
+# Extra arguments and PYTEST_ARGS are passed to pytest. The tests run in parallel, one
+# worker per core (REGISTRY_TEST_WORKERS overrides: a number, or 0 for one process).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -124,7 +125,7 @@ fi
 # Not exec: the EXIT trap must still stop the throwaway cluster.
 # shellcheck disable=SC2086  # PYTEST_ARGS is meant to split into words
 set +e
-.venv/bin/pytest ${PYTEST_ARGS:-} "$@"
+.venv/bin/pytest -n "${REGISTRY_TEST_WORKERS:-auto}" ${PYTEST_ARGS:-} "$@"
 status=$?
 set -e
 exit "$status"
