@@ -3,6 +3,10 @@ while the next batch is shredded (R-RET-1, R-RET-2)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
 import pytest
 from sqlalchemy import false, func, select
 
@@ -10,7 +14,14 @@ from registry import clock
 from registry.blobs import LocalBlobStore
 from registry.crypto import KeyRing
 from registry.recordings import retention
-from registry.recordings.models import Recording, RecordingStatus, Tombstone
+from registry.errors import NotFound
+from registry.recordings.models import (
+    ErasureReason,
+    PendingBlobDeletion,
+    Recording,
+    RecordingStatus,
+    Tombstone,
+)
 from tests.conftest import NOW
 from tests.recordings.conftest import Scene, listen
 from tests.recordings.test_retention import (
@@ -20,6 +31,7 @@ from tests.recordings.test_retention import (
     State,
     erased_by_sweep,
     hold,
+    pending_blob_keys,
     recorded,
     state,
     sweep,
@@ -60,13 +72,18 @@ async def test_r_ret_1_a_blob_store_down_stops_no_shredding_and_the_next_sweep_f
     async with scene.sessions() as session:
         statuses = (await session.scalars(select(Recording.status))).all()
         tombstones = await session.scalar(select(func.count()).select_from(Tombstone))
-    # Three batches, each deletion failed: every key gone, no blob, no row marked erased.
-    assert sorted(statuses) == [RecordingStatus.SHREDDED] * 5
+        pending = await session.scalar(select(func.count()).select_from(PendingBlobDeletion))
+    # Three batches, each deletion failed: every key gone and every row erased, each
+    # batch's blobs kept pending, none deleted.
+    assert sorted(statuses) == [RecordingStatus.ERASED] * 5
     assert tombstones == 5
+    assert pending == 3
+    assert await pending_blob_keys(scene.sessions) == sorted(f"{r}.sealed" for r in recording_ids)
     assert len(list(blobs.root.iterdir())) == 5
     assert await sweep(scene, blobs, batch=2) == (0, 5)
     for recording_id in recording_ids:
         assert await state(scene.sessions, blobs, recording_id) == erased_by_sweep(recording_id)
+    assert await pending_blob_keys(scene.sessions) == []
 
 
 async def test_r_ret_1_a_batchs_blobs_are_marked_erased_once_gone_whatever_the_batches(
@@ -80,4 +97,49 @@ async def test_r_ret_1_a_batchs_blobs_are_marked_erased_once_gone_whatever_the_b
     for recording_id in recording_ids:
         assert await state(scene.sessions, blobs, recording_id) == erased_by_sweep(recording_id)
     assert list(blobs.root.iterdir()) == []
+    assert await pending_blob_keys(scene.sessions) == []
     assert await sweep(scene, blobs, batch=3) == (0, 0)
+
+
+class BlobStoreStuck(LocalBlobStore):
+    """The local store, whose deletions never end: the sweep is killed while they run."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.deleting = asyncio.Event()
+
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        self.deleting.set()
+        await asyncio.Event().wait()
+
+
+async def test_r_ret_1_a_sweep_killed_before_its_blobs_went_leaves_them_to_the_next(
+    scene: Scene, ring: KeyRing, blobs: LocalBlobStore, frozen_clock: clock.FrozenClock
+) -> None:
+    """R-RET-1: a sweep killed once its batch committed, before the blobs were deleted,
+    leaves the recordings erased (unreadable, tombstoned) and their blob keys pending; the
+    next sweep deletes the blobs first, and nothing stays pending."""
+    recording_ids = await recorded(scene, ring, blobs, count=3)
+    frozen_clock.advance(31 * DAY)
+    stuck = BlobStoreStuck(blobs.root)
+    killed = asyncio.create_task(sweep(scene, stuck))
+    # The deletion starts only once the batch has committed.
+    await stuck.deleting.wait()
+    killed.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await killed
+    for recording_id in recording_ids:
+        assert await state(scene.sessions, blobs, recording_id) == State(
+            RecordingStatus.ERASED,
+            key_gone=True,
+            blob_kept=True,
+            tombstones=[(recording_id, ErasureReason.EXPIRED, retention.SWEEPER.handle)],
+        )
+        with pytest.raises(NotFound):
+            await listen(scene.sessions, ring, blobs, recording_id)
+    assert await pending_blob_keys(scene.sessions) == sorted(f"{r}.sealed" for r in recording_ids)
+    assert await sweep(scene, blobs) == (0, 3)
+    for recording_id in recording_ids:
+        assert await state(scene.sessions, blobs, recording_id) == erased_by_sweep(recording_id)
+    assert list(blobs.root.iterdir()) == []
+    assert await pending_blob_keys(scene.sessions) == []
