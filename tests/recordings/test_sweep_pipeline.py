@@ -1,5 +1,5 @@
 """The sweep's batches: a hold that comes in after a batch is claimed, and blobs deleted
-while the next batch is shredded (R-RET-1, R-RET-2)."""
+while the next batch is erased, or left pending for the next sweep (R-RET-1, R-RET-2)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from sqlalchemy import false, func, select
 from registry import clock
 from registry.blobs import LocalBlobStore
 from registry.crypto import KeyRing
-from registry.recordings import retention
+from registry.db import create_engine, session_factory
 from registry.errors import NotFound
+from registry.recordings import retention
 from registry.recordings.models import (
     ErasureReason,
     PendingBlobDeletion,
@@ -139,6 +140,41 @@ async def test_r_ret_1_a_sweep_killed_before_its_blobs_went_leaves_them_to_the_n
             await listen(scene.sessions, ring, blobs, recording_id)
     assert await pending_blob_keys(scene.sessions) == sorted(f"{r}.sealed" for r in recording_ids)
     assert await sweep(scene, blobs) == (0, 3)
+    for recording_id in recording_ids:
+        assert await state(scene.sessions, blobs, recording_id) == erased_by_sweep(recording_id)
+    assert list(blobs.root.iterdir()) == []
+    assert await pending_blob_keys(scene.sessions) == []
+
+
+async def test_r_ret_1_two_sweepers_finish_the_pending_blobs_and_count_each_once(
+    scene: Scene,
+    ring: KeyRing,
+    blobs: LocalBlobStore,
+    database_url: str,
+    frozen_clock: clock.FrozenClock,
+) -> None:
+    """R-RET-1: blobs left pending by a sweep whose store was down are deleted by the next
+    sweepers, two at once, each blob counted by one of them; nothing stays pending."""
+    recording_ids = await recorded(scene, ring, blobs, count=9)
+    frozen_clock.advance(31 * DAY)
+    with pytest.raises(OSError, match="unreachable"):
+        await sweep(scene, BlobStoreDown(blobs.root, failures=5), batch=2)
+    assert len(await pending_blob_keys(scene.sessions)) == 9
+    engines = [create_engine(database_url, serial_writes=True) for _ in range(2)]
+    try:
+        reports = await asyncio.gather(
+            *(
+                retention.sweep(
+                    sessions=session_factory(e), blobs=blobs, audit_log=scene.audit_log, batch=2
+                )
+                for e in engines
+            )
+        )
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert sum(r.shredded for r in reports) == 0
+    assert sum(r.blobs_deleted for r in reports) == 9
     for recording_id in recording_ids:
         assert await state(scene.sessions, blobs, recording_id) == erased_by_sweep(recording_id)
     assert list(blobs.root.iterdir()) == []
