@@ -541,8 +541,15 @@ async def sweep_figures(url: str, audit_url: str, call_id: str, count: int) -> S
             await engine.dispose()
             await audit_log.close()
         left = await asyncio.to_thread(lambda: sum(1 for _ in folder.iterdir()))
-        if (report.shredded, report.blobs_deleted, left) != (count, count, 0):
-            raise RuntimeError(f"the sweep left work undone: {report}, {left} files")
+        connection = await asyncpg.connect(for_asyncpg(url))
+        try:
+            pending = await connection.fetchval("SELECT count(*) FROM pending_blob_deletion")
+        finally:
+            await connection.close()
+        if (report.shredded, report.blobs_deleted, left, pending) != (count, count, 0, 0):
+            raise RuntimeError(
+                f"the sweep left work undone: {report}, {left} files, {pending} pending rows"
+            )
     return SweepFigures(delete_s, unlink_s, sweep_s)
 
 

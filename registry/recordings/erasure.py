@@ -3,8 +3,10 @@
 Destroying the wrapped data key makes every copy of the audio unreadable at once,
 backups included (crypto-shredding). The blob is deleted afterwards, outside the
 database transaction; a recording left ``shredded`` (the blob delete failed, or the
-process died) is finished by the next sweep. So erasure never waits on the blob store,
-and nothing that should be kept is lost if it is interrupted.
+process died) is finished by the next sweep. The sweep's own batches are marked erased
+at once instead, their blob keys kept in a pending row until the blobs are gone
+(``erase_all``, ``blob_deletions``). So erasure never waits on the blob store, and
+nothing that should be kept is lost if it is interrupted.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import (
     Exists,
     Select,
     String,
+    Update,
     any_,
     bindparam,
     exists,
@@ -36,7 +39,8 @@ from registry import clock
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.errors import NotFound, RuleBroken
-from registry.recordings._tombstones import erased_rows_with_tombstones
+from registry.recordings import blob_deletions
+from registry.recordings._tombstones import erased_rows_with_tombstones, erased_with_tombstones
 from registry.recordings.models import (
     ErasureReason,
     HoldGround,
@@ -241,33 +245,74 @@ async def shred_all(
     that no hold keeps from an erasure for ``reason``, and leaves their tombstones; the ones
     it shredded.
 
-    For work in bulk on rows the caller has locked (a sweep's batch, a subject's): no
-    objects are built, and the statements are as many for a thousand recordings as for
-    one. Unlike ``shred``, a recording a hold keeps is left out without a record of the
-    hold's stand: the caller records it (``shred_every``), or left held recordings out
-    before it locked them (the sweep), so that one is here only if its hold came in
-    between, and the next sweep leaves it out in turn.
+    For work in bulk on rows the caller has locked (a subject's; a sweep's batch, through
+    ``erase_all``): no objects are built, and the statements are as many for a thousand
+    recordings as for one. Unlike ``shred``, a recording a hold keeps is left out without
+    a record of the hold's stand: the caller records it (``shred_every``), or left held
+    recordings out before it locked them (the sweep), so that one is here only if its hold
+    came in between, and the next sweep leaves it out in turn.
     """
-    shredded = await shred_all_with_blobs(
-        session=session, actor=actor, recording_ids=recording_ids, reason=reason, now=now
+    if isinstance(recording_ids, Sequence) and not recording_ids:
+        return []
+    left = {"erased_at": now, "reason": reason, "erased_by": actor.handle}
+    return await erased_with_tombstones(
+        session,
+        _destroying_keys(session, recording_ids, reason, now, RecordingStatus.SHREDDED),
+        Tombstone,
+        names="recording_id",
+        left=left,
     )
-    return [recording_id for recording_id, _ in shredded]
 
 
-async def shred_all_with_blobs(
+@dataclass(frozen=True)
+class ErasedBatch:
+    recording_ids: list[str]
+    # The row of ``PendingBlobDeletion`` holding their blobs' keys; None if none was erased.
+    pending_id: int | None
+    blob_keys: list[str]
+
+
+async def erase_all(
     *,
     session: AsyncSession,
     actor: Actor,
     recording_ids: Sequence[str] | Select[str],
     reason: ErasureReason,
     now: datetime,
-) -> list[tuple[str, str]]:
-    """``shred_all``, each recording it shredded with its blob's key: what its caller
-    deletes next, without reading the rows again."""
+) -> ErasedBatch:
+    """``shred_all``, each recording marked erased at once, its blob's key left in one
+    ``PendingBlobDeletion`` for the lot: one write of each row where shredding it and then
+    marking it erased made two. The caller deletes the blobs once this commits, then the
+    pending row (``blob_deletions``), or a later sweep does."""
     if isinstance(recording_ids, Sequence) and not recording_ids:
-        return []
+        return ErasedBatch([], None, [])
+    left = {"erased_at": now, "reason": reason, "erased_by": actor.handle}
+    erasing = _destroying_keys(session, recording_ids, reason, now, RecordingStatus.ERASED)
+    rows = await erased_rows_with_tombstones(
+        session,
+        erasing.returning(col(Recording.blob_key)),
+        Tombstone,
+        names="recording_id",
+        left=left,
+    )
+    if not rows:
+        return ErasedBatch([], None, [])
+    blob_keys = [row[1] for row in rows]
+    pending_id = await blob_deletions.queue(session, blob_keys, now)
+    return ErasedBatch([row[0] for row in rows], pending_id, blob_keys)
+
+
+def _destroying_keys(
+    session: AsyncSession,
+    recording_ids: Sequence[str] | Select[str],
+    reason: ErasureReason,
+    now: datetime,
+    status: RecordingStatus,
+) -> Update:
+    """Destroys the data keys of those of ``recording_ids`` still active that no hold keeps
+    from an erasure for ``reason``, setting ``status``; returns their ids."""
     postgresql = session.get_bind().dialect.name == "postgresql"
-    shredded = (
+    return (
         update(Recording)
         .where(
             _among(recording_ids, postgresql=postgresql),
@@ -275,34 +320,9 @@ async def shred_all_with_blobs(
             # Read in this statement, after the caller's lock: a hold placed before it is seen.
             ~kept_by_hold(reason, now),
         )
-        .values(wrapped_key=None, key_id=None, status=RecordingStatus.SHREDDED)
-        .returning(col(Recording.id), col(Recording.blob_key))
+        .values(wrapped_key=None, key_id=None, status=status)
+        .returning(col(Recording.id))
     )
-    left = {"erased_at": now, "reason": reason, "erased_by": actor.handle}
-    rows = await erased_rows_with_tombstones(
-        session, shredded, Tombstone, names="recording_id", left=left
-    )
-    return [(row[0], row[1]) for row in rows]
-
-
-async def mark_erased(session: AsyncSession, recording_ids: Sequence[str]) -> int:
-    """Marks erased those of ``recording_ids`` still shredded, their blobs now deleted; how
-    many. Each is marked once: another sweeper that finished one first is waited for, and
-    the row, no longer shredded, is left alone."""
-    if not recording_ids:
-        return 0
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    marked = await session.scalars(
-        update(Recording)
-        .where(
-            _among(recording_ids, postgresql=postgresql),
-            col(Recording.status) == RecordingStatus.SHREDDED,
-        )
-        .values(status=RecordingStatus.ERASED)
-        .returning(col(Recording.id)),
-        execution_options={"synchronize_session": False},
-    )
-    return len(marked.all())
 
 
 def _among(recording_ids: Sequence[str] | Select[str], *, postgresql: bool) -> ColumnElement[bool]:

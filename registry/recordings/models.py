@@ -134,13 +134,23 @@ class Recording(Base, table=True):
     """Sealed audio of a call. ``wrapped_key`` gone means the audio is unreadable everywhere."""
 
     __tablename__ = "recording"
-    # What the sweep claims, oldest first, without stepping over the erased (migration 0019).
+    # Partial indexes, of the rows their queries ask for alone: a row the sweep erases
+    # leaves both, and is written into no index but its key's and its call's (0021).
     __table_args__ = (
+        # What the sweep claims, oldest first, without stepping over the erased (0019); every
+        # query of the expiry asks for active recordings.
         Index(
             "ix_recording_active_expires_at",
             "expires_at",
             postgresql_where=text("status = 'active'"),
             sqlite_where=text("status = 'active'"),
+        ),
+        # The shredded, whose blobs the sweep deletes after an erasure other than its own.
+        Index(
+            "ix_recording_shredded",
+            "id",
+            postgresql_where=text("status = 'shredded'"),
+            sqlite_where=text("status = 'shredded'"),
         ),
     )
 
@@ -148,9 +158,9 @@ class Recording(Base, table=True):
     call_id: str = Field(foreign_key="call.id", sa_type=String(36), index=True)
     segment: Segment = Field(sa_type=enum_column(Segment))
     made_at: datetime = Field(sa_type=UtcDateTime)
-    expires_at: datetime = Field(index=True, sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
     status: RecordingStatus = Field(
-        default=RecordingStatus.ACTIVE, index=True, sa_type=enum_column(RecordingStatus)
+        default=RecordingStatus.ACTIVE, sa_type=enum_column(RecordingStatus)
     )
     key_id: str | None = Field(default=None, sa_type=String(64))
     wrapped_key: bytes | None = Field(default=None, sa_type=LargeBinary)
@@ -173,6 +183,22 @@ class PendingUpload(Base, table=True):
     call_id: str = Field(foreign_key="call.id", sa_type=String(36), index=True)
     blob_key: str = Field(sa_type=String(100))
     deadline: datetime = Field(index=True, sa_type=UtcDateTime)
+
+
+class PendingBlobDeletion(Base, table=True):
+    """The blobs of a batch of recordings the sweep erased, still to delete.
+
+    Written in the transaction that destroys the batch's keys and marks its recordings
+    erased, deleted once the blobs are gone: a sweep killed in between, or a blob store
+    down, leaves it, and the next sweep deletes the blobs first. The audio is unreadable
+    from the first commit on (its key is gone); only the sealed bytes wait.
+    """
+
+    __tablename__ = "pending_blob_deletion"
+
+    id: int = Field(default=None, primary_key=True)
+    blob_keys: list[str] = Field(sa_type=JSON)
+    erased_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class Tombstone(Base, table=True):

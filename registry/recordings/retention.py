@@ -3,24 +3,25 @@ recordings longer (R-RET-2), the sweep.
 
 The sweep is safe on many replicas at once: on PostgreSQL each batch claims its rows
 with FOR UPDATE SKIP LOCKED, so two sweepers never take the same recording; on SQLite
-the sweeper's transactions take the write lock when they begin. Each batch is shredded
-(data keys destroyed, tombstones left) and committed; its blobs are then deleted in the
-background while the next batch is shredded, and marked erased in that batch's commit,
-once they are gone. Last, the identifiers nothing keeps any longer are erased. Killed
-anywhere, or the blob store down, the sweep leaves rows shredded whose blobs may remain,
-and the next run finishes them (``finish_shredded``); nothing is erased twice and
-nothing kept by a hold is touched. Each batch that erases is written to the audit log
-before it commits, so an interrupted sweep's erasures are audited too.
+the sweeper's transactions take the write lock when they begin. First it deletes the
+blobs an earlier sweep left pending. Then each batch is erased in one transaction: data
+keys destroyed, rows marked erased, tombstones left, blob keys kept in a pending row
+(``blob_deletions``); once it commits, its blobs are deleted in the background while the
+next batch is erased, and the pending row goes in that batch's commit. Then the blobs of
+recordings other erasures left shredded, and last the identifiers nothing keeps any
+longer. Killed anywhere, or the blob store down, the sweep leaves pending rows (or
+shredded recordings), which the next run finishes; nothing is erased twice and nothing
+kept by a hold is touched. Each batch that erases is written to the audit log before it
+commits, so an interrupted sweep's erasures are audited too.
 
-A batch costs a few statements whatever its size, and its blobs are deleted in one call
-to the store (one worker thread and directory fsync for a local folder, bulk requests
-for an object store), overlapping the database's work on the next batch.
+A batch costs a few statements whatever its size, and writes each recording once; its
+blobs are deleted in one call to the store (one worker thread and directory fsync for a
+local folder, bulk requests for an object store), overlapping the database's work on the
+next batch.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVarTuple
@@ -50,7 +51,7 @@ from registry.blobs import BlobStore
 from registry.db import claimed
 from registry.errors import InvalidInput, NotFound, RuleBroken
 from registry.record.inventory.models import ActivityDataCategory, ActivityParty, DataCategory
-from registry.recordings import erasure
+from registry.recordings import blob_deletions, erasure
 from registry.recordings._tombstones import erased_with_tombstones
 from registry.recordings.models import (
     Call,
@@ -214,12 +215,15 @@ async def sweep(
     audit_log: AuditLog,
     batch: int = SWEEP_BATCH,
 ) -> SweepReport:
-    """Erases every recording past its period and not held, finishes any shredding, then
-    erases the identifiers nothing keeps any longer."""
+    """Deletes the blobs left pending, erases every recording past its period and not held,
+    finishes any shredding, then erases the identifiers nothing keeps any longer."""
     report = SweepReport()
-    # The blobs of the batch last shredded, being deleted while the next batch is shredded.
-    deleting: _Deleting | None = None
-    failed: BaseException | None = None
+    # What an earlier sweep left (killed, or its blob store down) goes first.
+    report.blobs_deleted, failed = await blob_deletions.finish_pending(
+        sessions=sessions, blobs=blobs
+    )
+    # The blobs of the batch last erased, being deleted while the next batch is erased.
+    deleting: blob_deletions.Deleting | None = None
     try:
         while True:
             async with sessions() as session, session.begin():
@@ -230,43 +234,37 @@ async def sweep(
                 # A second statement, not a CTE of the claim's: its snapshot, taken once the
                 # rows are locked, sees a hold placed before the lock (place_hold locks the
                 # row too).
-                done = await erasure.shred_all_with_blobs(
+                erased = await erasure.erase_all(
                     session=session,
                     actor=SWEEPER,
                     recording_ids=claimed_ids,
                     reason=ErasureReason.EXPIRED,
                     now=now,
                 )
-                if done:
+                if erased.recording_ids:
                     # Before the commit, as a request's audit is: if the log cannot be
                     # written, the batch is not erased.
-                    await audit_log.append(
-                        [
-                            _audited(
-                                "shred",
-                                {
-                                    "reason": ErasureReason.EXPIRED.value,
-                                    "recordings": [recording_id for recording_id, _ in done],
-                                },
-                            )
-                        ]
-                    )
-                report.shredded += len(done)
+                    await audit_log.append([_audited_shred(erased.recording_ids)])
+                report.shredded += len(erased.recording_ids)
                 if deleting is not None:
-                    # The last batch's blobs went while this one was shredded: marked
-                    # erased in this batch's commit, a round trip and a commit saved.
-                    marked, failure = await deleting.marked(session)
-                    report.blobs_deleted += marked
+                    # The last batch's blobs went while this one was erased: its pending row
+                    # is deleted in this batch's commit, a round trip and a commit saved.
+                    deleted, failure = await deleting.finished(session)
+                    report.blobs_deleted += deleted
                     failed = failed or failure
             # Only once the keys are destroyed for good, and without holding a lock.
-            deleting = _Deleting.start(blobs, done) if done else None
+            deleting = (
+                blob_deletions.Deleting.start(blobs, erased.pending_id, erased.blob_keys)
+                if erased.pending_id is not None
+                else None
+            )
             if len(claimed_ids) < batch:
                 break
         if deleting is not None:
             async with sessions() as session, session.begin():
-                marked, failure = await deleting.marked(session)
+                deleted, failure = await deleting.finished(session)
             deleting = None
-            report.blobs_deleted += marked
+            report.blobs_deleted += deleted
             failed = failed or failure
     finally:
         if deleting is not None:
@@ -281,44 +279,16 @@ async def sweep(
     return report
 
 
-@dataclass
-class _Deleting:
-    """The blobs of a shredded batch being deleted, in the background."""
-
-    recording_ids: list[str]
-    task: asyncio.Task[None]
-
-    @classmethod
-    def start(cls, blobs: BlobStore, shredded: Sequence[tuple[str, str]]) -> _Deleting:
-        # One call for the lot: a worker thread and one directory fsync for a local folder
-        # (unlinks in one folder take turns: more threads gained nothing when measured),
-        # bulk requests for an object store.
-        async def delete_all() -> None:
-            await blobs.delete_many([blob_key for _, blob_key in shredded])
-
-        return cls(
-            [recording_id for recording_id, _ in shredded], asyncio.create_task(delete_all())
-        )
-
-    async def marked(self, session: AsyncSession) -> tuple[int, BaseException | None]:
-        """Once the blobs are gone, their recordings marked erased in ``session``: how many;
-        or, if a deletion failed, none, and the failure (the rows stay shredded)."""
-        try:
-            await self.task
-        except Exception as error:
-            return 0, error
-        return await erasure.mark_erased(session, self.recording_ids), None
-
-    async def abandoned(self) -> None:
-        """Waited for, its outcome dropped: the sweep failed on the way, and the next one
-        finds these rows shredded still."""
-        await asyncio.gather(self.task, return_exceptions=True)
+def _audited_shred(recording_ids: list[str]) -> Entry:
+    return _audited("shred", {"reason": ErasureReason.EXPIRED.value, "recordings": recording_ids})
 
 
 async def finish_shredded(
     *, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore, batch: int = SWEEP_BATCH
 ) -> int:
-    """Deletes the blobs of shredded recordings; each row is marked erased once its blob is gone."""
+    """Deletes the blobs of shredded recordings, each row marked erased once its blob is
+    gone: those of erasures other than the sweep's (a request, a withdrawal), which leave
+    their recordings shredded."""
     deleted = 0
     while True:
         async with sessions() as session, session.begin():

@@ -32,6 +32,7 @@ from registry.recordings.models import (
     ErasureReason,
     HoldGround,
     LegalHold,
+    PendingBlobDeletion,
     Recording,
     RecordingStatus,
     Segment,
@@ -86,6 +87,13 @@ async def state(sessions: Sessions, blobs: LocalBlobStore, recording_id: str) ->
         blob_kept=await blobs.exists(recording.blob_key),
         tombstones=[(t.recording_id, t.reason, t.erased_by) for t in tombstones],
     )
+
+
+async def pending_blob_keys(sessions: Sessions) -> list[str]:
+    """The blob keys the sweep has yet to delete, of every pending row, sorted."""
+    async with sessions() as session:
+        rows = (await session.scalars(select(PendingBlobDeletion.blob_keys))).all()
+    return sorted(key for keys in rows for key in keys)
 
 
 def erased_by_sweep(recording_id: str) -> State:
@@ -403,11 +411,18 @@ async def test_r_ret_1_a_failed_blob_deletion_is_finished_by_the_next_sweep(
     frozen_clock.advance(31 * DAY)
     with pytest.raises(OSError, match="unreachable"):
         await sweep(scene, BlobStoreDown(blobs.root, failures=1))
+    # Erased all the same (the key gone, the tombstone left); the blobs wait, pending.
     for recording_id in recording_ids:
         midway = await state(scene.sessions, blobs, recording_id)
-        assert (midway.status, midway.key_gone) == (RecordingStatus.SHREDDED, True)
+        assert (midway.status, midway.key_gone, midway.blob_kept) == (
+            RecordingStatus.ERASED,
+            True,
+            True,
+        )
         assert len(midway.tombstones) == 1
+    assert await pending_blob_keys(scene.sessions) == sorted(f"{r}.sealed" for r in recording_ids)
     assert await sweep(scene, blobs) == (0, 2)
+    assert await pending_blob_keys(scene.sessions) == []
     for recording_id in recording_ids:
         assert await state(scene.sessions, blobs, recording_id) == erased_by_sweep(recording_id)
 
@@ -509,6 +524,7 @@ async def test_r_ret_1_two_sweepers_at_once_erase_every_expired_recording_exactl
         **dict.fromkeys(kept, RecordingStatus.ACTIVE),
     }
     assert sorted(p.name for p in blobs.root.iterdir()) == sorted(f"{k}.sealed" for k in kept)
+    assert await pending_blob_keys(scene.sessions) == []
 
 
 async def _statuses(session: AsyncSession) -> dict[str, RecordingStatus]:
