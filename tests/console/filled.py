@@ -82,3 +82,8 @@ async def submit(browser: Browser, path: str, changes: Fields) -> httpx.Response
     form = await browser.client.get(path)
     assert form.status_code == 200, form.text
     return await browser.client.post(path, data={**filled(form.text), **changes})
+
+
+def history_section(page: str) -> str:
+    """The part of a record page below its "History" heading: the changes it lists."""
+    return page.split("<h2>History</h2>")[1]

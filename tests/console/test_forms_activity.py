@@ -9,7 +9,7 @@ from registry.record.history import service as history
 from registry.record.inventory.models import Activity
 from tests.conftest import OFFICER
 from tests.console.conftest import Browser, csrf_of
-from tests.console.filled import submit
+from tests.console.filled import history_section, submit
 from tests.console.test_pages import _error_at
 from tests.history.past import Sessions
 
@@ -31,7 +31,7 @@ async def _changes(seeded: Sessions) -> int:
         return len(found)
 
 
-async def test_r_inv_4_an_accepted_activity_edit_shows_in_its_history(
+async def test_r_inv_4_an_accepted_activity_edit_shows_in_itshistory_section(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the change is kept with who made it, what changed and why."""
@@ -48,7 +48,7 @@ async def test_r_inv_4_an_accepted_activity_edit_shows_in_its_history(
     )
 
     assert saved.status_code == 303 and saved.headers["location"] == PAGE
-    changes = (await browser.client.get(PAGE)).text.split("<h2>History</h2>")[1]
+    changes = history_section((await browser.client.get(PAGE)).text)
     assert "dpia_reference: None → DPIA-2026-01" in changes and "DPIA started" in changes
     activity = await _activity(seeded)
     assert activity.dpia_status == "in_progress" and activity.dpia_reference == "DPIA-2026-01"

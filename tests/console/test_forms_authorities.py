@@ -13,7 +13,7 @@ from registry.record.inventory import service as inventory
 from registry.record.supervision import service as supervision
 from registry.record.supervision.models import AuthorityRole, SupervisoryAuthority
 from tests.console.conftest import Browser, csrf_of
-from tests.console.filled import submit
+from tests.console.filled import history_section, submit
 from tests.console.test_pages import _error_at
 from tests.history.past import Sessions
 
@@ -35,10 +35,6 @@ async def _entry(
         return (await supervision.assignments(session, [entity.id])).get((entity.id, role))
 
 
-def _history(page: str) -> str:
-    return page.split("<h2>History</h2>")[1]
-
-
 async def _clear(browser: Browser, entry: str, reason: str) -> httpx.Response:
     """The entry's clear form, posted from the entry's page that shows it."""
     shown = await browser.client.get(entry)
@@ -54,7 +50,7 @@ async def _add_bfdi(browser: Browser) -> None:
 # ------------------------------------------------------------------------ authorities
 
 
-async def test_r_inv_4_an_authority_added_then_edited_shows_both_in_its_history(
+async def test_r_inv_4_an_authority_added_then_edited_shows_both_in_itshistory_section(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""
@@ -69,7 +65,7 @@ async def test_r_inv_4_an_authority_added_then_edited_shows_both_in_its_history(
 
     assert saved.status_code == 303
     assert saved.headers["location"] == "/console/authorities/de-bfdi"
-    changes = _history((await browser.client.get("/console/authorities/de-bfdi")).text)
+    changes = history_section((await browser.client.get("/console/authorities/de-bfdi")).text)
     assert "supervisory authority added" in changes
     assert "website: None → https://www.bfdi.bund.de" in changes and "its own site" in changes
     authority = await _authority(seeded, "de-bfdi")
@@ -112,7 +108,7 @@ async def test_an_authority_without_a_name_is_refused_at_its_field(
 # ------------------------------------------------------------------------ per controller
 
 
-async def test_r_inv_4_a_lead_authority_set_shows_on_the_controller_and_in_its_history(
+async def test_r_inv_4_a_lead_authority_set_shows_on_the_controller_and_in_itshistory_section(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""
@@ -122,7 +118,7 @@ async def test_r_inv_4_a_lead_authority_set_shows_on_the_controller_and_in_its_h
     saved = await browser.post(LEAD, {"authority": "de-bfdi", "note": "", "reason": "named"})
 
     assert saved.status_code == 303 and saved.headers["location"] == LEAD
-    assert "controller authority set" in _history((await browser.client.get(LEAD)).text)
+    assert "controller authority set" in history_section((await browser.client.get(LEAD)).text)
     entity_page = (await browser.client.get("/console/entities/mood-media-germany")).text
     assert '<a href="/console/authorities/de-bfdi">BfDI</a>' in entity_page
     entry = await _entry(seeded, AuthorityRole.LEAD)
@@ -143,7 +139,7 @@ async def test_an_entry_naming_neither_authority_nor_rule_is_refused_at_its_fiel
     assert await _entry(seeded, AuthorityRole.LEAD) is None
 
 
-async def test_r_inv_5_an_entry_cleared_leaves_the_record_and_shows_in_its_history(
+async def test_r_inv_5_an_entry_cleared_leaves_the_record_and_shows_in_itshistory_section(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-5: the complaint rule the seeds record is taken off; a lead never set cannot be."""
@@ -154,7 +150,7 @@ async def test_r_inv_5_an_entry_cleared_leaves_the_record_and_shows_in_its_histo
     nothing = await _clear(browser, LEAD, "none")
 
     assert cleared.status_code == 303
-    changes = _history((await browser.client.get(COMPLAINT)).text)
+    changes = history_section((await browser.client.get(COMPLAINT)).text)
     assert "controller authority cleared" in changes and "superseded" in changes
     assert await _entry(seeded, AuthorityRole.COMPLAINT) is None
     assert nothing.status_code == 422

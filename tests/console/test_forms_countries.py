@@ -11,7 +11,7 @@ from registry.errors import NotFound
 from registry.record.countries import service as countries
 from registry.record.transfers import decisions
 from tests.console.conftest import Browser, csrf_of
-from tests.console.filled import submit
+from tests.console.filled import history_section, submit
 from tests.console.test_pages import _error_at
 from tests.history.past import Sessions
 
@@ -26,14 +26,10 @@ async def _decision(seeded: Sessions, slug: str) -> AdequacyDecision:
         return await decisions.decision_by_slug(session, slug)
 
 
-def _history(page: str) -> str:
-    return page.split("<h2>History</h2>")[1]
-
-
 # ------------------------------------------------------------------------ countries
 
 
-async def test_r_inv_4_an_accepted_country_edit_shows_in_its_history(
+async def test_r_inv_4_an_accepted_country_edit_shows_in_itshistory_section(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""
@@ -46,7 +42,7 @@ async def test_r_inv_4_an_accepted_country_edit_shows_in_its_history(
     )
 
     assert saved.status_code == 303 and saved.headers["location"] == "/console/countries/PH"
-    changes = _history((await browser.client.get("/console/countries/PH")).text)
+    changes = history_section((await browser.client.get("/console/countries/PH")).text)
     assert "name: Philippines → Republic of the Philippines" in changes
     assert "official name" in changes
     assert (await _country(seeded, "PH")).name == "Republic of the Philippines"
@@ -65,7 +61,7 @@ async def test_an_eu_member_outside_the_eea_is_refused_at_its_field(
     assert not country.eu and country.name == "Philippines"
 
 
-async def test_a_country_added_shows_its_addition_in_its_history(
+async def test_a_country_added_shows_its_addition_in_itshistory_section(
     browser: Browser, seeded: Sessions
 ) -> None:
     await browser.sign_in()
@@ -73,7 +69,9 @@ async def test_a_country_added_shows_its_addition_in_its_history(
     saved = await submit(browser, "/console/countries/new", {"code": "mx", "name": "Mexico"})
 
     assert saved.status_code == 303 and saved.headers["location"] == "/console/countries/MX"
-    assert "country added" in _history((await browser.client.get("/console/countries/MX")).text)
+    assert "country added" in history_section(
+        (await browser.client.get("/console/countries/MX")).text
+    )
     assert (await _country(seeded, "MX")).name == "Mexico"
 
 
@@ -101,7 +99,7 @@ async def test_a_code_iso_does_not_assign_is_refused_at_its_field(
 # ------------------------------------------------------------------------ adequacy decisions
 
 
-async def test_r_inv_4_an_accepted_decision_edit_shows_in_its_history(
+async def test_r_inv_4_an_accepted_decision_edit_shows_in_itshistory_section(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""
@@ -116,8 +114,8 @@ async def test_r_inv_4_an_accepted_decision_edit_shows_in_its_history(
     assert saved.status_code == 303
     assert saved.headers["location"] == "/console/adequacy-decisions/uk-gdpr"
     page = (await browser.client.get("/console/adequacy-decisions/uk-gdpr")).text
-    assert "verified: False → True" in _history(page)
-    assert "checked against the Official Journal" in _history(page)
+    assert "verified: False → True" in history_section(page)
+    assert "checked against the Official Journal" in history_section(page)
     assert (await _decision(seeded, "uk-gdpr")).verified
 
 
@@ -155,7 +153,7 @@ async def test_a_day_that_does_not_parse_is_refused_before_the_service(
     assert (await _decision(seeded, "uk-gdpr")).note != "changed"
 
 
-async def test_a_decision_recorded_shows_its_creation_in_its_history(
+async def test_a_decision_recorded_shows_its_creation_in_itshistory_section(
     browser: Browser, seeded: Sessions
 ) -> None:
     await browser.sign_in()
@@ -173,7 +171,7 @@ async def test_a_decision_recorded_shows_its_creation_in_its_history(
 
     assert saved.status_code == 303, saved.text
     page = (await browser.client.get(saved.headers["location"])).text
-    assert "adequacy decision created" in _history(page)
+    assert "adequacy decision created" in history_section(page)
     decision = await _decision(seeded, "ph-adequacy")
     assert decision.country_code == "PH" and decision.scope == "whole_country"
 

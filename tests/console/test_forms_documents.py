@@ -12,7 +12,7 @@ from registry.record.documents.models import Document
 from registry.record.history import service as history
 from tests.conftest import OFFICER
 from tests.console.conftest import Browser, csrf_of
-from tests.console.filled import submit
+from tests.console.filled import history_section, submit
 from tests.console.test_pages import _error_at
 from tests.history.past import Sessions
 
@@ -37,11 +37,7 @@ async def _snapshot(seeded: Sessions) -> dict[str, object] | None:
         return found[-1].after if found else None
 
 
-def _history(page: str) -> str:
-    return page.split("<h2>History</h2>")[1]
-
-
-async def test_r_inv_4_an_accepted_document_edit_shows_in_its_history(
+async def test_r_inv_4_an_accepted_document_edit_shows_in_itshistory_section(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""
@@ -54,7 +50,7 @@ async def test_r_inv_4_an_accepted_document_edit_shows_in_its_history(
     )
 
     assert saved.status_code == 303 and saved.headers["location"] == PAGE
-    changes = _history((await browser.client.get(PAGE)).text)
+    changes = history_section((await browser.client.get(PAGE)).text)
     assert "signed_on: None → 2023-05-02" in changes and "copy found" in changes
     document = await _document(seeded)
     assert str(document.signed_on) == "2023-05-02" and document.location == "Contracts folder 7"
@@ -134,7 +130,7 @@ async def test_a_document_added_covers_its_transfer_and_shows_its_addition(
 
     assert saved.status_code == 303, saved.text
     page = (await browser.client.get(saved.headers["location"])).text
-    assert "document added" in _history(page) and f"/console/transfers/{TRANSFER}" in page
+    assert "document added" in history_section(page) and f"/console/transfers/{TRANSFER}" in page
     assert (await _document(seeded, "tia-germany-talkdesk")).kind == "tia"
 
 
@@ -155,7 +151,7 @@ async def test_r_inv_3_a_new_scc_without_its_module_is_not_added(
         await _document(seeded, "scc-without-module")
 
 
-async def test_a_detached_then_attached_transfer_shows_both_in_the_history(
+async def test_a_detached_then_attached_transfer_shows_both_in_thehistory_section(
     browser: Browser, seeded: Sessions
 ) -> None:
     await browser.sign_in()
@@ -167,7 +163,7 @@ async def test_a_detached_then_attached_transfer_shows_both_in_the_history(
     again = await submit(browser, f"{PAGE}/attach", {"transfer": TRANSFER})
 
     assert detached.status_code == attached.status_code == 303
-    changes = _history((await browser.client.get(PAGE)).text)
+    changes = history_section((await browser.client.get(PAGE)).text)
     assert "document detached" in changes and "document attached" in changes
     assert again.status_code == 422
     assert _error_at(again.text, "transfer") == f"CONFLICT {SLUG} covers {TRANSFER} already"
@@ -190,7 +186,7 @@ async def test_a_withdrawal_needs_a_reason_and_a_day_that_has_come(
     )
     assert withdrawn.status_code == 303
     page = (await browser.client.get(PAGE)).text
-    assert "document withdrawn" in _history(page) and f"{PAGE}/edit" not in page
+    assert "document withdrawn" in history_section(page) and f"{PAGE}/edit" not in page
     assert (await _document(seeded)).withdrawn_on is not None
 
 

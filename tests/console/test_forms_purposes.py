@@ -8,7 +8,7 @@ from registry.record.answers import PurposeWithBases
 from registry.record.taxonomy import service as taxonomy
 from tests.conftest import OFFICER
 from tests.console.conftest import Browser, csrf_of
-from tests.console.filled import submit
+from tests.console.filled import history_section, submit
 from tests.console.test_pages import _error_at
 from tests.history.past import Sessions
 
@@ -28,11 +28,7 @@ async def _bases(seeded: Sessions) -> list[tuple[str, str, str | None]]:
     return [(b.subject_category.key, b.legal_basis.value, b.note) for b in found]
 
 
-def _history(page: str) -> str:
-    return page.split("<h2>History</h2>")[1]
-
-
-async def test_r_inv_4_a_purpose_renamed_shows_in_its_history(
+async def test_r_inv_4_a_purpose_renamed_shows_in_itshistory_section(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""
@@ -43,7 +39,7 @@ async def test_r_inv_4_a_purpose_renamed_shows_in_its_history(
     )
 
     assert saved.status_code == 303 and saved.headers["location"] == PURPOSE
-    changes = _history((await browser.client.get(PURPOSE)).text)
+    changes = history_section((await browser.client.get(PURPOSE)).text)
     assert "name: Quality control of customer service → Quality control of calls" in changes
     assert (await _purposes(seeded))["quality-control"].purpose.name == "Quality control of calls"
 
@@ -80,12 +76,12 @@ async def test_a_purpose_added_then_removed(browser: Browser, seeded: Sessions) 
         "INVALID_INPUT key must be lower-case words joined by hyphens"
     )
     assert added.status_code == 303
-    assert "purpose added" in _history(page)
+    assert "purpose added" in history_section(page)
     assert removed.status_code == 303 and removed.headers["location"] == ACTIVITY
     assert "fraud-prevention" not in await _purposes(seeded)
 
 
-async def test_r_inv_4_a_legal_basis_set_shows_in_the_purpose_history(
+async def test_r_inv_4_a_legal_basis_set_shows_in_the_purposehistory_section(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""
@@ -103,7 +99,7 @@ async def test_r_inv_4_a_legal_basis_set_shows_in_the_purpose_history(
     )
 
     assert saved.status_code == 303 and saved.headers["location"] == PURPOSE
-    changes = _history((await browser.client.get(PURPOSE)).text)
+    changes = history_section((await browser.client.get(PURPOSE)).text)
     assert "legal basis set" in changes and "legal_basis: art6_1_a → art6_1_f" in changes
     assert ("customer", "art6_1_f", "Legitimate interest in the quality of service") in (
         await _bases(seeded)
@@ -173,5 +169,5 @@ async def test_a_legal_basis_removed_leaves_the_purpose(browser: Browser, seeded
         "INVALID_INPUT 'supplier' is not one of the choices"
     )
     assert removed.status_code == 303
-    assert "legal basis removed" in _history((await browser.client.get(PURPOSE)).text)
+    assert "legal basis removed" in history_section((await browser.client.get(PURPOSE)).text)
     assert [key for key, _, _ in await _bases(seeded)] == ["employee.agent"]

@@ -9,7 +9,7 @@ from registry.record import answers
 from registry.record.taxonomy import service as taxonomy
 from tests.conftest import OFFICER
 from tests.console.conftest import Browser, csrf_of
-from tests.console.filled import submit
+from tests.console.filled import history_section, submit
 from tests.console.test_pages import _error_at
 from tests.history.past import Sessions
 
@@ -53,7 +53,7 @@ async def test_r_inv_6_a_retention_stated_shows_in_its_history_and_ends_the_gap(
     )
 
     assert saved.status_code == 303 and saved.headers["location"] == ACTIVITY
-    changes = (await browser.client.get(RETENTION)).text.split("<h2>History</h2>")[1]
+    changes = history_section((await browser.client.get(RETENTION)).text)
     assert "retention changed" in changes and "the team&#39;s decision" in changes
     kept = await _retention(seeded, "user.name")
     assert kept is not None and kept.stated and kept.days == 30
@@ -97,7 +97,7 @@ async def test_a_data_category_detached_leaves_the_activity(
 # ------------------------------------------------------------------------ the taxonomy
 
 
-async def test_r_inv_4_a_data_category_added_shows_in_the_taxonomy_history(
+async def test_r_inv_4_a_data_category_added_shows_in_the_taxonomyhistory_section(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""

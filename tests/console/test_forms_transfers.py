@@ -16,7 +16,7 @@ from registry.record.transfers.models import Transfer
 from tests.access.test_policy_walk import handle_of
 from tests.conftest import OFFICER
 from tests.console.conftest import Browser, csrf_of
-from tests.console.filled import submit
+from tests.console.filled import history_section, submit
 from tests.console.test_pages import _error_at
 from tests.history.past import Sessions, day_after_seeding
 from tests.recordings.test_http import events
@@ -40,11 +40,7 @@ async def _changes(seeded: Sessions, slug: str = SLUG) -> int:
         return len(found)
 
 
-def _history(page: str) -> str:
-    return page.split("<h2>History</h2>")[1]
-
-
-async def test_r_inv_4_an_accepted_transfer_edit_shows_in_its_history(
+async def test_r_inv_4_an_accepted_transfer_edit_shows_in_itshistory_section(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the change is kept with who made it, what changed and why."""
@@ -58,7 +54,7 @@ async def test_r_inv_4_an_accepted_transfer_edit_shows_in_its_history(
 
     assert saved.status_code == 303 and saved.headers["location"] == PAGE
     page = (await browser.client.get(PAGE)).text
-    changes = _history(page)
+    changes = history_section(page)
     assert handle_of(Role.PRIVACY_OFFICER) in changes
     assert "tia_reference: None → TIA-2026-07" in changes and "TIA filed" in changes
     transfer = await _transfer(seeded)
@@ -188,7 +184,7 @@ async def test_r_inv_4_a_new_transfer_is_recorded_and_its_page_shows_its_creatio
     assert made == "/console/transfers/mood-media-germany--talkdesk-addendum"
     page = (await browser.client.get(made)).text
     assert "user.name, user.voice.recording" in page
-    assert "transfer created" in _history(page)
+    assert "transfer created" in history_section(page)
     transfer = await _transfer(seeded, "mood-media-germany--talkdesk-addendum")
     assert transfer.scc_module == 2
 
