@@ -329,7 +329,9 @@ def registry_command(port: int) -> list[str]:
     ]
 
 
-def registry_env(url: str, max_page_size: int, var_dir: str, compiled_plans: str) -> dict[str, str]:
+def registry_env(
+    url: str, max_page_size: int, var_dir: str, compiled_plans: str = "on"
+) -> dict[str, str]:
     return {
         **os.environ,
         "REGISTRY_DATABASE_URL": url,
