@@ -9,7 +9,11 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from registry.record.history import service as history
+from registry.record.history.models import Change
+from tests.conftest import OFFICER
 from tests.console.conftest import Browser
 
 Fields = dict[str, str | list[str]]
@@ -87,3 +91,13 @@ async def submit(browser: Browser, path: str, changes: Fields) -> httpx.Response
 def history_section(page: str) -> str:
     """The part of a record page below its "History" heading: the changes it lists."""
     return page.split("<h2>History</h2>")[1]
+
+
+async def logged(
+    sessions: async_sessionmaker[AsyncSession], subject_type: str, slug: str
+) -> list[Change]:
+    """The changes the history holds of one thing, oldest first, as the service lists them."""
+    async with sessions() as session:
+        return await history.list_changes(
+            session=session, actor=OFFICER, limit=500, subject_type=subject_type, subject_slug=slug
+        )

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from registry.access.policy import Role
 from registry.record.activities import service as activities
-from registry.record.history import service as history
 from registry.record.inventory.models import Activity
-from tests.conftest import OFFICER
 from tests.console.conftest import Browser, csrf_of
-from tests.console.filled import history_section, submit
+from tests.console.filled import history_section, logged, submit
 from tests.console.test_pages import _error_at
 from tests.history.past import Sessions
 
@@ -24,14 +22,10 @@ async def _activity(seeded: Sessions) -> Activity:
 
 
 async def _changes(seeded: Sessions) -> int:
-    async with seeded() as session:
-        found = await history.list_changes(
-            session=session, actor=OFFICER, limit=100, subject_type="activity", subject_slug=SLUG
-        )
-        return len(found)
+    return len(await logged(seeded, "activity", SLUG))
 
 
-async def test_r_inv_4_an_accepted_activity_edit_shows_in_itshistory_section(
+async def test_r_inv_4_an_accepted_activity_edit_shows_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the change is kept with who made it, what changed and why."""

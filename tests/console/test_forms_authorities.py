@@ -50,7 +50,7 @@ async def _add_bfdi(browser: Browser) -> None:
 # ------------------------------------------------------------------------ authorities
 
 
-async def test_r_inv_4_an_authority_added_then_edited_shows_both_in_itshistory_section(
+async def test_r_inv_4_an_authority_added_then_edited_shows_both_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""
@@ -108,7 +108,7 @@ async def test_an_authority_without_a_name_is_refused_at_its_field(
 # ------------------------------------------------------------------------ per controller
 
 
-async def test_r_inv_4_a_lead_authority_set_shows_on_the_controller_and_in_itshistory_section(
+async def test_r_inv_4_a_lead_authority_set_shows_on_the_controller_and_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""
@@ -139,7 +139,7 @@ async def test_an_entry_naming_neither_authority_nor_rule_is_refused_at_its_fiel
     assert await _entry(seeded, AuthorityRole.LEAD) is None
 
 
-async def test_r_inv_5_an_entry_cleared_leaves_the_record_and_shows_in_itshistory_section(
+async def test_r_inv_5_an_entry_cleared_leaves_the_record_and_shows_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-5: the complaint rule the seeds record is taken off; a lead never set cannot be."""

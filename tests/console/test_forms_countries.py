@@ -29,7 +29,7 @@ async def _decision(seeded: Sessions, slug: str) -> AdequacyDecision:
 # ------------------------------------------------------------------------ countries
 
 
-async def test_r_inv_4_an_accepted_country_edit_shows_in_itshistory_section(
+async def test_r_inv_4_an_accepted_country_edit_shows_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""
@@ -61,7 +61,7 @@ async def test_an_eu_member_outside_the_eea_is_refused_at_its_field(
     assert not country.eu and country.name == "Philippines"
 
 
-async def test_a_country_added_shows_its_addition_in_itshistory_section(
+async def test_a_country_added_shows_its_addition_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
     await browser.sign_in()
@@ -99,7 +99,7 @@ async def test_a_code_iso_does_not_assign_is_refused_at_its_field(
 # ------------------------------------------------------------------------ adequacy decisions
 
 
-async def test_r_inv_4_an_accepted_decision_edit_shows_in_itshistory_section(
+async def test_r_inv_4_an_accepted_decision_edit_shows_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""
@@ -153,7 +153,7 @@ async def test_a_day_that_does_not_parse_is_refused_before_the_service(
     assert (await _decision(seeded, "uk-gdpr")).note != "changed"
 
 
-async def test_a_decision_recorded_shows_its_creation_in_itshistory_section(
+async def test_a_decision_recorded_shows_its_creation_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
     await browser.sign_in()

@@ -9,10 +9,8 @@ from registry.access.policy import Role
 from registry.errors import NotFound
 from registry.record.documents import service as documents
 from registry.record.documents.models import Document
-from registry.record.history import service as history
-from tests.conftest import OFFICER
 from tests.console.conftest import Browser, csrf_of
-from tests.console.filled import history_section, submit
+from tests.console.filled import history_section, logged, submit
 from tests.console.test_pages import _error_at
 from tests.history.past import Sessions
 
@@ -30,14 +28,11 @@ async def _document(seeded: Sessions, slug: str = SLUG) -> Document:
 
 async def _snapshot(seeded: Sessions) -> dict[str, object] | None:
     """The document as its last change logged it, parties and transfers included."""
-    async with seeded() as session:
-        found = await history.list_changes(
-            session=session, actor=OFFICER, limit=500, subject_type="document", subject_slug=SLUG
-        )
-        return found[-1].after if found else None
+    found = await logged(seeded, "document", SLUG)
+    return found[-1].after if found else None
 
 
-async def test_r_inv_4_an_accepted_document_edit_shows_in_itshistory_section(
+async def test_r_inv_4_an_accepted_document_edit_shows_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""
@@ -151,7 +146,7 @@ async def test_r_inv_3_a_new_scc_without_its_module_is_not_added(
         await _document(seeded, "scc-without-module")
 
 
-async def test_a_detached_then_attached_transfer_shows_both_in_thehistory_section(
+async def test_a_detached_then_attached_transfer_shows_both_in_the_history(
     browser: Browser, seeded: Sessions
 ) -> None:
     await browser.sign_in()

@@ -28,7 +28,7 @@ async def _bases(seeded: Sessions) -> list[tuple[str, str, str | None]]:
     return [(b.subject_category.key, b.legal_basis.value, b.note) for b in found]
 
 
-async def test_r_inv_4_a_purpose_renamed_shows_in_itshistory_section(
+async def test_r_inv_4_a_purpose_renamed_shows_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""
@@ -81,7 +81,7 @@ async def test_a_purpose_added_then_removed(browser: Browser, seeded: Sessions) 
     assert "fraud-prevention" not in await _purposes(seeded)
 
 
-async def test_r_inv_4_a_legal_basis_set_shows_in_the_purposehistory_section(
+async def test_r_inv_4_a_legal_basis_set_shows_in_the_purpose_history(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""

@@ -97,7 +97,7 @@ async def test_a_data_category_detached_leaves_the_activity(
 # ------------------------------------------------------------------------ the taxonomy
 
 
-async def test_r_inv_4_a_data_category_added_shows_in_the_taxonomyhistory_section(
+async def test_r_inv_4_a_data_category_added_shows_in_the_taxonomy_history(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the write is kept as a typed change in the history the page shows."""

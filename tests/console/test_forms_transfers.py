@@ -10,13 +10,11 @@ from registry.access.policy import Role
 from registry.audit.models import Outcome
 from registry.audit.service import AuditLog
 from registry.errors import NotFound
-from registry.record.history import service as history
 from registry.record.transfers import service as transfers
 from registry.record.transfers.models import Transfer
 from tests.access.test_policy_walk import handle_of
-from tests.conftest import OFFICER
 from tests.console.conftest import Browser, csrf_of
-from tests.console.filled import history_section, submit
+from tests.console.filled import history_section, logged, submit
 from tests.console.test_pages import _error_at
 from tests.history.past import Sessions, day_after_seeding
 from tests.recordings.test_http import events
@@ -33,14 +31,10 @@ async def _transfer(seeded: Sessions, slug: str = SLUG) -> Transfer:
 
 
 async def _changes(seeded: Sessions, slug: str = SLUG) -> int:
-    async with seeded() as session:
-        found = await history.list_changes(
-            session=session, actor=OFFICER, limit=100, subject_type="transfer", subject_slug=slug
-        )
-        return len(found)
+    return len(await logged(seeded, "transfer", slug))
 
 
-async def test_r_inv_4_an_accepted_transfer_edit_shows_in_itshistory_section(
+async def test_r_inv_4_an_accepted_transfer_edit_shows_in_its_history(
     browser: Browser, seeded: Sessions
 ) -> None:
     """R-INV-4: the change is kept with who made it, what changed and why."""
