@@ -46,13 +46,25 @@ CLIENT_ID = "registry-console"
 ROLE_MAP = {"qa-team": "qa_specialist", "privacy-team": "privacy_officer"}
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 @contextmanager
 def provider() -> Iterator[str]:
     """A real OpenID provider on a free loopback port, in a process of its own (its
     library's deprecation warnings stay there), until the block ends; yields its issuer."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    with provider_at(free_port()) as issuer:
+        yield issuer
+
+
+@contextmanager
+def provider_at(port: int) -> Iterator[str]:
+    """The provider on ``port``; each start makes a new signing key, as a provider that
+    rotates its keys would have."""
     command = [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1"]
     server = subprocess.Popen(
         [*command, "--port", str(port), "--require-nonce", "true"],

@@ -4,12 +4,6 @@ again on the same address as a provider that rotates its keys would be."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,38 +16,15 @@ from registry import clock
 from registry.access import oidc
 from registry.access.oidc import SignInRefused
 from registry.settings import Settings
-from tests.access.test_oidc import CLIENT_ID, ROLE_MAP, Sessions, person, signed_in
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def provider_at(port: int) -> Iterator[str]:
-    """The provider on ``port``, in a process of its own; each start makes a new signing key."""
-    command = [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1"]
-    server = subprocess.Popen(
-        [*command, "--port", str(port), "--require-nonce", "true"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    issuer = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            with suppress(httpx.TransportError):
-                if httpx.get(f"{issuer}/.well-known/openid-configuration").status_code == 200:
-                    break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("the OpenID provider did not start")
-        yield issuer
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+from tests.access.test_oidc import (
+    CLIENT_ID,
+    ROLE_MAP,
+    Sessions,
+    free_port,
+    person,
+    provider_at,
+    signed_in,
+)
 
 
 def _settings(issuer: str, folder: Path) -> Settings:
@@ -75,7 +46,7 @@ async def test_the_issuers_metadata_is_kept_ten_minutes_then_read_again(
 ) -> None:
     """Sign-ins within ten minutes of the last reading of the metadata do not ask for it
     again (the provider, gone meanwhile, is not missed); after them, they do."""
-    port = _free_port()
+    port = free_port()
     with provider_at(port) as issuer:
         settings = _settings(issuer, tmp_path)
         await oidc.begin(settings, "http://registry.test/console/sign-in/oidc/callback")
@@ -95,7 +66,7 @@ async def test_keys_the_provider_rotated_are_read_again_at_once(
     """An ID token signed with a key the kept set lacks has the keys read again at once,
     within the ten minutes: the sign-in after the provider's rotation succeeds."""
     del frozen_clock
-    port = _free_port()
+    port = free_port()
     with provider_at(port) as issuer:
         settings = _settings(issuer, tmp_path)
         person(issuer, "ana@example.test", name="Ana Lima", groups=[])
