@@ -120,7 +120,8 @@ def _preview(settings: Settings, *, as_json: bool) -> None:
     typer.echo(
         f"registry: dry run, nothing changed: {counts['recordings']} recordings would be"
         f" erased, {counts['held']} kept by holds, {counts['shredded']} shredded blobs"
-        f" deleted, {counts['subjects']} subjects' identifiers erased,"
+        f" deleted, {counts['pending_blobs']} blobs of erased recordings deleted,"
+        f" {counts['subjects']} subjects' identifiers erased,"
         f" {counts['packages']} expired packages erased,"
         f" {counts['unfinished_uploads']} unfinished uploads removed"
     )
@@ -134,6 +135,11 @@ def _listed(preview: dry_run.Preview) -> list[str]:
             for h in preview.held
         ),
         *(f"delete the blob of recording {r}: shredded already" for r in preview.shredded),
+        *(
+            f"delete blob {key}: its recording was erased on {_iso(p.since)}"
+            for p in preview.pending_blobs
+            for key in p.blob_keys
+        ),
         *(f"erase the identifiers of subject {s}" for s in preview.subjects),
         *(f"erase package {p.id}: expired on {_iso(p.since)}" for p in preview.packages),
         *(

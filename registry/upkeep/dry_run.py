@@ -23,6 +23,7 @@ from registry.recordings import erasure, retention
 from registry.recordings.models import (
     ErasureReason,
     LegalHold,
+    PendingBlobDeletion,
     PendingUpload,
     Recording,
     RecordingStatus,
@@ -48,12 +49,23 @@ class Held:
 
 
 @dataclass(frozen=True)
+class PendingBlobs:
+    """Blobs whose recordings are erased already (their keys destroyed), still to delete."""
+
+    blob_keys: list[str]
+    since: datetime
+
+
+@dataclass(frozen=True)
 class Preview:
     at: datetime
     recordings: list[Expired]
     held: list[Held]
     # Shredded already (their data keys are gone): only their blobs are left to delete.
     shredded: list[str]
+    # Erased by a sweep that stopped (or whose blob store failed) before deleting their
+    # blobs: the next sweep deletes these first (``blob_deletions.finish_pending``).
+    pending_blobs: list[PendingBlobs]
     subjects: list[int]
     packages: list[Expired]
     unfinished_uploads: list[Expired]
@@ -63,6 +75,7 @@ class Preview:
             "recordings": len(self.recordings),
             "held": len(self.held),
             "shredded": len(self.shredded),
+            "pending_blobs": sum(len(p.blob_keys) for p in self.pending_blobs),
             "subjects": len(self.subjects),
             "packages": len(self.packages),
             "unfinished_uploads": len(self.unfinished_uploads),
@@ -92,6 +105,11 @@ async def preview(*, session: AsyncSession) -> Preview:
         .where(col(Recording.status) == RecordingStatus.SHREDDED)
         .order_by(col(Recording.id))
     )
+    pending = await session.execute(
+        select(col(PendingBlobDeletion.blob_keys), col(PendingBlobDeletion.erased_at)).order_by(
+            col(PendingBlobDeletion.id)
+        )
+    )
     # The conditions of ``rights.expiry.erase_expired_packages`` and
     # ``uploads.remove_unfinished``, which take their rows batch by batch as they erase.
     packages = await session.execute(
@@ -113,6 +131,7 @@ async def preview(*, session: AsyncSession) -> Preview:
             if r.id in holds
         ],
         shredded=list(shredded.all()),
+        pending_blobs=[PendingBlobs(sorted(keys), since) for keys, since in pending.all()],
         subjects=subjects,
         packages=[Expired(package_id, since) for package_id, since in packages.all()],
         unfinished_uploads=[Expired(upload_id, since) for upload_id, since in uploads.all()],

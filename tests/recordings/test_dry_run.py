@@ -28,7 +28,14 @@ from registry.recordings.models import (
     Tombstone,
 )
 from tests.recordings.conftest import Scene
-from tests.recordings.test_retention import DAY, hold, recorded
+from tests.recordings.test_retention import (
+    DAY,
+    BlobStoreDown,
+    hold,
+    pending_blob_keys,
+    recorded,
+    sweep,
+)
 
 runner = CliRunner()
 
@@ -110,6 +117,45 @@ async def test_r_ret_2_a_dry_run_lists_the_expired_and_the_held_and_changes_noth
     # What it listed is what a sweep then erases.
     report = await retention.sweep(sessions=scene.sessions, blobs=blobs, audit_log=scene.audit_log)
     assert report.shredded == 2
+
+
+async def test_r_ret_1_a_dry_run_lists_the_blobs_an_interrupted_sweep_left_to_delete(
+    scene: Scene,
+    ring: KeyRing,
+    blobs: LocalBlobStore,
+    frozen_clock: clock.FrozenClock,
+    cli_env: None,
+) -> None:
+    """R-RET-1: recordings a sweep erased but whose blobs it could not delete (the blob
+    store was down) are listed as blobs still to delete, and stay until a sweep deletes them."""
+    recording_ids = await recorded(scene, ring, blobs, count=2)
+    frozen_clock.advance(31 * DAY)
+    with pytest.raises(OSError, match="unreachable"):
+        await sweep(scene, BlobStoreDown(blobs.root, failures=1))
+    erased_on = clock.now().isoformat()
+    before = await everything(scene, blobs)
+    assert len(before["blobs"]) == 2  # type: ignore[arg-type]
+
+    listed = await invoke("sweep", "--dry-run")
+    assert listed.exit_code == 0, listed.output
+    for recording_id in recording_ids:
+        line = f"delete blob {recording_id}.sealed: its recording was erased on {erased_on}"
+        assert line in listed.stdout.splitlines()
+    assert "0 recordings would be erased" in listed.stdout
+    assert "2 blobs of erased recordings deleted" in listed.stdout
+    document = json.loads((await invoke("sweep", "--dry-run", "--json")).stdout)
+    assert [sorted(p["blob_keys"]) for p in document["pending_blobs"]] == [
+        sorted(f"{r}.sealed" for r in recording_ids)
+    ]
+
+    assert await everything(scene, blobs) == before
+    assert len(await pending_blob_keys(scene.sessions)) == 2
+    # The next sweep deletes them, and a dry run then lists none.
+    await sweep(scene, blobs)
+    assert await pending_blob_keys(scene.sessions) == []
+    after = await invoke("sweep", "--dry-run")
+    assert "delete blob" not in after.stdout
+    assert "0 blobs of erased recordings deleted" in after.stdout
 
 
 def test_json_is_only_for_a_dry_run() -> None:
