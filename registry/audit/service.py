@@ -132,6 +132,8 @@ class AppendedEvent(NamedTuple):
 
 Head = tuple[int, str]
 _COLUMNS = AppendedEvent._fields
+# The names of the n-th event's values in ``_after``: ``seq_0``, ``at_0``, ..., ``hash_63``.
+_PARAMETER_NAMES = [tuple(f"{name}_{n}" for name in _COLUMNS) for n in range(ONE_STATEMENT_MOST)]
 _LAST = (
     select(col(AuditEvent.seq), col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
 )
@@ -346,7 +348,10 @@ def _after(count: int, *, locking: bool) -> Insert:
     columns = inspect(AuditEvent).columns
     rows = [
         select(
-            *(bindparam(f"{name}_{n}", type_=columns[name].type).label(name) for name in _COLUMNS)
+            *(
+                bindparam(key, type_=columns[name].type).label(name)
+                for name, key in zip(_COLUMNS, _PARAMETER_NAMES[n], strict=True)
+            )
         ).where(*where)
         for n in range(count)
     ]
@@ -355,8 +360,8 @@ def _after(count: int, *, locking: bool) -> Insert:
 
 def _parameters(head: Head, events: list[AppendedEvent]) -> dict[str, Any]:
     parameters: dict[str, Any] = {"head_seq": head[0], "head_hash": head[1]}
-    for n, event in enumerate(events):
-        parameters.update({f"{name}_{n}": value for name, value in _row(event).items()})
+    for names, event in zip(_PARAMETER_NAMES, events, strict=False):
+        parameters.update(zip(names, event, strict=True))
     return parameters
 
 
