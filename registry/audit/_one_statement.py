@@ -74,7 +74,7 @@ class OneStatement:
         self._held: AsyncConnection | None = None
         self._driver: Any = None
         self._held_until = 0.0
-        # Connections let go of, kept referenced while they are invalidated.
+        # Connections let go of, kept referenced until they are back in the pool.
         self._letting_go: set[asyncio.Task[None]] = set()
 
     async def execute(self, statement: Insert, parameters: Mapping[str, Any]) -> int | None:
@@ -89,31 +89,27 @@ class OneStatement:
             status: str = await driver.execute(compiled.sql, *arguments)
         except asyncio.CancelledError:
             # Cut off midway: the statement may still run, the connection is in doubt.
-            self._let_go()
+            self._let_go(invalidate=True)
             raise
         except Exception as error:
             if getattr(error, "sqlstate", "").startswith(_CONSTRAINT_VIOLATED):
                 return None
             if not driver.is_closed():
                 raise
-            self._let_go()
+            self._let_go(invalidate=True)
             return None
         # The command tag of an INSERT: "INSERT 0 <rows>".
         return int(status.rsplit(" ", 1)[1])
 
     async def close(self) -> None:
-        """Gives the connection back to the pool, and waits for those let go of."""
-        held, self._held, self._driver = self._held, None, None
-        if held is not None:
-            await held.close()
+        """Gives the connection back to the pool, once every one let go of is back."""
+        self._let_go(invalidate=False)
         await asyncio.gather(*self._letting_go, return_exceptions=True)
 
     async def _connection(self) -> Any:
         if self._held is not None and time.monotonic() < self._held_until:
             return self._driver
-        if self._held is not None:
-            held, self._held, self._driver = self._held, None, None
-            await held.close()
+        self._let_go(invalidate=False)
         held = await self._engine.connect()
         try:
             driver = (await held.get_raw_connection()).driver_connection
@@ -124,19 +120,21 @@ class OneStatement:
         self._held_until = time.monotonic() + HELD_SECONDS
         return driver
 
-    def _let_go(self) -> None:
-        """The held connection is invalidated, in a task of its own: a cancelled append
-        must not wait for it, and the next one takes a fresh connection meanwhile."""
+    def _let_go(self, *, invalidate: bool) -> None:
+        """The held connection goes back to the pool (``invalidate``: to be replaced), in a
+        task of its own: a cancelled append must not wait for that, and the next one takes
+        another connection meanwhile."""
         held, self._held, self._driver = self._held, None, None
         if held is None:
             return
-        task = asyncio.ensure_future(_invalidated(held))
+        task = asyncio.ensure_future(_given_back(held, invalidate=invalidate))
         self._letting_go.add(task)
         task.add_done_callback(self._letting_go.discard)
 
 
-async def _invalidated(connection: AsyncConnection) -> None:
+async def _given_back(connection: AsyncConnection, *, invalidate: bool) -> None:
     try:
-        await connection.invalidate()
+        if invalidate:
+            await connection.invalidate()
     finally:
         await connection.close()
