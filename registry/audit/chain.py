@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 GENESIS = "0" * 64
+# Built once: json.dumps would build the same encoder for every event.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical(
@@ -22,7 +24,7 @@ def canonical(
     detail: dict[str, Any] | None,
 ) -> bytes:
     """One byte string per event: sorted keys, no spaces, so every verifier agrees."""
-    return json.dumps(
+    return _CANONICAL.encode(
         {
             "seq": seq,
             "at": at,
@@ -33,10 +35,7 @@ def canonical(
             "outcome": outcome,
             "request_id": request_id,
             "detail": detail,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
+        }
     ).encode()
 
 

@@ -6,11 +6,11 @@ appenders can never both write the event after the same head. Appends that arriv
 one is being written wait and are written together by the next (``group_commit``): one
 transaction, one commit, for all of them. A batch is first tried after the head this
 process wrote last, in one statement that writes only if that head is still the last event
-and nobody holds the append lock (an autocommitted statement on PostgreSQL: one round
-trip). If another appender came between, the batch runs alone: on PostgreSQL under a
-transaction-level advisory lock, on SQLite in a transaction that takes the write lock when
-it begins, reading the head afresh. The app's database role needs only INSERT and SELECT
-on the log.
+and nobody holds the append lock (on PostgreSQL an autocommitted statement sent on the
+driver's connection, ``_one_statement``: one round trip). If another appender came between,
+the batch runs alone: on PostgreSQL under a transaction-level advisory lock, on SQLite in a
+transaction that takes the write lock when it begins, reading the head afresh. The app's
+database role needs only INSERT and SELECT on the log.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -44,6 +44,7 @@ from registry._detach import detached
 from registry.access.policy import Action
 from registry.access.service import Actor, authorize
 from registry.audit import chain
+from registry.audit._one_statement import OneStatement
 from registry.audit.group_commit import GroupCommit
 from registry.audit.models import AuditEvent, Outcome
 from registry.audit.storable import fitted, fitted_detail
@@ -110,8 +111,29 @@ def _canonical(event: AuditEvent) -> bytes:
     )
 
 
+class AppendedEvent(NamedTuple):
+    """An event as it was appended: its row's values, in the table's order of columns.
+
+    Plain values rather than an ``AuditEvent``: building the mapped object cost more than
+    hashing and linking the event does."""
+
+    seq: int
+    at: datetime
+    principal: str
+    action: str
+    target: str | None
+    purpose: str | None
+    outcome: Outcome
+    request_id: str | None
+    detail: dict[str, Any] | None
+    prev_hash: str
+    hash: str
+
+
 Head = tuple[int, str]
-_COLUMNS = [column.key for column in inspect(AuditEvent).columns]
+_COLUMNS = AppendedEvent._fields
+# The names of the n-th event's values in ``_after``: ``seq_0``, ``at_0``, ..., ``hash_63``.
+_PARAMETER_NAMES = [tuple(f"{name}_{n}" for name in _COLUMNS) for n in range(ONE_STATEMENT_MOST)]
 _LAST = (
     select(col(AuditEvent.seq), col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
 )
@@ -125,16 +147,15 @@ class AuditLog:
         self.engine = engine
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
         self._postgresql = engine.dialect.name == "postgresql"
-        # On PostgreSQL the one-statement append needs no transaction around it; SQLite's
-        # serial_writes transactions are what keep its writers apart.
-        self._one_statement = (
-            engine.execution_options(isolation_level="AUTOCOMMIT") if self._postgresql else engine
-        )
+        # On PostgreSQL the one-statement append needs no transaction around it, and is sent
+        # on the driver's connection; SQLite's serial_writes transactions are what keep its
+        # writers apart.
+        self._one_statement = OneStatement(engine) if self._postgresql else None
         # The last event this process wrote, while no other is known to have come after it.
         self._head: Head | None = None
         # Appends of one process are written by one task, batch after batch, so they never
         # race each other for a number.
-        self._batches: GroupCommit[Entry, AuditEvent] = GroupCommit(self._write)
+        self._batches: GroupCommit[Entry, AppendedEvent] = GroupCommit(self._write)
         # Told how long each append took and whether it failed (the app's metrics).
         self.on_append: Callable[[float, bool], None] = lambda _seconds, _failed: None
 
@@ -143,6 +164,8 @@ class AuditLog:
         return cls(create_engine(url, serial_writes=True))
 
     async def close(self) -> None:
+        if self._one_statement is not None:
+            await self._one_statement.close()
         await self.engine.dispose()
 
     async def append_within(self, entries: Sequence[Entry], seconds: float) -> None:
@@ -154,7 +177,7 @@ class AuditLog:
         except TimeoutError as error:
             raise AuditUnavailable(f"the audit log did not answer within {seconds:g} s") from error
 
-    async def append(self, entries: Sequence[Entry]) -> list[AuditEvent]:
+    async def append(self, entries: Sequence[Entry]) -> list[AppendedEvent]:
         """Writes the entries, in order, at the head of the chain; durable on return."""
         if not entries:
             return []
@@ -169,7 +192,7 @@ class AuditLog:
             # A cancelled append (given up at a deadline) counts as failed too.
             self.on_append(time.perf_counter() - started, failed)
 
-    async def _write(self, entries: list[Entry]) -> list[AuditEvent]:
+    async def _write(self, entries: list[Entry]) -> list[AppendedEvent]:
         """One batch, all its entries in one transaction: committed whole or not at all."""
         try:
             return await self._append(entries)
@@ -182,20 +205,11 @@ class AuditLog:
             self._head = None
             return await self._append(entries)
 
-    async def _append(self, entries: Sequence[Entry]) -> list[AuditEvent]:
+    async def _append(self, entries: Sequence[Entry]) -> list[AppendedEvent]:
         now = clock.now()
         if self._head is not None and len(entries) <= ONE_STATEMENT_MOST:
             events = _chained(self._head, entries, now)
-            try:
-                async with self._one_statement.begin() as connection:
-                    written = await connection.execute(
-                        _after(len(events), locking=self._postgresql),
-                        _parameters(self._head, events),
-                    )
-            except IntegrityError:
-                # Another appender wrote the next number first.
-                written = None
-            if written is not None and written.rowcount == len(events):
+            if await self._written_after(self._head, events):
                 self._head = (events[-1].seq, events[-1].hash)
                 return events
         async with self.engine.begin() as connection:
@@ -204,6 +218,22 @@ class AuditLog:
             await connection.execute(insert(AuditEvent), [_row(event) for event in events])
         self._head = (events[-1].seq, events[-1].hash)
         return events
+
+    async def _written_after(self, head: Head, events: list[AppendedEvent]) -> bool:
+        """Whether the events were written after ``head`` in one statement; not if another
+        appender came between (it wrote the next number first, or holds the lock)."""
+        statement = _after(len(events), locking=self._postgresql)
+        parameters = _parameters(head, events)
+        if self._one_statement is not None:
+            # Not written either if the connection was lost: the log goes on as after a
+            # restart, reading the head afresh under the lock.
+            return await self._one_statement.execute(statement, parameters) == len(events)
+        try:
+            async with self.engine.begin() as connection:
+                written = await connection.execute(statement, parameters)
+        except IntegrityError:
+            return False
+        return written.rowcount == len(events)
 
     async def _alone(self, connection: AsyncConnection) -> Head:
         """The head of the chain, read under the lock that keeps other appenders out."""
@@ -262,7 +292,7 @@ class AuditLog:
         return (row[0], row[1]) if row else (0, chain.GENESIS)
 
 
-def _chained(head: Head, entries: Sequence[Entry], now: datetime) -> list[AuditEvent]:
+def _chained(head: Head, entries: Sequence[Entry], now: datetime) -> list[AppendedEvent]:
     """The entries as the events that follow ``head``, each linked to the one before."""
     seq, prev_hash = head
     at = now.isoformat()
@@ -270,8 +300,7 @@ def _chained(head: Head, entries: Sequence[Entry], now: datetime) -> list[AuditE
     for entry in entries:
         seq += 1
         # What an entry quotes is fitted before it is hashed, so that the chain covers what
-        # the log holds. The link is computed from the values before the event is built:
-        # building it once, whole, is most of what a batch of sixteen costs in the process.
+        # the log holds.
         quoted = {
             "principal": fitted(entry.principal, _LENGTHS["principal"]),
             "action": fitted(entry.action, _LENGTHS["action"]),
@@ -285,7 +314,7 @@ def _chained(head: Head, entries: Sequence[Entry], now: datetime) -> list[AuditE
             chain.canonical(seq=seq, at=at, outcome=entry.outcome.value, **quoted),
         )
         events.append(
-            AuditEvent(
+            AppendedEvent(
                 seq=seq, at=now, outcome=entry.outcome, prev_hash=prev_hash, hash=link, **quoted
             )
         )
@@ -293,8 +322,8 @@ def _chained(head: Head, entries: Sequence[Entry], now: datetime) -> list[AuditE
     return events
 
 
-def _row(event: AuditEvent) -> dict[str, Any]:
-    return {name: getattr(event, name) for name in _COLUMNS}
+def _row(event: AppendedEvent) -> dict[str, Any]:
+    return dict(zip(_COLUMNS, event, strict=True))
 
 
 @functools.lru_cache(maxsize=ONE_STATEMENT_MOST)
@@ -319,17 +348,20 @@ def _after(count: int, *, locking: bool) -> Insert:
     columns = inspect(AuditEvent).columns
     rows = [
         select(
-            *(bindparam(f"{name}_{n}", type_=columns[name].type).label(name) for name in _COLUMNS)
+            *(
+                bindparam(key, type_=columns[name].type).label(name)
+                for name, key in zip(_COLUMNS, _PARAMETER_NAMES[n], strict=True)
+            )
         ).where(*where)
         for n in range(count)
     ]
     return insert(AuditEvent).from_select(_COLUMNS, rows[0] if count == 1 else union_all(*rows))
 
 
-def _parameters(head: Head, events: list[AuditEvent]) -> dict[str, Any]:
+def _parameters(head: Head, events: list[AppendedEvent]) -> dict[str, Any]:
     parameters: dict[str, Any] = {"head_seq": head[0], "head_hash": head[1]}
-    for n, event in enumerate(events):
-        parameters.update({f"{name}_{n}": value for name, value in _row(event).items()})
+    for names, event in zip(_PARAMETER_NAMES, events, strict=False):
+        parameters.update(zip(names, event, strict=True))
     return parameters
 
 

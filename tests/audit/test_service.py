@@ -7,18 +7,19 @@ import hashlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from registry import clock
 from registry.access.policy import Role
 from registry.access.service import Actor
-from registry.audit import checkpoints, storable
-from registry.audit.models import Outcome
-from registry.audit.service import AuditLog, AuditUnavailable, Entry
+from registry.audit import _one_statement, checkpoints, storable
+from registry.audit.models import AuditEvent, Outcome
+from registry.audit.service import AppendedEvent, AuditLog, AuditUnavailable, Entry
 from registry.db import create_engine
 from registry.errors import Forbidden
 
@@ -177,21 +178,67 @@ async def test_an_append_links_to_the_chain_as_it_is_not_as_last_written(log: Au
     assert result.intact and result.checked == 5
 
 
+class Sent:
+    """The statements a log sends to its database: those through SQLAlchemy (its cursor
+    events), and on PostgreSQL those sent on the driver's connection too (asyncpg's query
+    loggers, on each connection the pool hands out)."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self.statements: list[str] = []
+        self._engine = log.engine.sync_engine
+        event.listen(self._engine, "before_cursor_execute", self._cursor)
+        event.listen(self._engine, "checkout", self._checkout)
+
+    def _cursor(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        self.statements.append(statement)
+
+    def _checkout(self, dbapi_connection: Any, *_args: object) -> None:
+        if self._engine.dialect.name == "postgresql":
+            dbapi_connection.driver_connection.add_query_logger(self._logged)
+
+    def _logged(self, record: Any) -> None:
+        self.statements.append(record.query)
+
+    async def stop(self) -> list[str]:
+        # asyncpg tells its loggers in the loop's next pass.
+        await asyncio.sleep(0)
+        event.remove(self._engine, "before_cursor_execute", self._cursor)
+        event.remove(self._engine, "checkout", self._checkout)
+        return self.statements
+
+
 async def test_an_append_after_this_processs_own_is_one_statement(log: AuditLog) -> None:
     await log.append([entry(1)])
-    statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
-
-    event.listen(log.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        await log.append([entry(2), entry(3)])
-    finally:
-        event.remove(log.engine.sync_engine, "before_cursor_execute", record)
+    sent = Sent(log)
+    await log.append([entry(2), entry(3)])
+    statements = await sent.stop()
     # On SQLite the write lock's BEGIN IMMEDIATE comes first.
     assert [s.split()[0] for s in statements if not s.startswith("BEGIN")] == ["INSERT"]
     assert (await log.verify()).checked == 3
+
+
+async def test_appends_go_on_unbroken_across_the_connections_they_hold_in_turn(
+    log: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the one-statement append holds a connection of the pool a few seconds
+    at a time; given back at every append here, the chain goes on as before."""
+    monkeypatch.setattr(_one_statement, "HELD_SECONDS", 0.0)
+    await fill(log, 5)
+    # One held, the others back in the pool (they go back in the loop's next passes).
+    held = 1 if log.engine.dialect.name == "postgresql" else 0
+    pool = log.engine.sync_engine.pool
+    for _ in range(100):
+        if pool.checkedout() == held:
+            break
+        await asyncio.sleep(0.01)
+    assert pool.checkedout() == held
+    result = await log.verify()
+    assert result.intact and result.checked == 5
+
+
+def test_an_appended_event_holds_every_column_of_the_table() -> None:
+    columns = tuple(column.key for column in inspect(AuditEvent).columns)
+    assert AppendedEvent._fields == columns
 
 
 async def test_an_append_survives_the_server_dropping_its_connections(log: AuditLog) -> None:
