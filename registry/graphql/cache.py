@@ -21,6 +21,11 @@ from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationT
 from registry.access.policy import Action
 from registry.access.service import Actor
 
+# The canonical forms of this many distinct request bodies are kept, each of at most this
+# many bytes: a client repeats a few requests, and what is kept stays small (a few MB at most).
+CANONICAL_ENTRIES = 256
+CANONICAL_BODY_BYTES = 16 * 1024
+
 # Root fields whose answers depend only on the record, the day and the caller's read rights.
 CACHEABLE_FIELDS = frozenset(
     {
@@ -73,6 +78,30 @@ def cacheable_request(body: bytes) -> str | None:
     return json.dumps(
         [data["query"], data.get("variables") or {}, data.get("operationName")], sort_keys=True
     )
+
+
+class CanonicalRequests:
+    """``cacheable_request`` worked out once per distinct body: a body's bytes decide its
+    canonical form, or that it has none, and parsing a document on every hit was a good
+    part of what a hit cost. Bounded in entries and in the size of the bodies kept."""
+
+    def __init__(
+        self, *, max_entries: int = CANONICAL_ENTRIES, max_body_bytes: int = CANONICAL_BODY_BYTES
+    ) -> None:
+        self.max_entries = max_entries
+        self.max_body_bytes = max_body_bytes
+        self._known: OrderedDict[bytes, str | None] = OrderedDict()
+
+    def of(self, body: bytes) -> str | None:
+        if body in self._known:
+            self._known.move_to_end(body)
+            return self._known[body]
+        canonical = cacheable_request(body)
+        if len(body) <= self.max_body_bytes and self.max_entries > 0:
+            self._known[body] = canonical
+            if len(self._known) > self.max_entries:
+                self._known.popitem(last=False)
+        return canonical
 
 
 def read_scope(actor: Actor) -> tuple[str, ...]:
