@@ -10,6 +10,7 @@ answer older than the last change any of them made.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 
-from registry.access.policy import Action
+from registry.access.policy import Action, Role, allowed_roles
 from registry.access.service import Actor
 
 # The canonical forms of this many distinct request bodies are kept, each of at most this
@@ -105,7 +106,16 @@ class CanonicalRequests:
 
 
 def read_scope(actor: Actor) -> tuple[str, ...]:
-    return tuple(sorted(action.value for action in Action if actor.may(action)))
+    return _scope_of(actor.roles)
+
+
+@functools.cache
+def _scope_of(roles: frozenset[Role]) -> tuple[str, ...]:
+    # What roles may do is fixed (access.policy): worked out once per set of roles, of which
+    # there are few.
+    return tuple(
+        sorted(action.value for action in Action if not roles.isdisjoint(allowed_roles(action)))
+    )
 
 
 class ResponseCache:
