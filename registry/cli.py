@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 from pathlib import Path
 from typing import Annotated
@@ -89,7 +90,20 @@ def serve(
         port=listen_port,
         log_level="info",
         log_config=json_lines(log_config()),
+        loop="uvloop" if _imports("uvloop") else "asyncio",
+        http="httptools" if _imports("httptools") else "h11",
     )
+
+
+def _imports(module: str) -> bool:
+    """Whether ``module`` imports. uvloop's event loop and httptools' parser do a cached
+    answer's HTTP handling in C; they are dependencies, but a platform without their builds
+    (uvloop has none for Windows) still serves, on asyncio's loop and h11, only slower."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 def _tune_garbage_collector() -> None:

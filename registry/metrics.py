@@ -11,6 +11,7 @@ number), outcomes are status classes or error codes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -51,6 +52,9 @@ GAUGE_SECONDS = 2.0
 # The objects an answer may hold (graphql/cost.py): from one to the default per-request cap.
 COST_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000)
 SCRAPER = Actor.system("metrics")
+# The operation names of this many distinct bodies of at most this many bytes are kept.
+REMEMBERED_BODIES = 256
+REMEMBERED_BODY_BYTES = 16 * 1024
 
 
 @dataclass
@@ -212,6 +216,18 @@ def _operation_name(body: bytes | None) -> str | None:
     """The operation a /graphql body names; "anonymous" if it names none or no valid one."""
     if body is None:
         return None
+    if len(body) <= REMEMBERED_BODY_BYTES:
+        # Clients repeat a few requests: each distinct small body is decoded once.
+        return _remembered_operation_name(body)
+    return _decoded_operation_name(body)
+
+
+@functools.lru_cache(maxsize=REMEMBERED_BODIES)
+def _remembered_operation_name(body: bytes) -> str:
+    return _decoded_operation_name(body)
+
+
+def _decoded_operation_name(body: bytes) -> str:
     try:
         decoded = json.loads(body)
     except (ValueError, RecursionError):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from registry import cli
 from registry.access import service as access
 from registry.access.service import Actor
 from registry.audit.models import AuditEvent, Outcome
@@ -229,3 +231,10 @@ def test_a_database_never_migrated_is_told_to_be_upgraded(
         f"registry: the database at sqlite+aiosqlite:///{tmp_path}/registry.db"
         " (REGISTRY_DATABASE_URL) has no tables yet: run `registry db upgrade`"
     ]
+
+
+def test_serve_uses_uvloop_and_httptools_where_they_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli._imports("uvloop") and cli._imports("httptools")
+    # As on a platform without a build of it: serve falls back to asyncio's loop.
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    assert not cli._imports("uvloop")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry import clock
 from registry.access import service as access
 from registry.access.policy import Role
 from registry.db import transaction
+from registry.graphql import cache
+from registry.graphql.cache import cacheable_request
 from tests.conftest import OFFICER, Api, AppFactory, client_of
 from tests.documents.papers import sign_seeded_sccs
 from tests.transfers.test_dates import HOST, swiss_processor
@@ -87,3 +91,31 @@ async def test_an_answer_kept_yesterday_is_not_served_today(
     frozen_clock.advance(timedelta(days=1))
     reasons = await into_host()
     assert reasons and all("lapsed" in reason for reason in reasons)
+
+
+def test_a_body_is_canonicalised_once_and_few_are_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    worked_out: list[bytes] = []
+
+    def counted(body: bytes) -> str | None:
+        worked_out.append(body)
+        return cacheable_request(body)
+
+    monkeypatch.setattr(cache, "cacheable_request", counted)
+    canonical = cache.CanonicalRequests(max_entries=2, max_body_bytes=200)
+    read = json.dumps({"query": OFFICE}).encode()
+    write = json.dumps({"query": UPDATE % "1 Main St"}).encode()
+    large = json.dumps({"query": OFFICE, "variables": {"pad": "x" * 200}}).encode()
+    for _ in range(3):
+        assert canonical.of(read) == cacheable_request(read) is not None
+        assert canonical.of(write) is None
+        assert canonical.of(large) == cacheable_request(large) is not None
+    # What is remembered needs no second look, whether it may be kept or not; a body past
+    # the size limit is looked at each time.
+    assert worked_out == [read, write, large, large, large]
+    other = json.dumps({"query": "{ countries { code } }"}).encode()
+    canonical.of(other)
+    # Two remembered at most: the least recently used one is forgotten.
+    canonical.of(read)
+    assert worked_out[-2:] == [other, read]

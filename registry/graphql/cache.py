@@ -10,6 +10,7 @@ answer older than the last change any of them made.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -18,8 +19,13 @@ from typing import Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 
-from registry.access.policy import Action
+from registry.access.policy import Action, Role, allowed_roles
 from registry.access.service import Actor
+
+# The canonical forms of this many distinct request bodies are kept, each of at most this
+# many bytes: a client repeats a few requests, and what is kept stays small (a few MB at most).
+CANONICAL_ENTRIES = 256
+CANONICAL_BODY_BYTES = 16 * 1024
 
 # Root fields whose answers depend only on the record, the day and the caller's read rights.
 CACHEABLE_FIELDS = frozenset(
@@ -75,8 +81,41 @@ def cacheable_request(body: bytes) -> str | None:
     )
 
 
+class CanonicalRequests:
+    """``cacheable_request`` worked out once per distinct body: a body's bytes decide its
+    canonical form, or that it has none, and parsing a document on every hit was a good
+    part of what a hit cost. Bounded in entries and in the size of the bodies kept."""
+
+    def __init__(
+        self, *, max_entries: int = CANONICAL_ENTRIES, max_body_bytes: int = CANONICAL_BODY_BYTES
+    ) -> None:
+        self.max_entries = max_entries
+        self.max_body_bytes = max_body_bytes
+        self._known: OrderedDict[bytes, str | None] = OrderedDict()
+
+    def of(self, body: bytes) -> str | None:
+        if body in self._known:
+            self._known.move_to_end(body)
+            return self._known[body]
+        canonical = cacheable_request(body)
+        if len(body) <= self.max_body_bytes and self.max_entries > 0:
+            self._known[body] = canonical
+            if len(self._known) > self.max_entries:
+                self._known.popitem(last=False)
+        return canonical
+
+
 def read_scope(actor: Actor) -> tuple[str, ...]:
-    return tuple(sorted(action.value for action in Action if actor.may(action)))
+    return _scope_of(actor.roles)
+
+
+@functools.cache
+def _scope_of(roles: frozenset[Role]) -> tuple[str, ...]:
+    # What roles may do is fixed (access.policy): worked out once per set of roles, of which
+    # there are few.
+    return tuple(
+        sorted(action.value for action in Action if not roles.isdisjoint(allowed_roles(action)))
+    )
 
 
 class ResponseCache:

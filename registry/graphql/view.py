@@ -12,7 +12,8 @@ from typing import Any
 
 from cross_web import HTTPException
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.requests import Request
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -28,7 +29,7 @@ from registry.blobs import BlobStore
 from registry.crypto import KeyRing
 from registry.errors import DomainError, InvalidInput, Unauthenticated
 from registry.graphql import ide
-from registry.graphql.cache import CacheKey, ResponseCache, cacheable_request, read_scope
+from registry.graphql.cache import CacheKey, CanonicalRequests, ResponseCache, read_scope
 from registry.graphql.compiled.verify import checked
 from registry.graphql.context import Context
 from registry.graphql.ratelimit import RateLimiter
@@ -59,20 +60,34 @@ def _rate_limited(reason: str, seconds: int, request_id: str) -> JSONResponse:
     return _error(429, "RATE_LIMITED", message, request_id, headers=headers)
 
 
-async def _body_within(request: Request, limit: int) -> bytes | None:
+async def _body_within(receive: Receive, declared: str, limit: int) -> bytes | None:
     """The body if it is at most ``limit`` bytes; ``None``, having read no more than the
-    limit, if it is larger (a declared length is believed, a stream is counted)."""
-    declared = request.headers.get("content-length", "")
+    limit, if it is larger (a declared length is believed, a stream is counted). Read from
+    the ASGI messages themselves: the body is kept as it came, one chunk not copied."""
     if declared.isdigit() and int(declared) > limit:
         return None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
         size += len(chunk)
         if size > limit:
             return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if chunk:
+            chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _bearer_token(headers: Headers) -> str:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("authentication required: send Authorization: Bearer <token>")
+    return token.strip()
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -111,6 +126,9 @@ class RegistryGraphQL(GraphQL[Context, None]):
         self.cache = ResponseCache(
             max_entries=settings.response_cache_entries, max_bytes=settings.response_cache_bytes
         )
+        self.canonical = CanonicalRequests()
+        # Built once: the statement is the same for every request.
+        self.version_column = record_version_column()
         self.rate_limiter = RateLimiter(
             per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
         )
@@ -122,36 +140,44 @@ class RegistryGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await Response(status_code=404)(scope, receive, send)
             return
-        request = Request(scope, receive)
-        given = request.headers.get("x-request-id", "")
+        headers = Headers(scope=scope)
+        given = headers.get("x-request-id", "")
         request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
         bind_request(request_id)
-        body = await _body_within(request, self.settings.graphql_max_body_bytes)
+        limit = self.settings.graphql_max_body_bytes
+        body = await _body_within(receive, headers.get("content-length", ""), limit)
         observed().graphql_body = body
         if body is not None:
             # Every change the request records names it (R-INV-4).
             with on_behalf_of(request_id):
                 response = await self._respond(
-                    Request(scope, _replaying(body, receive)), request_id
+                    Request(scope, _replaying(body, receive)), body, request_id
                 )
         else:
-            limit = self.settings.graphql_max_body_bytes
             message = f"the request body is larger than {limit} bytes"
             response = _error(413, "PAYLOAD_TOO_LARGE", message, request_id)
         response.headers["X-Request-ID"] = request_id
         await response(scope, receive, send)
 
-    async def _respond(self, request: Request, request_id: str) -> Response:
+    async def _respond(self, request: Request, body: bytes, request_id: str) -> Response:
         if request.method == "GET" and self.graphql_ide:
             # The IDE page holds no data; every query it sends is authenticated.
             return await self.render_graphql_ide(request)
         try:
-            actor = await self.authenticate(request)
+            actor, version = await self._authenticate_alone(_bearer_token(request.headers))
         except Unauthenticated as error:
             return await self._refuse_sign_in(error, request_id)
         bind_principal(actor.handle)
         if wait := self.rate_limiter.take(actor.handle):
             return _rate_limited("too many requests", math.ceil(wait), request_id)
+        key = self._cache_key(request.method, body, version, actor)
+        if key is not None:
+            cached = self.cache.get(key)
+            observed().cache_lookup(hit=cached is not None)
+            if cached is not None:
+                # Kept answers are of reads that execute nothing: no transaction to end,
+                # nothing in the audit trail, no cost charged (as when they were computed).
+                return Response(cached, media_type="application/json")
         context = Context(
             settings=self.settings,
             sessions=self.sessions,
@@ -168,7 +194,7 @@ class RegistryGraphQL(GraphQL[Context, None]):
         auditing = False
         try:
             async with deadline:
-                response = await self._answer(request, context)
+                response = await self._answer(request, context, key)
                 if context.retry_after is None and not deadline.expired():
                     if not context.wrote:
                         # Nothing to undo: the connection goes back to the pool before the
@@ -176,8 +202,9 @@ class RegistryGraphQL(GraphQL[Context, None]):
                         await context.finish(succeeded=False)
                     auditing = True
                     # Written before the answer leaves; if it cannot be, nothing leaves or
-                    # stays done.
-                    await detached(self.audit_log.append(context.audit_trail))
+                    # stays done. (An empty trail is no append: no task for it.)
+                    if context.audit_trail:
+                        await detached(self.audit_log.append(context.audit_trail))
         except AuditUnavailable:
             await self._abandon(context, request_id)
             return self._audit_unavailable(request_id)
@@ -216,13 +243,7 @@ class RegistryGraphQL(GraphQL[Context, None]):
         message = "the audit log cannot be written, so nothing was read or changed"
         return _error(503, "AUDIT_UNAVAILABLE", message, request_id)
 
-    async def _answer(self, request: Request, context: Context) -> Response:
-        key = await self._cache_key(request, context)
-        cached = self.cache.get(key) if key is not None else None
-        if key is not None:
-            observed().cache_lookup(hit=cached is not None)
-        if cached is not None:
-            return Response(cached, media_type="application/json")
+    async def _answer(self, request: Request, context: Context, key: CacheKey | None) -> Response:
         with checked():
             response = await self.run(request, context=context)
         if (
@@ -257,18 +278,18 @@ class RegistryGraphQL(GraphQL[Context, None]):
         logger.error("request %s failed", request_id, exc_info=error)
         return _error(500, "INTERNAL", "Unexpected error.", request_id)
 
-    async def _cache_key(self, request: Request, context: Context) -> CacheKey | None:
-        if self.cache.max_entries == 0 or request.method != "POST":
+    def _cache_key(self, method: str, body: bytes, version: int, actor: Actor) -> CacheKey | None:
+        if self.cache.max_entries == 0 or method != "POST":
             return None
-        canonical = cacheable_request(await request.body())
+        canonical = self.canonical.of(body)
         if canonical is None:
             return None
         return CacheKey(
             # Read with the token, before anything the answer reads: the answer is at least
             # as new as the version it is kept under, never older.
-            version=request.state.record_version,
+            version=version,
             day=clock.today(),
-            scope=read_scope(context.actor),
+            scope=read_scope(actor),
             request=canonical,
         )
 
@@ -298,17 +319,14 @@ class RegistryGraphQL(GraphQL[Context, None]):
         return await super().process_result(request, result)
 
     async def authenticate(self, request: Request, session: AsyncSession | None = None) -> Actor:
-        """The actor of the request's bearer token, checked on its own (with the record's
-        version, for the cache), or as the first statement of ``session``'s transaction (the
-        audio routes', which saves them one).
+        """The actor of the request's bearer token, checked on its own, or as the first
+        statement of ``session``'s transaction (the audio routes', which saves them one).
         """
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("authentication required: send Authorization: Bearer <token>")
+        token = _bearer_token(request.headers)
         if session is None:
-            actor, request.state.record_version = await self._authenticate_alone(token.strip())
+            actor, _ = await self._authenticate_alone(token)
             return actor
-        actor = await access.authenticate(session=session, token=token.strip())
+        actor = await access.authenticate(session=session, token=token)
         if session.dirty:
             # The token's last use is kept even if what the caller then does is rolled back.
             await session.commit()
@@ -323,7 +341,7 @@ class RegistryGraphQL(GraphQL[Context, None]):
             if session.get_bind().dialect.name == "postgresql":
                 await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             actor, (version,) = await access.authenticate_reading(
-                session=session, token=token, alongside=[record_version_column()]
+                session=session, token=token, alongside=[self.version_column]
             )
             if session.dirty:
                 await session.commit()
