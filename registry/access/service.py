@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -398,6 +398,15 @@ async def list_tokens(
     return [TokenInfo.of(token, whose) for token, whose in rows]
 
 
+# Built once: every request runs it, and a statement built anew is walked again for its
+# cache key (SQLAlchemy's compiled cache) on each run; a prebuilt one keeps its key.
+_TOKEN_QUERY: Select[ApiToken, Principal] = (
+    select(ApiToken, Principal)
+    .join(Principal, col(Principal.id) == col(ApiToken.principal_id))
+    .where(col(ApiToken.token_hash) == bindparam("token_hash"))
+)
+
+
 async def authenticate(*, session: AsyncSession, token: str) -> Actor:
     """The actor a bearer token stands for; expired, revoked or unknown tokens are refused."""
     actor, _ = await authenticate_reading(session=session, token=token)
@@ -411,13 +420,8 @@ async def authenticate_reading(
     request that needs something more before it starts (the record's version, for its
     cache) gets it without a round trip of its own. Read only for a token that passes."""
     now = clock.now()
-    row = (
-        await session.execute(
-            select(ApiToken, Principal, *alongside)
-            .join(Principal, col(Principal.id) == col(ApiToken.principal_id))
-            .where(col(ApiToken.token_hash) == hash_token(token))
-        )
-    ).one_or_none()
+    query = _TOKEN_QUERY.add_columns(*alongside) if alongside else _TOKEN_QUERY
+    row = (await session.execute(query, {"token_hash": hash_token(token)})).one_or_none()
     if row is None:
         raise Unauthenticated("unknown token")
     record, principal, *read = row
