@@ -24,8 +24,8 @@ from registry.crypto import (
 
 # Audio goes between the network, the crypto and the blob store in blocks of this size. Each
 # read or write of the blob store is a hop to a worker thread, which costs about as much as
-# sealing one of the sealer's 64 KiB pieces: in 256 KiB blocks a 50 MB blob was written about
-# twice as fast, and read two to three times as fast. Memory holds a block per transfer.
+# sealing 64 KiB of audio: in 256 KiB blocks a 50 MB blob was written about twice as fast,
+# and read two to three times as fast. Memory holds a block per transfer.
 BLOCK_BYTES = 256 * 1024
 
 # The framing of Cobblestone-256 (see registry.crypto): a 56-byte header, then each 16 KiB of

@@ -1,6 +1,6 @@
 """An upload in three steps, so that no blob outlives an upload that failed or died.
 
-``begin`` checks the rules and commits a ``PendingUpload`` before a byte is taken;
+``begin`` checks the rules and adds a ``PendingUpload``, committed before a byte is taken;
 ``storage.seal_audio`` then writes the sealed audio while no transaction is open (a long
 upload holds neither a connection nor SQLite's write lock); ``finish`` checks consent again
 under a lock on the call (a withdrawal committed meanwhile wins, R-CON-3) and swaps the
