@@ -44,8 +44,10 @@ from registry._files import fsync_dir
 KEY_BYTES = 32
 NONCE_BYTES = 12
 # Cobblestone's update() returns about as much as it is given: a caller's 100 MiB chunk is cut
-# into pieces so that no single ciphertext or plaintext object grows with the stream.
-PIECE_BYTES = 64 * 1024
+# into pieces so that no single ciphertext or plaintext object grows with the stream. As large
+# as the blocks sealed blobs are read in (registry.sealed_blobs), so that each block read is
+# opened whole, in one call, into about a block of audio to send as it is.
+PIECE_BYTES = 256 * 1024
 # Format 1 holds one index secret; format 2 numbered versions of it. A ring whose index
 # secret was never rotated is still written as format 1, so that older releases read it.
 _RING_FORMAT = 1
@@ -515,8 +517,8 @@ async def unwrap_async(ring: KeyRing, recording_id: str, wrapped: WrappedKey) ->
 # So a reader holds the whole, authentic recording only once open_sealed() ends without
 # error: a download route must abort its response on CiphertextInvalid, never end it cleanly.
 #
-# The crypto runs on the event loop: a 64 KiB piece takes microseconds, less than a hop to
-# a worker thread would.
+# The crypto runs on the event loop: a 256 KiB piece takes tens of microseconds, less than a
+# hop to a worker thread would.
 
 
 def _context(recording_id: str) -> bytes:

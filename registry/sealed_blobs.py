@@ -24,8 +24,8 @@ from registry.crypto import (
 
 # Audio goes between the network, the crypto and the blob store in blocks of this size. Each
 # read or write of the blob store is a hop to a worker thread, which costs about as much as
-# sealing one of the sealer's 64 KiB pieces: in 256 KiB blocks a 50 MB blob was written about
-# twice as fast, and read two to three times as fast. Memory holds a block per transfer.
+# sealing 64 KiB of audio: in 256 KiB blocks a 50 MB blob was written about twice as fast,
+# and read two to three times as fast. Memory holds a block per transfer.
 BLOCK_BYTES = 256 * 1024
 
 # The framing of Cobblestone-256 (see registry.crypto): a 56-byte header, then each 16 KiB of
@@ -78,4 +78,6 @@ async def opened(
     so that a key the ring cannot open fails here; the blob is read and opened as the stream
     is (``CiphertextInvalid`` where it proves false)."""
     data_key = await unwrap_async(ring, blob_id, wrapped)
-    return in_blocks(open_sealed(data_key, blob_id, blobs.read(blob_key, BLOCK_BYTES)))
+    # Not regrouped: each block read opens, in one piece, into about a block of content
+    # (crypto.PIECE_BYTES), sent as it comes, without a copy to join it with the next.
+    return open_sealed(data_key, blob_id, blobs.read(blob_key, BLOCK_BYTES))

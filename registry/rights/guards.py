@@ -25,7 +25,7 @@ def stopping_restriction(
     customer_id: Mapped[int] | int,
     agent_id: Mapped[int | None] | int | None,
     *,
-    purpose: str | None,
+    purpose: str | ColumnElement[str] | None,
     on: datetime,
 ) -> ScalarSelect[date]:
     """The end of a restriction in force on ``on`` on the customer or the agent (values, or

@@ -429,6 +429,36 @@ async def test_a_download_is_one_transaction_on_the_record_token_check_included(
     assert len(begun) == 1
 
 
+async def test_on_postgresql_the_reads_and_the_pending_row_are_autocommitted(
+    api: Api, engine: AsyncEngine, recording_id: str
+) -> None:
+    # Each one statement: a BEGIN and an end around them would be two more round trips.
+    # The upload's recording and its audit stay one transaction (checked apart, above).
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps its transaction, and with it its write lock")
+    assert (await download(api, recording_id)).status_code == 200
+    call_id = await new_call(api)
+    levels: dict[str, set[str]] = {}
+
+    def note(connection: Any, _cursor: object, statement: str, *_args: object) -> None:
+        level = connection.get_execution_options().get("isolation_level", "transaction")
+        levels.setdefault(statement.split()[0].upper(), set()).add(level)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        assert (await download(api, recording_id)).status_code == 200
+        assert levels == {"SELECT": {"AUTOCOMMIT"}}
+        levels.clear()
+        assert (await upload(api, call_id)).status_code == 201
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
+    # The token and the rules, then the pending row; then, in one transaction, the call
+    # locked, the pending row swapped for the recording.
+    assert levels["SELECT"] == {"AUTOCOMMIT", "transaction"}
+    assert levels["INSERT"] == {"AUTOCOMMIT", "transaction"}
+    assert levels["DELETE"] == {"transaction"}
+
+
 # ---------------------------------------------------------------- consent to record (R-CON-3)
 
 
