@@ -33,6 +33,7 @@ from registry.graphql.compiled.plan import Plan, RootField, Serialiser, Unanswer
 from registry.record.inventory.loaders import ENTITY
 from registry.record.transfers.loaders import TRANSFER
 
+# Their resolvers and loaders read and never write: the request runs without a transaction.
 ROOT_FIELDS = frozenset({"entities", "transfers"})
 # A past day's record is rebuilt in a session of its own: left to ordinary execution.
 UNCOVERED_ARGUMENTS = frozenset({"asOf"})
