@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import strawberry.schema.schema as strawberry_schema
 
+from registry.graphql import validation
 from tests.conftest import Serve
 
 READ = "{ entities(first: 2) { nodes { slug } } }"
@@ -58,3 +59,13 @@ async def test_what_one_schema_found_valid_another_still_validates(
     assert (
         body["data"] is None and "introspection has been disabled" in body["errors"][0]["message"]
     )
+
+
+async def test_a_long_document_is_validated_each_time(
+    serve: Serve, validations: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(validation, "MAX_REMEMBERED_LENGTH", len(READ) - 1)
+    api = await serve(env="production", response_cache_entries=0)
+    for _ in range(2):
+        assert (await api.data(READ))["entities"]["nodes"]
+    assert validations.count(READ) == 2

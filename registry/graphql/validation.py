@@ -19,6 +19,8 @@ from strawberry.extensions import SchemaExtension
 
 # As many as the compiled plans keep: the queries a deployment's callers send are few.
 MAX_DOCUMENTS = 256
+# Longer texts are validated each time: what is kept stays small whatever callers send.
+MAX_REMEMBERED_LENGTH = 16 * 1024
 
 _valid: WeakKeyDictionary[GraphQLSchema, OrderedDict[str, None]] = WeakKeyDictionary()
 
@@ -40,7 +42,11 @@ class RememberValidDocuments(SchemaExtension):
             yield
             return
         yield
-        if text is not None and execution.pre_execution_errors == []:
+        if (
+            text is not None
+            and len(text) <= MAX_REMEMBERED_LENGTH
+            and execution.pre_execution_errors == []
+        ):
             known[text] = None
             if len(known) > MAX_DOCUMENTS:
                 known.popitem(last=False)
