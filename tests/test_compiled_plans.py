@@ -368,3 +368,74 @@ async def test_a_planned_answer_is_kept_in_the_response_cache(
     assert second == first and "errors" not in first
     # Kept: only the token and the record's version were read, no entity.
     assert statements and not [s for s in statements if "entity" in s.lower()], statements
+
+
+def transactions_and_statements(engine: AsyncEngine) -> list[str]:
+    """What reaches the record's database from now on: each statement's verb, and BEGIN,
+    COMMIT and ROLLBACK where the driver sends them (under AUTOCOMMIT asyncpg sends none)."""
+    sent: list[str] = []
+    sync = engine.sync_engine
+
+    def transaction(name: str) -> Any:
+        def listen(connection: Any) -> None:
+            if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                sent.append(name)
+
+        return listen
+
+    event.listen(sync, "before_cursor_execute", lambda *a: sent.append(a[2].split()[0]))
+    for name in ("begin", "commit", "rollback"):
+        event.listen(sync, name, transaction(name.upper()))
+    return sent
+
+
+async def test_a_planned_read_sends_no_transaction_on_postgresql(
+    serve: Serve, engine: AsyncEngine
+) -> None:
+    api = await serve(compiled_plans="on", response_cache_entries=0)
+    expected = await api.query(BENCH_QUERY)
+    sent = transactions_and_statements(engine)
+    assert await api.query(BENCH_QUERY) == expected and "errors" not in expected
+    if engine.dialect.name == "postgresql":
+        # The token with the record's version, the page, its transfers with their importers.
+        assert sent == ["SELECT", "SELECT", "SELECT"]
+    else:
+        # SQLite's sessions keep their transactions (in the process, they cost no round trip).
+        assert [s for s in sent if s != "SELECT"] and sent.count("SELECT") == 3
+
+
+async def test_what_a_plan_does_not_answer_keeps_its_transaction(
+    serve: Serve, engine: AsyncEngine
+) -> None:
+    api = await serve(compiled_plans="on", response_cache_entries=0)
+    await api.query('{ entity(slug: "dmx-us") { slug } }')
+    sent = transactions_and_statements(engine)
+    await api.query('{ entity(slug: "dmx-us") { slug } }')
+    assert "BEGIN" in sent and sent[-1] == "ROLLBACK"
+
+
+async def test_a_request_that_only_reads_cannot_write(
+    seeded: async_sessionmaker[AsyncSession],
+    database_url: str,
+    audit_url: str,
+    audit_log: AuditLog,
+    ring: KeyRing,
+    blobs: LocalBlobStore,
+) -> None:
+    context = Context(
+        settings=Settings(database_url=database_url, audit_database_url=audit_url),
+        sessions=seeded,
+        actor=Actor.system("compiled-plans"),
+        request_id="reads-only",
+        audit_log=audit_log,
+        ring=ring,
+        blobs=blobs,
+        cost_budget=RateLimiter(per_minute=1, burst=1),
+        reads_only=True,
+    )
+    try:
+        with pytest.raises(RuntimeError, match="only reads"):
+            async with context.savepoint():
+                pass
+    finally:
+        await context.finish(succeeded=False)

@@ -7,10 +7,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import strawberry
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry import clock
 from registry.access.policy import Action
@@ -41,6 +42,9 @@ class Context:
     _session: AsyncSession | None = None
     _countries: dict[str, Country] | None = None
     wrote: bool = field(default=False)
+    # Set before the session is first used when the request only reads (a query of fields
+    # that write nothing): on PostgreSQL its statements then run without BEGIN and ROLLBACK.
+    reads_only: bool = field(default=False)
     # What this request must leave in the audit log before its answer leaves (R-ACC-6).
     audit_trail: list[Entry] = field(default_factory=list)
 
@@ -74,7 +78,7 @@ class Context:
     def session(self) -> AsyncSession:
         """The request's one session; its transaction commits when the request ends well."""
         if self._session is None:
-            self._session = self.sessions()
+            self._session = (_autocommitting(self.sessions) if self.reads_only else self.sessions)()
         return self._session
 
     def require(self, action: Action) -> None:
@@ -83,6 +87,8 @@ class Context:
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[AsyncSession]:
         """A mutation's own step: if it fails, only its changes are undone."""
+        if self.reads_only:
+            raise RuntimeError("a request that only reads has no transaction to write in")
         async with self.session.begin_nested():
             yield self.session
         self.wrote = True
@@ -106,5 +112,34 @@ class Context:
             self._countries = {country.code: country for country in rows}
         return self._countries
 
+
+def _autocommitting(
+    sessions: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """``sessions`` with each statement committed on its own on PostgreSQL, sharing the
+    pool; SQLite's sessions keep their transactions.
+
+    Under READ COMMITTED, which the record's database runs, each statement of a transaction
+    reads what was committed when it began anyway: BEGIN and ROLLBACK around statements
+    that only read add no consistency between them, only two round trips. Made once per
+    factory: an engine's options cost more to make than a session.
+    """
+    if sessions not in _AUTOCOMMITTING:
+        engine = sessions.kw.get("bind")
+        _AUTOCOMMITTING[sessions] = (
+            async_sessionmaker(
+                class_=sessions.class_,
+                **{**sessions.kw, "bind": engine.execution_options(isolation_level="AUTOCOMMIT")},
+            )
+            if isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql"
+            else None
+        )
+    return _AUTOCOMMITTING[sessions] or sessions
+
+
+# None for a factory whose sessions keep their transactions.
+_AUTOCOMMITTING: WeakKeyDictionary[
+    async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession] | None
+] = WeakKeyDictionary()
 
 Info = strawberry.Info[Context, None]

@@ -32,6 +32,7 @@ from registry.graphql.cost import QueryCost
 from registry.graphql.errors import ERROR_TYPES
 from registry.graphql.inputs import RefuseNulCharacters
 from registry.graphql.node import NodeQuery
+from registry.graphql.validation import RememberValidDocuments
 from registry.record.activities.graphql import ActivitiesMutation
 from registry.record.countries.graphql import CountriesMutation, CountriesQuery
 from registry.record.documents.graphql import DocumentsMutation, DocumentsQuery
@@ -151,6 +152,7 @@ def build_schema(*, development: bool) -> strawberry.Schema:
         functools.partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         RefuseNulCharacters,
         QueryCost,
+        RememberValidDocuments,
     ]
     if not development:
         extensions += [DisableIntrospection, HideSuggestions]

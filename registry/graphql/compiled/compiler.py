@@ -33,6 +33,7 @@ from registry.graphql.compiled.plan import Plan, RootField, Serialiser, Unanswer
 from registry.record.inventory.loaders import ENTITY
 from registry.record.transfers.loaders import TRANSFER
 
+# Their resolvers and loaders read and never write: the request runs without a transaction.
 ROOT_FIELDS = frozenset({"entities", "transfers"})
 # A past day's record is rebuilt in a session of its own: left to ordinary execution.
 UNCOVERED_ARGUMENTS = frozenset({"asOf"})
@@ -96,17 +97,28 @@ class _Compiler:
 
     def value(self, output: GraphQLOutputType, details: list[FieldDetails]) -> Serialiser | None:
         """Writes a field's value of type ``output``, a null included."""
+        found = self._nullable(output, details)
+        if found is None:
+            return None
+        present, required = found
+        return _required(present) if required else _optional(present)
+
+    def _nullable(
+        self, output: GraphQLOutputType, details: list[FieldDetails]
+    ) -> tuple[Serialiser, bool] | None:
+        """Writes a value of type ``output`` that is not null, and whether the schema
+        promises one (the null check is made by the caller, saving a call per value)."""
         if isinstance(output, GraphQLNonNull):
             present = self._present(output.of_type, details)
-            return None if present is None else _required(present)
+            return None if present is None else (present, True)
         present = self._present(output, details)
-        return None if present is None else _optional(present)
+        return None if present is None else (present, False)
 
     def _present(self, output: GraphQLOutputType, details: list[FieldDetails]) -> Serialiser | None:
         """Writes a value of type ``output`` that is not null."""
         if isinstance(output, GraphQLList):
-            item = self.value(output.of_type, details)
-            return None if item is None else _list(item)
+            item = self._nullable(output.of_type, details)
+            return None if item is None else _list(*item)
         if is_leaf_type(output):
             return _leaf(output)
         if isinstance(output, GraphQLObjectType):
@@ -145,10 +157,10 @@ class _Compiler:
                 return None
             reader = _text_attribute(field.python_name, definition.type)
             if reader is None:
-                value = self.value(definition.type, sub_details)
+                value = self._nullable(definition.type, sub_details)
                 if value is None:
                     return None
-                reader = _attribute(field.python_name, value)
+                reader = _attribute(field.python_name, *value)
             readers.append((key, reader))
         return _fields(readers)
 
@@ -160,11 +172,21 @@ def _fields(readers: list[tuple[str, Serialiser]]) -> Serialiser:
     return write
 
 
-def _attribute(name: str, value: Serialiser) -> Serialiser:
+def _attribute(name: str, present: Serialiser, required: bool) -> Serialiser:
     get = attrgetter(name)
+    if required:
+
+        def read_required(source: Any) -> Any:
+            value = get(source)
+            if value is None:
+                raise Unanswerable("a null where the schema promises a value")
+            return present(value)
+
+        return read_required
 
     def read(source: Any) -> Any:
-        return value(get(source))
+        value = get(source)
+        return None if value is None else present(value)
 
     return read
 
@@ -210,8 +232,17 @@ def _optional(present: Serialiser) -> Serialiser:
     return lambda value: None if value is None else present(value)
 
 
-def _list(item: Serialiser) -> Serialiser:
-    return lambda values: [item(value) for value in values]
+def _list(present: Serialiser, required: bool) -> Serialiser:
+    if required:
+
+        def write_required(values: Any) -> Any:
+            written = [None if value is None else present(value) for value in values]
+            if None in written:
+                raise Unanswerable("a null where the schema promises a value")
+            return written
+
+        return write_required
+    return lambda values: [None if value is None else present(value) for value in values]
 
 
 def _leaf(kind: GraphQLLeafType) -> Serialiser:

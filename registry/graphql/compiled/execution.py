@@ -32,6 +32,8 @@ class PlannedExecution(StrawberryGraphQLCoreExecutionContext):
         plan = plan_for(self) if mode in (CompiledPlans.ON, CompiledPlans.VERIFY) else None
         if plan is None or not isinstance(context, Context):
             return super().execute_operation(serially)
+        # A plan's root fields only read, and so does execution of the same operation.
+        context.reads_only = True
         return self._answer(plan, context, serially, verify=mode is CompiledPlans.VERIFY)
 
     async def _answer(

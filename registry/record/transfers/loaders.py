@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from types import SimpleNamespace
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import ColumnElement, select
@@ -202,13 +204,30 @@ async def _joined_parties(
 
     # Any row naming a party holds its columns: each party is built once, from one of them.
     row_of = dict(zip(values_of(rows, _RELATION_KEYS[field]), rows, strict=True))
-    labels = {name: f"{field}.{name}" for name in names if name != "id"}
-    party_rows = [
-        SimpleNamespace(id=key, **{name: row._mapping[label] for name, label in labels.items()})
-        for key, row in row_of.items()
-    ]
+    if not row_of:
+        return {}
+    others = tuple(name for name in names if name != "id")
+    labels = rows[0]._fields
+    # Read by position, as ``values_of`` does: by label, a row's mapping costs several
+    # times as much, and a page reads a party's columns from a thousand rows.
+    read = itemgetter(
+        labels.index(_RELATION_KEYS[field]), *(labels.index(f"{field}.{name}") for name in others)
+    )
+    make = _party_rows(others)
+    party_rows = (
+        [make(read(row)) for row in row_of.values()] if others else [make((key,)) for key in row_of]
+    )
     built = await inventory.entities(ctx, party_rows, sel)
     return dict(zip(row_of, built, strict=True))
+
+
+@cache
+def _party_rows(names: tuple[str, ...]) -> Callable[[Iterable[Any]], Any]:
+    """Makes a row of a joined party's ``id`` and ``names``, read by attribute as ORM rows."""
+    # Its fields are the selection's: a class made at run time, once for each selection.
+    row: Any = namedtuple("PartyRow", ["id", *names])  # type: ignore[misc]
+    make: Callable[[Iterable[Any]], Any] = row._make
+    return make
 
 
 async def _categories(
