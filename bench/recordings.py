@@ -336,7 +336,7 @@ def print_throughput(registry: Server, plain: Server, repeat: int) -> None:
     print(
         f"{'registry / plain (time)':<30}"
         + "".join(f"{ratio:15.2f}x" for ratio in ratios)
-        + f"   (aim at {sizes[0] // MB} MB: <= 1.15x)"
+        + f"   (aim at {sizes[0] // MB} MB: <= 1.10x)"
     )
     fixed = ", ".join(
         f"{server.name} {server.median('upload', tiny) * 1000:.1f} / "
