@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from registry import clock
@@ -60,12 +60,32 @@ class Actor:
 
     @classmethod
     def of(cls, principal: Principal) -> Actor:
-        today = clock.today()
-        dates = (principal.confidentiality_committed_on, principal.trained_on)
-        return cls(
-            handle=principal.handle,
-            roles=frozenset(Role(role) for role in principal.roles),
+        return cls.of_fields(
             principal_id=principal.id,
+            handle=principal.handle,
+            roles=principal.roles,
+            confidentiality_committed_on=principal.confidentiality_committed_on,
+            trained_on=principal.trained_on,
+        )
+
+    @classmethod
+    def of_fields(
+        cls,
+        *,
+        principal_id: int,
+        handle: str,
+        roles: Iterable[str],
+        confidentiality_committed_on: date | None,
+        trained_on: date | None,
+    ) -> Actor:
+        """A principal's actor from its fields as stored: what ``of`` and the token check,
+        which reads only these columns, both make it from."""
+        today = clock.today()
+        dates = (confidentiality_committed_on, trained_on)
+        return cls(
+            handle=handle,
+            roles=frozenset(Role(role) for role in roles),
+            principal_id=principal_id,
             # A date still to come is a promise, not a commitment or a training.
             cleared=all(when is not None and when <= today for when in dates),
         )
@@ -400,39 +420,103 @@ async def list_tokens(
 
 
 async def authenticate(*, session: AsyncSession, token: str) -> Actor:
-    """The actor a bearer token stands for; expired, revoked or unknown tokens are refused."""
-    actor, _ = await authenticate_reading(session=session, token=token)
-    return actor
+    """The actor a bearer token stands for; expired, revoked or unknown tokens are refused.
+
+    The token's last use, when due, is written in ``session``'s transaction: the caller
+    commits it.
+    """
+    checked = await check_token(session, token)
+    return checked.actor
 
 
-async def authenticate_reading(
-    *, session: AsyncSession, token: str, alongside: Sequence[ColumnElement[Any]] = ()
-) -> tuple[Actor, tuple[Any, ...]]:
-    """``authenticate``, and the values of ``alongside`` read in the same statement: a
-    request that needs something more before it starts (the record's version, for its
-    cache) gets it without a round trip of its own. Read only for a token that passes."""
+@dataclass(frozen=True)
+class CheckedToken:
+    """A token that passed: its actor, the values read alongside, and whether its last use
+    was written (in the transaction of the connection or session it was checked on, which
+    the caller then commits, whatever else it goes on to do)."""
+
+    actor: Actor
+    read: tuple[Any, ...]
+    wrote: bool
+
+
+async def check_token(
+    on: AsyncSession | AsyncConnection,
+    token: str,
+    alongside: Sequence[ColumnElement[Any]] = (),
+) -> CheckedToken:
+    """The actor of ``token``, checked against the database on every call (a revocation
+    counts at once), and the values of ``alongside`` read in the same statement: a request
+    that needs something more before it starts (the record's version, for its cache) gets
+    it without a round trip of its own. Read only for a token that passes.
+
+    Only the columns the check needs are read, as plain values: loading the token and its
+    principal as objects cost more than the statement itself.
+    """
     now = clock.now()
     query = _token_query(tuple(alongside))
-    row = (await session.execute(query, {"token_hash": hash_token(token)})).one_or_none()
+    row = (await on.execute(query, {"token_hash": hash_token(token)})).one_or_none()
     if row is None:
         raise Unauthenticated("unknown token")
-    record, principal, *read = row
-    if record.revoked_at is not None or record.expires_at <= now or not principal.active:
+    (
+        token_id,
+        expires_at,
+        revoked_at,
+        last_used_at,
+        principal_id,
+        handle,
+        roles,
+        committed_on,
+        trained_on,
+        deactivated_at,
+        *read,
+    ) = row
+    if revoked_at is not None or expires_at <= now or deactivated_at is not None:
         raise Unauthenticated("token expired or revoked")
+    actor = Actor.of_fields(
+        principal_id=principal_id,
+        handle=handle,
+        roles=roles,
+        confidentiality_committed_on=committed_on,
+        trained_on=trained_on,
+    )
     # Written at most once a minute, so that reads do not each cost a write.
-    if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
-        record.last_used_at = now
-    return Actor.of(principal), tuple(read)
+    due = last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION
+    if due:
+        await on.execute(_LAST_USED, {"token_id": token_id, "used_at": now})
+    return CheckedToken(actor, tuple(read), wrote=due)
+
+
+_TOKEN: Table = ApiToken.__table__  # type: ignore[attr-defined]
+_PRINCIPAL: Table = Principal.__table__  # type: ignore[attr-defined]
+# On the table, not the mapped class: a plain statement, without the ORM's work around it.
+_LAST_USED = (
+    update(_TOKEN)
+    .where(_TOKEN.c.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("used_at", type_=_TOKEN.c.last_used_at.type))
+)
 
 
 @functools.lru_cache(maxsize=8)
 def _token_query(alongside: tuple[ColumnElement[Any], ...]) -> Select[Any]:
     # Built once, the hash a parameter: building the statement and its cache key on every
-    # request cost about as much as running it.
+    # request cost about as much as running it. The order is the one check_token unpacks.
     return (
-        select(ApiToken, Principal, *alongside)
-        .join(Principal, col(Principal.id) == col(ApiToken.principal_id))
-        .where(col(ApiToken.token_hash) == bindparam("token_hash"))
+        select(
+            _TOKEN.c.id,
+            _TOKEN.c.expires_at,
+            _TOKEN.c.revoked_at,
+            _TOKEN.c.last_used_at,
+            _PRINCIPAL.c.id,
+            _PRINCIPAL.c.handle,
+            _PRINCIPAL.c.roles,
+            _PRINCIPAL.c.confidentiality_committed_on,
+            _PRINCIPAL.c.trained_on,
+            _PRINCIPAL.c.deactivated_at,
+            *alongside,
+        )
+        .join_from(_TOKEN, _PRINCIPAL, _PRINCIPAL.c.id == _TOKEN.c.principal_id)
+        .where(_TOKEN.c.token_hash == bindparam("token_hash"))
     )
 
 

@@ -11,7 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from cross_web import HTTPException
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -90,6 +90,17 @@ def _bearer_token(headers: Headers) -> str:
     return token.strip()
 
 
+def _token_engine(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The engine of ``sessions``, its statements each committed on its own on PostgreSQL
+    (made once: an engine's options cost more to make than a connection)."""
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, AsyncEngine):
+        raise TypeError("the record's sessions are bound to an engine")
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 def _replaying(body: bytes, receive: Receive) -> Receive:
     """``receive`` with the body already read given back first; then the client's own
     messages (a disconnect) as they come."""
@@ -129,6 +140,7 @@ class RegistryGraphQL(GraphQL[Context, None]):
         self.canonical = CanonicalRequests()
         # Built once: the statement is the same for every request.
         self.version_column = record_version_column()
+        self.token_engine = _token_engine(sessions)
         self.rate_limiter = RateLimiter(
             per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
         )
@@ -326,23 +338,22 @@ class RegistryGraphQL(GraphQL[Context, None]):
         if session is None:
             actor, _ = await self._authenticate_alone(token)
             return actor
-        actor = await access.authenticate(session=session, token=token)
-        if session.dirty:
+        checked = await access.check_token(session, token)
+        if checked.wrote:
             # The token's last use is kept even if what the caller then does is rolled back.
             await session.commit()
-        return actor
+        return checked.actor
 
     async def _authenticate_alone(self, token: str) -> tuple[Actor, int]:
-        """The token's actor and the record's version, in one statement. On PostgreSQL it
-        is autocommitted: no BEGIN and COMMIT around a read, so a cached answer costs one
-        round trip to the record's database (the token's last use, when it is due, one more).
+        """The token's actor and the record's version, in one statement, on a connection of
+        its own rather than a session: a session's bookkeeping cost more than the statement.
+        On PostgreSQL it is autocommitted: no BEGIN and COMMIT around a read, so a cached
+        answer costs one round trip to the record's database (the token's last use, when it
+        is due, one more).
         """
-        async with self.sessions() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            actor, (version,) = await access.authenticate_reading(
-                session=session, token=token, alongside=[self.version_column]
-            )
-            if session.dirty:
-                await session.commit()
-        return actor, version or 0
+        async with self.token_engine.connect() as connection:
+            checked = await access.check_token(connection, token, [self.version_column])
+            if checked.wrote:
+                await connection.commit()
+        (version,) = checked.read
+        return checked.actor, version or 0
