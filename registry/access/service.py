@@ -471,6 +471,8 @@ async def check_token(
         deactivated_at,
         *read,
     ) = row
+    # A deactivated principal (``Principal.active`` false) has its tokens revoked anyway;
+    # checked here too, as the session's and the console's checks do.
     if revoked_at is not None or expires_at <= now or deactivated_at is not None:
         raise Unauthenticated("token expired or revoked")
     actor = Actor.of_fields(
