@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from registry.access.policy import Action
-from registry.console import activity_data, purposes
+from registry.console import activity_data, parties, purposes
 from registry.console.forms import REASON, Field, Form, Kind, Shown, changed, render, submitted
 from registry.console.histories import history_of
 from registry.console.visits import Visit, page
@@ -63,6 +63,7 @@ async def activity_page(visit: Visit) -> Response:
         # A retired activity is kept as it was retired: the service refuses its edit.
         may_edit=visit.actor.may(Action.INVENTORY_WRITE) and activity.retired_on is None,
         data=await activity_data.kept(visit.db, activity),
+        parties=await parties.parties_of(visit.db, activity),
         purposes=await purposes.purposes_of(visit, activity),
         **await history_of(visit, "activity", activity.slug),
     )
