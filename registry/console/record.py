@@ -29,7 +29,11 @@ async def activities(visit: Visit) -> Response:
         session=visit.db, actor=visit.actor, day=day, reading=Action.INVENTORY_READ
     ) as past:
         facts = await answers.load_activity_facts(past)
-        return visit.render("activities.html", activities=[facts[i] for i in sorted(facts)])
+        return visit.render(
+            "activities.html",
+            activities=[facts[i] for i in sorted(facts)],
+            may_create=visit.actor.may(Action.INVENTORY_WRITE) and day is None,
+        )
 
 
 @page

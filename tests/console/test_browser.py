@@ -189,6 +189,58 @@ def test_an_edit_refused_at_its_field_then_one_accepted_in_the_history(
     shot(page, "entity-history")
 
 
+def test_a_new_entity_refused_at_its_field_then_recorded_and_retired(
+    page: Page, server: Served
+) -> None:
+    """R-INV-4: a new entity and its retirement are kept in the history its page shows."""
+    sign_in(page, server)
+    page.goto("/console/entities")
+    page.get_by_role("link", name="Record an entity").click()
+
+    page.get_by_label("Short name used in links (slug)").fill("acme-speech")
+    page.get_by_label("Role").select_option("sub_processor")
+    page.get_by_label("Legal name").fill("Acme Speech GmbH")
+    page.get_by_label("Country code").fill("ZZ")
+    page.get_by_role("button", name="Record").click()
+
+    expect(page.locator("#country_code-error")).to_have_text("INVALID_INPUT unknown country 'ZZ'")
+    expect(page.get_by_label("Country code")).to_have_attribute("aria-invalid", "true")
+    assert accessible(page) == []
+
+    page.get_by_label("Country code").fill("DE")
+    page.get_by_role("button", name="Record").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Acme Speech GmbH")
+    assert accessible(page) == []
+    page.get_by_label("Reason for the change (kept in the history)").fill("Contract ended")
+    page.get_by_role("button", name="Retire").click()
+
+    expect(page.locator(".retired")).to_contain_text("Contract ended")
+    history = page.locator("h2:text('History') + table")
+    expect(history).to_contain_text("entity retired")
+    expect(history).to_contain_text("entity created")
+    assert accessible(page) == []
+
+
+def test_the_activity_forms_are_accessible(page: Page, server: Served) -> None:
+    sign_in(page, server)
+    page.goto("/console/activities/call-recording-and-monitoring")
+    assert accessible(page) == []
+
+    for link in ("Set the security measures", "Add a party", "Set the categories of recipients"):
+        page.get_by_role("link", name=link).click()
+        assert accessible(page) == []
+        page.get_by_role("link", name="Cancel").click()
+
+    page.goto("/console/activities")
+    page.get_by_role("link", name="Record an activity").click()
+    page.get_by_role("button", name="Record").click()
+    expect(page.get_by_label("Short name used in links (slug)")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    assert accessible(page) == []
+
+
 def test_a_transfer_edit_refused_at_its_field_then_accepted_in_the_history(
     page: Page, server: Served
 ) -> None:
