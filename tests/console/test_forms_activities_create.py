@@ -55,6 +55,8 @@ async def _recorded(browser: Browser) -> None:
 async def test_r_inv_4_a_new_activity_is_recorded_and_its_page_shows_its_creation(
     browser: Browser, seeded: Sessions
 ) -> None:
+    """R-INV-4: an activity recorded through the console is kept in the history, who and when,
+    and its page shows its creation."""
     await browser.sign_in()
     assert (
         'href="/console/activities/new"' in (await browser.client.get("/console/activities")).text
@@ -120,6 +122,7 @@ async def test_the_categories_of_recipients_are_set_and_kept_in_the_history(
 async def test_r_inv_4_a_retired_activity_keeps_its_page_and_history(
     browser: Browser, seeded: Sessions
 ) -> None:
+    """R-INV-4: retiring an activity keeps its page and its history, the retirement added to it."""
     await browser.sign_in()
     await _recorded(browser)
     assert f'action="{PAGE}/retire"' in (await browser.client.get(PAGE)).text
@@ -191,6 +194,8 @@ async def test_a_post_without_its_csrf_token_is_refused(browser: Browser, seeded
 async def test_r_acc_6_each_attempt_is_audited_as_its_mutation_is(
     browser: Browser, audit_log: AuditLog
 ) -> None:
+    """R-ACC-6: each attempt through the activity forms is in the audit log under its mutation's
+    name, a refused one as failed."""
     await browser.sign_in()
 
     await submit(browser, NEW, {**_new(), "slug": SEEDED})

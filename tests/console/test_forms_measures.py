@@ -112,6 +112,8 @@ async def test_a_role_that_may_not_write_the_inventory_gets_no_form(
 async def test_r_acc_6_each_attempt_is_audited_as_its_mutation_is(
     browser: Browser, audit_log: AuditLog
 ) -> None:
+    """R-ACC-6: each attempt to set the security measures is in the audit log under its
+    mutation's name, a refused one as failed."""
     await browser.sign_in()
 
     await submit(browser, FORM, {"m1_key": "Not A Key"})

@@ -46,6 +46,8 @@ async def _links(seeded: Sessions, entity: str = PROCESSOR) -> int:
 async def test_r_inv_4_a_processor_added_shows_on_the_page_and_in_the_history(
     browser: Browser, seeded: Sessions
 ) -> None:
+    """R-INV-4: a party added to the activity shows on its page and is in the history, who and
+    what."""
     await browser.sign_in()
     await _record_processor(browser)
 
@@ -130,6 +132,8 @@ async def test_a_post_without_its_csrf_token_is_refused(browser: Browser) -> Non
 async def test_r_acc_6_each_attempt_is_audited_as_its_mutation_is(
     browser: Browser, audit_log: AuditLog
 ) -> None:
+    """R-ACC-6: each attempt to add a party is in the audit log under its mutation's name, a
+    refused one as failed."""
     await browser.sign_in()
     await _record_processor(browser)
     assert (
