@@ -19,7 +19,8 @@ from typing import Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 
-from registry.access.policy import Action, Role, allowed_roles
+from registry._recently_used import RecentlyUsed
+from registry.access.policy import Action, Role, roles_may
 from registry.access.service import Actor
 
 # The canonical forms of this many distinct request bodies are kept, each of at most this
@@ -89,20 +90,13 @@ class CanonicalRequests:
     def __init__(
         self, *, max_entries: int = CANONICAL_ENTRIES, max_body_bytes: int = CANONICAL_BODY_BYTES
     ) -> None:
-        self.max_entries = max_entries
         self.max_body_bytes = max_body_bytes
-        self._known: OrderedDict[bytes, str | None] = OrderedDict()
+        self._known: RecentlyUsed[bytes, str | None] = RecentlyUsed(max_entries)
 
     def of(self, body: bytes) -> str | None:
-        if body in self._known:
-            self._known.move_to_end(body)
-            return self._known[body]
-        canonical = cacheable_request(body)
-        if len(body) <= self.max_body_bytes and self.max_entries > 0:
-            self._known[body] = canonical
-            if len(self._known) > self.max_entries:
-                self._known.popitem(last=False)
-        return canonical
+        if len(body) > self.max_body_bytes:
+            return cacheable_request(body)
+        return self._known.remembered(body, lambda: cacheable_request(body))
 
 
 def read_scope(actor: Actor) -> tuple[str, ...]:
@@ -113,9 +107,7 @@ def read_scope(actor: Actor) -> tuple[str, ...]:
 def _scope_of(roles: frozenset[Role]) -> tuple[str, ...]:
     # What roles may do is fixed (access.policy): worked out once per set of roles, of which
     # there are few.
-    return tuple(
-        sorted(action.value for action in Action if not roles.isdisjoint(allowed_roles(action)))
-    )
+    return tuple(sorted(action.value for action in Action if roles_may(roles, action)))
 
 
 class ResponseCache:

@@ -10,19 +10,20 @@ refusal reported, each time it comes.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator
 from weakref import WeakKeyDictionary
 
 from graphql import GraphQLSchema
 from strawberry.extensions import SchemaExtension
 
+from registry._recently_used import RecentlyUsed
+
 # As many as the compiled plans keep: the queries a deployment's callers send are few.
 MAX_DOCUMENTS = 256
 # Longer texts are validated each time: what is kept stays small whatever callers send.
 MAX_REMEMBERED_LENGTH = 16 * 1024
 
-_valid: WeakKeyDictionary[GraphQLSchema, OrderedDict[str, None]] = WeakKeyDictionary()
+_valid: WeakKeyDictionary[GraphQLSchema, RecentlyUsed[str, None]] = WeakKeyDictionary()
 
 
 class RememberValidDocuments(SchemaExtension):
@@ -34,9 +35,8 @@ class RememberValidDocuments(SchemaExtension):
         text = execution.query
         known = _valid.get(schema)
         if known is None:
-            known = _valid[schema] = OrderedDict()
-        if text is not None and text in known and execution.pre_execution_errors is None:
-            known.move_to_end(text)
+            known = _valid[schema] = RecentlyUsed(MAX_DOCUMENTS)
+        if text is not None and execution.pre_execution_errors is None and known.seen(text):
             # What validation leaves when it finds nothing: strawberry then skips it.
             execution.pre_execution_errors = []
             yield
@@ -47,6 +47,4 @@ class RememberValidDocuments(SchemaExtension):
             and len(text) <= MAX_REMEMBERED_LENGTH
             and execution.pre_execution_errors == []
         ):
-            known[text] = None
-            if len(known) > MAX_DOCUMENTS:
-                known.popitem(last=False)
+            known.keep(text, None)

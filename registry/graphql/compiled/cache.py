@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -10,6 +9,7 @@ from weakref import WeakKeyDictionary
 from graphql import GraphQLSchema
 from graphql.execution import Executor
 
+from registry._recently_used import RecentlyUsed
 from registry.graphql.compiled.compiler import compile_plan
 from registry.graphql.compiled.plan import Plan
 
@@ -23,21 +23,13 @@ class PlanCache:
     """The least recently used plans, and the documents found not covered (as None)."""
 
     def __init__(self, max_entries: int = MAX_PLANS) -> None:
-        self.max_entries = max_entries
-        self._plans: OrderedDict[Hashable, Plan | None] = OrderedDict()
+        self._plans: RecentlyUsed[Hashable, Plan | None] = RecentlyUsed(max_entries)
 
     def plan(self, executor: Executor[Any]) -> Plan | None:
         key = _key(executor)
         if key is None:
             return compile_plan(executor)
-        if key in self._plans:
-            self._plans.move_to_end(key)
-            return self._plans[key]
-        plan = compile_plan(executor)
-        self._plans[key] = plan
-        if len(self._plans) > self.max_entries:
-            self._plans.popitem(last=False)
-        return plan
+        return self._plans.remembered(key, lambda: compile_plan(executor))
 
 
 def plan_for(executor: Executor[Any]) -> Plan | None:
