@@ -223,3 +223,8 @@ SESSION_ROUTES = frozenset({"/console"})
 
 def allowed_roles(action: Action) -> frozenset[Role]:
     return POLICY[action]
+
+
+def roles_may(roles: frozenset[Role], action: Action) -> bool:
+    """Whether a principal holding ``roles`` may do ``action``: one of them is allowed it."""
+    return not roles.isdisjoint(POLICY[action])

@@ -19,7 +19,7 @@ from registry import clock
 from registry._edits import refuse_unknown_fields
 from registry._text import optional_text, stated
 from registry.access.models import ApiToken, Principal, PrincipalProfile
-from registry.access.policy import PERSONAL, Action, Role, allowed_roles
+from registry.access.policy import PERSONAL, Action, Role, roles_may
 from registry.errors import (
     Conflict,
     Forbidden,
@@ -91,7 +91,7 @@ class Actor:
         )
 
     def may(self, action: Action) -> bool:
-        return not self.roles.isdisjoint(allowed_roles(action))
+        return roles_may(self.roles, action)
 
 
 class Refused(RuleBroken, Forbidden):
